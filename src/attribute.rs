@@ -1,0 +1,184 @@
+//! Attribute keys and values, as OpenTelemetry defines them.
+//!
+//! A value is a string, bool, 64-bit integer, double, or a homogeneous array of one of those.
+
+use std::borrow::Cow;
+
+/// A string that is either `'static` (no allocation) or owned.
+pub type Str = Cow<'static, str>;
+
+/// An attribute value.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Value {
+    /// A string.
+    String(Str),
+    /// A boolean.
+    Bool(bool),
+    /// A signed 64-bit integer.
+    I64(i64),
+    /// A double.
+    F64(f64),
+    /// An array of strings.
+    StringArray(Vec<Str>),
+    /// An array of booleans.
+    BoolArray(Vec<bool>),
+    /// An array of integers.
+    I64Array(Vec<i64>),
+    /// An array of doubles.
+    F64Array(Vec<f64>),
+}
+
+impl Value {
+    /// Truncates string values (and each string of a string array) to at most `max` bytes,
+    /// cutting on a UTF-8 character boundary, as the attribute value length limit requires.
+    pub fn truncate(&mut self, max: usize) {
+        match self {
+            Value::String(s) => truncate_str(s, max),
+            Value::StringArray(v) => v.iter_mut().for_each(|s| truncate_str(s, max)),
+            _ => {}
+        }
+    }
+}
+
+fn truncate_str(s: &mut Str, max: usize) {
+    if s.len() <= max {
+        return;
+    }
+    let mut cut = max;
+    while !s.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    match s {
+        Cow::Borrowed(b) => *b = &b[..cut],
+        Cow::Owned(o) => o.truncate(cut),
+    }
+}
+
+macro_rules! from_impl {
+    ($($t:ty => $v:ident $(as $cast:ty)?),* $(,)?) => {$(
+        impl From<$t> for Value {
+            fn from(v: $t) -> Value { Value::$v((v $(as $cast)?).into()) }
+        }
+    )*};
+}
+
+from_impl!(
+    bool => Bool, i64 => I64, i32 => I64 as i64, u32 => I64 as i64, u16 => I64 as i64,
+    f64 => F64, &'static str => String, String => String, Str => String,
+    Vec<Str> => StringArray, Vec<bool> => BoolArray, Vec<i64> => I64Array, Vec<f64> => F64Array,
+);
+
+/// A key and its value.
+#[derive(Clone, Debug, PartialEq)]
+pub struct KeyValue {
+    /// The attribute key, e.g. `http.request.method`.
+    pub key: Str,
+    /// The value.
+    pub value: Value,
+}
+
+impl KeyValue {
+    /// A new key-value pair.
+    ///
+    /// ```ignore
+    /// let kv = KeyValue::new("http.request.method", "GET");
+    /// ```
+    pub fn new(key: impl Into<Str>, value: impl Into<Value>) -> Self {
+        KeyValue {
+            key: key.into(),
+            value: value.into(),
+        }
+    }
+}
+
+/// Sets `kv` in `attrs`: replaces the value of an existing key, else appends when fewer than
+/// `max_count` are held. Returns `false` when the attribute was dropped for the count limit.
+pub(crate) fn upsert(
+    attrs: &mut Vec<KeyValue>,
+    mut kv: KeyValue,
+    max_count: usize,
+    max_len: Option<usize>,
+) -> bool {
+    if let Some(max) = max_len {
+        kv.value.truncate(max);
+    }
+    if let Some(slot) = attrs.iter_mut().find(|a| a.key == kv.key) {
+        slot.value = kv.value;
+        return true;
+    }
+    if attrs.len() >= max_count {
+        return false;
+    }
+    attrs.push(kv);
+    true
+}
+
+/// Builds a bounded attribute list from `items` (last value of a repeated key wins), returning
+/// the list and how many were dropped.
+pub(crate) fn bounded(
+    items: Vec<KeyValue>,
+    max_count: usize,
+    max_len: Option<usize>,
+) -> (Vec<KeyValue>, u32) {
+    let mut out = Vec::with_capacity(items.len().min(max_count));
+    let mut dropped = 0u32;
+    for kv in items {
+        if !upsert(&mut out, kv, max_count, max_len) {
+            dropped += 1;
+        }
+    }
+    (out, dropped)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn truncation_respects_char_boundaries() {
+        let cases: &[(&str, usize, &str, &str)] = &[
+            ("hello", 10, "hello", "shorter than the limit is unchanged"),
+            ("hello", 3, "hel", "ascii cut"),
+            ("héllo", 2, "h", "a two-byte char is not split"),
+            ("日本", 4, "日", "a three-byte char is not split"),
+            ("", 0, "", "empty"),
+        ];
+        for (input, max, want, why) in cases {
+            let mut v = Value::String(Cow::Owned(input.to_string()));
+            v.truncate(*max);
+            assert_eq!(v, Value::String(Cow::Borrowed(*want)), "{why}");
+        }
+    }
+
+    #[test]
+    fn upsert_replaces_and_limits() {
+        let mut a = Vec::new();
+        assert!(upsert(&mut a, KeyValue::new("k", 1i64), 2, None));
+        assert!(
+            upsert(&mut a, KeyValue::new("k", 2i64), 2, None),
+            "same key replaces"
+        );
+        assert_eq!(a.len(), 1);
+        assert_eq!(a[0].value, Value::I64(2));
+        assert!(upsert(&mut a, KeyValue::new("j", true), 2, None));
+        assert!(
+            !upsert(&mut a, KeyValue::new("x", true), 2, None),
+            "third key over the limit is dropped"
+        );
+        assert!(
+            upsert(&mut a, KeyValue::new("j", false), 2, None),
+            "existing key still updates at the limit"
+        );
+        let (list, dropped) = bounded(
+            vec![
+                KeyValue::new("a", "x"),
+                KeyValue::new("b", "y"),
+                KeyValue::new("c", "z"),
+            ],
+            2,
+            Some(0),
+        );
+        assert_eq!((list.len(), dropped), (2, 1));
+        assert_eq!(list[0].value, Value::String("".into()));
+    }
+}

@@ -1,0 +1,326 @@
+//! Configuration, with every default in one place ([`defaults`]).
+//!
+//! The same structure backs the JavaScript `init(config)` and the Rust API.
+//!
+//! ```ignore
+//! let config = Config::new("frontend").with_endpoint("https://relay.example.com/v1/traces").with_sample_rate(0.25);
+//! config.validate()?;
+//! ```
+
+use crate::attribute::KeyValue;
+use crate::error::{ConfigError, ConfigProblem};
+
+/// Defaults, from the OpenTelemetry specification where it names one.
+pub mod defaults {
+    /// Where spans are posted: the relay's OTLP/HTTP traces path on the page's own origin.
+    pub const ENDPOINT: &str = "/v1/traces";
+    /// Fraction of new traces that are sampled (1.0 = all).
+    pub const SAMPLE_RATE: f64 = 1.0;
+    /// `OTEL_BSP_MAX_QUEUE_SIZE`.
+    pub const MAX_QUEUE_SIZE: usize = 2048;
+    /// `OTEL_BSP_MAX_EXPORT_BATCH_SIZE`.
+    pub const MAX_EXPORT_BATCH_SIZE: usize = 512;
+    /// `OTEL_BSP_SCHEDULE_DELAY`, milliseconds.
+    pub const SCHEDULED_DELAY_MILLIS: u32 = 5000;
+    /// `OTEL_BSP_EXPORT_TIMEOUT`, milliseconds.
+    pub const EXPORT_TIMEOUT_MILLIS: u32 = 30000;
+    /// `OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT`.
+    pub const ATTRIBUTE_COUNT_LIMIT: usize = 128;
+    /// `OTEL_SPAN_EVENT_COUNT_LIMIT`.
+    pub const EVENT_COUNT_LIMIT: usize = 128;
+    /// `OTEL_SPAN_LINK_COUNT_LIMIT`.
+    pub const LINK_COUNT_LIMIT: usize = 128;
+    /// `OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT`.
+    pub const EVENT_ATTRIBUTE_COUNT_LIMIT: usize = 128;
+    /// `OTEL_LINK_ATTRIBUTE_COUNT_LIMIT`.
+    pub const LINK_ATTRIBUTE_COUNT_LIMIT: usize = 128;
+    /// `OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT`: no limit by default.
+    pub const ATTRIBUTE_VALUE_LENGTH_LIMIT: Option<usize> = None;
+}
+
+/// Batch span processor settings.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BatchConfig {
+    /// Spans held at most; more are dropped and counted.
+    pub max_queue_size: usize,
+    /// Spans per export request at most (never more than `max_queue_size`).
+    pub max_export_batch_size: usize,
+    /// Longest wait before queued spans are sent.
+    pub scheduled_delay_millis: u32,
+    /// An export request is abandoned after this long.
+    pub export_timeout_millis: u32,
+}
+
+impl Default for BatchConfig {
+    fn default() -> Self {
+        BatchConfig {
+            max_queue_size: defaults::MAX_QUEUE_SIZE,
+            max_export_batch_size: defaults::MAX_EXPORT_BATCH_SIZE,
+            scheduled_delay_millis: defaults::SCHEDULED_DELAY_MILLIS,
+            export_timeout_millis: defaults::EXPORT_TIMEOUT_MILLIS,
+        }
+    }
+}
+
+impl BatchConfig {
+    /// The settings with impossible combinations fixed: a batch never exceeds the queue, and
+    /// sizes are at least 1.
+    pub fn normalized(mut self) -> Self {
+        self.max_queue_size = self.max_queue_size.max(1);
+        self.max_export_batch_size = self.max_export_batch_size.clamp(1, self.max_queue_size);
+        self
+    }
+}
+
+/// Span limits, applied silently with a dropped count.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SpanLimits {
+    /// Attributes per span.
+    pub attribute_count_limit: usize,
+    /// Longest string attribute value in bytes (`None`: unlimited).
+    pub attribute_value_length_limit: Option<usize>,
+    /// Events per span.
+    pub event_count_limit: usize,
+    /// Links per span.
+    pub link_count_limit: usize,
+    /// Attributes per event.
+    pub event_attribute_count_limit: usize,
+    /// Attributes per link.
+    pub link_attribute_count_limit: usize,
+}
+
+impl Default for SpanLimits {
+    fn default() -> Self {
+        SpanLimits {
+            attribute_count_limit: defaults::ATTRIBUTE_COUNT_LIMIT,
+            attribute_value_length_limit: defaults::ATTRIBUTE_VALUE_LENGTH_LIMIT,
+            event_count_limit: defaults::EVENT_COUNT_LIMIT,
+            link_count_limit: defaults::LINK_COUNT_LIMIT,
+            event_attribute_count_limit: defaults::EVENT_ATTRIBUTE_COUNT_LIMIT,
+            link_attribute_count_limit: defaults::LINK_ATTRIBUTE_COUNT_LIMIT,
+        }
+    }
+}
+
+/// Everything `init` takes.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Config {
+    /// `service.name` (required).
+    pub service_name: String,
+    /// `service.version`.
+    pub service_version: Option<String>,
+    /// `deployment.environment.name`.
+    pub environment: Option<String>,
+    /// Absolute `http(s)` URL or a path on the page's origin.
+    pub endpoint: String,
+    /// Extra headers sent with every export.
+    pub headers: Vec<(String, String)>,
+    /// Fraction of new traces sampled, 0..=1.
+    pub sample_rate: f64,
+    /// Extra resource attributes.
+    pub resource_attributes: Vec<KeyValue>,
+    /// Log each exported batch as a span tree to the console.
+    pub debug: bool,
+    /// Batching.
+    pub batch: BatchConfig,
+    /// Span limits.
+    pub limits: SpanLimits,
+}
+
+impl Config {
+    /// A configuration with every default and the given service name.
+    pub fn new(service_name: impl Into<String>) -> Self {
+        Config {
+            service_name: service_name.into(),
+            service_version: None,
+            environment: None,
+            endpoint: defaults::ENDPOINT.to_string(),
+            headers: Vec::new(),
+            sample_rate: defaults::SAMPLE_RATE,
+            resource_attributes: Vec::new(),
+            debug: false,
+            batch: BatchConfig::default(),
+            limits: SpanLimits::default(),
+        }
+    }
+
+    /// Sets the export endpoint.
+    pub fn with_endpoint(mut self, endpoint: impl Into<String>) -> Self {
+        self.endpoint = endpoint.into();
+        self
+    }
+
+    /// Sets the root sample rate.
+    pub fn with_sample_rate(mut self, rate: f64) -> Self {
+        self.sample_rate = rate;
+        self
+    }
+
+    /// Sets `service.version`.
+    pub fn with_service_version(mut self, v: impl Into<String>) -> Self {
+        self.service_version = Some(v.into());
+        self
+    }
+
+    /// Sets `deployment.environment.name`.
+    pub fn with_environment(mut self, v: impl Into<String>) -> Self {
+        self.environment = Some(v.into());
+        self
+    }
+
+    /// Adds an export header.
+    pub fn with_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// Turns debug logging on or off.
+    pub fn with_debug(mut self, debug: bool) -> Self {
+        self.debug = debug;
+        self
+    }
+
+    /// Checks the configuration, listing every problem at once.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let mut problems = Vec::new();
+        if self.service_name.trim().is_empty() {
+            problems.push(ConfigProblem::MissingServiceName);
+        }
+        if !is_valid_endpoint(&self.endpoint) {
+            problems.push(ConfigProblem::InvalidEndpoint(self.endpoint.clone()));
+        }
+        if !(0.0..=1.0).contains(&self.sample_rate) {
+            // NaN fails `contains` too.
+            problems.push(ConfigProblem::SampleRateOutOfRange(self.sample_rate));
+        }
+        for (name, value) in &self.headers {
+            if !is_token(name) || value.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
+                problems.push(ConfigProblem::InvalidHeader(name.clone()));
+            }
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigError { problems })
+        }
+    }
+}
+
+/// An endpoint is an `http://` or `https://` URL with a host, or a path starting with one `/`.
+/// No whitespace or control characters anywhere.
+pub fn is_valid_endpoint(s: &str) -> bool {
+    if s.is_empty() || s.bytes().any(|b| b <= b' ' || b == 0x7f) {
+        return false;
+    }
+    let rest = if let Some(r) = s.strip_prefix("https://") {
+        r
+    } else if let Some(r) = s.strip_prefix("http://") {
+        r
+    } else {
+        return s.starts_with('/') && !s.starts_with("//");
+    };
+    let host_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let authority = &rest[..host_end];
+    let host = authority.rsplit('@').next().unwrap_or("");
+    !host.is_empty() && !host.starts_with(':')
+}
+
+/// An HTTP token (RFC 9110): the characters allowed in a header name.
+fn is_token(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints() {
+        let rows: &[(&str, bool, &str)] = &[
+            ("/v1/traces", true, "a path on the page's origin"),
+            (
+                "https://relay.example.com/v1/traces",
+                true,
+                "absolute https",
+            ),
+            (
+                "http://127.0.0.1:4318/v1/traces",
+                true,
+                "absolute http with port",
+            ),
+            ("http://localhost:4318", true, "no path"),
+            ("", false, "empty"),
+            ("v1/traces", false, "relative without a slash"),
+            ("//evil.example/v1/traces", false, "protocol-relative"),
+            ("ftp://host/x", false, "wrong scheme"),
+            ("https://", false, "no host"),
+            ("https:///path", false, "empty host"),
+            ("https://:80/x", false, "port without host"),
+            ("https://exa mple.com", false, "whitespace"),
+            ("/v1/traces\n", false, "control character"),
+            ("not a url", false, "prose"),
+        ];
+        for (input, want, why) in rows {
+            assert_eq!(is_valid_endpoint(input), *want, "{input:?}: {why}");
+        }
+    }
+
+    #[test]
+    fn validate_lists_every_problem() {
+        let mut c = Config::new(" ")
+            .with_endpoint("nope")
+            .with_sample_rate(1.5)
+            .with_header("bad name", "x");
+        c.headers.push(("x-ok".into(), "a\r\nb".into()));
+        let err = c.validate().unwrap_err();
+        assert_eq!(
+            err.problems,
+            vec![
+                ConfigProblem::MissingServiceName,
+                ConfigProblem::InvalidEndpoint("nope".into()),
+                ConfigProblem::SampleRateOutOfRange(1.5),
+                ConfigProblem::InvalidHeader("bad name".into()),
+                ConfigProblem::InvalidHeader("x-ok".into()),
+            ]
+        );
+        assert!(
+            Config::new("svc")
+                .with_sample_rate(f64::NAN)
+                .validate()
+                .is_err(),
+            "NaN rate"
+        );
+        assert!(Config::new("svc").validate().is_ok());
+        assert!(Config::new("svc").with_sample_rate(0.0).validate().is_ok());
+    }
+
+    #[test]
+    fn batch_normalized_fixes_impossible_combinations() {
+        let b = BatchConfig {
+            max_queue_size: 10,
+            max_export_batch_size: 512,
+            ..Default::default()
+        }
+        .normalized();
+        assert_eq!(b.max_export_batch_size, 10);
+        let b = BatchConfig {
+            max_queue_size: 0,
+            max_export_batch_size: 0,
+            ..Default::default()
+        }
+        .normalized();
+        assert_eq!((b.max_queue_size, b.max_export_batch_size), (1, 1));
+        let d = BatchConfig::default();
+        assert_eq!(
+            (
+                d.max_queue_size,
+                d.max_export_batch_size,
+                d.scheduled_delay_millis,
+                d.export_timeout_millis
+            ),
+            (2048, 512, 5000, 30000)
+        );
+    }
+}

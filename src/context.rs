@@ -1,0 +1,75 @@
+//! The current span: a stack that holds a span only for the synchronous run of a callback.
+//!
+//! JavaScript has no implicit async context in browsers, and guessing one (as zone.js does)
+//! gives wrong parents. Canopy makes a span current only while a callback runs synchronously
+//! ([`with_span_context`]); code that runs later passes its parent explicitly. So a span can
+//! never leak into an unrelated flow.
+
+use crate::span_context::SpanContext;
+use std::cell::RefCell;
+
+thread_local! {
+    static STACK: RefCell<Vec<SpanContext>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The current span's context, if a callback is running inside one.
+pub fn current() -> Option<SpanContext> {
+    STACK.with(|s| s.borrow().last().cloned())
+}
+
+/// Runs `f` with `cx` as the current span, restoring the previous state afterwards, also when
+/// `f` panics.
+pub fn with_span_context<R>(cx: SpanContext, f: impl FnOnce() -> R) -> R {
+    let _guard = enter(cx);
+    f()
+}
+
+/// Makes `cx` current until the guard is dropped.
+pub(crate) fn enter(cx: SpanContext) -> Guard {
+    let depth = STACK.with(|s| {
+        let mut s = s.borrow_mut();
+        s.push(cx);
+        s.len()
+    });
+    Guard { depth }
+}
+
+/// Pops the stack back to below its entry when dropped.
+#[must_use]
+pub(crate) struct Guard {
+    depth: usize,
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        STACK.with(|s| s.borrow_mut().truncate(self.depth - 1));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::{SpanId, TraceFlags, TraceId};
+
+    fn cx(n: u8) -> SpanContext {
+        SpanContext::new(TraceId([n; 16]), SpanId([n; 8]), TraceFlags::SAMPLED)
+    }
+
+    #[test]
+    fn nesting_and_restoring() {
+        assert_eq!(current(), None);
+        with_span_context(cx(1), || {
+            assert_eq!(current(), Some(cx(1)));
+            with_span_context(cx(2), || assert_eq!(current(), Some(cx(2))));
+            assert_eq!(current(), Some(cx(1)));
+        });
+        assert_eq!(current(), None);
+    }
+
+    #[test]
+    fn restored_after_panic() {
+        let r = std::panic::catch_unwind(|| with_span_context(cx(3), || panic!("boom")));
+        assert!(r.is_err());
+        assert_eq!(current(), None);
+    }
+}

@@ -1,0 +1,42 @@
+//! Canopy: browser tracing in Rust and WebAssembly.
+//!
+//! One trace per user action: the click, the fetches it caused, and the backend work behind
+//! them, nested correctly, exported as OTLP/HTTP JSON.
+//!
+//! From Rust (Leptos, Yew, Dioxus, or any wasm app):
+//!
+//! ```ignore
+//! let tracer = canopy_web::init(canopy_web::Config::new("frontend"))?;
+//! let load = tracer.start("loadData");
+//! let data = { let _f = load.child("fetchData"); fetch_data().await };
+//! let _p = load.child("processData");
+//! ```
+#![warn(missing_docs)]
+
+pub mod attribute;
+pub mod config;
+pub mod context;
+pub mod error;
+pub mod export;
+pub mod ids;
+pub mod propagation;
+pub mod resource;
+pub mod sampling;
+pub mod span;
+pub mod span_context;
+pub mod span_data;
+pub mod time;
+pub mod tracer;
+#[cfg(target_arch = "wasm32")]
+pub mod web;
+
+pub use attribute::{KeyValue, Value};
+pub use config::{BatchConfig, Config, SpanLimits};
+pub use error::{ConfigError, ConfigProblem};
+pub use ids::{SpanId, TraceFlags, TraceId};
+pub use span::{Span, SpanBuilder};
+pub use span_context::SpanContext;
+pub use span_data::{SpanData, SpanKind, Status};
+pub use tracer::Tracer;
+#[cfg(target_arch = "wasm32")]
+pub use web::{init, tracer};

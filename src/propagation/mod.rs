@@ -1,0 +1,9 @@
+//! W3C Trace Context: the `traceparent` and `tracestate` headers.
+//!
+//! Parsing and formatting follow W3C Trace Context Level 2 exactly; see each module.
+
+mod traceparent;
+mod tracestate;
+
+pub use traceparent::{TraceParentError, format_traceparent, parse_traceparent};
+pub use tracestate::{TraceState, TraceStateError};

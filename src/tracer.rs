@@ -1,0 +1,219 @@
+//! [`Tracer`]: creates spans, picks their parents, samples, and hands finished spans on.
+//!
+//! ```ignore
+//! let tracer = Tracer::new(&Config::new("frontend"), seed, Rc::new(my_processor));
+//! let mut load = tracer.start("loadData");
+//! {
+//!     let _fetch = load.child("fetchData");
+//! }
+//! let _process = load.child("processData");
+//! ```
+
+use crate::attribute::{self, KeyValue, Str};
+use crate::config::{Config, SpanLimits};
+use crate::export::SpanProcessor;
+use crate::ids::{IdGenerator, TraceFlags};
+use crate::span::{Parent, Span, SpanBuilder};
+use crate::span_context::SpanContext;
+use crate::span_data::{SpanData, SpanKind, Status};
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+
+/// Creates spans. Cheap to clone (a reference-counted handle).
+#[derive(Clone)]
+pub struct Tracer {
+    inner: Rc<Inner>,
+}
+
+struct Inner {
+    ids: RefCell<IdGenerator>,
+    sample_rate: f64,
+    limits: SpanLimits,
+    processor: Option<Rc<dyn SpanProcessor>>,
+    /// The server-rendered context from `<meta name="traceparent">`, if any.
+    document_parent: RefCell<Option<SpanContext>>,
+    /// Once closed, only a first root span may still join the document's trace.
+    document_parent_closed: Cell<bool>,
+    document_parent_used: Cell<bool>,
+    enabled: Cell<bool>,
+}
+
+impl Tracer {
+    /// A tracer that samples with `config.sample_rate`, limits spans with `config.limits`, and
+    /// hands sampled, ended spans to `processor`.
+    pub fn new(config: &Config, seed: [u8; 32], processor: Rc<dyn SpanProcessor>) -> Tracer {
+        Tracer::build(
+            config.sample_rate,
+            config.limits.clone(),
+            seed,
+            Some(processor),
+        )
+    }
+
+    /// A tracer whose spans propagate context but record and export nothing (used before
+    /// `init`, and after `shutdown`).
+    pub fn noop() -> Tracer {
+        Tracer::build(1.0, SpanLimits::default(), [0x5a; 32], None)
+    }
+
+    fn build(
+        sample_rate: f64,
+        limits: SpanLimits,
+        seed: [u8; 32],
+        processor: Option<Rc<dyn SpanProcessor>>,
+    ) -> Tracer {
+        Tracer {
+            inner: Rc::new(Inner {
+                ids: RefCell::new(IdGenerator::from_seed(seed)),
+                sample_rate,
+                limits,
+                enabled: Cell::new(processor.is_some()),
+                processor,
+                document_parent: RefCell::new(None),
+                document_parent_closed: Cell::new(false),
+                document_parent_used: Cell::new(false),
+            }),
+        }
+    }
+
+    /// Starts a span now with default options (parent: the current span).
+    pub fn start(&self, name: impl Into<Str>) -> Span {
+        self.span(name).start()
+    }
+
+    /// A builder for a span with options.
+    pub fn span(&self, name: impl Into<Str>) -> SpanBuilder<'_> {
+        SpanBuilder {
+            tracer: self,
+            name: name.into(),
+            kind: SpanKind::Internal,
+            attributes: Vec::new(),
+            start_time: None,
+            parent: Parent::Current,
+            links: Vec::new(),
+        }
+    }
+
+    /// Runs `f` inside a new span that is current for the synchronous run of `f`, and ends it
+    /// when `f` returns.
+    pub fn in_span<R>(&self, name: impl Into<Str>, f: impl FnOnce(&mut Span) -> R) -> R {
+        let mut span = self.start(name);
+        let cx = span.span_context().clone();
+        crate::context::with_span_context(cx, || f(&mut span))
+    }
+
+    /// Sets the server-rendered context that root spans join (from `<meta name="traceparent">`).
+    pub fn set_document_parent(&self, cx: Option<SpanContext>) {
+        *self.inner.document_parent.borrow_mut() = cx;
+        self.inner.document_parent_closed.set(false);
+        self.inner.document_parent_used.set(false);
+    }
+
+    /// Ends the document's window: from now on only a first root span (if none joined yet) joins
+    /// the server-rendered trace. Called at the page's `load` event.
+    pub fn close_document_parent(&self) {
+        self.inner.document_parent_closed.set(true);
+    }
+
+    /// Stops recording: later spans propagate context but are not exported.
+    pub fn disable(&self) {
+        self.inner.enabled.set(false);
+    }
+
+    pub(crate) fn limits(&self) -> &SpanLimits {
+        &self.inner.limits
+    }
+
+    pub(crate) fn on_end(&self, data: SpanData) {
+        if let Some(p) = &self.inner.processor {
+            if self.inner.enabled.get() {
+                p.on_end(data);
+            }
+        }
+    }
+
+    fn document_parent(&self) -> Option<SpanContext> {
+        let i = &self.inner;
+        let dp = i.document_parent.borrow();
+        let cx = dp.as_ref()?;
+        if i.document_parent_closed.get() && i.document_parent_used.get() {
+            return None;
+        }
+        i.document_parent_used.set(true);
+        Some(cx.clone())
+    }
+
+    pub(crate) fn start_with(
+        &self,
+        name: Str,
+        kind: SpanKind,
+        attributes: Vec<KeyValue>,
+        start_time: Option<u64>,
+        parent: Parent,
+    ) -> Span {
+        let parent = match parent {
+            Parent::Explicit(cx) if cx.is_valid() => Some(cx),
+            Parent::Explicit(_) | Parent::Root => None,
+            Parent::Current => crate::context::current().or_else(|| self.document_parent()),
+        };
+        let (trace_id, span_id) = {
+            let mut ids = self.inner.ids.borrow_mut();
+            let trace_id = match &parent {
+                Some(p) => p.trace_id,
+                None => ids.trace_id(),
+            };
+            (trace_id, ids.span_id())
+        };
+        let (flags, trace_state, parent_span_id, parent_is_remote) = match parent {
+            Some(p) => (
+                TraceFlags(p.trace_flags.0 & TraceFlags::KNOWN),
+                p.trace_state,
+                p.span_id,
+                p.is_remote,
+            ),
+            None => {
+                let sampled = crate::sampling::ratio_sampled(&trace_id, self.inner.sample_rate);
+                (
+                    TraceFlags::RANDOM.with_sampled(sampled),
+                    Default::default(),
+                    crate::ids::SpanId::INVALID,
+                    false,
+                )
+            }
+        };
+        let cx = SpanContext {
+            trace_id,
+            span_id,
+            trace_flags: flags,
+            is_remote: false,
+            trace_state,
+        };
+        let rec = if flags.is_sampled() && self.inner.enabled.get() {
+            let l = &self.inner.limits;
+            let (attributes, dropped_attributes_count) = attribute::bounded(
+                attributes,
+                l.attribute_count_limit,
+                l.attribute_value_length_limit,
+            );
+            Some(Box::new(SpanData {
+                span_context: cx.clone(),
+                parent_span_id,
+                parent_is_remote,
+                name,
+                kind,
+                start_time: start_time.unwrap_or_else(crate::time::now),
+                end_time: 0,
+                attributes,
+                dropped_attributes_count,
+                events: Vec::new(),
+                dropped_events_count: 0,
+                links: Vec::new(),
+                dropped_links_count: 0,
+                status: Status::Unset,
+            }))
+        } else {
+            None
+        };
+        Span::new(cx, rec, self.clone())
+    }
+}

@@ -1,0 +1,79 @@
+//! The browser edge: clock, randomness, console. Works in a window and in a worker.
+
+use crate::time::PageClock;
+use js_sys::Reflect;
+use std::cell::Cell;
+use wasm_bindgen::prelude::*;
+
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(js_namespace = performance, js_name = now)]
+    fn perf_now() -> f64;
+    #[wasm_bindgen(thread_local_v2, js_namespace = performance, js_name = timeOrigin)]
+    static TIME_ORIGIN: f64;
+    #[wasm_bindgen(catch, js_namespace = crypto, js_name = getRandomValues)]
+    fn get_random_values(buf: &mut [u8]) -> Result<(), JsValue>;
+    #[wasm_bindgen(js_namespace = console, js_name = warn)]
+    fn console_warn(s: &str);
+    #[wasm_bindgen(js_namespace = console, js_name = log)]
+    fn console_log(s: &str);
+}
+
+thread_local! {
+    static CLOCK: Cell<Option<PageClock>> = const { Cell::new(None) };
+}
+
+/// The page clock (created on first use).
+pub fn clock() -> PageClock {
+    CLOCK.with(|c| match c.get() {
+        Some(k) => k,
+        None => {
+            let k = PageClock::new(TIME_ORIGIN.with(|o| *o));
+            c.set(Some(k));
+            k
+        }
+    })
+}
+
+/// Epoch nanoseconds now: `performance.timeOrigin + performance.now()`.
+#[inline]
+pub fn now() -> u64 {
+    clock().at(perf_now())
+}
+
+/// 32 bytes from `crypto.getRandomValues`, falling back to the clock if crypto is missing.
+pub fn seed() -> [u8; 32] {
+    let mut buf = [0u8; 32];
+    if get_random_values(&mut buf).is_err() {
+        let t = now().to_le_bytes();
+        buf[..8].copy_from_slice(&t);
+        buf[8..16].copy_from_slice(&((perf_now() * 1e3) as u64).to_le_bytes());
+    }
+    buf
+}
+
+/// `console.warn` with the `canopy:` prefix.
+pub fn warn(msg: &str) {
+    let mut s = String::with_capacity(8 + msg.len());
+    s.push_str("canopy: ");
+    s.push_str(msg);
+    console_warn(&s);
+}
+
+/// `console.log`, unprefixed.
+pub fn log(msg: &str) {
+    console_log(msg);
+}
+
+/// A property of the global object (`window` or the worker's `self`).
+pub fn global_get(key: &str) -> JsValue {
+    Reflect::get(&js_sys::global(), &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
+}
+
+/// A property of an object, `undefined` if reading it throws.
+pub fn get(obj: &JsValue, key: &str) -> JsValue {
+    if !obj.is_object() && !obj.is_function() {
+        return JsValue::UNDEFINED;
+    }
+    Reflect::get(obj, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
+}

@@ -1,0 +1,69 @@
+// A real OTLP/HTTP sink for the tests: records what it receives and serves static files.
+//
+//   node tests/support/sink.mjs [port]        (prints "listening <port>" when ready)
+//
+// POST /v1/traces      records the body (JSON), answers 200 {} (or the status queued by /control)
+// GET  /received       the recorded requests: [{ path, headers, body }]
+// POST /reset          forgets them
+// GET  /<file>         serves files below the repository root (pkg/, tests/e2e/pages/)
+// Every response allows CORS from any origin, so test pages on other ports can post here.
+import { createServer } from "node:http";
+import { readFile } from "node:fs/promises";
+import { extname, join, normalize } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = normalize(join(fileURLToPath(import.meta.url), "../../.."));
+const types = { ".html": "text/html", ".js": "text/javascript", ".mjs": "text/javascript", ".wasm": "application/wasm", ".json": "application/json", ".css": "text/css" };
+
+export function startSink(port = 0) {
+  const received = [];
+  const server = createServer(async (req, res) => {
+    const cors = {
+      "access-control-allow-origin": req.headers.origin || "*",
+      "access-control-allow-headers": req.headers["access-control-request-headers"] || "*",
+      "access-control-allow-methods": "GET, POST, OPTIONS",
+    };
+    if (req.method === "OPTIONS") { res.writeHead(204, cors); res.end(); return; }
+    const url = new URL(req.url, "http://127.0.0.1");
+    if (req.method === "POST" && url.pathname === "/v1/traces") {
+      const chunks = [];
+      for await (const c of req) chunks.push(c);
+      const text = Buffer.concat(chunks).toString("utf8");
+      let body = null;
+      try { body = JSON.parse(text); } catch { body = { invalid: text }; }
+      received.push({ path: url.pathname, headers: req.headers, body });
+      res.writeHead(200, { ...cors, "content-type": "application/json" });
+      res.end("{}");
+      return;
+    }
+    if (url.pathname === "/received") {
+      res.writeHead(200, { ...cors, "content-type": "application/json" });
+      res.end(JSON.stringify(received));
+      return;
+    }
+    if (req.method === "POST" && url.pathname === "/reset") {
+      received.length = 0;
+      res.writeHead(204, cors);
+      res.end();
+      return;
+    }
+    const file = normalize(join(root, decodeURIComponent(url.pathname)));
+    if (!file.startsWith(root + "/")) { res.writeHead(403, cors); res.end(); return; }
+    try {
+      const data = await readFile(file);
+      res.writeHead(200, { ...cors, "content-type": types[extname(file)] || "application/octet-stream" });
+      res.end(data);
+    } catch {
+      res.writeHead(404, cors);
+      res.end("not found");
+    }
+  });
+  return new Promise((resolve) => {
+    server.listen(port, "127.0.0.1", () => resolve({ server, port: server.address().port, received }));
+  });
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const { port } = await startSink(Number(process.argv[2] || 0));
+  console.log(`listening ${port}`);
+}
