@@ -84,21 +84,13 @@ impl KeyValue {
     /// let kv = KeyValue::new("http.request.method", "GET");
     /// ```
     pub fn new(key: impl Into<Str>, value: impl Into<Value>) -> Self {
-        KeyValue {
-            key: key.into(),
-            value: value.into(),
-        }
+        KeyValue { key: key.into(), value: value.into() }
     }
 }
 
 /// Sets `kv` in `attrs`: replaces the value of an existing key, else appends when fewer than
 /// `max_count` are held. Returns `false` when the attribute was dropped for the count limit.
-pub(crate) fn upsert(
-    attrs: &mut Vec<KeyValue>,
-    mut kv: KeyValue,
-    max_count: usize,
-    max_len: Option<usize>,
-) -> bool {
+pub(crate) fn upsert(attrs: &mut Vec<KeyValue>, mut kv: KeyValue, max_count: usize, max_len: Option<usize>) -> bool {
     if let Some(max) = max_len {
         kv.value.truncate(max);
     }
@@ -115,11 +107,7 @@ pub(crate) fn upsert(
 
 /// Builds a bounded attribute list from `items` (last value of a repeated key wins), returning
 /// the list and how many were dropped.
-pub(crate) fn bounded(
-    items: Vec<KeyValue>,
-    max_count: usize,
-    max_len: Option<usize>,
-) -> (Vec<KeyValue>, u32) {
+pub(crate) fn bounded(items: Vec<KeyValue>, max_count: usize, max_len: Option<usize>) -> (Vec<KeyValue>, u32) {
     let mut out = Vec::with_capacity(items.len().min(max_count));
     let mut dropped = 0u32;
     for kv in items {
@@ -154,30 +142,14 @@ mod tests {
     fn upsert_replaces_and_limits() {
         let mut a = Vec::new();
         assert!(upsert(&mut a, KeyValue::new("k", 1i64), 2, None));
-        assert!(
-            upsert(&mut a, KeyValue::new("k", 2i64), 2, None),
-            "same key replaces"
-        );
+        assert!(upsert(&mut a, KeyValue::new("k", 2i64), 2, None), "same key replaces");
         assert_eq!(a.len(), 1);
         assert_eq!(a[0].value, Value::I64(2));
         assert!(upsert(&mut a, KeyValue::new("j", true), 2, None));
-        assert!(
-            !upsert(&mut a, KeyValue::new("x", true), 2, None),
-            "third key over the limit is dropped"
-        );
-        assert!(
-            upsert(&mut a, KeyValue::new("j", false), 2, None),
-            "existing key still updates at the limit"
-        );
-        let (list, dropped) = bounded(
-            vec![
-                KeyValue::new("a", "x"),
-                KeyValue::new("b", "y"),
-                KeyValue::new("c", "z"),
-            ],
-            2,
-            Some(0),
-        );
+        assert!(!upsert(&mut a, KeyValue::new("x", true), 2, None), "third key over the limit is dropped");
+        assert!(upsert(&mut a, KeyValue::new("j", false), 2, None), "existing key still updates at the limit");
+        let (list, dropped) =
+            bounded(vec![KeyValue::new("a", "x"), KeyValue::new("b", "y"), KeyValue::new("c", "z")], 2, Some(0));
         assert_eq!((list.len(), dropped), (2, 1));
         assert_eq!(list[0].value, Value::String("".into()));
     }

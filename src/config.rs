@@ -198,11 +198,7 @@ impl Config {
                 problems.push(ConfigProblem::InvalidHeader(name.clone()));
             }
         }
-        if problems.is_empty() {
-            Ok(())
-        } else {
-            Err(ConfigError { problems })
-        }
+        if problems.is_empty() { Ok(()) } else { Err(ConfigError { problems }) }
     }
 }
 
@@ -227,9 +223,7 @@ pub fn is_valid_endpoint(s: &str) -> bool {
 
 /// An HTTP token (RFC 9110): the characters allowed in a header name.
 fn is_token(s: &str) -> bool {
-    !s.is_empty()
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
 #[cfg(test)]
@@ -240,16 +234,8 @@ mod tests {
     fn endpoints() {
         let rows: &[(&str, bool, &str)] = &[
             ("/v1/traces", true, "a path on the page's origin"),
-            (
-                "https://relay.example.com/v1/traces",
-                true,
-                "absolute https",
-            ),
-            (
-                "http://127.0.0.1:4318/v1/traces",
-                true,
-                "absolute http with port",
-            ),
+            ("https://relay.example.com/v1/traces", true, "absolute https"),
+            ("http://127.0.0.1:4318/v1/traces", true, "absolute http with port"),
             ("http://localhost:4318", true, "no path"),
             ("", false, "empty"),
             ("v1/traces", false, "relative without a slash"),
@@ -269,10 +255,7 @@ mod tests {
 
     #[test]
     fn validate_lists_every_problem() {
-        let mut c = Config::new(" ")
-            .with_endpoint("nope")
-            .with_sample_rate(1.5)
-            .with_header("bad name", "x");
+        let mut c = Config::new(" ").with_endpoint("nope").with_sample_rate(1.5).with_header("bad name", "x");
         c.headers.push(("x-ok".into(), "a\r\nb".into()));
         let err = c.validate().unwrap_err();
         assert_eq!(
@@ -285,41 +268,20 @@ mod tests {
                 ConfigProblem::InvalidHeader("x-ok".into()),
             ]
         );
-        assert!(
-            Config::new("svc")
-                .with_sample_rate(f64::NAN)
-                .validate()
-                .is_err(),
-            "NaN rate"
-        );
+        assert!(Config::new("svc").with_sample_rate(f64::NAN).validate().is_err(), "NaN rate");
         assert!(Config::new("svc").validate().is_ok());
         assert!(Config::new("svc").with_sample_rate(0.0).validate().is_ok());
     }
 
     #[test]
     fn batch_normalized_fixes_impossible_combinations() {
-        let b = BatchConfig {
-            max_queue_size: 10,
-            max_export_batch_size: 512,
-            ..Default::default()
-        }
-        .normalized();
+        let b = BatchConfig { max_queue_size: 10, max_export_batch_size: 512, ..Default::default() }.normalized();
         assert_eq!(b.max_export_batch_size, 10);
-        let b = BatchConfig {
-            max_queue_size: 0,
-            max_export_batch_size: 0,
-            ..Default::default()
-        }
-        .normalized();
+        let b = BatchConfig { max_queue_size: 0, max_export_batch_size: 0, ..Default::default() }.normalized();
         assert_eq!((b.max_queue_size, b.max_export_batch_size), (1, 1));
         let d = BatchConfig::default();
         assert_eq!(
-            (
-                d.max_queue_size,
-                d.max_export_batch_size,
-                d.scheduled_delay_millis,
-                d.export_timeout_millis
-            ),
+            (d.max_queue_size, d.max_export_batch_size, d.scheduled_delay_millis, d.export_timeout_millis),
             (2048, 512, 5000, 30000)
         );
     }

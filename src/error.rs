@@ -30,14 +30,9 @@ impl fmt::Display for ConfigProblem {
             ConfigProblem::NotAnObject => {
                 f.write_str("the config must be an object, e.g. init({ serviceName: \"my-app\" })")
             }
-            ConfigProblem::MissingServiceName => {
-                f.write_str("serviceName is required (a non-empty string)")
-            }
+            ConfigProblem::MissingServiceName => f.write_str("serviceName is required (a non-empty string)"),
             ConfigProblem::InvalidEndpoint(e) => {
-                write!(
-                    f,
-                    "endpoint {e:?} is not an http(s) URL or a path starting with \"/\""
-                )
+                write!(f, "endpoint {e:?} is not an http(s) URL or a path starting with \"/\"")
             }
             ConfigProblem::SampleRateOutOfRange(r) => {
                 write!(f, "sampleRate must be a number from 0 to 1, got {r}")
@@ -75,12 +70,8 @@ mod tests {
 
     #[test]
     fn message_lists_each_problem() {
-        let e = ConfigError {
-            problems: vec![
-                ConfigProblem::MissingServiceName,
-                ConfigProblem::SampleRateOutOfRange(2.0),
-            ],
-        };
+        let e =
+            ConfigError { problems: vec![ConfigProblem::MissingServiceName, ConfigProblem::SampleRateOutOfRange(2.0)] };
         assert_eq!(
             e.to_string(),
             "canopy: invalid config:\n  - serviceName is required (a non-empty string)\n  - sampleRate must be a number from 0 to 1, got 2"

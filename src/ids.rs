@@ -204,14 +204,8 @@ mod tests {
     fn hex_round_trip_and_case() {
         let t = TraceId::from_hex("4bf92f3577b34da6a3ce929d0e0e4736").unwrap();
         assert_eq!(t.to_hex(), "4bf92f3577b34da6a3ce929d0e0e4736");
-        assert!(
-            TraceId::from_hex("4BF92F3577B34DA6A3CE929D0E0E4736").is_none(),
-            "uppercase"
-        );
-        assert!(
-            TraceId::from_hex("4bf92f3577b34da6a3ce929d0e0e473").is_none(),
-            "short"
-        );
+        assert!(TraceId::from_hex("4BF92F3577B34DA6A3CE929D0E0E4736").is_none(), "uppercase");
+        assert!(TraceId::from_hex("4bf92f3577b34da6a3ce929d0e0e473").is_none(), "short");
         assert!(SpanId::from_hex("00f067aa0ba902b7").unwrap().is_valid());
         assert!(!SpanId::from_hex("0000000000000000").unwrap().is_valid());
         assert!(SpanId::from_hex("00f067aa0ba902bg").is_none(), "non-hex");

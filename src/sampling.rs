@@ -44,14 +44,8 @@ mod tests {
         let t = TraceId([0xff; 16]);
         let sampled = SpanContext::new(t, SpanId([1; 8]), TraceFlags::SAMPLED);
         let unsampled = SpanContext::new(t, SpanId([1; 8]), TraceFlags(0));
-        assert!(
-            should_sample(Some(&sampled), &t, 0.0),
-            "sampled parent wins over rate 0"
-        );
-        assert!(
-            !should_sample(Some(&unsampled), &t, 1.0),
-            "unsampled parent wins over rate 1"
-        );
+        assert!(should_sample(Some(&sampled), &t, 0.0), "sampled parent wins over rate 0");
+        assert!(!should_sample(Some(&unsampled), &t, 1.0), "unsampled parent wins over rate 1");
     }
 
     #[test]
@@ -59,18 +53,8 @@ mod tests {
         let rows: &[([u8; 16], f64, bool, &str)] = &[
             ([0xff; 16], 1.0, true, "rate 1 samples everything"),
             ([0; 16], 0.0, false, "rate 0 samples nothing"),
-            (
-                [0; 16],
-                0.000001,
-                true,
-                "randomness 0 is under any positive threshold",
-            ),
-            (
-                [0xff; 16],
-                0.999999,
-                false,
-                "max randomness is over any threshold below 1",
-            ),
+            ([0; 16], 0.000001, true, "randomness 0 is under any positive threshold"),
+            ([0xff; 16], 0.999999, false, "max randomness is over any threshold below 1"),
             ([0; 16], f64::NAN, false, "NaN samples nothing"),
         ];
         for (id, rate, want, why) in rows {
@@ -78,13 +62,8 @@ mod tests {
         }
         let mut g = IdGenerator::from_seed([7; 32]);
         let n = 100_000;
-        let hits = (0..n)
-            .filter(|_| ratio_sampled(&g.trace_id(), 0.25))
-            .count();
+        let hits = (0..n).filter(|_| ratio_sampled(&g.trace_id(), 0.25)).count();
         let frac = hits as f64 / n as f64;
-        assert!(
-            (0.24..0.26).contains(&frac),
-            "about a quarter sampled, got {frac}"
-        );
+        assert!((0.24..0.26).contains(&frac), "about a quarter sampled, got {frac}");
     }
 }

@@ -46,12 +46,7 @@ impl Span {
     pub fn set_attribute(&mut self, kv: KeyValue) {
         if let Some(d) = self.rec.as_deref_mut() {
             let l = self.tracer.limits();
-            if !attribute::upsert(
-                &mut d.attributes,
-                kv,
-                l.attribute_count_limit,
-                l.attribute_value_length_limit,
-            ) {
+            if !attribute::upsert(&mut d.attributes, kv, l.attribute_count_limit, l.attribute_value_length_limit) {
                 d.dropped_attributes_count += 1;
             }
         }
@@ -79,17 +74,9 @@ impl Span {
                 d.dropped_events_count += 1;
                 return;
             }
-            let (attributes, dropped_attributes_count) = attribute::bounded(
-                attributes,
-                l.event_attribute_count_limit,
-                l.attribute_value_length_limit,
-            );
-            d.events.push(Event {
-                name: name.into(),
-                time,
-                attributes,
-                dropped_attributes_count,
-            });
+            let (attributes, dropped_attributes_count) =
+                attribute::bounded(attributes, l.event_attribute_count_limit, l.attribute_value_length_limit);
+            d.events.push(Event { name: name.into(), time, attributes, dropped_attributes_count });
         }
     }
 
@@ -192,26 +179,14 @@ impl Drop for Span {
     }
 }
 
-fn push_link(
-    d: &mut SpanData,
-    l: &crate::config::SpanLimits,
-    cx: SpanContext,
-    attributes: Vec<KeyValue>,
-) {
+fn push_link(d: &mut SpanData, l: &crate::config::SpanLimits, cx: SpanContext, attributes: Vec<KeyValue>) {
     if d.links.len() >= l.link_count_limit {
         d.dropped_links_count += 1;
         return;
     }
-    let (attributes, dropped_attributes_count) = attribute::bounded(
-        attributes,
-        l.link_attribute_count_limit,
-        l.attribute_value_length_limit,
-    );
-    d.links.push(Link {
-        span_context: cx,
-        attributes,
-        dropped_attributes_count,
-    });
+    let (attributes, dropped_attributes_count) =
+        attribute::bounded(attributes, l.link_attribute_count_limit, l.attribute_value_length_limit);
+    d.links.push(Link { span_context: cx, attributes, dropped_attributes_count });
 }
 
 /// Which parent a new span gets.
@@ -291,13 +266,7 @@ impl<'a> SpanBuilder<'a> {
     pub fn start(self) -> Span {
         let tracer = self.tracer.clone();
         let links = self.links;
-        let mut span = tracer.start_with(
-            self.name,
-            self.kind,
-            self.attributes,
-            self.start_time,
-            self.parent,
-        );
+        let mut span = tracer.start_with(self.name, self.kind, self.attributes, self.start_time, self.parent);
         if let Some(d) = span.rec.as_deref_mut() {
             let l = tracer.limits();
             for (cx, attrs) in links {

@@ -23,13 +23,7 @@ pub struct SpanContext {
 impl SpanContext {
     /// A context from its parts (`is_remote` false, empty trace state).
     pub fn new(trace_id: TraceId, span_id: SpanId, trace_flags: TraceFlags) -> Self {
-        SpanContext {
-            trace_id,
-            span_id,
-            trace_flags,
-            is_remote: false,
-            trace_state: TraceState::default(),
-        }
+        SpanContext { trace_id, span_id, trace_flags, is_remote: false, trace_state: TraceState::default() }
     }
 
     /// True when both ids are valid (non-zero).

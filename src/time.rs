@@ -11,25 +11,22 @@ pub fn millis_to_nanos(ms: f64) -> u64 {
         return 0;
     }
     let whole = ms.trunc();
-    (whole as u64)
-        .saturating_mul(1_000_000)
-        .saturating_add(((ms - whole) * 1_000_000.0).round() as u64)
+    (whole as u64).saturating_mul(1_000_000).saturating_add(((ms - whole) * 1_000_000.0).round() as u64)
 }
+
+/// JS numbers below this are `performance.now()` offsets, not epoch milliseconds.
+pub const PERF_OFFSET_LIMIT_MS: f64 = 1e11;
 
 /// A page clock: the epoch time of the page's origin plus a high-resolution offset.
 #[derive(Clone, Copy, Debug)]
 pub struct PageClock {
-    origin_ms: f64,
     origin_ns: u64,
 }
 
 impl PageClock {
     /// A clock whose zero is `time_origin_ms` (`performance.timeOrigin`).
     pub fn new(time_origin_ms: f64) -> Self {
-        PageClock {
-            origin_ms: time_origin_ms,
-            origin_ns: millis_to_nanos(time_origin_ms),
-        }
+        PageClock { origin_ns: millis_to_nanos(time_origin_ms) }
     }
 
     /// Epoch nanoseconds for a `performance.now()` reading.
@@ -38,25 +35,23 @@ impl PageClock {
         self.origin_ns.saturating_add(millis_to_nanos(perf_now_ms))
     }
 
-    /// Epoch nanoseconds for a time given as a JS number, the way OpenTelemetry JS reads it:
-    /// a value below the time origin is a `performance.now()`-style offset, otherwise epoch ms.
+    /// Epoch nanoseconds for a time given as a JS number: epoch milliseconds, or a
+    /// `performance.now()`-style offset when below [`PERF_OFFSET_LIMIT_MS`].
+    ///
+    /// OpenTelemetry JS treats every number below `performance.timeOrigin` as an offset, which
+    /// misreads `Date.now() - 1000` in a page loaded less than a second ago. Offsets are page
+    /// uptimes (far below 1e11 ms, three years) and epoch times are above 1e12 ms (2001), so the
+    /// magnitude tells them apart without that trap.
     #[inline]
     pub fn from_js_millis(&self, ms: f64) -> u64 {
-        if ms < self.origin_ms {
-            self.at(ms)
-        } else {
-            millis_to_nanos(ms)
-        }
+        if ms < PERF_OFFSET_LIMIT_MS { self.at(ms) } else { millis_to_nanos(ms) }
     }
 }
 
 /// Now, in epoch nanoseconds.
 #[cfg(not(target_arch = "wasm32"))]
 pub fn now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(0)
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0)
 }
 
 /// Now, in epoch nanoseconds.
@@ -76,31 +71,25 @@ mod tests {
             (-5.0, 0, "negative clamps to 0"),
             (f64::NAN, 0, "NaN"),
             (1.5, 1_500_000, "fraction of a millisecond"),
-            (
-                1_700_000_000_123.0,
-                1_700_000_000_123_000_000,
-                "an epoch time keeps every digit",
-            ),
-            (
-                1_700_000_000_123.25,
-                1_700_000_000_123_250_000,
-                "sub-ms part of an epoch time",
-            ),
+            (1_700_000_000_123.0, 1_700_000_000_123_000_000, "an epoch time keeps every digit"),
+            (1_700_000_000_123.25, 1_700_000_000_123_250_000, "sub-ms part of an epoch time"),
         ];
         for (ms, want, why) in rows {
             assert_eq!(millis_to_nanos(*ms), *want, "{why}");
         }
         let c = PageClock::new(1_700_000_000_000.5);
         assert_eq!(c.at(0.25), 1_700_000_000_000_750_000);
+        assert_eq!(c.from_js_millis(10.0), 1_700_000_000_010_500_000, "small numbers are performance offsets");
+        assert_eq!(c.from_js_millis(1_800_000_000_000.0), 1_800_000_000_000_000_000, "large numbers are epoch ms");
         assert_eq!(
-            c.from_js_millis(10.0),
-            1_700_000_000_010_500_000,
-            "small numbers are performance offsets"
+            c.from_js_millis(1_699_999_999_000.0),
+            1_699_999_999_000_000_000,
+            "an epoch time just before the page loaded is still epoch ms, unlike OpenTelemetry JS"
         );
         assert_eq!(
-            c.from_js_millis(1_800_000_000_000.0),
-            1_800_000_000_000_000_000,
-            "large numbers are epoch ms"
+            c.from_js_millis(1_699_999_999_000.0),
+            1_699_999_999_000_000_000,
+            "an epoch time just before the page loaded is still epoch ms"
         );
     }
 }

@@ -25,6 +25,12 @@ pub struct Tracer {
     inner: Rc<Inner>,
 }
 
+impl core::fmt::Debug for Tracer {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(if self.inner.processor.is_some() { "Tracer" } else { "Tracer(noop)" })
+    }
+}
+
 struct Inner {
     ids: RefCell<IdGenerator>,
     sample_rate: f64,
@@ -42,12 +48,7 @@ impl Tracer {
     /// A tracer that samples with `config.sample_rate`, limits spans with `config.limits`, and
     /// hands sampled, ended spans to `processor`.
     pub fn new(config: &Config, seed: [u8; 32], processor: Rc<dyn SpanProcessor>) -> Tracer {
-        Tracer::build(
-            config.sample_rate,
-            config.limits.clone(),
-            seed,
-            Some(processor),
-        )
+        Tracer::build(config.sample_rate, config.limits.clone(), seed, Some(processor))
     }
 
     /// A tracer whose spans propagate context but record and export nothing (used before
@@ -56,12 +57,7 @@ impl Tracer {
         Tracer::build(1.0, SpanLimits::default(), [0x5a; 32], None)
     }
 
-    fn build(
-        sample_rate: f64,
-        limits: SpanLimits,
-        seed: [u8; 32],
-        processor: Option<Rc<dyn SpanProcessor>>,
-    ) -> Tracer {
+    fn build(sample_rate: f64, limits: SpanLimits, seed: [u8; 32], processor: Option<Rc<dyn SpanProcessor>>) -> Tracer {
         Tracer {
             inner: Rc::new(Inner {
                 ids: RefCell::new(IdGenerator::from_seed(seed)),
@@ -165,36 +161,17 @@ impl Tracer {
             (trace_id, ids.span_id())
         };
         let (flags, trace_state, parent_span_id, parent_is_remote) = match parent {
-            Some(p) => (
-                TraceFlags(p.trace_flags.0 & TraceFlags::KNOWN),
-                p.trace_state,
-                p.span_id,
-                p.is_remote,
-            ),
+            Some(p) => (TraceFlags(p.trace_flags.0 & TraceFlags::KNOWN), p.trace_state, p.span_id, p.is_remote),
             None => {
                 let sampled = crate::sampling::ratio_sampled(&trace_id, self.inner.sample_rate);
-                (
-                    TraceFlags::RANDOM.with_sampled(sampled),
-                    Default::default(),
-                    crate::ids::SpanId::INVALID,
-                    false,
-                )
+                (TraceFlags::RANDOM.with_sampled(sampled), Default::default(), crate::ids::SpanId::INVALID, false)
             }
         };
-        let cx = SpanContext {
-            trace_id,
-            span_id,
-            trace_flags: flags,
-            is_remote: false,
-            trace_state,
-        };
+        let cx = SpanContext { trace_id, span_id, trace_flags: flags, is_remote: false, trace_state };
         let rec = if flags.is_sampled() && self.inner.enabled.get() {
             let l = &self.inner.limits;
-            let (attributes, dropped_attributes_count) = attribute::bounded(
-                attributes,
-                l.attribute_count_limit,
-                l.attribute_value_length_limit,
-            );
+            let (attributes, dropped_attributes_count) =
+                attribute::bounded(attributes, l.attribute_count_limit, l.attribute_value_length_limit);
             Some(Box::new(SpanData {
                 span_context: cx.clone(),
                 parent_span_id,

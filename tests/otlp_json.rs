@@ -1,4 +1,5 @@
 //! Integration tests for the OTLP/HTTP JSON encoder (`canopy_web::export::otlp_json`).
+#![cfg(not(target_arch = "wasm32"))]
 //!
 //! Golden file: `tests/fixtures/otlp_golden.json` holds the exact bytes the encoder writes for
 //! [`golden_spans`]. After an intended change to the output, regenerate it and review the diff:
@@ -25,9 +26,7 @@ use canopy_web::resource::{Resource, SCOPE_NAME, SDK_VERSION};
 use canopy_web::span_context::SpanContext;
 use canopy_web::span_data::{Event, Link, SpanData, SpanKind, Status};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use opentelemetry_proto::tonic::common::v1::{
-    AnyValue, KeyValue as PKeyValue, any_value::Value as PValue,
-};
+use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue as PKeyValue, any_value::Value as PValue};
 use opentelemetry_proto::tonic::trace::v1 as pt;
 use serde_json::Value as Json;
 use std::path::PathBuf;
@@ -39,11 +38,7 @@ const GOLDEN_SCOPE_VERSION: &str = "0.0.0-golden";
 // ---------------------------------------------------------------------------------------------
 
 fn ctx(trace: &str, span: &str, flags: u8) -> SpanContext {
-    SpanContext::new(
-        TraceId::from_hex(trace).unwrap(),
-        SpanId::from_hex(span).unwrap(),
-        TraceFlags(flags),
-    )
+    SpanContext::new(TraceId::from_hex(trace).unwrap(), SpanId::from_hex(span).unwrap(), TraceFlags(flags))
 }
 
 fn strs(items: &[&'static str]) -> Vec<Str> {
@@ -100,10 +95,7 @@ fn golden_spans() -> Vec<SpanData> {
         end_time: T0 + 200_000_000,
         attributes: vec![
             KeyValue::new("str", "plain"),
-            KeyValue::new(
-                "str.escapes",
-                "q\" b\\ nl\n cr\r tab\t nul\u{0} esc\u{1b} del\u{7f} é 日本 🌲 \u{2028}",
-            ),
+            KeyValue::new("str.escapes", "q\" b\\ nl\n cr\r tab\t nul\u{0} esc\u{1b} del\u{7f} é 日本 🌲 \u{2028}"),
             KeyValue::new("str.empty", ""),
             KeyValue::new("bool.true", true),
             KeyValue::new("bool.false", false),
@@ -137,10 +129,7 @@ fn golden_spans() -> Vec<SpanData> {
                 dropped_attributes_count: 2,
             },
             Event {
-                name: "marker ✓".into(),
-                time: T0 + 160_000_000,
-                attributes: vec![],
-                dropped_attributes_count: 0,
+                name: "marker ✓".into(), time: T0 + 160_000_000, attributes: vec![], dropped_attributes_count: 0
             },
         ],
         dropped_events_count: 1,
@@ -210,20 +199,13 @@ fn same_double(got: f64, want: f64) -> bool {
 }
 
 fn any(v: &Option<AnyValue>) -> &PValue {
-    v.as_ref()
-        .and_then(|a| a.value.as_ref())
-        .expect("AnyValue has a value")
+    v.as_ref().and_then(|a| a.value.as_ref()).expect("AnyValue has a value")
 }
 
 fn array(got: &PValue, len: usize, what: &str) -> Vec<PValue> {
-    let PValue::ArrayValue(a) = got else {
-        panic!("{what}: expected arrayValue, got {got:?}")
-    };
+    let PValue::ArrayValue(a) = got else { panic!("{what}: expected arrayValue, got {got:?}") };
     assert_eq!(a.values.len(), len, "{what}: array length");
-    a.values
-        .iter()
-        .map(|v| v.value.clone().expect("array element has a value"))
-        .collect()
+    a.values.iter().map(|v| v.value.clone().expect("array element has a value")).collect()
 }
 
 fn assert_value(got: &PValue, want: &Value, what: &str) {
@@ -237,10 +219,7 @@ fn assert_value(got: &PValue, want: &Value, what: &str) {
         Value::I64(n) => assert_eq!(got, &PValue::IntValue(*n), "{what}"),
         Value::F64(d) => scalar_double(got, *d),
         Value::StringArray(a) => {
-            let want: Vec<PValue> = a
-                .iter()
-                .map(|s| PValue::StringValue(s.to_string()))
-                .collect();
+            let want: Vec<PValue> = a.iter().map(|s| PValue::StringValue(s.to_string())).collect();
             assert_eq!(array(got, a.len(), what), want, "{what}");
         }
         Value::BoolArray(a) => {
@@ -263,11 +242,7 @@ fn assert_attrs(got: &[PKeyValue], want: &[KeyValue], what: &str) {
     assert_eq!(got.len(), want.len(), "{what}: attribute count");
     for (g, w) in got.iter().zip(want) {
         assert_eq!(g.key, w.key, "{what}: key");
-        assert_value(
-            any(&g.value),
-            &w.value,
-            &format!("{what}: attribute {:?}", w.key),
-        );
+        assert_value(any(&g.value), &w.value, &format!("{what}: attribute {:?}", w.key));
     }
 }
 
@@ -279,84 +254,39 @@ fn assert_span(g: &pt::Span, w: &SpanData) {
     let what = format!("span {:?}", w.name);
     assert_eq!(g.trace_id, w.span_context.trace_id.0, "{what}: traceId");
     assert_eq!(g.span_id, w.span_context.span_id.0, "{what}: spanId");
-    assert_eq!(
-        g.trace_state,
-        w.span_context.trace_state.header_value(),
-        "{what}: traceState"
-    );
-    let parent: &[u8] = if w.parent_span_id.is_valid() {
-        &w.parent_span_id.0
-    } else {
-        &[]
-    };
+    assert_eq!(g.trace_state, w.span_context.trace_state.header_value(), "{what}: traceState");
+    let parent: &[u8] = if w.parent_span_id.is_valid() { &w.parent_span_id.0 } else { &[] };
     assert_eq!(g.parent_span_id, parent, "{what}: parentSpanId");
-    assert_eq!(
-        g.flags,
-        expected_flags(&w.span_context, w.parent_is_remote),
-        "{what}: flags"
-    );
+    assert_eq!(g.flags, expected_flags(&w.span_context, w.parent_is_remote), "{what}: flags");
     assert_eq!(g.name, w.name, "{what}: name");
     assert_eq!(g.kind, w.kind as i32, "{what}: kind");
     assert_eq!(g.start_time_unix_nano, w.start_time, "{what}: start");
     assert_eq!(g.end_time_unix_nano, w.end_time, "{what}: end");
     assert_attrs(&g.attributes, &w.attributes, &what);
-    assert_eq!(
-        g.dropped_attributes_count, w.dropped_attributes_count,
-        "{what}: dropped attributes"
-    );
+    assert_eq!(g.dropped_attributes_count, w.dropped_attributes_count, "{what}: dropped attributes");
     assert_eq!(g.events.len(), w.events.len(), "{what}: events");
     for (ge, we) in g.events.iter().zip(&w.events) {
         assert_eq!(ge.name, we.name, "{what}: event name");
         assert_eq!(ge.time_unix_nano, we.time, "{what}: event time");
-        assert_attrs(
-            &ge.attributes,
-            &we.attributes,
-            &format!("{what}: event {:?}", we.name),
-        );
-        assert_eq!(
-            ge.dropped_attributes_count, we.dropped_attributes_count,
-            "{what}: event dropped"
-        );
+        assert_attrs(&ge.attributes, &we.attributes, &format!("{what}: event {:?}", we.name));
+        assert_eq!(ge.dropped_attributes_count, we.dropped_attributes_count, "{what}: event dropped");
     }
-    assert_eq!(
-        g.dropped_events_count, w.dropped_events_count,
-        "{what}: dropped events"
-    );
+    assert_eq!(g.dropped_events_count, w.dropped_events_count, "{what}: dropped events");
     assert_eq!(g.links.len(), w.links.len(), "{what}: links");
     for (gl, wl) in g.links.iter().zip(&w.links) {
         let cx = &wl.span_context;
         assert_eq!(gl.trace_id, cx.trace_id.0, "{what}: link traceId");
         assert_eq!(gl.span_id, cx.span_id.0, "{what}: link spanId");
-        assert_eq!(
-            gl.trace_state,
-            cx.trace_state.header_value(),
-            "{what}: link traceState"
-        );
-        assert_eq!(
-            gl.flags,
-            expected_flags(cx, cx.is_remote),
-            "{what}: link flags"
-        );
+        assert_eq!(gl.trace_state, cx.trace_state.header_value(), "{what}: link traceState");
+        assert_eq!(gl.flags, expected_flags(cx, cx.is_remote), "{what}: link flags");
         assert_attrs(&gl.attributes, &wl.attributes, &format!("{what}: link"));
-        assert_eq!(
-            gl.dropped_attributes_count, wl.dropped_attributes_count,
-            "{what}: link dropped"
-        );
+        assert_eq!(gl.dropped_attributes_count, wl.dropped_attributes_count, "{what}: link dropped");
     }
-    assert_eq!(
-        g.dropped_links_count, w.dropped_links_count,
-        "{what}: dropped links"
-    );
+    assert_eq!(g.dropped_links_count, w.dropped_links_count, "{what}: dropped links");
     let status = match &w.status {
         Status::Unset => None,
-        Status::Ok => Some(pt::Status {
-            code: 1,
-            message: String::new(),
-        }),
-        Status::Error(m) => Some(pt::Status {
-            code: 2,
-            message: m.to_string(),
-        }),
+        Status::Ok => Some(pt::Status { code: 1, message: String::new() }),
+        Status::Error(m) => Some(pt::Status { code: 2, message: m.to_string() }),
     };
     assert_eq!(g.status, status, "{what}: status");
 }
@@ -375,11 +305,7 @@ fn assert_request(
     assert_eq!(rs.scope_spans.len(), 1, "one ScopeSpans");
     let ss = &rs.scope_spans[0];
     let scope = ss.scope.as_ref().expect("scope present");
-    assert_eq!(
-        (scope.name.as_str(), scope.version.as_str()),
-        (scope_name, scope_version),
-        "scope"
-    );
+    assert_eq!((scope.name.as_str(), scope.version.as_str()), (scope_name, scope_version), "scope");
     assert_eq!(ss.spans.len(), spans.len(), "span count");
     for (g, w) in ss.spans.iter().zip(spans) {
         assert_span(g, w);
@@ -387,20 +313,13 @@ fn assert_request(
 }
 
 fn json_spans(doc: &Json) -> &Vec<Json> {
-    doc["resourceSpans"][0]["scopeSpans"][0]["spans"]
-        .as_array()
-        .expect("spans array")
+    doc["resourceSpans"][0]["scopeSpans"][0]["spans"].as_array().expect("spans array")
 }
 
 /// Asserts the object has exactly the keys `want`, in any order (serde_json's map is sorted by
 /// key; our field order is pinned by the golden file).
 fn assert_keys(v: &Json, want: &[&str]) {
-    let got: Vec<&str> = v
-        .as_object()
-        .expect("object")
-        .keys()
-        .map(String::as_str)
-        .collect();
+    let got: Vec<&str> = v.as_object().expect("object").keys().map(String::as_str).collect();
     let mut want = want.to_vec();
     want.sort_unstable();
     assert_eq!(got, want, "keys of {v}");
@@ -418,26 +337,16 @@ fn golden_file_matches_byte_for_byte() {
         std::fs::write(&path, &got).expect("write golden");
         return;
     }
-    let want = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!(
-            "{}: {e}; run with CANOPY_BLESS=1 to create it",
-            path.display()
-        )
-    });
+    let want = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e}; run with CANOPY_BLESS=1 to create it", path.display()));
     if got != want {
-        let at = got
-            .bytes()
-            .zip(want.bytes())
-            .position(|(a, b)| a != b)
-            .unwrap_or(got.len().min(want.len()));
+        let at = got.bytes().zip(want.bytes()).position(|(a, b)| a != b).unwrap_or(got.len().min(want.len()));
         let from = at.saturating_sub(60);
         panic!(
             "encoder output differs from {} at byte {at} (CANOPY_BLESS=1 rewrites it)\n got: …{}\nwant: …{}",
             path.display(),
-            got.get(from..(at + 60).min(got.len()))
-                .unwrap_or("<non-char boundary>"),
-            want.get(from..(at + 60).min(want.len()))
-                .unwrap_or("<non-char boundary>"),
+            got.get(from..(at + 60).min(got.len())).unwrap_or("<non-char boundary>"),
+            want.get(from..(at + 60).min(want.len())).unwrap_or("<non-char boundary>"),
         );
     }
 }
@@ -446,13 +355,7 @@ fn golden_file_matches_byte_for_byte() {
 fn golden_round_trips_through_opentelemetry_proto() {
     let json = golden_json();
     let req = decode(&json);
-    assert_request(
-        &req,
-        &golden_resource(),
-        SCOPE_NAME,
-        GOLDEN_SCOPE_VERSION,
-        &golden_spans(),
-    );
+    assert_request(&req, &golden_resource(), SCOPE_NAME, GOLDEN_SCOPE_VERSION, &golden_spans());
 }
 
 #[test]
@@ -460,41 +363,17 @@ fn golden_is_valid_json_with_otlp_shapes_and_omits_defaults() {
     let doc: Json = serde_json::from_str(&golden_json()).expect("valid JSON");
     assert_keys(&doc, &["resourceSpans"]);
     assert_keys(&doc["resourceSpans"][0], &["resource", "scopeSpans"]);
-    assert_keys(
-        &doc["resourceSpans"][0]["scopeSpans"][0],
-        &["scope", "spans"],
-    );
+    assert_keys(&doc["resourceSpans"][0]["scopeSpans"][0], &["scope", "spans"]);
     let spans = json_spans(&doc);
     let (root, child, server, consumer) = (&spans[0], &spans[1], &spans[2], &spans[3]);
 
     // Root span: nothing optional (no parentSpanId, attributes, events, links, counts, status).
-    assert_keys(
-        root,
-        &[
-            "traceId",
-            "spanId",
-            "flags",
-            "name",
-            "kind",
-            "startTimeUnixNano",
-            "endTimeUnixNano",
-        ],
-    );
+    assert_keys(root, &["traceId", "spanId", "flags", "name", "kind", "startTimeUnixNano", "endTimeUnixNano"]);
     assert_eq!(root["traceId"], TRACE, "lowercase hex, not base64");
     assert_eq!(root["spanId"], "00f067aa0ba902b7");
-    assert_eq!(
-        root["flags"], 0x103,
-        "trace flags 0x03 + has-is-remote, parent not remote"
-    );
-    assert_eq!(
-        root["kind"], 1,
-        "INTERNAL written although the proto default is 0"
-    );
-    assert_eq!(
-        root["startTimeUnixNano"],
-        T0.to_string(),
-        "64-bit ints as decimal strings"
-    );
+    assert_eq!(root["flags"], 0x103, "trace flags 0x03 + has-is-remote, parent not remote");
+    assert_eq!(root["kind"], 1, "INTERNAL written although the proto default is 0");
+    assert_eq!(root["startTimeUnixNano"], T0.to_string(), "64-bit ints as decimal strings");
 
     #[rustfmt::skip]
     assert_keys(child, &[
@@ -502,64 +381,28 @@ fn golden_is_valid_json_with_otlp_shapes_and_omits_defaults() {
         "endTimeUnixNano", "attributes", "droppedAttributesCount", "events", "droppedEventsCount", "links",
         "droppedLinksCount", "status",
     ]);
-    assert_eq!(
-        child["traceState"],
-        "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7"
-    );
+    assert_eq!(child["traceState"], "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7");
     assert_eq!(child["kind"], 3);
-    assert_eq!(
-        child["status"],
-        serde_json::json!({"code": 2, "message": "HTTP 500: \"Internal\"\n"})
-    );
+    assert_eq!(child["status"], serde_json::json!({"code": 2, "message": "HTTP 500: \"Internal\"\n"}));
     let attrs = child["attributes"].as_array().unwrap();
     let attr = |name: &str| attrs.iter().find(|kv| kv["key"] == name).expect(name)["value"].clone();
-    assert_eq!(
-        attr("int.min"),
-        serde_json::json!({"intValue": "-9223372036854775808"})
-    );
+    assert_eq!(attr("int.min"), serde_json::json!({"intValue": "-9223372036854775808"}));
     assert_eq!(attr("bool.false"), serde_json::json!({"boolValue": false}));
-    assert!(
-        attr("double")["doubleValue"].is_f64(),
-        "doubles are JSON numbers"
-    );
-    assert_eq!(
-        attr("array.str.empty"),
-        serde_json::json!({"arrayValue": {"values": []}})
-    );
+    assert!(attr("double")["doubleValue"].is_f64(), "doubles are JSON numbers");
+    assert_eq!(attr("array.str.empty"), serde_json::json!({"arrayValue": {"values": []}}));
     let events = child["events"].as_array().unwrap();
-    assert_keys(
-        &events[0],
-        &[
-            "timeUnixNano",
-            "name",
-            "attributes",
-            "droppedAttributesCount",
-        ],
-    );
+    assert_keys(&events[0], &["timeUnixNano", "name", "attributes", "droppedAttributesCount"]);
     assert_keys(&events[1], &["timeUnixNano", "name"]);
     let links = child["links"].as_array().unwrap();
-    assert_keys(
-        &links[0],
-        &["traceId", "spanId", "traceState", "attributes", "flags"],
-    );
-    assert_eq!(
-        links[0]["flags"], 0x301,
-        "remote link: has-is-remote + is-remote"
-    );
-    assert_keys(
-        &links[1],
-        &["traceId", "spanId", "droppedAttributesCount", "flags"],
-    );
+    assert_keys(&links[0], &["traceId", "spanId", "traceState", "attributes", "flags"]);
+    assert_eq!(links[0]["flags"], 0x301, "remote link: has-is-remote + is-remote");
+    assert_keys(&links[1], &["traceId", "spanId", "droppedAttributesCount", "flags"]);
     assert_eq!(links[1]["flags"], 0x100);
 
     assert_eq!(server["flags"], 0x301, "remote parent sets bit 9");
     assert_eq!(server["status"], serde_json::json!({"code": 1}));
     assert_eq!(server["endTimeUnixNano"], u64::MAX.to_string());
-    assert_eq!(
-        consumer["status"],
-        serde_json::json!({"code": 2}),
-        "empty message left out"
-    );
+    assert_eq!(consumer["status"], serde_json::json!({"code": 2}), "empty message left out");
     assert_eq!(consumer["name"], "");
 }
 
@@ -568,46 +411,28 @@ fn ids_are_hex_and_opentelemetry_proto_decodes_hex_not_base64() {
     let json = golden_json();
     let req = decode(&json);
     let span = &req.resource_spans[0].scope_spans[0].spans[0];
-    assert_eq!(
-        span.trace_id,
-        TraceId::from_hex(TRACE).unwrap().0,
-        "hex decoded to the 16 bytes"
-    );
+    assert_eq!(span.trace_id, TraceId::from_hex(TRACE).unwrap().0, "hex decoded to the 16 bytes");
     // The standard proto3 mapping would be base64; opentelemetry-proto (like the OTLP spec)
     // takes hex and rejects base64 text for ids.
     let base64 = "S/kvNXezTaajzpKdDg5HNg==";
     let bad = json.replacen(TRACE, base64, 1);
-    assert!(
-        serde_json::from_str::<ExportTraceServiceRequest>(&bad).is_err(),
-        "base64 id rejected"
-    );
+    assert!(serde_json::from_str::<ExportTraceServiceRequest>(&bad).is_err(), "base64 id rejected");
 }
 
 #[test]
 fn every_control_character_is_escaped() {
-    let all: String = (0u8..0x20)
-        .map(char::from)
-        .chain(['"', '\\', '\u{7f}', 'é', '🌲'])
-        .collect();
+    let all: String = (0u8..0x20).map(char::from).chain(['"', '\\', '\u{7f}', 'é', '🌲']).collect();
     let mut lit = String::new();
     push_json_string(&mut lit, &all);
-    assert!(
-        lit.bytes().skip(1).take(lit.len() - 2).all(|b| b >= 0x20),
-        "no raw control bytes: {lit}"
-    );
+    assert!(lit.bytes().skip(1).take(lit.len() - 2).all(|b| b >= 0x20), "no raw control bytes: {lit}");
     assert_eq!(serde_json::from_str::<String>(&lit).unwrap(), all);
 
     let mut span = golden_spans().remove(1);
     span.name = all.clone().into();
     span.status = Status::Error(all.clone().into());
-    span.attributes = vec![
-        KeyValue::new(all.clone(), all.clone()),
-        KeyValue::new("arr", vec![Str::from(all.clone())]),
-    ];
+    span.attributes = vec![KeyValue::new(all.clone(), all.clone()), KeyValue::new("arr", vec![Str::from(all.clone())])];
     span.events[0].name = all.clone().into();
-    let resource = Resource {
-        attributes: vec![KeyValue::new(all.clone(), all.clone())],
-    };
+    let resource = Resource { attributes: vec![KeyValue::new(all.clone(), all.clone())] };
     let enc = Encoder::new(&resource, &all, &all);
     let mut json = String::new();
     enc.encode(std::slice::from_ref(&span), &mut json);
@@ -628,18 +453,9 @@ fn non_finite_doubles_are_strings() {
     let enc = Encoder::new(&Resource::default(), SCOPE_NAME, SDK_VERSION);
     let mut json = String::new();
     enc.encode(std::slice::from_ref(&span), &mut json);
-    assert!(
-        json.contains(r#"{"key":"nan","value":{"doubleValue":"NaN"}}"#),
-        "{json}"
-    );
-    assert!(
-        json.contains(r#"{"key":"inf","value":{"doubleValue":"Infinity"}}"#),
-        "{json}"
-    );
-    assert!(
-        json.contains(r#"{"key":"neg_inf","value":{"doubleValue":"-Infinity"}}"#),
-        "{json}"
-    );
+    assert!(json.contains(r#"{"key":"nan","value":{"doubleValue":"NaN"}}"#), "{json}");
+    assert!(json.contains(r#"{"key":"inf","value":{"doubleValue":"Infinity"}}"#), "{json}");
+    assert!(json.contains(r#"{"key":"neg_inf","value":{"doubleValue":"-Infinity"}}"#), "{json}");
     assert!(
         json.contains(
             r#"{"arrayValue":{"values":[{"doubleValue":"NaN"},{"doubleValue":1},{"doubleValue":"-Infinity"}]}}"#
@@ -648,20 +464,14 @@ fn non_finite_doubles_are_strings() {
     );
     // Valid JSON: the proto3 JSON mapping's strings, not the bare NaN/Infinity tokens.
     let doc: Json = serde_json::from_str(&json).expect("valid JSON");
-    assert_eq!(
-        json_spans(&doc)[0]["attributes"][0]["value"]["doubleValue"],
-        "NaN"
-    );
+    assert_eq!(json_spans(&doc)[0]["attributes"][0]["value"]["doubleValue"], "NaN");
 
     // opentelemetry-proto 0.33 reads AnyValue.doubleValue as a plain serde f64: it accepts
     // the strings only for some metrics fields (`serialize_f64_special`), so it rejects this
     // document. The proto3 JSON mapping (and so OTLP/JSON, e.g. the Collector) allows them.
     // If a later version accepts them, they must decode to the same values.
     match serde_json::from_str::<ExportTraceServiceRequest>(&json) {
-        Err(e) => assert!(
-            e.to_string().contains("invalid type: string \"NaN\""),
-            "unexpected error: {e}"
-        ),
+        Err(e) => assert!(e.to_string().contains("invalid type: string \"NaN\""), "unexpected error: {e}"),
         Ok(req) => {
             let attrs = &req.resource_spans[0].scope_spans[0].spans[0].attributes;
             assert!(matches!(any(&attrs[0].value), PValue::DoubleValue(d) if d.is_nan()));
@@ -676,17 +486,10 @@ fn empty_batch_empty_resource_and_appending() {
     let mut out = String::from("prefix:");
     enc.encode(&[], &mut out);
     assert_eq!(
-        out,
-        r#"prefix:{"resourceSpans":[{"resource":{},"scopeSpans":[{"scope":{"name":"canopy-web"},"spans":[]}]}]}"#,
+        out, r#"prefix:{"resourceSpans":[{"resource":{},"scopeSpans":[{"scope":{"name":"canopy-web"},"spans":[]}]}]}"#,
         "appends; empty version and attributes left out"
     );
-    assert_request(
-        &decode(&out["prefix:".len()..]),
-        &Resource::default(),
-        SCOPE_NAME,
-        "",
-        &[],
-    );
+    assert_request(&decode(&out["prefix:".len()..]), &Resource::default(), SCOPE_NAME, "", &[]);
 
     // Encoding twice into one buffer appends a second, identical document.
     let spans = golden_spans();
@@ -696,13 +499,7 @@ fn empty_batch_empty_resource_and_appending() {
     let mut twice = a.clone();
     enc.encode(&spans, &mut twice);
     assert_eq!(twice, format!("{a}{a}"));
-    assert_request(
-        &decode(&a),
-        &golden_resource(),
-        SCOPE_NAME,
-        SDK_VERSION,
-        &spans,
-    );
+    assert_request(&decode(&a), &golden_resource(), SCOPE_NAME, SDK_VERSION, &spans);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -785,16 +582,7 @@ impl Rng {
             },
             1 => (self.next() as i64 >> self.below(64)) as f64,
             2 => (self.below(2_000_000) as f64 - 1_000_000.0) / 1000.0,
-            _ => [
-                0.0,
-                -0.0,
-                5e-324,
-                f64::MAX,
-                f64::MIN_POSITIVE,
-                1e21,
-                1e-7,
-                0.1,
-            ][self.below(8) as usize],
+            _ => [0.0, -0.0, 5e-324, f64::MAX, f64::MIN_POSITIVE, 1e21, 1e-7, 0.1][self.below(8) as usize],
         }
     }
 
@@ -822,58 +610,31 @@ impl Rng {
 
     fn attributes(&mut self) -> Vec<KeyValue> {
         let n = if self.chance(30) { 0 } else { self.below(8) };
-        (0..n)
-            .map(|_| KeyValue {
-                key: self.string().into(),
-                value: self.value(),
-            })
-            .collect()
+        (0..n).map(|_| KeyValue { key: self.string().into(), value: self.value() }).collect()
     }
 
     fn count(&mut self) -> u32 {
-        if self.chance(70) {
-            0
-        } else {
-            self.next() as u32
-        }
+        if self.chance(70) { 0 } else { self.next() as u32 }
     }
 
     fn context(&mut self) -> SpanContext {
         let mut t = [0u8; 16];
         t[..8].copy_from_slice(&self.next().to_le_bytes());
         t[8..].copy_from_slice(&self.next().to_le_bytes());
-        let mut cx = SpanContext::new(
-            TraceId(t),
-            SpanId(self.next().to_le_bytes()),
-            TraceFlags(self.next() as u8),
-        );
+        let mut cx = SpanContext::new(TraceId(t), SpanId(self.next().to_le_bytes()), TraceFlags(self.next() as u8));
         cx.is_remote = self.chance(30);
-        const STATES: &[&str] = &[
-            "",
-            "a=1",
-            "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7",
-            "t@vendor=x y z,b=\"q\"",
-        ];
+        const STATES: &[&str] = &["", "a=1", "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7", "t@vendor=x y z,b=\"q\""];
         let state = STATES[self.below(STATES.len() as u64) as usize];
         cx.trace_state = TraceState::parse(state).unwrap_or_else(|e| panic!("{state}: {e:?}"));
         cx
     }
 
     fn span(&mut self) -> SpanData {
-        const KINDS: [SpanKind; 5] = [
-            SpanKind::Internal,
-            SpanKind::Server,
-            SpanKind::Client,
-            SpanKind::Producer,
-            SpanKind::Consumer,
-        ];
+        const KINDS: [SpanKind; 5] =
+            [SpanKind::Internal, SpanKind::Server, SpanKind::Client, SpanKind::Producer, SpanKind::Consumer];
         SpanData {
             span_context: self.context(),
-            parent_span_id: if self.chance(50) {
-                SpanId::INVALID
-            } else {
-                SpanId(self.next().to_le_bytes())
-            },
+            parent_span_id: if self.chance(50) { SpanId::INVALID } else { SpanId(self.next().to_le_bytes()) },
             parent_is_remote: self.chance(20),
             name: self.string().into(),
             kind: KINDS[self.below(5) as usize],
@@ -913,9 +674,7 @@ fn random_spans_round_trip() {
     let mut total = 0;
     let mut out = String::new();
     for _ in 0..400 {
-        let resource = Resource {
-            attributes: rng.attributes(),
-        };
+        let resource = Resource { attributes: rng.attributes() };
         let (scope_name, scope_version) = (rng.string(), rng.string());
         let enc = Encoder::new(&resource, &scope_name, &scope_version);
         let spans: Vec<SpanData> = (0..1 + rng.below(15)).map(|_| rng.span()).collect();
@@ -923,29 +682,17 @@ fn random_spans_round_trip() {
         out.clear();
         enc.encode(&spans, &mut out);
 
-        let doc: Json =
-            serde_json::from_str(&out).unwrap_or_else(|e| panic!("invalid JSON ({e}):\n{out}"));
+        let doc: Json = serde_json::from_str(&out).unwrap_or_else(|e| panic!("invalid JSON ({e}):\n{out}"));
         for (j, s) in json_spans(&doc).iter().zip(&spans) {
             assert_eq!(j["name"], *s.name, "name via serde_json::Value");
-            for (ja, a) in j["attributes"]
-                .as_array()
-                .map_or(&[][..], Vec::as_slice)
-                .iter()
-                .zip(&s.attributes)
-            {
+            for (ja, a) in j["attributes"].as_array().map_or(&[][..], Vec::as_slice).iter().zip(&s.attributes) {
                 assert_eq!(ja["key"], *a.key);
                 if let Value::String(v) = &a.value {
                     assert_eq!(ja["value"]["stringValue"], **v);
                 }
             }
         }
-        assert_request(
-            &decode(&out),
-            &resource,
-            &scope_name,
-            &scope_version,
-            &spans,
-        );
+        assert_request(&decode(&out), &resource, &scope_name, &scope_version, &spans);
     }
     assert!(total > 2_500, "{total} spans");
 }

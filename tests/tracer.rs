@@ -1,4 +1,5 @@
 //! Native tests of the span model: parents, sampling, limits, status, RAII.
+#![cfg(not(target_arch = "wasm32"))]
 
 use canopy_web::attribute::Value;
 use canopy_web::config::SpanLimits;
@@ -13,10 +14,7 @@ fn setup(config: Config) -> (Tracer, Rc<InMemoryProcessor>) {
 }
 
 fn by_name<'a>(spans: &'a [canopy_web::SpanData], name: &str) -> &'a canopy_web::SpanData {
-    spans
-        .iter()
-        .find(|s| s.name == name)
-        .unwrap_or_else(|| panic!("no span {name}"))
+    spans.iter().find(|s| s.name == name).unwrap_or_else(|| panic!("no span {name}"))
 }
 
 #[test]
@@ -25,10 +23,7 @@ fn seed_scenario_load_fetch_process() {
     let (t, mem) = setup(Config::new("frontend"));
     let load = t.start("loadData");
     {
-        let _fetch = load
-            .child_builder("fetchData")
-            .kind(SpanKind::Client)
-            .start();
+        let _fetch = load.child_builder("fetchData").kind(SpanKind::Client).start();
     }
     let process = load.child("processData");
     drop(process);
@@ -38,10 +33,7 @@ fn seed_scenario_load_fetch_process() {
     let load = by_name(&spans, "loadData");
     for child in ["fetchData", "processData"] {
         let c = by_name(&spans, child);
-        assert_eq!(
-            c.parent_span_id, load.span_context.span_id,
-            "{child} is a child of loadData"
-        );
+        assert_eq!(c.parent_span_id, load.span_context.span_id, "{child} is a child of loadData");
         assert_eq!(c.span_context.trace_id, load.span_context.trace_id);
     }
     assert!(!load.parent_span_id.is_valid(), "loadData is a root");
@@ -62,19 +54,10 @@ fn in_span_makes_current_only_inside() {
     let outer = by_name(&s, "outer");
     let inner = by_name(&s, "inner");
     assert_eq!(inner.parent_span_id, outer.span_context.span_id);
-    assert_eq!(
-        by_name(&s, "leaf").parent_span_id,
-        inner.span_context.span_id
-    );
-    assert_eq!(
-        by_name(&s, "sibling").parent_span_id,
-        outer.span_context.span_id
-    );
+    assert_eq!(by_name(&s, "leaf").parent_span_id, inner.span_context.span_id);
+    assert_eq!(by_name(&s, "sibling").parent_span_id, outer.span_context.span_id);
     let after = by_name(&s, "after");
-    assert!(
-        !after.parent_span_id.is_valid(),
-        "nothing stays current after the callback"
-    );
+    assert!(!after.parent_span_id.is_valid(), "nothing stays current after the callback");
     assert_ne!(after.span_context.trace_id, outer.span_context.trace_id);
 }
 
@@ -99,10 +82,7 @@ fn unsampled_spans_propagate_but_are_not_exported() {
     let root = t.start("root");
     assert!(!root.is_recording());
     assert!(!root.span_context().is_sampled());
-    assert!(
-        root.span_context().is_valid(),
-        "ids still exist for traceparent flags 00"
-    );
+    assert!(root.span_context().is_valid(), "ids still exist for traceparent flags 00");
     let child = root.child("child");
     assert_eq!(child.span_context().trace_id, root.span_context().trace_id);
     assert!(!child.span_context().is_sampled());
@@ -114,8 +94,7 @@ fn unsampled_spans_propagate_but_are_not_exported() {
 #[test]
 fn remote_parent_decides_sampling_and_keeps_tracestate() {
     let (t, mem) = setup(Config::new("svc").with_sample_rate(0.0));
-    let mut remote =
-        parse_traceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01").unwrap();
+    let mut remote = parse_traceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01").unwrap();
     remote.trace_state = TraceState::parse("rojo=00f067aa0ba902b7").unwrap();
     let s = t.span("joined").parent(remote.clone()).start();
     assert!(s.is_recording(), "a sampled remote parent wins over rate 0");
@@ -130,8 +109,7 @@ fn remote_parent_decides_sampling_and_keeps_tracestate() {
 #[test]
 fn document_parent_joins_first_roots_then_closes() {
     let (t, mem) = setup(Config::new("svc"));
-    let remote =
-        parse_traceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01").unwrap();
+    let remote = parse_traceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01").unwrap();
     t.set_document_parent(Some(remote.clone()));
     drop(t.start("during-load-1"));
     drop(t.start("during-load-2"));
@@ -169,28 +147,19 @@ fn limits_apply_silently_with_counts() {
     drop(other);
     let mut s = t
         .span("s")
-        .link(
-            ocx.clone(),
-            vec![KeyValue::new("a", 1i64), KeyValue::new("b", 2i64)],
-        )
+        .link(ocx.clone(), vec![KeyValue::new("a", 1i64), KeyValue::new("b", 2i64)])
         .link(ocx, vec![])
         .start();
     s.set_attribute(KeyValue::new("k1", "abcdefgh"));
     s.set_attribute(KeyValue::new("k2", true));
     s.set_attribute(KeyValue::new("k3", 3i64));
     s.set_attribute(KeyValue::new("k1", "xy"));
-    s.add_event(
-        "e1",
-        vec![KeyValue::new("x", 1i64), KeyValue::new("y", 2i64)],
-    );
+    s.add_event("e1", vec![KeyValue::new("x", 1i64), KeyValue::new("y", 2i64)]);
     s.add_event("e2", vec![]);
     drop(s);
     let spans = mem.take();
     let d = by_name(&spans, "s");
-    assert_eq!(
-        d.attributes,
-        vec![KeyValue::new("k1", "xy"), KeyValue::new("k2", true)]
-    );
+    assert_eq!(d.attributes, vec![KeyValue::new("k1", "xy"), KeyValue::new("k2", true)]);
     assert_eq!(d.dropped_attributes_count, 1);
     assert_eq!(d.events.len(), 1);
     assert_eq!(d.events[0].dropped_attributes_count, 1);
@@ -207,10 +176,7 @@ fn limits_apply_silently_with_counts() {
     let mut s = t.start("len");
     s.set_attribute(KeyValue::new("k", "abcdefgh"));
     drop(s);
-    assert_eq!(
-        mem.take()[0].attributes[0].value,
-        Value::String("abcd".into())
-    );
+    assert_eq!(mem.take()[0].attributes[0].value, Value::String("abcd".into()));
 }
 
 #[test]
@@ -237,35 +203,15 @@ fn status_rules_and_exceptions() {
     let mut ok = t.start("ok");
     ok.set_status(Status::Ok);
     ok.set_status(Status::Error("later".into()));
-    ok.record_exception(
-        Some("TypeError".into()),
-        Some("x is undefined".into()),
-        Some("at f".into()),
-        None,
-    );
+    ok.record_exception(Some("TypeError".into()), Some("x is undefined".into()), Some("at f".into()), None);
     drop(ok);
     let spans = mem.take();
-    assert_eq!(
-        by_name(&spans, "s").status,
-        Status::Error("bad".into()),
-        "Unset does not clear an error"
-    );
+    assert_eq!(by_name(&spans, "s").status, Status::Error("bad".into()), "Unset does not clear an error");
     let ok = by_name(&spans, "ok");
     assert_eq!(ok.status, Status::Ok, "Ok is final");
     assert_eq!(ok.events[0].name, "exception");
-    let keys: Vec<&str> = ok.events[0]
-        .attributes
-        .iter()
-        .map(|a| a.key.as_ref())
-        .collect();
-    assert_eq!(
-        keys,
-        [
-            "exception.type",
-            "exception.message",
-            "exception.stacktrace"
-        ]
-    );
+    let keys: Vec<&str> = ok.events[0].attributes.iter().map(|a| a.key.as_ref()).collect();
+    assert_eq!(keys, ["exception.type", "exception.message", "exception.stacktrace"]);
 }
 
 #[test]
@@ -279,10 +225,7 @@ fn end_is_idempotent_times_clamp_and_ended_spans_stop_recording() {
     drop(s);
     let spans = mem.take();
     assert_eq!(spans.len(), 1, "ended once");
-    assert_eq!(
-        spans[0].end_time, 2_000,
-        "an end before the start is clamped"
-    );
+    assert_eq!(spans[0].end_time, 2_000, "an end before the start is clamped");
     assert!(spans[0].attributes.is_empty());
 }
 
@@ -307,11 +250,7 @@ fn ids_are_fresh_and_flags_mark_random_trace_ids() {
     let b = t.start("b");
     assert_ne!(a.span_context().trace_id, b.span_context().trace_id);
     assert_ne!(a.span_context().span_id, b.span_context().span_id);
-    assert_eq!(
-        a.span_context().trace_flags,
-        TraceFlags(0x03),
-        "sampled + random trace id"
-    );
+    assert_eq!(a.span_context().trace_flags, TraceFlags(0x03), "sampled + random trace id");
     assert_ne!(a.span_context().span_id, SpanId::INVALID);
     drop((a, b));
     assert_eq!(mem.take().len(), 2);

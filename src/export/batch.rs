@@ -29,11 +29,7 @@ impl BatchQueue {
     /// An empty queue with `config` (normalized).
     pub fn new(config: BatchConfig) -> Self {
         let config = config.normalized();
-        BatchQueue {
-            spans: VecDeque::new(),
-            config,
-            dropped: 0,
-        }
+        BatchQueue { spans: VecDeque::new(), config, dropped: 0 }
     }
 
     /// The settings in force.
@@ -48,11 +44,7 @@ impl BatchQueue {
             return Pushed::Dropped;
         }
         self.spans.push_back(span);
-        if self.spans.len() >= self.config.max_export_batch_size {
-            Pushed::BatchReady
-        } else {
-            Pushed::Queued
-        }
+        if self.spans.len() >= self.config.max_export_batch_size { Pushed::BatchReady } else { Pushed::Queued }
     }
 
     /// Takes up to one batch (oldest first).
@@ -105,22 +97,14 @@ mod tests {
 
     #[test]
     fn bounded_batches_in_order() {
-        let mut q = BatchQueue::new(BatchConfig {
-            max_queue_size: 3,
-            max_export_batch_size: 2,
-            ..Default::default()
-        });
+        let mut q = BatchQueue::new(BatchConfig { max_queue_size: 3, max_export_batch_size: 2, ..Default::default() });
         assert_eq!(q.push(span(1)), Pushed::Queued);
         assert_eq!(q.push(span(2)), Pushed::BatchReady);
         assert_eq!(q.push(span(3)), Pushed::BatchReady);
         assert_eq!(q.push(span(4)), Pushed::Dropped, "queue of 3 is full");
         assert_eq!(q.take_dropped(), 1);
         assert_eq!(q.take_dropped(), 0, "the count resets when read");
-        let b: Vec<u8> = q
-            .take_batch()
-            .iter()
-            .map(|s| s.span_context.span_id.0[0])
-            .collect();
+        let b: Vec<u8> = q.take_batch().iter().map(|s| s.span_context.span_id.0[0]).collect();
         assert_eq!(b, vec![1, 2], "oldest first, at most one batch");
         assert_eq!(q.len(), 1);
         assert_eq!(q.take_batch().len(), 1);
@@ -129,11 +113,7 @@ mod tests {
 
     #[test]
     fn batch_larger_than_queue_is_clamped() {
-        let q = BatchQueue::new(BatchConfig {
-            max_queue_size: 4,
-            max_export_batch_size: 100,
-            ..Default::default()
-        });
+        let q = BatchQueue::new(BatchConfig { max_queue_size: 4, max_export_batch_size: 100, ..Default::default() });
         assert_eq!(q.config().max_export_batch_size, 4);
     }
 }

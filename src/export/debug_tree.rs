@@ -24,15 +24,10 @@ pub fn render(spans: &[SpanData]) -> String {
         out.push_str("trace ");
         t.write_hex(&mut out);
         out.push('\n');
-        let in_trace: Vec<&SpanData> = spans
-            .iter()
-            .filter(|s| &s.span_context.trace_id == t)
-            .collect();
+        let in_trace: Vec<&SpanData> = spans.iter().filter(|s| &s.span_context.trace_id == t).collect();
         for s in &in_trace {
-            let parent_here = s.parent_span_id.is_valid()
-                && in_trace
-                    .iter()
-                    .any(|p| p.span_context.span_id == s.parent_span_id);
+            let parent_here =
+                s.parent_span_id.is_valid() && in_trace.iter().any(|p| p.span_context.span_id == s.parent_span_id);
             if !parent_here {
                 line(&mut out, s, 1, true);
                 children(&mut out, &in_trace, s.span_context.span_id, 2);
@@ -92,16 +87,9 @@ mod tests {
         let mem = Rc::new(InMemoryProcessor::default());
         let t = Tracer::new(&Config::new("t"), [3; 32], mem.clone());
         let mut load = t.span("loadData").start_time(1_000_000).start();
-        let mut f = load
-            .child_builder("fetchData")
-            .kind(SpanKind::Client)
-            .start_time(1_000_000)
-            .start();
+        let mut f = load.child_builder("fetchData").kind(SpanKind::Client).start_time(1_000_000).start();
         f.end_at(11_000_000);
-        let mut p = load
-            .child_builder("processData")
-            .start_time(11_000_000)
-            .start();
+        let mut p = load.child_builder("processData").start_time(11_000_000).start();
         p.end_at(11_300_000);
         load.end_at(13_500_000);
         let spans = mem.take();
@@ -109,9 +97,7 @@ mod tests {
         let trace = spans[0].span_context.trace_id.to_hex();
         assert_eq!(
             tree,
-            format!(
-                "trace {trace}\n  loadData 12.5 ms\n    fetchData [client] 10.0 ms\n    processData 0.3 ms\n"
-            )
+            format!("trace {trace}\n  loadData 12.5 ms\n    fetchData [client] 10.0 ms\n    processData 0.3 ms\n")
         );
     }
 }

@@ -100,11 +100,7 @@ fn push_span(out: &mut String, s: &SpanData) {
     if !s.attributes.is_empty() {
         push_attributes_field(out, ",\"attributes\":", &s.attributes);
     }
-    push_count(
-        out,
-        ",\"droppedAttributesCount\":",
-        s.dropped_attributes_count,
-    );
+    push_count(out, ",\"droppedAttributesCount\":", s.dropped_attributes_count);
     if !s.events.is_empty() {
         out.push_str(",\"events\":[");
         for (i, e) in s.events.iter().enumerate() {
@@ -172,11 +168,7 @@ fn push_event(out: &mut String, e: &Event) {
     if !e.attributes.is_empty() {
         push_attributes_field(out, ",\"attributes\":", &e.attributes);
     }
-    push_count(
-        out,
-        ",\"droppedAttributesCount\":",
-        e.dropped_attributes_count,
-    );
+    push_count(out, ",\"droppedAttributesCount\":", e.dropped_attributes_count);
     out.push('}');
 }
 
@@ -185,11 +177,7 @@ fn push_link(out: &mut String, l: &Link) {
     if !l.attributes.is_empty() {
         push_attributes_field(out, ",\"attributes\":", &l.attributes);
     }
-    push_count(
-        out,
-        ",\"droppedAttributesCount\":",
-        l.dropped_attributes_count,
-    );
+    push_count(out, ",\"droppedAttributesCount\":", l.dropped_attributes_count);
     push_flags(out, &l.span_context, l.span_context.is_remote);
     out.push('}');
 }
@@ -260,11 +248,7 @@ fn push_string_value(out: &mut String, s: &str) {
 }
 
 fn push_bool_value(out: &mut String, b: bool) {
-    out.push_str(if b {
-        "{\"boolValue\":true}"
-    } else {
-        "{\"boolValue\":false}"
-    });
+    out.push_str(if b { "{\"boolValue\":true}" } else { "{\"boolValue\":false}" });
 }
 
 fn push_int_value(out: &mut String, n: i64) {
@@ -354,11 +338,7 @@ pub(crate) fn push_f64(out: &mut String, v: f64) {
         return;
     }
     if v.is_infinite() {
-        out.push_str(if v > 0.0 {
-            "\"Infinity\""
-        } else {
-            "\"-Infinity\""
-        });
+        out.push_str(if v > 0.0 { "\"Infinity\"" } else { "\"-Infinity\"" });
         return;
     }
     if v.is_sign_negative() {
@@ -460,24 +440,12 @@ mod tests {
             ("l1\nl2", r#""l1\nl2""#, "newline"),
             ("\r\t\u{8}\u{c}", r#""\r\t\b\f""#, "short escapes"),
             ("\u{0}", r#""\u0000""#, "nul"),
-            (
-                "\u{1}\u{1f}",
-                r#""\u0001\u001f""#,
-                "other control chars as \\u00XX, lowercase hex",
-            ),
+            ("\u{1}\u{1f}", r#""\u0001\u001f""#, "other control chars as \\u00XX, lowercase hex"),
             ("\u{b}", r#""\u000b""#, "vertical tab has no short form"),
             ("\u{7f}", "\"\u{7f}\"", "DEL is not a JSON control char"),
             ("/", r#""/""#, "solidus is not escaped"),
-            (
-                "héllo 日本 🌲",
-                "\"héllo 日本 🌲\"",
-                "non-ASCII passes through as UTF-8",
-            ),
-            (
-                "\u{2028}",
-                "\"\u{2028}\"",
-                "line separator passes through (valid JSON)",
-            ),
+            ("héllo 日本 🌲", "\"héllo 日本 🌲\"", "non-ASCII passes through as UTF-8"),
+            ("\u{2028}", "\"\u{2028}\"", "line separator passes through (valid JSON)"),
             ("日\n本", "\"日\\n本\"", "escape between multi-byte chars"),
             ("end\\", r#""end\\""#, "escape at the end"),
         ];
@@ -499,11 +467,7 @@ mod tests {
             (0, "0", "zero"),
             (7, "7", "one digit"),
             (10, "10", "trailing zero"),
-            (
-                1_700_000_000_123_456_789,
-                "1700000000123456789",
-                "a timestamp in ns",
-            ),
+            (1_700_000_000_123_456_789, "1700000000123456789", "a timestamp in ns"),
             (u64::MAX, "18446744073709551615", "max, 20 digits"),
         ];
         for (input, want, why) in unsigned {
@@ -537,26 +501,14 @@ mod tests {
             (0.000001, "0.000001", "1e-6 is still positional"),
             (1.2e-7, "1.2e-7", "below 1e-6 goes exponential"),
             (1e-7, "1e-7", "single digit exponential"),
-            (
-                9_007_199_254_740_991.0,
-                "9007199254740991",
-                "2^53 - 1, integral path",
-            ),
-            (
-                9_007_199_254_740_992.0,
-                "9007199254740992",
-                "2^53, general path, positional",
-            ),
+            (9_007_199_254_740_991.0, "9007199254740991", "2^53 - 1, integral path"),
+            (9_007_199_254_740_992.0, "9007199254740992", "2^53, general path, positional"),
             (1e20, "100000000000000000000", "1e20 positional, like JS"),
             (1e21, "1e+21", "1e21 goes exponential, like JS"),
             (1.5e300, "1.5e+300", "large with fraction digits"),
             (1e300, "1e+300", "large"),
             (5e-324, "5e-324", "smallest subnormal"),
-            (
-                f64::MIN_POSITIVE,
-                "2.2250738585072014e-308",
-                "smallest normal",
-            ),
+            (f64::MIN_POSITIVE, "2.2250738585072014e-308", "smallest normal"),
             (f64::MAX, "1.7976931348623157e+308", "max"),
             (f64::MIN, "-1.7976931348623157e+308", "min"),
             (f64::NAN, "\"NaN\"", "NaN as a string (proto3 JSON)"),
@@ -576,21 +528,14 @@ mod tests {
             x ^= x << 13;
             x ^= x >> 7;
             x ^= x << 17;
-            let v = if i % 2 == 0 {
-                f64::from_bits(x)
-            } else {
-                (x >> 11) as f64 / 1000.0
-            };
+            let v = if i % 2 == 0 { f64::from_bits(x) } else { (x >> 11) as f64 / 1000.0 };
             if !v.is_finite() {
                 continue;
             }
             let text = s(|o| push_f64(o, v));
             let back: f64 = text.parse().unwrap_or_else(|_| panic!("{text} parses"));
             assert_eq!(back.to_bits(), v.to_bits(), "{text} round-trips {v:e}");
-            assert!(
-                !text.contains(".e") && !text.ends_with('.'),
-                "{text} is a JSON number"
-            );
+            assert!(!text.contains(".e") && !text.ends_with('.'), "{text} is a JSON number");
         }
     }
 }

@@ -52,19 +52,11 @@ impl fmt::Display for TraceParentError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             TraceParentError::WrongLength => "traceparent has the wrong length",
-            TraceParentError::InvalidVersion => {
-                "traceparent version is not two lowercase hex digits other than ff"
-            }
+            TraceParentError::InvalidVersion => "traceparent version is not two lowercase hex digits other than ff",
             TraceParentError::MissingDelimiter => "traceparent is missing a '-' delimiter",
-            TraceParentError::InvalidTraceId => {
-                "traceparent trace-id is not 32 lowercase hex digits, or is all zero"
-            }
-            TraceParentError::InvalidParentId => {
-                "traceparent parent-id is not 16 lowercase hex digits, or is all zero"
-            }
-            TraceParentError::InvalidFlags => {
-                "traceparent trace-flags are not two lowercase hex digits"
-            }
+            TraceParentError::InvalidTraceId => "traceparent trace-id is not 32 lowercase hex digits, or is all zero",
+            TraceParentError::InvalidParentId => "traceparent parent-id is not 16 lowercase hex digits, or is all zero",
+            TraceParentError::InvalidFlags => "traceparent trace-flags are not two lowercase hex digits",
         })
     }
 }
@@ -125,8 +117,7 @@ pub fn parse_traceparent(header: &str) -> Result<SpanContext, TraceParentError> 
         .map(SpanId)
         .filter(SpanId::is_valid)
         .ok_or(TraceParentError::InvalidParentId)?;
-    let flags =
-        decode_hex::<1>(&b[DASH_PARENT_ID + 1..LEN_V00]).ok_or(TraceParentError::InvalidFlags)?[0];
+    let flags = decode_hex::<1>(&b[DASH_PARENT_ID + 1..LEN_V00]).ok_or(TraceParentError::InvalidFlags)?[0];
 
     Ok(SpanContext {
         trace_id,
@@ -265,17 +256,9 @@ mod tests {
                     assert!(cx.is_remote, "{why}: is_remote");
                     assert!(cx.is_valid(), "{why}: valid ids");
                     assert!(cx.trace_state.is_empty(), "{why}: empty trace state");
-                    assert_eq!(
-                        cx.trace_flags.0 & !TraceFlags::KNOWN,
-                        0,
-                        "{why}: unknown flags cleared"
-                    );
+                    assert_eq!(cx.trace_flags.0 & !TraceFlags::KNOWN, 0, "{why}: unknown flags cleared");
                 }
-                (got, want) => assert_eq!(
-                    got.map(|cx| fmt(&cx)),
-                    want.map(str::to_owned),
-                    "{why}: {input:?}"
-                ),
+                (got, want) => assert_eq!(got.map(|cx| fmt(&cx)), want.map(str::to_owned), "{why}: {input:?}"),
             }
         }
     }
@@ -284,15 +267,8 @@ mod tests {
     fn round_trip_version_00() {
         for &(input, expected, why) in CASES {
             let trimmed = input.trim_matches([' ', '\t']);
-            if expected.is_ok()
-                && trimmed.starts_with("00-")
-                && trimmed.ends_with(['0', '1', '2', '3'])
-            {
-                assert_eq!(
-                    expected,
-                    Ok(trimmed),
-                    "{why}: table row is not a canonical round trip"
-                );
+            if expected.is_ok() && trimmed.starts_with("00-") && trimmed.ends_with(['0', '1', '2', '3']) {
+                assert_eq!(expected, Ok(trimmed), "{why}: table row is not a canonical round trip");
                 let cx = parse_traceparent(input).unwrap();
                 assert_eq!(fmt(&cx), trimmed, "{why}");
             }
@@ -301,18 +277,13 @@ mod tests {
 
     #[test]
     fn parsed_fields() {
-        let cx =
-            parse_traceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01").unwrap();
-        assert_eq!(
-            cx.trace_id,
-            TraceId::from_hex("4bf92f3577b34da6a3ce929d0e0e4736").unwrap()
-        );
+        let cx = parse_traceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01").unwrap();
+        assert_eq!(cx.trace_id, TraceId::from_hex("4bf92f3577b34da6a3ce929d0e0e4736").unwrap());
         assert_eq!(cx.span_id, SpanId::from_hex("00f067aa0ba902b7").unwrap());
         assert_eq!(cx.trace_flags, TraceFlags::SAMPLED);
         assert!(cx.is_sampled() && !cx.trace_flags.is_random());
 
-        let cx =
-            parse_traceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-02").unwrap();
+        let cx = parse_traceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-02").unwrap();
         assert!(!cx.is_sampled() && cx.trace_flags.is_random());
     }
 
@@ -325,27 +296,14 @@ mod tests {
         );
         let mut out = String::from("traceparent: ");
         format_traceparent(&cx, &mut out);
-        assert_eq!(
-            out,
-            "traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-03"
-        );
+        assert_eq!(out, "traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-03");
         cx.trace_flags = TraceFlags::RANDOM;
-        assert_eq!(
-            fmt(&cx),
-            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-02"
-        );
+        assert_eq!(fmt(&cx), "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-02");
     }
 
     #[test]
     fn errors_display() {
-        for e in [
-            WrongLength,
-            InvalidVersion,
-            MissingDelimiter,
-            InvalidTraceId,
-            InvalidParentId,
-            InvalidFlags,
-        ] {
+        for e in [WrongLength, InvalidVersion, MissingDelimiter, InvalidTraceId, InvalidParentId, InvalidFlags] {
             let msg = e.to_string();
             assert!(msg.starts_with("traceparent "), "{msg}");
             let _: &dyn std::error::Error = &e;
@@ -376,11 +334,7 @@ mod tests {
         let mut long = String::from("cc-12345678901234567890123456789012-1234567890123456-01-");
         for c in ['é', '€', '😀', 'x'] {
             long.push(c);
-            assert_eq!(
-                fmt(&parse_traceparent(&long).unwrap()),
-                TP,
-                "future version, trailing {c:?}"
-            );
+            assert_eq!(fmt(&parse_traceparent(&long).unwrap()), TP, "future version, trailing {c:?}");
         }
     }
 }

@@ -88,9 +88,7 @@ fn valid_key(key: &str) -> bool {
     match b.split_first() {
         Some((first, rest)) if b.len() <= MAX_KEY_LEN => {
             matches!(first, b'a'..=b'z' | b'0'..=b'9')
-                && rest.iter().all(
-                    |c| matches!(c, b'a'..=b'z' | b'0'..=b'9' | b'_' | b'-' | b'*' | b'/' | b'@'),
-                )
+                && rest.iter().all(|c| matches!(c, b'a'..=b'z' | b'0'..=b'9' | b'_' | b'-' | b'*' | b'/' | b'@'))
         }
         _ => false,
     }
@@ -100,9 +98,7 @@ fn valid_value(value: &str) -> bool {
     let b = value.as_bytes();
     match b.last() {
         Some(&last) if b.len() <= MAX_VALUE_LEN => {
-            last != b' '
-                && b.iter()
-                    .all(|&c| matches!(c, 0x20..=0x7e) && c != b',' && c != b'=')
+            last != b' ' && b.iter().all(|&c| matches!(c, 0x20..=0x7e) && c != b',' && c != b'=')
         }
         _ => false,
     }
@@ -115,9 +111,7 @@ fn parse_into(members: &mut Vec<Member>, header: &str) -> Result<(), TraceStateE
         if member.is_empty() {
             continue;
         }
-        let (key, value) = member
-            .split_once('=')
-            .ok_or(TraceStateError::MissingEquals)?;
+        let (key, value) = member.split_once('=').ok_or(TraceStateError::MissingEquals)?;
         if !valid_key(key) {
             return Err(TraceStateError::InvalidKey);
         }
@@ -130,21 +124,14 @@ fn parse_into(members: &mut Vec<Member>, header: &str) -> Result<(), TraceStateE
         if members.len() == MAX_MEMBERS {
             return Err(TraceStateError::TooManyMembers);
         }
-        members.push(Member {
-            key: key.into(),
-            value: value.into(),
-        });
+        members.push(Member { key: key.into(), value: value.into() });
     }
     Ok(())
 }
 
 impl TraceState {
     fn from_members(members: Vec<Member>) -> TraceState {
-        TraceState(if members.is_empty() {
-            None
-        } else {
-            Some(Rc::new(members))
-        })
+        TraceState(if members.is_empty() { None } else { Some(Rc::new(members)) })
     }
 
     fn members(&self) -> &[Member] {
@@ -160,9 +147,7 @@ impl TraceState {
     /// Parses a `tracestate` sent as several header lines, combined in order as if joined
     /// with `,` (RFC 7230 §3.2.2, as the spec requires). Limits and duplicate checks apply to
     /// the combined list, so `foo=1` on one line and `foo=2` on another is a duplicate.
-    pub fn parse_headers<'a>(
-        values: impl IntoIterator<Item = &'a str>,
-    ) -> Result<TraceState, TraceStateError> {
+    pub fn parse_headers<'a>(values: impl IntoIterator<Item = &'a str>) -> Result<TraceState, TraceStateError> {
         let mut members = Vec::new();
         for value in values {
             parse_into(&mut members, value)?;
@@ -182,10 +167,7 @@ impl TraceState {
 
     /// The value for `key`, if present.
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.members()
-            .iter()
-            .find(|m| *m.key == *key)
-            .map(|m| &*m.value)
+        self.members().iter().find(|m| *m.key == *key).map(|m| &*m.value)
     }
 
     /// A copy with `key` set to `value` and moved to the front (left), as the spec requires
@@ -199,17 +181,8 @@ impl TraceState {
             return Err(TraceStateError::InvalidValue);
         }
         let mut members = Vec::with_capacity((self.len() + 1).min(MAX_MEMBERS));
-        members.push(Member {
-            key: key.into(),
-            value: value.into(),
-        });
-        members.extend(
-            self.members()
-                .iter()
-                .filter(|m| *m.key != *key)
-                .take(MAX_MEMBERS - 1)
-                .cloned(),
-        );
+        members.push(Member { key: key.into(), value: value.into() });
+        members.extend(self.members().iter().filter(|m| *m.key != *key).take(MAX_MEMBERS - 1).cloned());
         Ok(TraceState::from_members(members))
     }
 
@@ -218,13 +191,7 @@ impl TraceState {
         if self.get(key).is_none() {
             return self.clone();
         }
-        TraceState::from_members(
-            self.members()
-                .iter()
-                .filter(|m| *m.key != *key)
-                .cloned()
-                .collect(),
-        )
+        TraceState::from_members(self.members().iter().filter(|m| *m.key != *key).cloned().collect())
     }
 
     /// The `tracestate` header value: members joined by `,`, no whitespace.
@@ -274,10 +241,7 @@ mod tests {
     const ALL_KEY_CHARS: &str = "abcdefghijklmnopqrstuvwxyz0123456789_-*/";
     /// Value with every legal value character, 0x20..=0x7e minus `,` and `=`; starts with a space.
     fn all_value_chars() -> String {
-        (0x20u8..=0x7e)
-            .filter(|&c| c != b',' && c != b'=')
-            .map(char::from)
-            .collect()
+        (0x20u8..=0x7e).filter(|&c| c != b',' && c != b'=').map(char::from).collect()
     }
 
     fn members(n: usize) -> Vec<String> {
@@ -301,16 +265,8 @@ mod tests {
                 ok("rojo=00f067aa0ba902b7,congo=t61rcWkgMzE"),
                 "spec: two vendors",
             ),
-            (
-                s("rojo=00f067aa0ba902b7"),
-                ok("rojo=00f067aa0ba902b7"),
-                "spec: single vendor",
-            ),
-            (
-                s("congo=t61rcWkgMzE"),
-                ok("congo=t61rcWkgMzE"),
-                "spec: congo",
-            ),
+            (s("rojo=00f067aa0ba902b7"), ok("rojo=00f067aa0ba902b7"), "spec: single vendor"),
+            (s("congo=t61rcWkgMzE"), ok("congo=t61rcWkgMzE"), "spec: congo"),
             (
                 s("congo=ucfJifl5GOE,rojo=00f067aa0ba902b7"),
                 ok("congo=ucfJifl5GOE,rojo=00f067aa0ba902b7"),
@@ -321,34 +277,18 @@ mod tests {
                 ok("vendorname1=opaqueValue1,vendorname2=opaqueValue2"),
                 "spec: list example",
             ),
-            (
-                s("fw529a3039@dt=x,001@xyz=y"),
-                ok("fw529a3039@dt=x,001@xyz=y"),
-                "spec: multi-tenant key examples",
-            ),
+            (s("fw529a3039@dt=x,001@xyz=y"), ok("fw529a3039@dt=x,001@xyz=y"), "spec: multi-tenant key examples"),
             // Empty headers and members.
             (s(""), ok(""), "test suite: empty header accepted"),
             (s(" \t "), ok(""), "whitespace-only header"),
             (s(","), ok(""), "one empty member on each side of a comma"),
             (s(" , ,\t,"), ok(""), "only empty / whitespace members"),
-            (
-                s("foo=1,,bar=2"),
-                ok("foo=1,bar=2"),
-                "empty member in the middle skipped",
-            ),
+            (s("foo=1,,bar=2"), ok("foo=1,bar=2"), "empty member in the middle skipped"),
             (s("foo=1,"), ok("foo=1"), "trailing comma"),
             (s(",foo=1"), ok("foo=1"), "leading comma"),
-            (
-                s("foo=1, ,bar=2"),
-                ok("foo=1,bar=2"),
-                "whitespace-only member skipped",
-            ),
+            (s("foo=1, ,bar=2"), ok("foo=1,bar=2"), "whitespace-only member skipped"),
             // OWS (test_tracestate_ows_handling).
-            (
-                s("foo=1 \t , \t bar=2, \t baz=3"),
-                ok("foo=1,bar=2,baz=3"),
-                "test suite: OWS around commas",
-            ),
+            (s("foo=1 \t , \t bar=2, \t baz=3"), ok("foo=1,bar=2,baz=3"), "test suite: OWS around commas"),
             (
                 s("foo=1\t \t,\t \tbar=2,\t \tbaz=3"),
                 ok("foo=1,bar=2,baz=3"),
@@ -356,18 +296,10 @@ mod tests {
             ),
             (s(" foo=1"), ok("foo=1"), "test suite: leading space"),
             (s("\tfoo=1"), ok("foo=1"), "test suite: leading tab"),
-            (
-                s("foo=1 "),
-                ok("foo=1"),
-                "test suite: trailing space is OWS, not value",
-            ),
+            (s("foo=1 "), ok("foo=1"), "test suite: trailing space is OWS, not value"),
             (s("foo=1\t"), ok("foo=1"), "test suite: trailing tab"),
             (s("\t foo=1 \t"), ok("foo=1"), "test suite: OWS both sides"),
-            (
-                s("foo=1,bar=2"),
-                ok("foo=1,bar=2"),
-                "test suite: two members, order kept",
-            ),
+            (s("foo=1,bar=2"), ok("foo=1,bar=2"), "test suite: two members, order kept"),
             // Keys.
             (
                 format!("{ALL_KEY_CHARS}={value}"),
@@ -382,36 +314,20 @@ mod tests {
             (s("foo =1"), Err(InvalidKey), "test suite: space inside key"),
             (s("FOO=1"), Err(InvalidKey), "test suite: uppercase key"),
             (s("foo.bar=1"), Err(InvalidKey), "test suite: '.' in key"),
-            (
-                s("@foo=1,bar=2"),
-                Err(InvalidKey),
-                "test suite: key starts with '@'",
-            ),
+            (s("@foo=1,bar=2"), Err(InvalidKey), "test suite: key starts with '@'"),
             (
                 s("foo@=1,bar=2"),
                 ok("foo@=1,bar=2"),
                 "level 2 keychar allows '@' anywhere (test.py strict: Level 1 rejects)",
             ),
-            (
-                s("foo@@bar=1,bar=2"),
-                ok("foo@@bar=1,bar=2"),
-                "level 2: '@@' allowed (test.py strict: Level 1 rejects)",
-            ),
+            (s("foo@@bar=1,bar=2"), ok("foo@@bar=1,bar=2"), "level 2: '@@' allowed (test.py strict: Level 1 rejects)"),
             (
                 s("foo@bar@baz=1,bar=2"),
                 ok("foo@bar@baz=1,bar=2"),
                 "level 2: several '@' allowed (test.py strict: Level 1 rejects)",
             ),
-            (
-                format!("foo=1,{z256}=1"),
-                Ok(format!("foo=1,{z256}=1")),
-                "test suite: 256-char key",
-            ),
-            (
-                format!("foo=1,{z256}z=1"),
-                Err(InvalidKey),
-                "test suite: 257-char key",
-            ),
+            (format!("foo=1,{z256}=1"), Ok(format!("foo=1,{z256}=1")), "test suite: 256-char key"),
+            (format!("foo=1,{z256}z=1"), Err(InvalidKey), "test suite: 257-char key"),
             (
                 format!("foo=1,{tenant}=1"),
                 Ok(format!("foo=1,{tenant}=1")),
@@ -427,16 +343,8 @@ mod tests {
                 Ok(format!("foo=1,t@{}=1", "v".repeat(15))),
                 "level 2: no 14-char system-id limit (test.py strict: Level 1 rejects)",
             ),
-            (
-                format!("{}@v=1", "t".repeat(255)),
-                Err(InvalidKey),
-                "257-char key containing '@'",
-            ),
-            (
-                s("1abc=x"),
-                ok("1abc=x"),
-                "level 2: key may start with a digit",
-            ),
+            (format!("{}@v=1", "t".repeat(255)), Err(InvalidKey), "257-char key containing '@'"),
+            (s("1abc=x"), ok("1abc=x"), "level 2: key may start with a digit"),
             (s("-abc=x"), Err(InvalidKey), "key starts with '-'"),
             (s("_abc=x"), Err(InvalidKey), "key starts with '_'"),
             (s("*abc=x"), Err(InvalidKey), "key starts with '*'"),
@@ -445,49 +353,21 @@ mod tests {
             (s("fö=1"), Err(InvalidKey), "non-ASCII key"),
             (s("foo\t=1"), Err(InvalidKey), "tab before '='"),
             (s("foo"), Err(MissingEquals), "member without '='"),
-            (
-                s("foo=1,bar"),
-                Err(MissingEquals),
-                "second member without '='",
-            ),
+            (s("foo=1,bar"), Err(MissingEquals), "second member without '='"),
             // Values.
-            (
-                s("foo=bar=baz"),
-                Err(InvalidValue),
-                "test suite: '=' in value",
-            ),
-            (
-                s("foo=,bar=3"),
-                Err(InvalidValue),
-                "test suite: empty value",
-            ),
+            (s("foo=bar=baz"), Err(InvalidValue), "test suite: '=' in value"),
+            (s("foo=,bar=3"), Err(InvalidValue), "test suite: empty value"),
             (s("foo="), Err(InvalidValue), "empty value, only member"),
-            (
-                s("foo=a,b"),
-                Err(MissingEquals),
-                "',' ends the value; 'b' is a member without '='",
-            ),
-            (
-                s("foo= bar"),
-                ok("foo= bar"),
-                "leading space is part of the value",
-            ),
+            (s("foo=a,b"), Err(MissingEquals), "',' ends the value; 'b' is a member without '='"),
+            (s("foo= bar"), ok("foo= bar"), "leading space is part of the value"),
             (s("foo=a b"), ok("foo=a b"), "inner space allowed"),
-            (
-                s("foo= "),
-                Err(InvalidValue),
-                "value of only a space (trimmed as OWS, then empty)",
-            ),
+            (s("foo= "), Err(InvalidValue), "value of only a space (trimmed as OWS, then empty)"),
             (s("foo=a\tb"), Err(InvalidValue), "tab inside value"),
             (s("foo=a\u{7f}"), Err(InvalidValue), "DEL in value"),
             (s("foo=\u{1f}a"), Err(InvalidValue), "control char in value"),
             (s("foo=é"), Err(InvalidValue), "non-ASCII value"),
             (s("foo=!~;:\"'"), ok("foo=!~;:\"'"), "punctuation allowed"),
-            (
-                format!("foo={v256}"),
-                Ok(format!("foo={v256}")),
-                "256-char value",
-            ),
+            (format!("foo={v256}"), Ok(format!("foo={v256}")), "256-char value"),
             (
                 format!("foo= {}", "v".repeat(255)),
                 Ok(format!("foo= {}", "v".repeat(255))),
@@ -497,26 +377,10 @@ mod tests {
             // Member count and duplicates.
             (m32.clone(), Ok(m32.clone()), "test suite: 32 members"),
             (m33, Err(TooManyMembers), "test suite: 33 members"),
-            (
-                format!(",{},, ,", m32.replace(',', ", ,")),
-                Ok(m32),
-                "32 members plus empty ones",
-            ),
-            (
-                s("foo=1,foo=1"),
-                Err(DuplicateKey),
-                "test suite: duplicate key, same value",
-            ),
-            (
-                s("foo=1,foo=2"),
-                Err(DuplicateKey),
-                "test suite: duplicate key, other value",
-            ),
-            (
-                s("foo=1,bar=2,foo@x=3"),
-                ok("foo=1,bar=2,foo@x=3"),
-                "'foo@x' is not 'foo'",
-            ),
+            (format!(",{},, ,", m32.replace(',', ", ,")), Ok(m32), "32 members plus empty ones"),
+            (s("foo=1,foo=1"), Err(DuplicateKey), "test suite: duplicate key, same value"),
+            (s("foo=1,foo=2"), Err(DuplicateKey), "test suite: duplicate key, other value"),
+            (s("foo=1,bar=2,foo@x=3"), ok("foo=1,bar=2,foo@x=3"), "'foo@x' is not 'foo'"),
             // Output is not truncated on parse.
             (
                 format!("a={v256},b={v256},c=1"),
@@ -537,32 +401,18 @@ mod tests {
     #[test]
     fn parse_values_and_len() {
         let ts = TraceState::parse("foo=1 \t , \t bar=2, \t baz=3").unwrap();
-        assert_eq!(
-            (ts.len(), ts.get("foo"), ts.get("bar"), ts.get("baz")),
-            (3, Some("1"), Some("2"), Some("3"))
-        );
+        assert_eq!((ts.len(), ts.get("foo"), ts.get("bar"), ts.get("baz")), (3, Some("1"), Some("2"), Some("3")));
         assert_eq!(ts.get("qux"), None);
         let value = all_value_chars();
         let ts = TraceState::parse(&format!("{ALL_KEY_CHARS}={value}")).unwrap();
-        assert_eq!(
-            ts.get(ALL_KEY_CHARS),
-            Some(value.as_str()),
-            "leading space of the value kept"
-        );
+        assert_eq!(ts.get(ALL_KEY_CHARS), Some(value.as_str()), "leading space of the value kept");
         let v256 = "v".repeat(256);
         let ts = TraceState::parse(&format!("a={v256},b={v256},c=1")).unwrap();
-        assert_eq!(
-            (ts.len(), ts.get("b")),
-            (3, Some(v256.as_str())),
-            "input over 512 chars kept whole"
-        );
+        assert_eq!((ts.len(), ts.get("b")), (3, Some(v256.as_str())), "input over 512 chars kept whole");
         let ts = TraceState::parse("").unwrap();
         assert_eq!(ts.len(), 0);
         assert!(ts.is_empty() && ts == TraceState::default() && ts.0.is_none());
-        assert!(
-            TraceState::parse(" , ").unwrap().0.is_none(),
-            "no allocation for an empty list"
-        );
+        assert!(TraceState::parse(" , ").unwrap().0.is_none(), "no allocation for an empty list");
     }
 
     /// `(header lines, expected canonical header_value, why)` for [`TraceState::parse_headers`].
@@ -570,84 +420,30 @@ mod tests {
     fn parse_headers_table() {
         let m = members(33);
         let lines = |r: core::ops::Range<usize>| m[r].join(",");
-        let (l1, l2, l3, l4_32, l4_33) = (
-            lines(0..10),
-            lines(10..20),
-            lines(20..30),
-            lines(30..32),
-            lines(30..33),
-        );
+        let (l1, l2, l3, l4_32, l4_33) = (lines(0..10), lines(10..20), lines(20..30), lines(30..32), lines(30..33));
         let z256 = "z".repeat(256);
         let z257 = "z".repeat(257);
         let tenant = format!("{}@{}", "t".repeat(241), "v".repeat(14));
-        let (z256_line, z257_line, tenant_line) = (
-            format!("{z256}=1"),
-            format!("{z257}=1"),
-            format!("{tenant}=1"),
-        );
+        let (z256_line, z257_line, tenant_line) = (format!("{z256}=1"), format!("{z257}=1"), format!("{tenant}=1"));
         let rows: Vec<(Vec<&str>, Result<String, TraceStateError>, &str)> = vec![
             (
                 vec!["foo=1,bar=2", "rojo=1,congo=2", "baz=3"],
                 Ok("foo=1,bar=2,rojo=1,congo=2,baz=3".into()),
                 "test suite: combined in order",
             ),
-            (
-                vec!["foo=1", ""],
-                Ok("foo=1".into()),
-                "test suite: empty second line",
-            ),
-            (
-                vec!["", "foo=1"],
-                Ok("foo=1".into()),
-                "test suite: empty first line",
-            ),
+            (vec!["foo=1", ""], Ok("foo=1".into()), "test suite: empty second line"),
+            (vec!["", "foo=1"], Ok("foo=1".into()), "test suite: empty first line"),
             (vec![""], Ok(String::new()), "test suite: one empty line"),
             (vec![], Ok(String::new()), "no header at all"),
-            (
-                vec!["foo=1", "foo=1"],
-                Err(DuplicateKey),
-                "test suite: duplicate across lines, same value",
-            ),
-            (
-                vec!["foo=1", "foo=2"],
-                Err(DuplicateKey),
-                "test suite: duplicate across lines, other value",
-            ),
-            (
-                vec![l1.as_str(), &l2, &l3, &l4_32],
-                Ok(m[..32].join(",")),
-                "test suite: 32 members over 4 lines",
-            ),
-            (
-                vec![l1.as_str(), &l2, &l3, &l4_33],
-                Err(TooManyMembers),
-                "test suite: 33 members over 4 lines",
-            ),
-            (
-                vec!["foo=1", &z256_line],
-                Ok(format!("foo=1,{z256}=1")),
-                "test suite: 256-char key on 2nd line",
-            ),
-            (
-                vec!["foo=1", &z257_line],
-                Err(InvalidKey),
-                "test suite: 257-char key discards all",
-            ),
-            (
-                vec!["foo=1", &tenant_line],
-                Ok(format!("foo=1,{tenant}=1")),
-                "test suite: max multi-tenant key",
-            ),
-            (
-                vec!["foo=1", "bad"],
-                Err(MissingEquals),
-                "an invalid line discards the whole tracestate",
-            ),
-            (
-                vec!["foo=1,", ",bar=2"],
-                Ok("foo=1,bar=2".into()),
-                "trailing/leading commas across lines",
-            ),
+            (vec!["foo=1", "foo=1"], Err(DuplicateKey), "test suite: duplicate across lines, same value"),
+            (vec!["foo=1", "foo=2"], Err(DuplicateKey), "test suite: duplicate across lines, other value"),
+            (vec![l1.as_str(), &l2, &l3, &l4_32], Ok(m[..32].join(",")), "test suite: 32 members over 4 lines"),
+            (vec![l1.as_str(), &l2, &l3, &l4_33], Err(TooManyMembers), "test suite: 33 members over 4 lines"),
+            (vec!["foo=1", &z256_line], Ok(format!("foo=1,{z256}=1")), "test suite: 256-char key on 2nd line"),
+            (vec!["foo=1", &z257_line], Err(InvalidKey), "test suite: 257-char key discards all"),
+            (vec!["foo=1", &tenant_line], Ok(format!("foo=1,{tenant}=1")), "test suite: max multi-tenant key"),
+            (vec!["foo=1", "bad"], Err(MissingEquals), "an invalid line discards the whole tracestate"),
+            (vec!["foo=1,", ",bar=2"], Ok("foo=1,bar=2".into()), "trailing/leading commas across lines"),
         ];
         for (input, expected, why) in rows {
             let got = TraceState::parse_headers(input.iter().copied()).map(|ts| ts.header_value());
@@ -656,33 +452,17 @@ mod tests {
     }
 
     /// `(state, key, value, expected header_value, why)`.
-    type InsertRow<'a> = (
-        &'a str,
-        &'a str,
-        &'a str,
-        Result<String, TraceStateError>,
-        &'a str,
-    );
+    type InsertRow<'a> = (&'a str, &'a str, &'a str, Result<String, TraceStateError>, &'a str);
 
     #[test]
     fn insert_update_remove() {
         // The spec's walk-through (§3.3.1).
         let congo = TraceState::parse("congo=t61rcWkgMzE").unwrap();
         let rojo = congo.insert("rojo", "00f067aa0ba902b7").unwrap();
-        assert_eq!(
-            rojo.header_value(),
-            "rojo=00f067aa0ba902b7,congo=t61rcWkgMzE"
-        );
+        assert_eq!(rojo.header_value(), "rojo=00f067aa0ba902b7,congo=t61rcWkgMzE");
         let again = rojo.insert("congo", "ucfJifl5GOE").unwrap();
-        assert_eq!(
-            again.header_value(),
-            "congo=ucfJifl5GOE,rojo=00f067aa0ba902b7"
-        );
-        assert_eq!(
-            congo.header_value(),
-            "congo=t61rcWkgMzE",
-            "insert leaves the receiver unchanged"
-        );
+        assert_eq!(again.header_value(), "congo=ucfJifl5GOE,rojo=00f067aa0ba902b7");
+        assert_eq!(congo.header_value(), "congo=t61rcWkgMzE", "insert leaves the receiver unchanged");
 
         let m32 = members(32).join(",");
         #[rustfmt::skip]
@@ -710,11 +490,7 @@ mod tests {
                 assert_eq!(new.get(key), Some(value), "{why}");
             }
             assert_eq!(got.map(|t| t.header_value()), expected, "{why}");
-            assert_eq!(
-                ts,
-                TraceState::parse(state).unwrap(),
-                "{why}: receiver unchanged"
-            );
+            assert_eq!(ts, TraceState::parse(state).unwrap(), "{why}: receiver unchanged");
         }
 
         let ts = TraceState::parse("a=1,b=2,c=3").unwrap();
@@ -729,10 +505,7 @@ mod tests {
         let ts = TraceState::parse("a=1,b=2").unwrap();
         let c = ts.clone();
         assert!(Rc::ptr_eq(ts.0.as_ref().unwrap(), c.0.as_ref().unwrap()));
-        assert!(Rc::ptr_eq(
-            ts.0.as_ref().unwrap(),
-            ts.remove("nope").0.as_ref().unwrap()
-        ));
+        assert!(Rc::ptr_eq(ts.0.as_ref().unwrap(), ts.remove("nope").0.as_ref().unwrap()));
     }
 
     /// A member `key=vvv…` exactly `len` characters long.
@@ -756,11 +529,7 @@ mod tests {
             (&[200, 200, 200], &[0, 1], "all long: right-most first, stop when it fits"),
         ];
         for &(lens, kept, why) in rows {
-            let all: Vec<String> = lens
-                .iter()
-                .enumerate()
-                .map(|(i, &n)| member(&format!("k{i}"), n))
-                .collect();
+            let all: Vec<String> = lens.iter().enumerate().map(|(i, &n)| member(&format!("k{i}"), n)).collect();
             let ts = TraceState::parse(&all.join(",")).unwrap();
             let want: Vec<&str> = kept.iter().map(|&i| all[i].as_str()).collect();
             let got = ts.header_value();
@@ -772,13 +541,7 @@ mod tests {
 
     #[test]
     fn errors_display() {
-        for e in [
-            MissingEquals,
-            InvalidKey,
-            InvalidValue,
-            DuplicateKey,
-            TooManyMembers,
-        ] {
+        for e in [MissingEquals, InvalidKey, InvalidValue, DuplicateKey, TooManyMembers] {
             let msg = e.to_string();
             assert!(msg.starts_with("tracestate "), "{msg}");
             let _: &dyn std::error::Error = &e;
@@ -787,9 +550,7 @@ mod tests {
 
     #[test]
     fn odd_input_never_panics() {
-        for s in [
-            "é=é", "a=é,b", "=", "==", ",=,", "a=1,,,,=", "😀", "a=\u{0}", "a@=b@",
-        ] {
+        for s in ["é=é", "a=é,b", "=", "==", ",=,", "a=1,,,,=", "😀", "a=\u{0}", "a@=b@"] {
             let _ = TraceState::parse(s);
         }
         let many_commas = ",".repeat(10_000);

@@ -32,11 +32,7 @@ pub fn attr_value(v: &JsValue) -> Option<Value> {
 }
 
 fn number(n: f64) -> Value {
-    if n.fract() == 0.0 && n.abs() <= 9_007_199_254_740_991.0 {
-        Value::I64(n as i64)
-    } else {
-        Value::F64(n)
-    }
+    if n.fract() == 0.0 && n.abs() <= 9_007_199_254_740_991.0 { Value::I64(n as i64) } else { Value::F64(n) }
 }
 
 fn array(a: &Array) -> Option<Value> {
@@ -52,19 +48,11 @@ fn array(a: &Array) -> Option<Value> {
         }
         Some(Value::StringArray(out))
     } else if first.as_bool().is_some() {
-        a.iter()
-            .map(|v| v.as_bool())
-            .collect::<Option<Vec<_>>>()
-            .map(Value::BoolArray)
+        a.iter().map(|v| v.as_bool()).collect::<Option<Vec<_>>>().map(Value::BoolArray)
     } else if first.as_f64().is_some() {
         let nums = a.iter().map(|v| v.as_f64()).collect::<Option<Vec<_>>>()?;
-        if nums
-            .iter()
-            .all(|n| n.fract() == 0.0 && n.abs() <= 9_007_199_254_740_991.0)
-        {
-            Some(Value::I64Array(
-                nums.into_iter().map(|n| n as i64).collect(),
-            ))
+        if nums.iter().all(|n| n.fract() == 0.0 && n.abs() <= 9_007_199_254_740_991.0) {
+            Some(Value::I64Array(nums.into_iter().map(|n| n as i64).collect()))
         } else {
             Some(Value::F64Array(nums))
         }
@@ -83,10 +71,7 @@ pub fn attributes(obj: &JsValue) -> Vec<KeyValue> {
     for e in entries.iter() {
         let pair: Array = e.unchecked_into();
         if let (Some(k), Some(v)) = (pair.get(0).as_string(), attr_value(&pair.get(1))) {
-            out.push(KeyValue {
-                key: Str::Owned(k),
-                value: v,
-            });
+            out.push(KeyValue { key: Str::Owned(k), value: v });
         }
     }
     out
@@ -106,11 +91,7 @@ pub fn time(v: &JsValue) -> Option<u64> {
         let a: &Array = v.unchecked_ref();
         let (s, ns) = (a.get(0).as_f64()?, a.get(1).as_f64()?);
         if s >= 0.0 && ns >= 0.0 {
-            return Some(
-                (s as u64)
-                    .saturating_mul(1_000_000_000)
-                    .saturating_add(ns as u64),
-            );
+            return Some((s as u64).saturating_mul(1_000_000_000).saturating_add(ns as u64));
         }
     }
     None
@@ -139,9 +120,7 @@ pub fn span_context(v: &JsValue) -> Option<SpanContext> {
         let ser = get(&ts, "serialize").dyn_into::<Function>().ok()?;
         ser.call0(&ts).ok()?.as_string()
     });
-    let trace_state = ts_str
-        .and_then(|s| TraceState::parse(&s).ok())
-        .unwrap_or_default();
+    let trace_state = ts_str.and_then(|s| TraceState::parse(&s).ok()).unwrap_or_default();
     let cx = SpanContext {
         trace_id,
         span_id,
@@ -158,9 +137,7 @@ pub fn exception(v: &JsValue) -> (Option<Str>, Option<Str>, Option<Str>) {
         return (None, Some(Str::Owned(s)), None);
     }
     if v.is_object() {
-        let name = get(v, "name")
-            .as_string()
-            .or_else(|| get(&get(v, "constructor"), "name").as_string());
+        let name = get(v, "name").as_string().or_else(|| get(&get(v, "constructor"), "name").as_string());
         let message = get(v, "message").as_string();
         let stack = get(v, "stack").as_string();
         let code = get(v, "code").as_string();
@@ -198,9 +175,7 @@ pub fn span_opts(v: &JsValue) -> SpanOpts {
         o.parent = Parent::Root;
     } else if !parent.is_undefined() && !parent.is_null() {
         // An unreadable parent makes a root rather than guessing one.
-        o.parent = span_context(&parent)
-            .map(Parent::Explicit)
-            .unwrap_or(Parent::Root);
+        o.parent = span_context(&parent).map(Parent::Explicit).unwrap_or(Parent::Root);
     }
     let links = get(v, "links");
     if Array::is_array(&links) {

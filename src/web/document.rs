@@ -39,9 +39,7 @@ pub fn document_complete() -> bool {
     if doc.is_undefined() {
         return true;
     }
-    get(&doc, "readyState")
-        .as_string()
-        .is_none_or(|s| s == "complete")
+    get(&doc, "readyState").as_string().is_none_or(|s| s == "complete")
 }
 
 /// Browser resource attributes: `user_agent.original`, `browser.language`.
@@ -74,11 +72,7 @@ pub fn session_id(fresh: impl FnOnce() -> String) -> String {
     let id = fresh();
     if let Ok(set) = get(&storage, "setItem").dyn_into::<Function>() {
         // Storage can throw (quota, privacy mode): the id then lives for this page only.
-        let _ = set.call2(
-            &storage,
-            &JsValue::from_str(SESSION_KEY),
-            &JsValue::from_str(&id),
-        );
+        let _ = set.call2(&storage, &JsValue::from_str(SESSION_KEY), &JsValue::from_str(&id));
     }
     id
 }

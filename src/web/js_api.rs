@@ -28,10 +28,7 @@ thread_local! {
 
 pub(crate) fn start(name: &str, o: SpanOpts) -> JsSpan {
     let t = tracer();
-    let mut b = t
-        .span(Str::Owned(name.to_owned()))
-        .attributes(o.attributes)
-        .parent_choice(o.parent);
+    let mut b = t.span(Str::Owned(name.to_owned())).attributes(o.attributes).parent_choice(o.parent);
     if let Some(k) = o.kind {
         b = b.kind(k);
     }
@@ -53,9 +50,7 @@ pub fn init_js(config: CanopyConfig) -> Result<(), JsError> {
         platform::warn(w);
     }
     match parsed {
-        Ok(c) => super::init(c)
-            .map(|_| ())
-            .map_err(|e| JsError::new(&e.to_string())),
+        Ok(c) => super::init(c).map(|_| ()).map_err(|e| JsError::new(&e.to_string())),
         Err(e) => Err(JsError::new(&e.to_string())),
     }
 }
@@ -64,10 +59,7 @@ pub fn init_js(config: CanopyConfig) -> Result<(), JsError> {
 /// server-rendered trace (`<meta name="traceparent">`), else none (a new trace).
 #[wasm_bindgen(js_name = startSpan)]
 pub fn start_span(name: &str, options: Option<SpanOptions>) -> JsSpan {
-    start(
-        name,
-        options.map(|o| convert::span_opts(&o)).unwrap_or_default(),
-    )
+    start(name, options.map(|o| convert::span_opts(&o)).unwrap_or_default())
 }
 
 /// Runs `fn(span)` with a new span active during its synchronous run. Ends the span when `fn`
@@ -75,19 +67,11 @@ pub fn start_span(name: &str, options: Option<SpanOptions>) -> JsSpan {
 /// and an error status, and reaches the caller unchanged). A throw is recorded likewise and
 /// rethrown.
 #[wasm_bindgen(js_name = startActiveSpan, skip_typescript)]
-pub fn start_active_span(
-    name: &str,
-    options_or_fn: JsValue,
-    maybe_fn: JsValue,
-) -> Result<JsValue, JsValue> {
-    let (opts, f) = if options_or_fn.is_function() {
-        (JsValue::UNDEFINED, options_or_fn)
-    } else {
-        (options_or_fn, maybe_fn)
-    };
-    let f: Function = f.dyn_into().map_err(|_| {
-        JsError::new("canopy: startActiveSpan(name, [options], fn) needs a function")
-    })?;
+pub fn start_active_span(name: &str, options_or_fn: JsValue, maybe_fn: JsValue) -> Result<JsValue, JsValue> {
+    let (opts, f) =
+        if options_or_fn.is_function() { (JsValue::UNDEFINED, options_or_fn) } else { (options_or_fn, maybe_fn) };
+    let f: Function =
+        f.dyn_into().map_err(|_| JsError::new("canopy: startActiveSpan(name, [options], fn) needs a function"))?;
     let span = start(name, convert::span_opts(&opts));
     let inner = span.inner.clone();
     let js = JsValue::from(span);
@@ -118,19 +102,17 @@ pub fn with_span(span: &JsSpan, f: &Function) -> Result<JsValue, JsValue> {
 /// The span made active by the innermost running `startActiveSpan`/`withSpan` callback.
 #[wasm_bindgen(js_name = getActiveSpan)]
 pub fn get_active_span() -> Option<JsSpan> {
-    ACTIVE
-        .with(|a| a.borrow().last().cloned())
-        .map(|inner| JsSpan { inner })
+    ACTIVE.with(|a| a.borrow().last().cloned()).map(|inner| JsSpan { inner })
 }
 
 /// Sends everything queued; resolves when it has been sent (or failed).
-#[wasm_bindgen(js_name = forceFlush)]
+#[wasm_bindgen(js_name = forceFlush, unchecked_return_type = "Promise<void>")]
 pub fn force_flush() -> Promise {
     super::force_flush()
 }
 
 /// Flushes, then stops: later spans are not recorded. `init` may be called again afterwards.
-#[wasm_bindgen]
+#[wasm_bindgen(unchecked_return_type = "Promise<void>")]
 pub fn shutdown() -> Promise {
     super::shutdown()
 }
@@ -151,8 +133,5 @@ fn run_active<R>(inner: &Rc<RefCell<Span>>, f: impl FnOnce() -> R) -> R {
 }
 
 fn fail(inner: &Rc<RefCell<Span>>, err: &JsValue) {
-    JsSpan {
-        inner: inner.clone(),
-    }
-    .fail(err);
+    JsSpan { inner: inner.clone() }.fail(err);
 }

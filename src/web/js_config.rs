@@ -19,29 +19,15 @@ const KNOWN: &[&str] = &[
     "batch",
     "spanLimits",
 ];
-const KNOWN_BATCH: &[&str] = &[
-    "maxQueueSize",
-    "maxExportBatchSize",
-    "scheduledDelayMillis",
-    "exportTimeoutMillis",
-];
-const KNOWN_LIMITS: &[&str] = &[
-    "attributeCountLimit",
-    "attributeValueLengthLimit",
-    "eventCountLimit",
-    "linkCountLimit",
-];
+const KNOWN_BATCH: &[&str] = &["maxQueueSize", "maxExportBatchSize", "scheduledDelayMillis", "exportTimeoutMillis"];
+const KNOWN_LIMITS: &[&str] =
+    &["attributeCountLimit", "attributeValueLengthLimit", "eventCountLimit", "linkCountLimit"];
 
 /// The parsed config, or every problem; plus warnings (unknown keys) either way.
 pub fn parse(v: &JsValue) -> (Result<Config, ConfigError>, Vec<String>) {
     let mut warnings = Vec::new();
     if !v.is_object() {
-        return (
-            Err(ConfigError {
-                problems: vec![ConfigProblem::NotAnObject],
-            }),
-            warnings,
-        );
+        return (Err(ConfigError { problems: vec![ConfigProblem::NotAnObject] }), warnings);
     }
     unknown_keys(v, KNOWN, "", &mut warnings);
     let mut problems = Vec::new();
@@ -50,10 +36,7 @@ pub fn parse(v: &JsValue) -> (Result<Config, ConfigError>, Vec<String>) {
     match get(v, "serviceName") {
         s if s.is_string() => c.service_name = s.as_string().unwrap_or_default(),
         s if s.is_undefined() || s.is_null() => {}
-        _ => problems.push(ConfigProblem::WrongType {
-            key: "serviceName",
-            expected: "a string",
-        }),
+        _ => problems.push(ConfigProblem::WrongType { key: "serviceName", expected: "a string" }),
     }
     opt_string(v, "serviceVersion", &mut c.service_version, &mut problems);
     opt_string(v, "environment", &mut c.environment, &mut problems);
@@ -68,87 +51,45 @@ pub fn parse(v: &JsValue) -> (Result<Config, ConfigError>, Vec<String>) {
             let pair: js_sys::Array = e.unchecked_into();
             match (pair.get(0).as_string(), pair.get(1).as_string()) {
                 (Some(k), Some(val)) => c.headers.push((k, val)),
-                _ => problems.push(ConfigProblem::WrongType {
-                    key: "headers",
-                    expected: "an object of strings",
-                }),
+                _ => problems.push(ConfigProblem::WrongType { key: "headers", expected: "an object of strings" }),
             }
         }
     } else if !headers.is_undefined() && !headers.is_null() {
-        problems.push(ConfigProblem::WrongType {
-            key: "headers",
-            expected: "an object of strings",
-        });
+        problems.push(ConfigProblem::WrongType { key: "headers", expected: "an object of strings" });
     }
     let rate = get(v, "sampleRate");
     if let Some(r) = rate.as_f64() {
         c.sample_rate = r;
     } else if !rate.is_undefined() && !rate.is_null() {
-        problems.push(ConfigProblem::WrongType {
-            key: "sampleRate",
-            expected: "a number from 0 to 1",
-        });
+        problems.push(ConfigProblem::WrongType { key: "sampleRate", expected: "a number from 0 to 1" });
     }
     let res = get(v, "resourceAttributes");
     if res.is_object() {
         c.resource_attributes = convert::attributes(&res);
     } else if !res.is_undefined() && !res.is_null() {
-        problems.push(ConfigProblem::WrongType {
-            key: "resourceAttributes",
-            expected: "an object",
-        });
+        problems.push(ConfigProblem::WrongType { key: "resourceAttributes", expected: "an object" });
     }
     let debug = get(v, "debug");
     if let Some(d) = debug.as_bool() {
         c.debug = d;
     } else if !debug.is_undefined() && !debug.is_null() {
-        problems.push(ConfigProblem::WrongType {
-            key: "debug",
-            expected: "a boolean",
-        });
+        problems.push(ConfigProblem::WrongType { key: "debug", expected: "a boolean" });
     }
 
     let batch = get(v, "batch");
     if batch.is_object() {
         unknown_keys(&batch, KNOWN_BATCH, "batch.", &mut warnings);
         let b = &mut c.batch;
-        count(
-            &batch,
-            "maxQueueSize",
-            "batch.maxQueueSize",
-            &mut b.max_queue_size,
-            &mut problems,
-        );
-        count(
-            &batch,
-            "maxExportBatchSize",
-            "batch.maxExportBatchSize",
-            &mut b.max_export_batch_size,
-            &mut problems,
-        );
+        count(&batch, "maxQueueSize", "batch.maxQueueSize", &mut b.max_queue_size, &mut problems);
+        count(&batch, "maxExportBatchSize", "batch.maxExportBatchSize", &mut b.max_export_batch_size, &mut problems);
         let mut ms = b.scheduled_delay_millis as usize;
-        count(
-            &batch,
-            "scheduledDelayMillis",
-            "batch.scheduledDelayMillis",
-            &mut ms,
-            &mut problems,
-        );
+        count(&batch, "scheduledDelayMillis", "batch.scheduledDelayMillis", &mut ms, &mut problems);
         b.scheduled_delay_millis = ms.min(u32::MAX as usize) as u32;
         let mut ms = b.export_timeout_millis as usize;
-        count(
-            &batch,
-            "exportTimeoutMillis",
-            "batch.exportTimeoutMillis",
-            &mut ms,
-            &mut problems,
-        );
+        count(&batch, "exportTimeoutMillis", "batch.exportTimeoutMillis", &mut ms, &mut problems);
         b.export_timeout_millis = ms.min(u32::MAX as usize) as u32;
     } else if !batch.is_undefined() && !batch.is_null() {
-        problems.push(ConfigProblem::WrongType {
-            key: "batch",
-            expected: "an object",
-        });
+        problems.push(ConfigProblem::WrongType { key: "batch", expected: "an object" });
     }
 
     let lim = get(v, "spanLimits");
@@ -162,36 +103,15 @@ pub fn parse(v: &JsValue) -> (Result<Config, ConfigError>, Vec<String>) {
             &mut l.attribute_count_limit,
             &mut problems,
         );
-        count(
-            &lim,
-            "eventCountLimit",
-            "spanLimits.eventCountLimit",
-            &mut l.event_count_limit,
-            &mut problems,
-        );
-        count(
-            &lim,
-            "linkCountLimit",
-            "spanLimits.linkCountLimit",
-            &mut l.link_count_limit,
-            &mut problems,
-        );
+        count(&lim, "eventCountLimit", "spanLimits.eventCountLimit", &mut l.event_count_limit, &mut problems);
+        count(&lim, "linkCountLimit", "spanLimits.linkCountLimit", &mut l.link_count_limit, &mut problems);
         let mut len = usize::MAX;
-        count(
-            &lim,
-            "attributeValueLengthLimit",
-            "spanLimits.attributeValueLengthLimit",
-            &mut len,
-            &mut problems,
-        );
+        count(&lim, "attributeValueLengthLimit", "spanLimits.attributeValueLengthLimit", &mut len, &mut problems);
         if len != usize::MAX {
             l.attribute_value_length_limit = Some(len);
         }
     } else if !lim.is_undefined() && !lim.is_null() {
-        problems.push(ConfigProblem::WrongType {
-            key: "spanLimits",
-            expected: "an object",
-        });
+        problems.push(ConfigProblem::WrongType { key: "spanLimits", expected: "an object" });
     }
 
     if let Err(e) = c.validate() {
@@ -200,47 +120,26 @@ pub fn parse(v: &JsValue) -> (Result<Config, ConfigError>, Vec<String>) {
         all.extend(problems);
         problems = all;
     }
-    if problems.is_empty() {
-        (Ok(c), warnings)
-    } else {
-        (Err(ConfigError { problems }), warnings)
-    }
+    if problems.is_empty() { (Ok(c), warnings) } else { (Err(ConfigError { problems }), warnings) }
 }
 
-fn opt_string(
-    v: &JsValue,
-    key: &'static str,
-    out: &mut Option<String>,
-    problems: &mut Vec<ConfigProblem>,
-) {
+fn opt_string(v: &JsValue, key: &'static str, out: &mut Option<String>, problems: &mut Vec<ConfigProblem>) {
     let x = get(v, key);
     if let Some(s) = x.as_string() {
         *out = Some(s);
     } else if !x.is_undefined() && !x.is_null() {
-        problems.push(ConfigProblem::WrongType {
-            key,
-            expected: "a string",
-        });
+        problems.push(ConfigProblem::WrongType { key, expected: "a string" });
     }
 }
 
-fn count(
-    v: &JsValue,
-    key: &str,
-    name: &'static str,
-    out: &mut usize,
-    problems: &mut Vec<ConfigProblem>,
-) {
+fn count(v: &JsValue, key: &str, name: &'static str, out: &mut usize, problems: &mut Vec<ConfigProblem>) {
     let x = get(v, key);
     if x.is_undefined() || x.is_null() {
         return;
     }
     match x.as_f64() {
-        Some(n) if n.fract() == 0.0 && n >= 0.0 && n <= 1e15 => *out = n as usize,
-        _ => problems.push(ConfigProblem::WrongType {
-            key: name,
-            expected: "a whole number >= 0",
-        }),
+        Some(n) if n.fract() == 0.0 && (0.0..=1e15).contains(&n) => *out = n as usize,
+        _ => problems.push(ConfigProblem::WrongType { key: name, expected: "a whole number >= 0" }),
     }
 }
 

@@ -2,9 +2,7 @@
 
 use super::convert;
 use super::platform::get;
-use super::types::{
-    AttributeValue, Attributes, SpanContextObject, SpanOptions, SpanStatus, TimeInput,
-};
+use super::types::{AttributeValue, Attributes, SpanContextObject, SpanOptions, SpanStatus, TimeInput};
 use crate::attribute::{KeyValue, Str};
 use crate::span::Span;
 use crate::span_data::Status;
@@ -22,9 +20,7 @@ pub struct JsSpan {
 
 impl JsSpan {
     pub(crate) fn new(span: Span) -> JsSpan {
-        JsSpan {
-            inner: Rc::new(RefCell::new(span)),
-        }
+        JsSpan { inner: Rc::new(RefCell::new(span)) }
     }
 
     fn with(&self, f: impl FnOnce(&mut Span)) {
@@ -61,12 +57,7 @@ impl JsSpan {
     #[wasm_bindgen(js_name = setAttribute)]
     pub fn set_attribute(&self, key: &str, value: AttributeValue) {
         if let Some(v) = convert::attr_value(&value) {
-            self.with(|s| {
-                s.set_attribute(KeyValue {
-                    key: Str::Owned(key.to_owned()),
-                    value: v,
-                })
-            });
+            self.with(|s| s.set_attribute(KeyValue { key: Str::Owned(key.to_owned()), value: v }));
         }
     }
 
@@ -82,10 +73,7 @@ impl JsSpan {
     pub fn add_event(&self, name: &str, attributes_or_time: JsValue, time: JsValue) {
         let (attrs, t) = match convert::time(&attributes_or_time) {
             Some(t) => (Vec::new(), Some(t)),
-            None => (
-                convert::attributes(&attributes_or_time),
-                convert::time(&time),
-            ),
+            None => (convert::attributes(&attributes_or_time), convert::time(&time)),
         };
         self.with(|s| match t {
             Some(t) => s.add_event_at(Str::Owned(name.to_owned()), t, attrs),
@@ -95,7 +83,11 @@ impl JsSpan {
 
     /// Records an exception as an `exception` event (type, message, stack trace).
     #[wasm_bindgen(js_name = recordException)]
-    pub fn record_exception(&self, exception: JsValue, time: Option<TimeInput>) {
+    pub fn record_exception(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "unknown")] exception: JsValue,
+        time: Option<TimeInput>,
+    ) {
         let (kind, message, stack) = convert::exception(&exception);
         let t = time.and_then(|t| convert::time(&t));
         self.with(|s| s.record_exception(kind, message, stack, t));
@@ -108,9 +100,7 @@ impl JsSpan {
         let st = if code == 1.0 {
             Status::Ok
         } else if code == 2.0 {
-            Status::Error(Str::Owned(
-                get(&status, "message").as_string().unwrap_or_default(),
-            ))
+            Status::Error(Str::Owned(get(&status, "message").as_string().unwrap_or_default()))
         } else {
             Status::Unset
         };
@@ -144,10 +134,7 @@ impl JsSpan {
     /// True while the span is sampled and not ended.
     #[wasm_bindgen(js_name = isRecording)]
     pub fn is_recording(&self) -> bool {
-        self.inner
-            .try_borrow()
-            .map(|s| s.is_recording())
-            .unwrap_or(false)
+        self.inner.try_borrow().map(|s| s.is_recording()).unwrap_or(false)
     }
 
     /// `{ traceId, spanId, traceFlags, isRemote, traceState? }`.
@@ -156,24 +143,12 @@ impl JsSpan {
         let o = Object::new();
         if let Ok(s) = self.inner.try_borrow() {
             let cx = s.span_context();
-            let _ = Reflect::set(
-                &o,
-                &"traceId".into(),
-                &JsValue::from_str(&cx.trace_id.to_hex()),
-            );
-            let _ = Reflect::set(
-                &o,
-                &"spanId".into(),
-                &JsValue::from_str(&cx.span_id.to_hex()),
-            );
+            let _ = Reflect::set(&o, &"traceId".into(), &JsValue::from_str(&cx.trace_id.to_hex()));
+            let _ = Reflect::set(&o, &"spanId".into(), &JsValue::from_str(&cx.span_id.to_hex()));
             let _ = Reflect::set(&o, &"traceFlags".into(), &JsValue::from(cx.trace_flags.0));
             let _ = Reflect::set(&o, &"isRemote".into(), &JsValue::from_bool(cx.is_remote));
             if !cx.trace_state.is_empty() {
-                let _ = Reflect::set(
-                    &o,
-                    &"traceState".into(),
-                    &JsValue::from_str(&cx.trace_state.header_value()),
-                );
+                let _ = Reflect::set(&o, &"traceState".into(), &JsValue::from_str(&cx.trace_state.header_value()));
             }
         }
         o.unchecked_into()
@@ -182,11 +157,7 @@ impl JsSpan {
     /// Starts a child of this span.
     #[wasm_bindgen(js_name = startSpan)]
     pub fn start_span(&self, name: &str, options: Option<SpanOptions>) -> JsSpan {
-        let parent = self
-            .inner
-            .try_borrow()
-            .map(|s| s.span_context().clone())
-            .ok();
+        let parent = self.inner.try_borrow().map(|s| s.span_context().clone()).ok();
         let mut opts = options.map(|o| convert::span_opts(&o)).unwrap_or_default();
         if let Some(p) = parent {
             opts.parent = crate::span::Parent::Explicit(p);

@@ -70,20 +70,14 @@ pub fn init(config: Config) -> Result<Tracer, ConfigError> {
         let cb = Closure::once_into_js(move || t.close_document_parent());
         document::on_load(cb.unchecked_ref());
     }
-    SDK.with(|s| {
-        *s.borrow_mut() = Some(Sdk {
-            tracer: tracer.clone(),
-            pipeline,
-        })
-    });
+    SDK.with(|s| *s.borrow_mut() = Some(Sdk { tracer: tracer.clone(), pipeline }));
     Ok(tracer)
 }
 
 /// The running tracer, or a no-op tracer (spans propagate ids but record nothing) before
 /// `init` and after `shutdown`.
 pub fn tracer() -> Tracer {
-    SDK.with(|s| s.borrow().as_ref().map(|s| s.tracer.clone()))
-        .unwrap_or_else(|| NOOP.with(|t| t.clone()))
+    SDK.with(|s| s.borrow().as_ref().map(|s| s.tracer.clone())).unwrap_or_else(|| NOOP.with(|t| t.clone()))
 }
 
 /// Sends everything queued; the Promise resolves when done.

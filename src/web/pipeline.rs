@@ -61,11 +61,7 @@ impl Pipeline {
         }
         let p = Rc::new(Pipeline {
             queue: RefCell::new(BatchQueue::new(config.batch.clone())),
-            encoder: Encoder::new(
-                resource,
-                crate::resource::SCOPE_NAME,
-                crate::resource::SDK_VERSION,
-            ),
+            encoder: Encoder::new(resource, crate::resource::SCOPE_NAME, crate::resource::SDK_VERSION),
             endpoint: JsValue::from_str(&config.endpoint),
             headers,
             timeout_ms: config.batch.export_timeout_millis,
@@ -152,9 +148,7 @@ impl Pipeline {
         let _ = Reflect::set(&init, &"headers".into(), &self.headers);
         let _ = Reflect::set(&init, &"body".into(), &JsValue::from_str(&body));
         if let Ok(timeout) = get(&global_get("AbortSignal"), "timeout").dyn_into::<Function>() {
-            if let Ok(sig) =
-                timeout.call1(&global_get("AbortSignal"), &JsValue::from(self.timeout_ms))
-            {
+            if let Ok(sig) = timeout.call1(&global_get("AbortSignal"), &JsValue::from(self.timeout_ms)) {
                 let _ = Reflect::set(&init, &"signal".into(), &sig);
             }
         }
@@ -180,12 +174,7 @@ impl Pipeline {
                 let mut m = String::from("export to ");
                 m.push_str(&self.endpoint.as_string().unwrap_or_default());
                 m.push_str(" failed: ");
-                m.push_str(
-                    &js_sys::JSON::stringify(&e)
-                        .ok()
-                        .and_then(|s| s.as_string())
-                        .unwrap_or_default(),
-                );
+                m.push_str(&js_sys::JSON::stringify(&e).ok().and_then(|s| s.as_string()).unwrap_or_default());
                 if let Some(msg) = get(&e, "message").as_string() {
                     m.push(' ');
                     m.push_str(&msg);

@@ -8,7 +8,7 @@ const TS_TYPES: &'static str = r#"
 export type AttributeValue = string | number | boolean | bigint | string[] | number[] | boolean[];
 /** Attributes as a plain object. */
 export type Attributes = Record<string, AttributeValue>;
-/** Epoch milliseconds (or a `performance.now()` value), a `Date`, or an `[seconds, nanos]` HrTime. */
+/** Epoch milliseconds, a `performance.now()` value (any number below 1e11), a `Date`, or an `[seconds, nanos]` HrTime. */
 export type TimeInput = number | Date | [number, number];
 /** OpenTelemetry JS span kinds: 0 internal, 1 server, 2 client, 3 producer, 4 consumer. */
 export type SpanKindInput = 0 | 1 | 2 | 3 | 4 | "internal" | "server" | "client" | "producer" | "consumer";

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs what building and testing Canopy needs; fast when everything is already there.
+#   wasm32 target, clippy/rustfmt, wasm-bindgen-cli (= the wasm-bindgen in Cargo.lock),
+#   wasm-pack, Debian chromium + chromium-driver, and tools/ npm packages (wasm-opt, playwright-core).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+say() { printf 'setup: %s\n' "$*"; }
+
+installed_targets=$(rustup target list --installed)
+grep -qx wasm32-unknown-unknown <<<"$installed_targets" || { say "adding wasm32 target"; rustup target add wasm32-unknown-unknown; }
+for c in clippy rustfmt; do
+  rustup component list --installed | grep -q "^$c" || { say "adding $c"; rustup component add "$c"; }
+done
+
+want_wb=$(awk '/^name = "wasm-bindgen"$/{getline; gsub(/version = |"/, ""); print; exit}' Cargo.lock)
+have_wb=$(wasm-bindgen --version 2>/dev/null | awk '{print $2}' || true)
+if [ "$have_wb" != "$want_wb" ]; then
+  say "installing wasm-bindgen-cli $want_wb (have: ${have_wb:-none})"
+  # No --locked: a locked dependency of the CLI is missing from the registry here.
+  cargo install wasm-bindgen-cli --version "$want_wb"
+fi
+command -v wasm-pack >/dev/null || { say "installing wasm-pack"; cargo install wasm-pack --version 0.15.1 --locked; }
+
+if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+  say "installing chromium and chromium-driver (Debian)"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq chromium chromium-driver >/dev/null
+fi
+
+stamp=tools/node_modules/.canopy-lock
+if [ ! -f "$stamp" ] || ! cmp -s tools/package-lock.json "$stamp"; then
+  say "installing tools/ npm packages"
+  npm ci --prefix tools --no-audit --no-fund --loglevel=error
+  cp tools/package-lock.json "$stamp"
+fi

@@ -1,0 +1,129 @@
+//! The Rust API and the browser edge, in real headless Chromium (wasm-bindgen-test).
+//!
+//! `make test` runs this with a local sink started and its URL in `CANOPY_SINK` at build time.
+#![cfg(target_arch = "wasm32")]
+
+use canopy_web::web::{document, platform};
+use canopy_web::{Config, ConfigProblem, KeyValue, SpanKind};
+use js_sys::{Function, Promise, Reflect};
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+#[allow(clippy::option_env_unwrap)] // clippy builds without a sink; the test run has one.
+fn sink() -> &'static str {
+    option_env!("CANOPY_SINK").expect("build with CANOPY_SINK=http://127.0.0.1:PORT (make test does)")
+}
+
+async fn fetch_json(url: &str) -> JsValue {
+    let fetch: Function = platform::global_get("fetch").unchecked_into();
+    let resp = JsFuture::from(fetch.call1(&JsValue::UNDEFINED, &url.into()).unwrap().unchecked_into::<Promise>())
+        .await
+        .unwrap();
+    let json: Function = Reflect::get(&resp, &"json".into()).unwrap().unchecked_into();
+    JsFuture::from(json.call0(&resp).unwrap().unchecked_into::<Promise>()).await.unwrap()
+}
+
+/// The spans the sink received, as (name, spanId, parentSpanId, kind).
+async fn received() -> Vec<(String, String, String, f64)> {
+    let mut url = sink().to_string();
+    url.push_str("/received");
+    let v = fetch_json(&url).await;
+    let text = js_sys::JSON::stringify(&v).unwrap().as_string().unwrap();
+    let parsed: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let mut out = Vec::new();
+    for req in parsed.as_array().unwrap() {
+        for rs in req["body"]["resourceSpans"].as_array().unwrap() {
+            for ss in rs["scopeSpans"].as_array().unwrap() {
+                for s in ss["spans"].as_array().unwrap() {
+                    out.push((
+                        s["name"].as_str().unwrap().to_string(),
+                        s["spanId"].as_str().unwrap().to_string(),
+                        s["parentSpanId"].as_str().unwrap_or("").to_string(),
+                        s["kind"].as_f64().unwrap(),
+                    ));
+                }
+            }
+        }
+    }
+    out
+}
+
+#[wasm_bindgen_test]
+fn clock_is_epoch_nanoseconds_and_monotonic() {
+    let date_ns = js_sys::Date::now() * 1e6;
+    let mut prev = platform::now();
+    assert!((prev as f64 - date_ns).abs() < 5e9, "within 5 s of Date.now()");
+    for _ in 0..1000 {
+        let t = platform::now();
+        assert!(t >= prev);
+        prev = t;
+    }
+}
+
+#[wasm_bindgen_test]
+fn seeds_come_from_crypto() {
+    let (a, b) = (platform::seed(), platform::seed());
+    assert_ne!(a, b);
+    assert_ne!(a, [0; 32]);
+}
+
+#[wasm_bindgen_test]
+fn meta_traceparent_is_read_from_the_document() {
+    assert!(document::meta_parent().is_none());
+    let add = Function::new_no_args(
+        "const m = document.createElement('meta'); m.name = 'traceparent';\
+         m.content = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01'; m.id = 'tp'; document.head.appendChild(m);",
+    );
+    add.call0(&JsValue::UNDEFINED).unwrap();
+    let cx = document::meta_parent().expect("parsed");
+    assert_eq!(cx.trace_id.to_hex(), "0af7651916cd43dd8448eb211c80319c");
+    assert_eq!(cx.span_id.to_hex(), "b7ad6b7169203331");
+    assert!(cx.is_remote && cx.is_sampled());
+    Function::new_no_args("document.getElementById('tp').remove()").call0(&JsValue::UNDEFINED).unwrap();
+    assert!(document::meta_parent().is_none());
+}
+
+#[wasm_bindgen_test]
+fn init_rejects_bad_config_with_typed_problems() {
+    let err = canopy_web::init(Config::new("").with_endpoint("nope").with_sample_rate(-1.0)).unwrap_err();
+    assert_eq!(
+        err.problems,
+        vec![
+            ConfigProblem::MissingServiceName,
+            ConfigProblem::InvalidEndpoint("nope".into()),
+            ConfigProblem::SampleRateOutOfRange(-1.0),
+        ]
+    );
+}
+
+#[wasm_bindgen_test]
+async fn rust_api_exports_a_correct_tree_to_a_real_endpoint() {
+    let mut endpoint = sink().to_string();
+    endpoint.push_str("/v1/traces");
+    let tracer = canopy_web::init(Config::new("rust-app").with_endpoint(endpoint)).unwrap();
+    let again = canopy_web::init(Config::new("other")).unwrap();
+    {
+        let mut load = tracer.start("rust-loadData");
+        load.set_attribute(KeyValue::new("feed", "home"));
+        {
+            let _fetch = load.child_builder("rust-fetchData").kind(SpanKind::Client).start();
+        }
+        // After an await nothing is current; the explicit child API gives the right parent.
+        JsFuture::from(Promise::resolve(&JsValue::NULL)).await.unwrap();
+        let _process = load.child("rust-processData");
+        again.in_span("rust-in-span", |_| drop(again.start("rust-nested")));
+    }
+    JsFuture::from(canopy_web::web::force_flush()).await.unwrap();
+    let spans = received().await;
+    let find = |n: &str| spans.iter().find(|s| s.0 == n).unwrap_or_else(|| panic!("{n} exported")).clone();
+    let load = find("rust-loadData");
+    assert_eq!(find("rust-fetchData").2, load.1);
+    assert_eq!(find("rust-fetchData").3, 3.0, "client");
+    assert_eq!(find("rust-processData").2, load.1);
+    assert_eq!(find("rust-nested").2, find("rust-in-span").1);
+    assert_eq!(load.2, "", "root");
+    JsFuture::from(canopy_web::web::shutdown()).await.unwrap();
+}
