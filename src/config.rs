@@ -102,6 +102,22 @@ impl Default for SpanLimits {
     }
 }
 
+/// A URL pattern for `propagateTraceHeaderCorsUrls` and `ignoreUrls`.
+#[derive(Clone, Debug, PartialEq)]
+pub enum UrlPattern {
+    /// Matches the URL itself or any URL below it at a `/`, `?` or `#` boundary
+    /// ([`crate::instrument::http::prefix_matches`]).
+    Prefix(String),
+    /// A JavaScript regular expression (`source`, `flags`; `g` and `y` are ignored), tested
+    /// against the absolute URL.
+    Regex {
+        /// The pattern source, e.g. `^https://api\\.example\\.com/`.
+        source: String,
+        /// Flags such as `i`.
+        flags: String,
+    },
+}
+
 /// Everything `init` takes.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Config {
@@ -125,6 +141,14 @@ pub struct Config {
     pub batch: BatchConfig,
     /// Span limits.
     pub limits: SpanLimits,
+    /// Create client spans for `fetch` (default on).
+    pub instrument_fetch: bool,
+    /// Create client spans for `XMLHttpRequest` (default on).
+    pub instrument_xhr: bool,
+    /// Cross-origin URLs that get `traceparent`/`tracestate` (same-origin ones always do).
+    pub propagate_trace_header_cors_urls: Vec<UrlPattern>,
+    /// URLs that get no span and no headers.
+    pub ignore_urls: Vec<UrlPattern>,
 }
 
 impl Config {
@@ -141,6 +165,10 @@ impl Config {
             debug: false,
             batch: BatchConfig::default(),
             limits: SpanLimits::default(),
+            instrument_fetch: true,
+            instrument_xhr: true,
+            propagate_trace_header_cors_urls: Vec::new(),
+            ignore_urls: Vec::new(),
         }
     }
 
@@ -171,6 +199,12 @@ impl Config {
     /// Adds an export header.
     pub fn with_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// Sends `traceparent` to cross-origin URLs matching `pattern` as well.
+    pub fn with_propagation_to(mut self, pattern: UrlPattern) -> Self {
+        self.propagate_trace_header_cors_urls.push(pattern);
         self
     }
 

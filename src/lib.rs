@@ -19,6 +19,7 @@ pub mod context;
 pub mod error;
 pub mod export;
 pub mod ids;
+pub mod instrument;
 pub mod propagation;
 pub mod resource;
 pub mod sampling;
@@ -31,7 +32,7 @@ pub mod tracer;
 pub mod web;
 
 pub use attribute::{KeyValue, Value};
-pub use config::{BatchConfig, Config, SpanLimits};
+pub use config::{BatchConfig, Config, SpanLimits, UrlPattern};
 pub use error::{ConfigError, ConfigProblem};
 pub use ids::{SpanId, TraceFlags, TraceId};
 pub use span::{Span, SpanBuilder};

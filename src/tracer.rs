@@ -164,7 +164,7 @@ impl Tracer {
             Some(p) => (TraceFlags(p.trace_flags.0 & TraceFlags::KNOWN), p.trace_state, p.span_id, p.is_remote),
             None => {
                 let sampled = crate::sampling::ratio_sampled(&trace_id, self.inner.sample_rate);
-                (TraceFlags::RANDOM.with_sampled(sampled), Default::default(), crate::ids::SpanId::INVALID, false)
+                (TraceFlags(0).with_sampled(sampled), Default::default(), crate::ids::SpanId::INVALID, false)
             }
         };
         let cx = SpanContext { trace_id, span_id, trace_flags: flags, is_remote: false, trace_state };

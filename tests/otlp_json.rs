@@ -12,10 +12,12 @@
 //! whose serde mapping reads `traceId`/`spanId` as hex (`const_hex::decode`), 64-bit integers
 //! from decimal strings, and enums as integers, as the OTLP JSON encoding specifies.
 //!
-//! Note on doubles: serde_json without its `float_roundtrip` feature parses doubles "best
-//! effort" (seen 2 ULPs off), so decoded doubles are compared within a few ULPs here; the
-//! encoder's exact round-trip is tested in the crate's unit tests with the standard library's
-//! exact parser, and the golden file pins the exact text.
+//! Note on doubles: the encoder writes at most 16 significant digits with plain `f64`
+//! arithmetic (no `core::fmt`), so its text reads back within a relative error of 1e-15, not
+//! always to the same bits (tested with the standard library's exact parser in the crate's unit
+//! tests); and serde_json without its `float_roundtrip` feature parses doubles "best effort"
+//! (seen 2 ULPs off). Decoded doubles are therefore compared within 1e-15 relative plus 4 ULPs
+//! here; the golden file pins the exact text.
 #![cfg(not(target_arch = "wasm32"))]
 
 use canopy_web::attribute::{KeyValue, Str, Value};
@@ -190,12 +192,15 @@ fn decode(json: &str) -> ExportTraceServiceRequest {
         .unwrap_or_else(|e| panic!("opentelemetry-proto rejects our JSON: {e}\n{json}"))
 }
 
-/// Equal bits, or (finite, same sign) a few ULPs apart; see the module note.
+/// Equal bits, or (finite, same sign) within a relative error of 1e-15 (the encoder) plus
+/// 4 ULPs (serde_json's parser); see the module note.
 fn same_double(got: f64, want: f64) -> bool {
+    // One ULP of `want`: flipping the lowest bit gives a neighbour in the same binade.
+    let ulp = (f64::from_bits(want.to_bits() ^ 1) - want).abs();
     got.to_bits() == want.to_bits()
         || (got.is_finite()
             && got.is_sign_negative() == want.is_sign_negative()
-            && got.to_bits().abs_diff(want.to_bits()) <= 4)
+            && (got - want).abs() <= 1e-15 * want.abs() + 4.0 * ulp)
 }
 
 fn any(v: &Option<AnyValue>) -> &PValue {

@@ -244,13 +244,13 @@ fn discarded_and_noop_spans_export_nothing() {
 }
 
 #[test]
-fn ids_are_fresh_and_flags_mark_random_trace_ids() {
+fn ids_are_fresh_and_flags_are_01() {
     let (t, mem) = setup(Config::new("svc"));
     let a = t.start("a");
     let b = t.start("b");
     assert_ne!(a.span_context().trace_id, b.span_context().trace_id);
     assert_ne!(a.span_context().span_id, b.span_context().span_id);
-    assert_eq!(a.span_context().trace_flags, TraceFlags(0x03), "sampled + random trace id");
+    assert_eq!(a.span_context().trace_flags, TraceFlags::SAMPLED, "flags 01, as OpenTelemetry SDKs send");
     assert_ne!(a.span_context().span_id, SpanId::INVALID);
     drop((a, b));
     assert_eq!(mem.take().len(), 2);

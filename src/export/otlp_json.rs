@@ -16,8 +16,8 @@
 //! (for a link: the linked context) is remote. It costs about a dozen bytes per span before
 //! compression and is the only place OTLP carries "the parent came from another process".
 //!
-//! Everything is pushed into a `String` by hand; the one use of `core::fmt` is for the digits
-//! of non-integral doubles (see `push_f64`).
+//! Everything is pushed into a `String` by hand, doubles included (see `push_f64`): nothing
+//! here goes through `core::fmt`, whose float formatting alone is ~18 KB of wasm.
 
 use crate::attribute::{KeyValue, Value};
 use crate::ids::push_hex;
@@ -325,13 +325,19 @@ pub(crate) fn push_i64(out: &mut String, v: i64) {
 
 /// Appends `v` as a JSON number, laid out as JavaScript's `Number.prototype.toString` does
 /// (so as `JSON.stringify` does): `1.5`, `0.001`, `1e+300`, `5e-324`, `1e+21`, integers
-/// without a fraction (`3`); unlike JavaScript, negative zero keeps its sign (`-0`). `NaN`, `Infinity` and `-Infinity` are
-/// written as JSON strings, per the proto3 JSON mapping.
+/// without a fraction (`3`); unlike JavaScript, negative zero keeps its sign (`-0`). `NaN`,
+/// `Infinity` and `-Infinity` are written as JSON strings, per the proto3 JSON mapping.
 ///
-/// Integral values below 2^53 (common: JavaScript numbers that are really integers) take a
-/// hand-written path; other finite values take their shortest round-trip digits from
-/// `core`'s float formatter (`{:e}`, Grisu with exact fallback) into a stack buffer, since a
-/// correct shortest-digits algorithm written here would be larger than the code it replaces.
+/// Integral values below 2^53 (common: JavaScript numbers that are really integers) are
+/// written exactly. Other finite values avoid `core::fmt`, whose exact shortest-digits code
+/// (`flt2dec`) is ~18 KB of wasm: plain `f64` arithmetic scales the value by a power of ten into
+/// `[1e15, 1e16)` and rounds it to a 16-digit integer, or to 15 digits when those are within
+/// half an ulp of the value (give or take the scaling error), which gives short decimals their
+/// short form (`8.2`, `123.456`), as JavaScript writes them. That is not always the shortest
+/// round-trip form: the text reads back within a relative error of 1e-15 (a few ULPs), not
+/// always to the same bits (`0.1 + 0.2` gives `0.3`, where JavaScript writes the 17 digits
+/// `0.30000000000000004`). Subnormals keep their last digit at the 1e-324 place (`5e-324`),
+/// so they read back exactly or nearly.
 pub(crate) fn push_f64(out: &mut String, v: f64) {
     if v.is_nan() {
         out.push_str("\"NaN\"");
@@ -350,72 +356,113 @@ pub(crate) fn push_f64(out: &mut String, v: f64) {
         push_u64(out, a as u64);
         return;
     }
-    let mut buf = StackBuf { b: [0; 32], n: 0 };
-    // Shortest round-trip digits: `d[.ddd]e[-]x`. Cannot fail: at most 17 digits + 7 bytes.
-    let _ = core::fmt::write(&mut buf, format_args!("{a:e}"));
-    let text = &buf.b[..buf.n];
-    let e_at = text.iter().position(|&c| c == b'e').unwrap_or(text.len());
-    let mut digits = [0u8; 24];
-    let mut k = 0;
-    for &c in &text[..e_at] {
-        if c != b'.' {
-            digits[k] = c;
-            k += 1;
+    // floor(log2 a), subnormals included (`a` is finite and not zero here).
+    let bits = a.to_bits();
+    let biased = (bits >> 52) as i32;
+    let e2 = if biased == 0 { -1011 - bits.leading_zeros() as i32 } else { biased - 1023 };
+    // floor(e2 * log10(2)): floor(log10 a) or one less.
+    let k = (e2 * 78_913) >> 18;
+    // `a * 10^s` in [1e15, 1e16): 16 digits. For subnormals, whose ulp is 4.9e-324, the last
+    // digit is at the 1e-324 place instead: as many digits as the value really holds (`5e-324`,
+    // not 4.94…e-324; up to 17 near 2.2e-308), so they read back exactly or nearly.
+    let mut s = if biased == 0 { 324 } else { 15 - k };
+    let mut m = scale_pow10(a, s);
+    if m >= 1e16 && biased != 0 {
+        s -= 1;
+        m = scale_pow10(a, s);
+    }
+    // Ties to even (one wasm instruction, `f64.nearest`): when `m` lands on a .5, the even
+    // side is more often the short one (4.4 gives m = 4400000000000000.5).
+    let mut mant = m.round_ties_even() as u64;
+    if biased != 0 {
+        // 15 digits when they are within half an ulp of `a`, give or take the rounding error of
+        // `m` itself: they (nearly always) read back the same, and short decimals lose their
+        // noise digit (8.2, not 8.199999999999999). Half an ulp of `a`, scaled like `m`, is
+        // m * 2^-53 / significand; `m` is off by at most m * 2^-53 per rounding (none for
+        // s == 0, one with an exact power of ten, three with a chunked one).
+        let sig = f64::from_bits(bits & ((1 << 52) - 1) | (1023 << 52));
+        let roundings = match s.unsigned_abs() {
+            0 => 0.0,
+            1..=22 => 1.0,
+            _ => 3.0,
+        };
+        let slack = m * (1.0 / 9_007_199_254_740_992.0) * (roundings + 1.0 / sig);
+        let m15 = (m / 10.0).round_ties_even() * 10.0;
+        if (m15 - m).abs() <= slack {
+            mant = m15 as u64;
         }
     }
-    let digits = &digits[..k];
-    let mut exp: i32 = 0;
-    let mut neg_exp = false;
-    for &c in text.get(e_at + 1..).unwrap_or(&[]) {
-        if c == b'-' {
-            neg_exp = true;
-        } else {
-            exp = exp * 10 + i32::from(c - b'0');
+    if s == -293 {
+        // Values from 1e308 up: 1.797693134862316e308 would read back as infinity.
+        mant = mant.min(1_797_693_134_862_315);
+    }
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    while i > 0 {
+        i -= 1;
+        buf[i] = b'0' + (mant % 10) as u8;
+        mant /= 10;
+        if mant == 0 {
+            break;
         }
     }
-    if neg_exp {
-        exp = -exp;
-    }
-    // ECMAScript Number::toString: the value is 0.d1d2…dk × 10^n.
-    let k = k as i32;
-    let n = exp + 1;
-    let push_digits = |out: &mut String, d: &[u8]| d.iter().for_each(|&c| out.push(c as char));
+    let (_, digits) = buf.split_at(i);
+    // The value is 0.d1d2…dk × 10^n, with n = (number of digits) - s.
+    let n = digits.len() as i32 - s;
+    let end = digits.iter().rposition(|&c| c != b'0').map_or(1, |p| p + 1);
+    let (digits, _) = digits.split_at(end);
+    push_js_layout(out, digits, n);
+}
+
+/// Exact powers of ten: 1e22 is the largest one an `f64` holds exactly.
+const POW10: [f64; 23] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20,
+    1e21, 1e22,
+];
+
+/// `1e22^j` for `j` in `0..=14`, each the nearest `f64` (exact up to 1e22).
+const POW10_BY_22: [f64; 15] =
+    [1e0, 1e22, 1e44, 1e66, 1e88, 1e110, 1e132, 1e154, 1e176, 1e198, 1e220, 1e242, 1e264, 1e286, 1e308];
+
+/// `a × 10^s` for `s` in `-329..=329`, within three roundings (one table entry, two
+/// operations: relative error below 3.4e-16). Multiplying `a` first keeps every intermediate
+/// between `a` and the result, so nothing overflows or underflows on the way.
+fn scale_pow10(a: f64, s: i32) -> f64 {
+    let e = s.unsigned_abs().min(329) as usize;
+    let big = POW10_BY_22.get(e / 22).copied().unwrap_or(1e308);
+    let small = POW10.get(e % 22).copied().unwrap_or(1.0);
+    if s >= 0 { a * big * small } else { a / big / small }
+}
+
+/// Appends the number 0.d1d2…dk × 10^n (`digits` ASCII, no trailing zeros, `d1` not zero) as
+/// ECMAScript's Number::toString lays it out: positional from 1e-6 up to (not including)
+/// 1e21, else `d[.ddd]e±x`.
+fn push_js_layout(out: &mut String, digits: &[u8], n: i32) {
+    let k = digits.len() as i32;
+    let push_digits = |out: &mut String, d: &[u8]| d.iter().for_each(|&c| out.push(char::from(c)));
+    let push_zeros = |out: &mut String, z: i32| (0..z).for_each(|_| out.push('0'));
     if k <= n && n <= 21 {
         push_digits(out, digits);
-        (0..n - k).for_each(|_| out.push('0'));
+        push_zeros(out, n - k);
     } else if 0 < n && n <= 21 {
-        push_digits(out, &digits[..n as usize]);
+        // 0 < n < k.
+        let (int, frac) = digits.split_at(n as usize);
+        push_digits(out, int);
         out.push('.');
-        push_digits(out, &digits[n as usize..]);
+        push_digits(out, frac);
     } else if -6 < n && n <= 0 {
         out.push_str("0.");
-        (0..-n).for_each(|_| out.push('0'));
+        push_zeros(out, -n);
         push_digits(out, digits);
     } else {
-        push_digits(out, &digits[..1]);
-        if k > 1 {
+        let (first, rest) = digits.split_at(digits.len().min(1));
+        push_digits(out, first);
+        if !rest.is_empty() {
             out.push('.');
-            push_digits(out, &digits[1..]);
+            push_digits(out, rest);
         }
-        out.push('e');
-        out.push(if n - 1 < 0 { '-' } else { '+' });
+        out.push_str(if n > 0 { "e+" } else { "e-" });
         push_u64(out, u64::from((n - 1).unsigned_abs()));
-    }
-}
-
-/// A fixed buffer for one formatted float.
-struct StackBuf {
-    b: [u8; 32],
-    n: usize,
-}
-
-impl core::fmt::Write for StackBuf {
-    fn write_str(&mut self, s: &str) -> core::fmt::Result {
-        let end = self.n + s.len();
-        let dst = self.b.get_mut(self.n..end).ok_or(core::fmt::Error)?;
-        dst.copy_from_slice(s.as_bytes());
-        self.n = end;
-        Ok(())
     }
 }
 
@@ -493,24 +540,40 @@ mod tests {
             (1.0, "1", "integral: no fraction"),
             (-3.0, "-3", "negative integral"),
             (1.5, "1.5", "simple fraction"),
+            (1.25, "1.25", "exact binary fraction"),
+            (2.5, "2.5", "a .5 fraction"),
             (-2.25, "-2.25", "negative fraction"),
-            (0.1, "0.1", "shortest round-trip digits"),
-            (0.3, "0.3", "shortest"),
-            (0.1 + 0.2, "0.30000000000000004", "17 digits when needed"),
+            (0.1, "0.1", "short decimal, not 0.1000000000000000055…"),
+            (0.3, "0.3", "short decimal"),
+            (0.001, "0.001", "leading zeros after the point"),
+            (4.4, "4.4", "the scaled value is a tie, ties go to even"),
+            (8.2, "8.2", "15 digits, not 8.199999999999999"),
+            (8.3, "8.3", "15 digits, not 8.300000000000001"),
+            (64.1, "64.1", "15 digits, not 64.09999999999999"),
+            (0.1 + 0.2, "0.3", "at most 16 digits: 1 ULP off (JavaScript: 0.30000000000000004)"),
+            (1.0 / 3.0, "0.3333333333333333", "16 digits"),
+            (2.0 / 3.0, "0.6666666666666666", "16 digits, like JavaScript"),
             (123.456, "123.456", "point in the middle"),
             (0.000001, "0.000001", "1e-6 is still positional"),
             (1.2e-7, "1.2e-7", "below 1e-6 goes exponential"),
             (1e-7, "1e-7", "single digit exponential"),
             (9_007_199_254_740_991.0, "9007199254740991", "2^53 - 1, integral path"),
             (9_007_199_254_740_992.0, "9007199254740992", "2^53, general path, positional"),
+            (1_152_921_504_606_846_976.0, "1152921504606847000", "2^60: 16 digits, then zeros, like JavaScript"),
             (1e20, "100000000000000000000", "1e20 positional, like JS"),
             (1e21, "1e+21", "1e21 goes exponential, like JS"),
+            (6.02214076e23, "6.02214076e+23", "short mantissa, big exponent"),
             (1.5e300, "1.5e+300", "large with fraction digits"),
             (1e300, "1e+300", "large"),
-            (5e-324, "5e-324", "smallest subnormal"),
-            (f64::MIN_POSITIVE, "2.2250738585072014e-308", "smallest normal"),
-            (f64::MAX, "1.7976931348623157e+308", "max"),
-            (f64::MIN, "-1.7976931348623157e+308", "min"),
+            (1e308, "1e+308", "largest power of ten"),
+            (1.6e-19, "1.6e-19", "small, chunked scaling"),
+            (5e-324, "5e-324", "smallest subnormal: one digit, not 4.94…e-324"),
+            (1e-323, "1e-323", "2 × the smallest subnormal"),
+            (1.5e-320, "1.5e-320", "subnormal"),
+            (2.225073858507201e-308, "2.2250738585072008e-308", "largest subnormal: 17 digits, exact"),
+            (f64::MIN_POSITIVE, "2.225073858507202e-308", "smallest normal: 16 digits, 1 ULP off"),
+            (f64::MAX, "1.797693134862315e+308", "max: rounded down (…316e308 would read back as inf)"),
+            (f64::MIN, "-1.797693134862315e+308", "min"),
             (f64::NAN, "\"NaN\"", "NaN as a string (proto3 JSON)"),
             (f64::INFINITY, "\"Infinity\"", "+inf as a string"),
             (f64::NEG_INFINITY, "\"-Infinity\"", "-inf as a string"),
@@ -520,22 +583,97 @@ mod tests {
         }
     }
 
+    /// `text` is a JSON number that reads back (with the standard library's exact parser)
+    /// within a relative error of 1e-15 of `v`, with the same sign; returns what it reads as.
+    fn check_double(v: f64) -> f64 {
+        let text = s(|o| push_f64(o, v));
+        let bytes = text.as_bytes();
+        let digits_ok = |b: &[u8]| !b.is_empty() && b.iter().all(u8::is_ascii_digit);
+        let (body, exp) = match text.split_once('e') {
+            Some((body, exp)) => (body, Some(exp)),
+            None => (text.as_str(), None),
+        };
+        let body = body.strip_prefix('-').unwrap_or(body);
+        let (int, frac) = body.split_once('.').unwrap_or((body, "0"));
+        assert!(
+            digits_ok(int.as_bytes())
+                && (int == "0" || !int.starts_with('0'))
+                && digits_ok(frac.as_bytes())
+                && exp
+                    .is_none_or(|e| matches!(e.as_bytes().first(), Some(b'+' | b'-')) && digits_ok(&e.as_bytes()[1..]))
+                && bytes.len() <= 25,
+            "{text} is a JSON number"
+        );
+        let back: f64 = text.parse().unwrap_or_else(|_| panic!("{text} parses"));
+        assert!(back.is_finite() && back.is_sign_negative() == v.is_sign_negative(), "{text} for {v:e}");
+        let rel = ((back - v) / v).abs();
+        assert!(back == v || rel <= 1e-15, "{text} reads back {back:e} for {v:e}: relative error {rel:e}");
+        back
+    }
+
     #[test]
-    fn doubles_round_trip() {
+    fn doubles_read_back_within_1e_15() {
         // xorshift over raw bit patterns plus some "human" values.
         let mut x = 0x2545_f491_4f6c_dd1du64;
+        let (mut exact, mut total) = (0, 0);
         for i in 0..200_000u32 {
             x ^= x << 13;
             x ^= x >> 7;
             x ^= x << 17;
-            let v = if i % 2 == 0 { f64::from_bits(x) } else { (x >> 11) as f64 / 1000.0 };
+            let v = match i % 4 {
+                0 | 1 => f64::from_bits(x),
+                2 => (x >> 11) as f64 / 1000.0,
+                _ => f64::from_bits(x >> 12), // subnormals
+            };
             if !v.is_finite() {
                 continue;
             }
+            total += 1;
+            exact += usize::from(check_double(v).to_bits() == v.to_bits());
+        }
+        // Most read back to the same bits; the rest are a few ULPs off.
+        assert!(exact * 2 > total, "{exact} of {total} exact");
+    }
+
+    #[test]
+    fn doubles_every_binade() {
+        // Both ends of every binade, subnormals included, and a few values in between.
+        for e in 0..2047u64 {
+            let lo = e << 52;
+            for m in [0, 1, 0x8_0000_0000_0000, 0xf_ffff_ffff_fffe, 0xf_ffff_ffff_ffff] {
+                let v = f64::from_bits(lo | m);
+                if v != 0.0 {
+                    check_double(v);
+                    check_double(-v);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn short_decimals_print_as_written() {
+        // Up to 15 significant digits: the text is the shortest form, and reads back exactly.
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..100_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let digits = 1 + (x % 15) as u32;
+            let mut mant = (x >> 8) % 10u64.pow(digits);
+            if mant == 0 {
+                continue;
+            }
+            while mant % 10 == 0 {
+                mant /= 10;
+            }
+            let exp = ((x >> 40) % 90) as i32 - 45;
+            let v: f64 = format!("{mant}e{exp}").parse().expect("parses");
             let text = s(|o| push_f64(o, v));
-            let back: f64 = text.parse().unwrap_or_else(|_| panic!("{text} parses"));
-            assert_eq!(back.to_bits(), v.to_bits(), "{text} round-trips {v:e}");
-            assert!(!text.contains(".e") && !text.ends_with('.'), "{text} is a JSON number");
+            assert_eq!(check_double(v).to_bits(), v.to_bits(), "{mant}e{exp} -> {text}");
+            let sig = text.split('e').next().unwrap_or("").replace('.', "");
+            let sig = sig.trim_start_matches('0');
+            let sig = if text.contains('e') { sig } else { sig.trim_end_matches('0') };
+            assert_eq!(sig, mant.to_string().trim_end_matches('0'), "{mant}e{exp} -> {text}");
         }
     }
 }

@@ -26,9 +26,9 @@ thread_local! {
     static ACTIVE: RefCell<Vec<Rc<RefCell<Span>>>> = const { RefCell::new(Vec::new()) };
 }
 
-pub(crate) fn start(name: &str, o: SpanOpts) -> JsSpan {
+pub(crate) fn start(name: String, o: SpanOpts) -> JsSpan {
     let t = tracer();
-    let mut b = t.span(Str::Owned(name.to_owned())).attributes(o.attributes).parent_choice(o.parent);
+    let mut b = t.span(Str::Owned(name)).attributes(o.attributes).parent_choice(o.parent);
     if let Some(k) = o.kind {
         b = b.kind(k);
     }
@@ -58,7 +58,7 @@ pub fn init_js(config: CanopyConfig) -> Result<(), JsError> {
 /// Starts a span. Its parent is `options.parent`, else the active span, else the page's
 /// server-rendered trace (`<meta name="traceparent">`), else none (a new trace).
 #[wasm_bindgen(js_name = startSpan)]
-pub fn start_span(name: &str, options: Option<SpanOptions>) -> JsSpan {
+pub fn start_span(name: String, options: Option<SpanOptions>) -> JsSpan {
     start(name, options.map(|o| convert::span_opts(&o)).unwrap_or_default())
 }
 
@@ -67,7 +67,7 @@ pub fn start_span(name: &str, options: Option<SpanOptions>) -> JsSpan {
 /// and an error status, and reaches the caller unchanged). A throw is recorded likewise and
 /// rethrown.
 #[wasm_bindgen(js_name = startActiveSpan, skip_typescript)]
-pub fn start_active_span(name: &str, options_or_fn: JsValue, maybe_fn: JsValue) -> Result<JsValue, JsValue> {
+pub fn start_active_span(name: String, options_or_fn: JsValue, maybe_fn: JsValue) -> Result<JsValue, JsValue> {
     let (opts, f) =
         if options_or_fn.is_function() { (JsValue::UNDEFINED, options_or_fn) } else { (options_or_fn, maybe_fn) };
     let f: Function =

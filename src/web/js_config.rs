@@ -2,7 +2,7 @@
 
 use super::convert;
 use super::platform::get;
-use crate::config::Config;
+use crate::config::{Config, UrlPattern};
 use crate::error::{ConfigError, ConfigProblem};
 use js_sys::Object;
 use wasm_bindgen::{JsCast, JsValue};
@@ -18,6 +18,10 @@ const KNOWN: &[&str] = &[
     "debug",
     "batch",
     "spanLimits",
+    "instrumentFetch",
+    "instrumentXhr",
+    "propagateTraceHeaderCorsUrls",
+    "ignoreUrls",
 ];
 const KNOWN_BATCH: &[&str] = &["maxQueueSize", "maxExportBatchSize", "scheduledDelayMillis", "exportTimeoutMillis"];
 const KNOWN_LIMITS: &[&str] =
@@ -76,6 +80,20 @@ pub fn parse(v: &JsValue) -> (Result<Config, ConfigError>, Vec<String>) {
         problems.push(ConfigProblem::WrongType { key: "debug", expected: "a boolean" });
     }
 
+    for (key, out) in [("instrumentFetch", &mut c.instrument_fetch), ("instrumentXhr", &mut c.instrument_xhr)] {
+        let x = get(v, key);
+        if let Some(b) = x.as_bool() {
+            *out = b;
+        } else if !x.is_undefined() && !x.is_null() {
+            problems.push(ConfigProblem::WrongType {
+                key: if key == "instrumentFetch" { "instrumentFetch" } else { "instrumentXhr" },
+                expected: "a boolean",
+            });
+        }
+    }
+    patterns(v, "propagateTraceHeaderCorsUrls", &mut c.propagate_trace_header_cors_urls, &mut problems);
+    patterns(v, "ignoreUrls", &mut c.ignore_urls, &mut problems);
+
     let batch = get(v, "batch");
     if batch.is_object() {
         unknown_keys(&batch, KNOWN_BATCH, "batch.", &mut warnings);
@@ -121,6 +139,27 @@ pub fn parse(v: &JsValue) -> (Result<Config, ConfigError>, Vec<String>) {
         problems = all;
     }
     if problems.is_empty() { (Ok(c), warnings) } else { (Err(ConfigError { problems }), warnings) }
+}
+
+/// A string, a RegExp, or an array of them.
+fn patterns(v: &JsValue, key: &'static str, out: &mut Vec<UrlPattern>, problems: &mut Vec<ConfigProblem>) {
+    let x = get(v, key);
+    if x.is_undefined() || x.is_null() {
+        return;
+    }
+    let items: Vec<JsValue> =
+        if js_sys::Array::is_array(&x) { x.unchecked_into::<js_sys::Array>().iter().collect() } else { vec![x] };
+    for item in items {
+        if let Some(s) = item.as_string() {
+            out.push(UrlPattern::Prefix(s));
+        } else if item.is_instance_of::<js_sys::RegExp>() {
+            let r: &js_sys::RegExp = item.unchecked_ref();
+            out.push(UrlPattern::Regex { source: r.source().into(), flags: r.flags().into() });
+        } else {
+            problems.push(ConfigProblem::WrongType { key, expected: "strings and RegExps (or an array of them)" });
+            return;
+        }
+    }
 }
 
 fn opt_string(v: &JsValue, key: &'static str, out: &mut Option<String>, problems: &mut Vec<ConfigProblem>) {

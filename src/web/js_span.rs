@@ -55,9 +55,9 @@ impl Drop for JsSpan {
 impl JsSpan {
     /// Sets an attribute. Invalid values (objects, mixed arrays, null) are ignored.
     #[wasm_bindgen(js_name = setAttribute)]
-    pub fn set_attribute(&self, key: &str, value: AttributeValue) {
+    pub fn set_attribute(&self, key: String, value: AttributeValue) {
         if let Some(v) = convert::attr_value(&value) {
-            self.with(|s| s.set_attribute(KeyValue { key: Str::Owned(key.to_owned()), value: v }));
+            self.with(|s| s.set_attribute(KeyValue { key: Str::Owned(key), value: v }));
         }
     }
 
@@ -70,14 +70,14 @@ impl JsSpan {
 
     /// Adds an event: `addEvent(name, attributes?, time?)` or `addEvent(name, time)`.
     #[wasm_bindgen(js_name = addEvent, skip_typescript)]
-    pub fn add_event(&self, name: &str, attributes_or_time: JsValue, time: JsValue) {
+    pub fn add_event(&self, name: String, attributes_or_time: JsValue, time: JsValue) {
         let (attrs, t) = match convert::time(&attributes_or_time) {
             Some(t) => (Vec::new(), Some(t)),
             None => (convert::attributes(&attributes_or_time), convert::time(&time)),
         };
         self.with(|s| match t {
-            Some(t) => s.add_event_at(Str::Owned(name.to_owned()), t, attrs),
-            None => s.add_event(Str::Owned(name.to_owned()), attrs),
+            Some(t) => s.add_event_at(Str::Owned(name), t, attrs),
+            None => s.add_event(Str::Owned(name), attrs),
         });
     }
 
@@ -109,8 +109,8 @@ impl JsSpan {
 
     /// Renames the span.
     #[wasm_bindgen(js_name = updateName)]
-    pub fn update_name(&self, name: &str) {
-        self.with(|s| s.update_name(Str::Owned(name.to_owned())));
+    pub fn update_name(&self, name: String) {
+        self.with(|s| s.update_name(Str::Owned(name)));
     }
 
     /// Links this span to another.
@@ -156,7 +156,7 @@ impl JsSpan {
 
     /// Starts a child of this span.
     #[wasm_bindgen(js_name = startSpan)]
-    pub fn start_span(&self, name: &str, options: Option<SpanOptions>) -> JsSpan {
+    pub fn start_span(&self, name: String, options: Option<SpanOptions>) -> JsSpan {
         let parent = self.inner.try_borrow().map(|s| s.span_context().clone()).ok();
         let mut opts = options.map(|o| convert::span_opts(&o)).unwrap_or_default();
         if let Some(p) = parent {

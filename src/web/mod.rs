@@ -2,6 +2,7 @@
 
 mod convert;
 pub mod document;
+pub mod instrument;
 mod js_api;
 mod js_config;
 mod js_span;
@@ -48,9 +49,9 @@ pub fn init(config: Config) -> Result<Tracer, ConfigError> {
         platform::warn("init called while already running: keeping the first configuration");
         return Ok(t);
     }
-    let fetch = match platform::global_get("fetch").dyn_into::<Function>() {
-        Ok(f) => f,
-        Err(_) => {
+    let fetch = match instrument::original_fetch() {
+        Some(f) => f,
+        None => {
             platform::warn("no fetch in this environment: spans will not be exported");
             return Ok(tracer());
         }
@@ -71,6 +72,7 @@ pub fn init(config: Config) -> Result<Tracer, ConfigError> {
         document::on_load(cb.unchecked_ref());
     }
     SDK.with(|s| *s.borrow_mut() = Some(Sdk { tracer: tracer.clone(), pipeline }));
+    instrument::install(&config);
     Ok(tracer)
 }
 
@@ -80,12 +82,35 @@ pub fn tracer() -> Tracer {
     SDK.with(|s| s.borrow().as_ref().map(|s| s.tracer.clone())).unwrap_or_else(|| NOOP.with(|t| t.clone()))
 }
 
-/// Sends everything queued; the Promise resolves when done.
+/// How long `forceFlush` lets in-flight fetch spans wait for their timing entries.
+const FLUSH_TIMING_GRACE_MS: i32 = 100;
+
+/// Sends everything queued; the Promise resolves when done. Fetch spans still waiting for their
+/// resource timing entry get a short grace period, then end with what is known.
 pub fn force_flush() -> Promise {
-    match SDK.with(|s| s.borrow().as_ref().map(|s| s.pipeline.clone())) {
-        Some(p) => p.flush(),
-        None => Promise::resolve(&JsValue::UNDEFINED),
+    let Some(p) = SDK.with(|s| s.borrow().as_ref().map(|s| s.pipeline.clone())) else {
+        return Promise::resolve(&JsValue::UNDEFINED);
+    };
+    if !instrument::has_waiting() {
+        return p.flush();
     }
+    wasm_bindgen_futures::future_to_promise(async move {
+        sleep(FLUSH_TIMING_GRACE_MS).await;
+        instrument::finish_waiting();
+        let _ = wasm_bindgen_futures::JsFuture::from(p.flush()).await;
+        Ok(JsValue::UNDEFINED)
+    })
+}
+
+async fn sleep(ms: i32) {
+    let p = Promise::new(&mut |resolve, _| {
+        if let Ok(st) = platform::global_get("setTimeout").dyn_into::<Function>() {
+            let _ = st.call2(&JsValue::UNDEFINED, &resolve, &JsValue::from(ms));
+        } else {
+            let _ = resolve.call0(&JsValue::UNDEFINED);
+        }
+    });
+    let _ = wasm_bindgen_futures::JsFuture::from(p).await;
 }
 
 /// Flushes and stops; later spans are not recorded, and `init` may run again.
@@ -93,6 +118,7 @@ pub fn shutdown() -> Promise {
     let Some(sdk) = SDK.with(|s| s.borrow_mut().take()) else {
         return Promise::resolve(&JsValue::UNDEFINED);
     };
+    instrument::uninstall();
     sdk.tracer.disable();
     let flushed = sdk.pipeline.flush();
     let pipeline = sdk.pipeline.clone();

@@ -41,6 +41,12 @@ pub fn now() -> u64 {
     clock().at(perf_now())
 }
 
+/// `performance.now()`.
+#[inline]
+pub fn perf_now_ms() -> f64 {
+    perf_now()
+}
+
 /// 32 bytes from `crypto.getRandomValues`, falling back to the clock if crypto is missing.
 pub fn seed() -> [u8; 32] {
     let mut buf = [0u8; 32];

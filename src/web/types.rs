@@ -65,7 +65,22 @@ export interface CanopyConfig {
   debug?: boolean;
   batch?: BatchConfig;
   spanLimits?: SpanLimitsConfig;
+  /** Create a CLIENT span per fetch (default true). */
+  instrumentFetch?: boolean;
+  /** Create a CLIENT span per XMLHttpRequest (default true). */
+  instrumentXhr?: boolean;
+  /**
+   * Cross-origin URLs that get `traceparent`/`tracestate` (same-origin URLs always do). A string
+   * matches that URL and everything below it ("https://api.example.com" matches
+   * "https://api.example.com/v1" but not "https://api.example.com.evil.net"); a RegExp is tested
+   * against the absolute URL.
+   */
+  propagateTraceHeaderCorsUrls?: UrlPatternInput | UrlPatternInput[];
+  /** URLs that get no span and no headers (same matching rules). */
+  ignoreUrls?: UrlPatternInput | UrlPatternInput[];
 }
+/** A URL prefix or a regular expression. */
+export type UrlPatternInput = string | RegExp;
 /** Methods with overloads wasm-bindgen cannot type (merged into the class). */
 export interface Span {
   addEvent(name: string, attributesOrTime?: Attributes | TimeInput, time?: TimeInput): void;

@@ -435,7 +435,7 @@ test("sampleRate 0: spans propagate flags 00 but are never exported", async () =
     await c.forceFlush();
     return out;
   });
-  assert.deepEqual(r, { recording: false, flags: 2, sameTrace: true });
+  assert.deepEqual(r, { recording: false, flags: 0, sameTrace: true });
   assert.equal(h.sink.received.length, 0);
   await page.context().close();
 });

@@ -1,0 +1,191 @@
+// The fetch and XMLHttpRequest wrappers. These need `this`, `arguments` and exact pass-through
+// semantics, which wasm-bindgen closures cannot express; everything else (span bookkeeping,
+// which URLs get headers, timing) is Rust, reached through `hooks`:
+//   hooks.start(href, method) -> undefined (leave the request alone) | [id, traceparent?, tracestate?]
+//   hooks.response(id, response) / hooks.fail(id, error)            (fetch)
+//   hooks.xhrEnd(id, status, failure)                               (XHR; failure: "abort" | "timeout" | "error" | undefined)
+// Every hook call is wrapped so that nothing we do can make the page's request fail.
+
+const FETCH_STATE = Symbol.for("canopy.fetch");
+const XHR_STATE = Symbol.for("canopy.xhr");
+
+function baseUrl(g) {
+  try {
+    return (g.document && g.document.baseURI) || (g.location && g.location.href) || undefined;
+  } catch (_) {
+    return undefined;
+  }
+}
+
+function callStart(hooks, href, method) {
+  try {
+    return hooks.start(href, method);
+  } catch (_) {
+    return undefined;
+  }
+}
+
+/** Wraps `g.fetch`. Returns the state, or a string saying why it could not. */
+export function installFetch(g, hooks) {
+  const current = g.fetch;
+  if (typeof current !== "function") return "no fetch in this environment";
+  const existing = current[FETCH_STATE];
+  if (existing) {
+    existing.hooks = hooks; // a second init (React StrictMode): reuse the wrapper, never wrap twice
+    return existing;
+  }
+  const original = current;
+  const state = { hooks, original, wrapper: null };
+  const wrapper = function fetch(input, init) {
+    const h = state.hooks;
+    if (!h) return original.apply(this, arguments);
+    let href, method, isRequest = false;
+    try {
+      isRequest = typeof Request !== "undefined" && input instanceof Request;
+      href = new URL(isRequest ? input.url : String(input), baseUrl(g)).href;
+      method = String((init && init.method) || (isRequest ? input.method : "GET"));
+    } catch (_) {
+      return original.apply(this, arguments); // an invalid URL: let fetch reject it as usual
+    }
+    const started = callStart(h, href, method);
+    if (!started) return original.apply(this, arguments);
+    const id = started[0];
+    let args = arguments;
+    if (started[1] !== undefined) {
+      try {
+        // Never mutate the caller's Headers or init: copy both, then add our headers.
+        const source = init && init.headers !== undefined ? init.headers : isRequest ? input.headers : undefined;
+        const headers = new Headers(source);
+        if (!headers.has("traceparent")) {
+          headers.set("traceparent", started[1]);
+          if (started[2] !== undefined && !headers.has("tracestate")) headers.set("tracestate", started[2]);
+          args = [input, Object.assign({}, init, { headers })];
+        }
+      } catch (_) {
+        args = arguments;
+      }
+    }
+    let p;
+    try {
+      p = original.apply(this, args);
+    } catch (e) {
+      try { h.fail(id, e); } catch (_) {}
+      throw e;
+    }
+    try {
+      p.then(
+        (r) => { try { h.response(id, r); } catch (_) {} },
+        (e) => { try { h.fail(id, e); } catch (_) {} },
+      );
+    } catch (_) {}
+    return p; // the caller's own Promise and Response, untouched
+  };
+  Object.defineProperty(wrapper, FETCH_STATE, { value: state });
+  state.wrapper = wrapper;
+  try {
+    g.fetch = wrapper;
+  } catch (e) {
+    return "fetch could not be patched: " + e;
+  }
+  if (g.fetch !== wrapper) return "fetch could not be patched (read-only)";
+  return state;
+}
+
+/** Makes the fetch wrapper a pass-through; restores the original only if `fetch` is still ours. */
+export function uninstallFetch(g, state) {
+  state.hooks = null;
+  try {
+    if (g.fetch === state.wrapper) g.fetch = state.original;
+  } catch (_) {}
+}
+
+/** Wraps `XMLHttpRequest.prototype.open/send/setRequestHeader`. Returns the state or why not. */
+export function installXhr(g, hooks) {
+  const X = g.XMLHttpRequest;
+  if (typeof X !== "function") return "no XMLHttpRequest in this environment";
+  const proto = X.prototype;
+  const existing = proto[XHR_STATE];
+  if (existing) {
+    existing.hooks = hooks;
+    return existing;
+  }
+  const state = { hooks, open: proto.open, send: proto.send, setRequestHeader: proto.setRequestHeader, info: new WeakMap() };
+  const { open, send, setRequestHeader, info } = state;
+  const wrappers = {
+    open: function open_(method, url) {
+      try {
+        info.set(this, { method: String(method), href: new URL(String(url), baseUrl(g)).href, callerTraceparent: false });
+      } catch (_) {
+        info.delete(this);
+      }
+      return open.apply(this, arguments);
+    },
+    setRequestHeader: function setRequestHeader_(name) {
+      const i = info.get(this);
+      const r = setRequestHeader.apply(this, arguments);
+      try {
+        if (i && String(name).toLowerCase() === "traceparent") i.callerTraceparent = true;
+      } catch (_) {}
+      return r;
+    },
+    send: function send_() {
+      const h = state.hooks;
+      const i = info.get(this);
+      if (!h || !i || i.id !== undefined) return send.apply(this, arguments);
+      const started = callStart(h, i.href, i.method);
+      if (!started) return send.apply(this, arguments);
+      const id = (i.id = started[0]);
+      const xhr = this;
+      let failure;
+      let done = false;
+      const finish = () => {
+        if (done) return;
+        done = true;
+        info.delete(xhr);
+        try { h.xhrEnd(id, xhr.status, failure); } catch (_) {}
+      };
+      try {
+        if (started[1] !== undefined && !i.callerTraceparent) {
+          setRequestHeader.call(this, "traceparent", started[1]);
+          if (started[2] !== undefined) setRequestHeader.call(this, "tracestate", started[2]);
+        }
+        this.addEventListener("abort", () => { failure = "abort"; });
+        this.addEventListener("timeout", () => { failure = "timeout"; });
+        this.addEventListener("error", () => { failure = "error"; });
+        this.addEventListener("loadend", finish);
+      } catch (_) {}
+      try {
+        return send.apply(this, arguments);
+      } catch (e) {
+        // A synchronous request that failed throws from send() instead of firing events.
+        if (!failure) failure = "error";
+        finish();
+        throw e;
+      }
+    },
+  };
+  try {
+    proto.open = wrappers.open;
+    proto.setRequestHeader = wrappers.setRequestHeader;
+    proto.send = wrappers.send;
+    Object.defineProperty(proto, XHR_STATE, { value: state, configurable: true });
+  } catch (e) {
+    return "XMLHttpRequest could not be patched: " + e;
+  }
+  if (proto.send !== wrappers.send) return "XMLHttpRequest could not be patched (read-only)";
+  state.wrappers = wrappers;
+  return state;
+}
+
+/** Makes the XHR wrappers pass-throughs; restores each method only if it is still ours. */
+export function uninstallXhr(g, state) {
+  state.hooks = null;
+  const proto = g.XMLHttpRequest && g.XMLHttpRequest.prototype;
+  if (!proto || !state.wrappers) return;
+  try {
+    for (const name of ["open", "send", "setRequestHeader"]) {
+      if (proto[name] === state.wrappers[name]) proto[name] = state[name];
+    }
+    if (proto.open === state.open && proto.send === state.send) delete proto[XHR_STATE];
+  } catch (_) {}
+}

@@ -1,0 +1,6 @@
+//! Automatic instrumentation: client spans for the page's HTTP requests.
+//!
+//! [`http`] holds the pure rules (attributes, URL matching); the browser wrappers for `fetch`
+//! and `XMLHttpRequest` live in `web::instrument` and `js/instrument.js`.
+
+pub mod http;

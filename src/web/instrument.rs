@@ -1,0 +1,480 @@
+//! fetch and XMLHttpRequest instrumentation: the Rust side of `js/instrument.js`.
+//!
+//! Each request gets a CLIENT span, child of the span current at call time. Same-origin URLs and
+//! URLs matching `propagateTraceHeaderCorsUrls` get `traceparent`/`tracestate`. A fetch span
+//! ends when the response body has arrived, read from the request's PerformanceResourceTiming
+//! entry (never by reading or cloning the caller's body); if no entry comes within
+//! [`TIMING_WAIT_MS`], it ends at the time the headers arrived.
+
+use super::platform::{self, get, global_get};
+use crate::attribute::{KeyValue, Str};
+use crate::config::{Config, UrlPattern};
+use crate::instrument::http::{origin_of, prefix_matches, request_attributes};
+use crate::propagation::format_traceparent;
+use crate::span::Span;
+use crate::span_data::{SpanKind, Status};
+use js_sys::{Array, Function, Object, Reflect};
+use std::cell::RefCell;
+use wasm_bindgen::JsCast;
+use wasm_bindgen::prelude::*;
+
+/// How long a fetch span waits for its resource timing entry after the headers arrived.
+pub const TIMING_WAIT_MS: f64 = 10_000.0;
+/// Requests in flight that are tracked at most; beyond it requests pass through untraced.
+pub const MAX_IN_FLIGHT: usize = 1024;
+
+#[wasm_bindgen(module = "/js/instrument.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = installFetch)]
+    fn install_fetch(g: &JsValue, hooks: &JsValue) -> JsValue;
+    #[wasm_bindgen(js_name = uninstallFetch)]
+    fn uninstall_fetch(g: &JsValue, state: &JsValue);
+    #[wasm_bindgen(js_name = installXhr)]
+    fn install_xhr(g: &JsValue, hooks: &JsValue) -> JsValue;
+    #[wasm_bindgen(js_name = uninstallXhr)]
+    fn uninstall_xhr(g: &JsValue, state: &JsValue);
+}
+
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(js_name = setTimeout)]
+    fn set_timeout(cb: &Function, ms: f64) -> JsValue;
+}
+
+enum Matcher {
+    Prefix(String),
+    Regex(js_sys::RegExp),
+}
+
+impl Matcher {
+    fn compile(p: &UrlPattern) -> Option<Matcher> {
+        match p {
+            UrlPattern::Prefix(s) => Some(Matcher::Prefix(s.clone())),
+            UrlPattern::Regex { source, flags } => {
+                // `g`/`y` make `test` stateful (lastIndex); drop them.
+                let flags: String = flags.chars().filter(|c| *c != 'g' && *c != 'y').collect();
+                let ctor: Function = global_get("RegExp").dyn_into().ok()?;
+                let args = Array::of2(&JsValue::from_str(source), &JsValue::from_str(&flags));
+                Reflect::construct(&ctor, &args).ok().map(|r| Matcher::Regex(r.unchecked_into()))
+            }
+        }
+    }
+
+    fn matches(&self, url: &str) -> bool {
+        match self {
+            Matcher::Prefix(p) => prefix_matches(url, p),
+            Matcher::Regex(r) => r.test(url),
+        }
+    }
+}
+
+struct Pending {
+    span: Span,
+    href: String,
+    start_perf: f64,
+    /// Set once the response headers arrived: (epoch ns then, perf deadline for timing).
+    waiting: Option<(u64, f64)>,
+}
+
+struct Inst {
+    page_origin: Option<String>,
+    export_url: Option<String>,
+    propagate: Vec<Matcher>,
+    ignore: Vec<Matcher>,
+    slots: Vec<Option<Pending>>,
+    free: Vec<u32>,
+    fetch_state: Option<JsValue>,
+    xhr_state: Option<JsValue>,
+    sweep_armed: bool,
+    /// Resource timing entries seen before their response hook ran (bounded).
+    early: Vec<JsValue>,
+}
+
+struct Hooks {
+    _start: Closure<dyn FnMut(String, String) -> JsValue>,
+    _response: Closure<dyn FnMut(u32, JsValue)>,
+    _fail: Closure<dyn FnMut(u32, JsValue)>,
+    _xhr_end: Closure<dyn FnMut(u32, u16, Option<String>)>,
+    _observe: Closure<dyn FnMut(JsValue)>,
+    sweep: Closure<dyn FnMut()>,
+    object: JsValue,
+}
+
+thread_local! {
+    static INST: RefCell<Option<Inst>> = const { RefCell::new(None) };
+    static HOOKS: RefCell<Option<Hooks>> = const { RefCell::new(None) };
+}
+
+fn with_inst<R>(f: impl FnOnce(&mut Inst) -> R) -> Option<R> {
+    INST.with(|i| i.try_borrow_mut().ok().and_then(|mut i| i.as_mut().map(f)))
+}
+
+/// Installs the configured wrappers. Failures are warned about once and leave everything else
+/// working.
+pub fn install(config: &Config) {
+    ensure_hooks();
+    let g = js_sys::global();
+    let loc = global_get("location");
+    let page_origin = get(&loc, "origin").as_string().filter(|o| o != "null");
+    let export_url = resolve(&config.endpoint, &get(&loc, "href"));
+    let mut inst = Inst {
+        page_origin,
+        export_url,
+        propagate: config.propagate_trace_header_cors_urls.iter().filter_map(Matcher::compile).collect(),
+        ignore: config.ignore_urls.iter().filter_map(Matcher::compile).collect(),
+        slots: Vec::new(),
+        free: Vec::new(),
+        fetch_state: None,
+        xhr_state: None,
+        sweep_armed: false,
+        early: Vec::new(),
+    };
+    let hooks = HOOKS.with(|h| h.borrow().as_ref().map(|h| h.object.clone())).unwrap_or(JsValue::UNDEFINED);
+    if config.instrument_fetch {
+        let s = install_fetch(&g, &hooks);
+        match s.as_string() {
+            Some(why) => platform::warn(&why),
+            None => inst.fetch_state = Some(s),
+        }
+    }
+    if config.instrument_xhr {
+        let s = install_xhr(&g, &hooks);
+        match s.as_string() {
+            Some(why) if global_get("XMLHttpRequest").is_function() => platform::warn(&why),
+            Some(_) => {}
+            None => inst.xhr_state = Some(s),
+        }
+    }
+    INST.with(|i| *i.borrow_mut() = Some(inst));
+}
+
+/// Turns the wrappers into pass-throughs (restoring the originals where still ours) and ends
+/// the spans still waiting for timing.
+pub fn uninstall() {
+    finish_waiting();
+    let inst = INST.with(|i| i.borrow_mut().take());
+    if let Some(inst) = inst {
+        let g = js_sys::global();
+        if let Some(s) = &inst.fetch_state {
+            uninstall_fetch(&g, s);
+        }
+        if let Some(s) = &inst.xhr_state {
+            uninstall_xhr(&g, s);
+        }
+    }
+}
+
+/// The original `fetch` if `fetch` is currently a Canopy wrapper (so the exporter never makes
+/// spans of its own), else `fetch` itself.
+pub fn original_fetch() -> Option<Function> {
+    let f = global_get("fetch");
+    let key = js_sys::Symbol::for_("canopy.fetch");
+    let state = Reflect::get(&f, &key).unwrap_or(JsValue::UNDEFINED);
+    let orig = get(&state, "original");
+    if orig.is_function() { orig.dyn_into().ok() } else { f.dyn_into().ok() }
+}
+
+/// Ends every span waiting for its timing entry now, at the time its headers arrived (used by
+/// `forceFlush` and `shutdown`).
+pub fn finish_waiting() {
+    let done: Vec<Pending> = with_inst(|inst| {
+        let mut out = Vec::new();
+        for i in 0..inst.slots.len() {
+            if inst.slots[i].as_ref().is_some_and(|p| p.waiting.is_some()) {
+                if let Some(p) = inst.slots[i].take() {
+                    inst.free.push(i as u32);
+                    out.push(p);
+                }
+            }
+        }
+        out
+    })
+    .unwrap_or_default();
+    for mut p in done {
+        let t = p.waiting.map(|w| w.0).unwrap_or_else(crate::time::now);
+        p.span.end_at(t);
+    }
+}
+
+/// True while some span waits for its timing entry.
+pub fn has_waiting() -> bool {
+    with_inst(|i| i.slots.iter().flatten().any(|p| p.waiting.is_some())).unwrap_or(false)
+}
+
+fn resolve(endpoint: &str, base: &JsValue) -> Option<String> {
+    let ctor: Function = global_get("URL").dyn_into().ok()?;
+    let args = Array::of2(&JsValue::from_str(endpoint), base);
+    let u = Reflect::construct(&ctor, &args).ok()?;
+    get(&u, "href").as_string()
+}
+
+fn ensure_hooks() {
+    if HOOKS.with(|h| h.borrow().is_some()) {
+        return;
+    }
+    let start = Closure::<dyn FnMut(String, String) -> JsValue>::new(on_start);
+    let response = Closure::<dyn FnMut(u32, JsValue)>::new(on_response);
+    let fail = Closure::<dyn FnMut(u32, JsValue)>::new(on_fail);
+    let xhr_end = Closure::<dyn FnMut(u32, u16, Option<String>)>::new(on_xhr_end);
+    let observe = Closure::<dyn FnMut(JsValue)>::new(on_entries);
+    let sweep = Closure::<dyn FnMut()>::new(on_sweep);
+    let object = Object::new();
+    let _ = Reflect::set(&object, &"start".into(), start.as_ref());
+    let _ = Reflect::set(&object, &"response".into(), response.as_ref());
+    let _ = Reflect::set(&object, &"fail".into(), fail.as_ref());
+    let _ = Reflect::set(&object, &"xhrEnd".into(), xhr_end.as_ref());
+    // One PerformanceObserver for resource entries, for the life of the page.
+    if let Ok(ctor) = global_get("PerformanceObserver").dyn_into::<Function>() {
+        if let Ok(obs) = Reflect::construct(&ctor, &Array::of1(observe.as_ref())) {
+            let opts = Object::new();
+            let _ = Reflect::set(&opts, &"type".into(), &"resource".into());
+            if let Ok(f) = get(&obs, "observe").dyn_into::<Function>() {
+                let _ = f.call1(&obs, &opts);
+            }
+        }
+    }
+    let hooks = Hooks {
+        _start: start,
+        _response: response,
+        _fail: fail,
+        _xhr_end: xhr_end,
+        _observe: observe,
+        sweep,
+        object: object.into(),
+    };
+    HOOKS.with(|h| *h.borrow_mut() = Some(hooks));
+}
+
+fn on_start(href: String, method: String) -> JsValue {
+    let decision = with_inst(|inst| {
+        let ignored = inst.ignore.iter().any(|m| m.matches(&href))
+            || inst.export_url.as_deref().is_some_and(|e| prefix_matches(&href, e));
+        if ignored || inst.slots.len() - inst.free.len() >= MAX_IN_FLIGHT {
+            return None;
+        }
+        let same_origin = match (&inst.page_origin, origin_of(&href)) {
+            (Some(p), Some(o)) => *p == o,
+            _ => false,
+        };
+        Some(same_origin || inst.propagate.iter().any(|m| m.matches(&href)))
+    })
+    .flatten();
+    let Some(propagate) = decision else { return JsValue::UNDEFINED };
+    let (name, attrs) = request_attributes(&method, &href);
+    let span = super::tracer().span(name).kind(SpanKind::Client).attributes(attrs).start();
+    let out = Array::new();
+    if propagate {
+        let mut tp = String::with_capacity(55);
+        format_traceparent(span.span_context(), &mut tp);
+        let ts = &span.span_context().trace_state;
+        let ts = (!ts.is_empty()).then(|| ts.header_value());
+        out.set(1, JsValue::from_str(&tp));
+        if let Some(ts) = ts {
+            out.set(2, JsValue::from_str(&ts));
+        }
+    }
+    let pending = Pending { span, href, start_perf: platform::perf_now_ms(), waiting: None };
+    let id = with_inst(|inst| match inst.free.pop() {
+        Some(i) => {
+            inst.slots[i as usize] = Some(pending);
+            i
+        }
+        None => {
+            inst.slots.push(Some(pending));
+            (inst.slots.len() - 1) as u32
+        }
+    });
+    match id {
+        Some(id) => {
+            out.set(0, JsValue::from(id));
+            out.into()
+        }
+        None => JsValue::UNDEFINED,
+    }
+}
+
+fn take(id: u32) -> Option<Pending> {
+    with_inst(|inst| {
+        let p = inst.slots.get_mut(id as usize)?.take()?;
+        inst.free.push(id);
+        Some(p)
+    })
+    .flatten()
+}
+
+fn set_status_code(span: &mut Span, status: u16) {
+    if status > 0 {
+        span.set_attribute(KeyValue::new("http.response.status_code", status as i64));
+    }
+    if status >= 400 {
+        let mut code = String::with_capacity(3);
+        crate::export::otlp_json::push_u64(&mut code, status as u64);
+        span.set_attribute(KeyValue::new("error.type", code));
+        span.set_status(Status::Error(Str::Borrowed("")));
+    }
+}
+
+fn on_response(id: u32, response: JsValue) {
+    let status = get(&response, "status").as_f64().unwrap_or(0.0) as u16;
+    let now = crate::time::now();
+    let deadline = platform::perf_now_ms() + TIMING_WAIT_MS;
+    let early = with_inst(|inst| {
+        let p = inst.slots.get_mut(id as usize)?.as_mut()?;
+        set_status_code(&mut p.span, status);
+        p.waiting = Some((now, deadline));
+        let href = p.href.clone();
+        let pos = inst.early.iter().position(|e| get(e, "name").as_string().as_deref() == Some(strip_fragment(&href)));
+        Some(pos.map(|i| inst.early.remove(i)))
+    })
+    .flatten()
+    .flatten();
+    match early {
+        Some(entry) => {
+            if let Some(p) = take(id) {
+                finish_with_entry(p, &entry);
+            }
+        }
+        None => arm_sweep(),
+    }
+}
+
+fn on_fail(id: u32, err: JsValue) {
+    let Some(mut p) = take(id) else { return };
+    let (kind, message, stack) = super::convert::exception(&err);
+    let error_type = kind.clone().unwrap_or(Str::Borrowed("_OTHER"));
+    p.span.set_attribute(KeyValue::new("error.type", error_type));
+    let msg = message.clone().unwrap_or_default();
+    p.span.record_exception(kind, message, stack, None);
+    p.span.set_status(Status::Error(msg));
+    p.span.end();
+}
+
+fn on_xhr_end(id: u32, status: u16, failure: Option<String>) {
+    let Some(mut p) = take(id) else { return };
+    match failure.as_deref() {
+        Some(f) => {
+            let (error_type, message) = match f {
+                "abort" => ("AbortError", "The request was aborted"),
+                "timeout" => ("TimeoutError", "The request timed out"),
+                _ => ("NetworkError", "The request failed"),
+            };
+            p.span.set_attribute(KeyValue::new("error.type", error_type));
+            p.span.record_exception(Some(error_type.into()), Some(message.into()), None, None);
+            p.span.set_status(Status::Error(message.into()));
+        }
+        None => set_status_code(&mut p.span, status),
+    }
+    p.span.end();
+}
+
+fn strip_fragment(s: &str) -> &str {
+    s.split_once('#').map_or(s, |(u, _)| u)
+}
+
+fn on_entries(list: JsValue) {
+    let Ok(get_entries) = get(&list, "getEntries").dyn_into::<Function>() else { return };
+    let Ok(entries) = get_entries.call0(&list) else { return };
+    for entry in entries.unchecked_into::<Array>().iter() {
+        if get(&entry, "initiatorType").as_string().as_deref() != Some("fetch") {
+            continue;
+        }
+        let Some(name) = get(&entry, "name").as_string() else { continue };
+        let start = get(&entry, "startTime").as_f64().unwrap_or(0.0);
+        let matched = with_inst(|inst| {
+            let mut best: Option<(usize, f64)> = None;
+            for (i, slot) in inst.slots.iter().enumerate() {
+                if let Some(p) = slot {
+                    if strip_fragment(&p.href) == name
+                        && p.start_perf <= start + 1.0
+                        && best.is_none_or(|(_, s)| p.start_perf > s)
+                    {
+                        best = Some((i, p.start_perf));
+                    }
+                }
+            }
+            match best {
+                Some((i, _)) if inst.slots[i].as_ref().is_some_and(|p| p.waiting.is_some()) => {
+                    let p = inst.slots[i].take();
+                    inst.free.push(i as u32);
+                    p
+                }
+                Some(_) => {
+                    // The body finished before our response hook ran: keep the entry for it.
+                    if inst.early.len() >= 32 {
+                        inst.early.remove(0);
+                    }
+                    inst.early.push(entry.clone());
+                    None
+                }
+                None => None,
+            }
+        })
+        .flatten();
+        if let Some(p) = matched {
+            finish_with_entry(p, &entry);
+        }
+    }
+}
+
+fn finish_with_entry(mut p: Pending, entry: &JsValue) {
+    let n = |k: &str| get(entry, k).as_f64().unwrap_or(0.0);
+    let clock = platform::clock();
+    let end = n("responseEnd");
+    let phases: [(&'static str, f64, f64); 5] = [
+        ("canopy.timing.dns_ms", n("domainLookupStart"), n("domainLookupEnd")),
+        ("canopy.timing.connect_ms", n("connectStart"), n("connectEnd")),
+        ("canopy.timing.tls_ms", n("secureConnectionStart"), n("connectEnd")),
+        ("canopy.timing.request_ms", n("requestStart"), n("responseStart")),
+        ("canopy.timing.response_ms", n("responseStart"), end),
+    ];
+    for (key, a, b) in phases {
+        if a > 0.0 && b >= a {
+            p.span.set_attribute(KeyValue::new(key, b - a));
+        }
+    }
+    let size = n("encodedBodySize");
+    if size > 0.0 {
+        p.span.set_attribute(KeyValue::new("http.response.body.size", size as i64));
+    }
+    let header_time = p.waiting.map(|w| w.0).unwrap_or_else(crate::time::now);
+    let t = if end > 0.0 { clock.at(end).max(header_time) } else { header_time };
+    p.span.end_at(t);
+}
+
+fn arm_sweep() {
+    let armed = with_inst(|i| std::mem::replace(&mut i.sweep_armed, true)).unwrap_or(true);
+    if armed {
+        return;
+    }
+    HOOKS.with(|h| {
+        if let Some(h) = h.borrow().as_ref() {
+            set_timeout(h.sweep.as_ref().unchecked_ref(), TIMING_WAIT_MS + 50.0);
+        }
+    });
+}
+
+fn on_sweep() {
+    let now = platform::perf_now_ms();
+    let expired: Vec<Pending> = with_inst(|inst| {
+        inst.sweep_armed = false;
+        inst.early.clear();
+        let mut out = Vec::new();
+        for i in 0..inst.slots.len() {
+            if inst.slots[i].as_ref().is_some_and(|p| p.waiting.is_some_and(|w| w.1 <= now)) {
+                if let Some(p) = inst.slots[i].take() {
+                    inst.free.push(i as u32);
+                    out.push(p);
+                }
+            }
+        }
+        out
+    })
+    .unwrap_or_default();
+    for mut p in expired {
+        let t = p.waiting.map(|w| w.0).unwrap_or_else(crate::time::now);
+        p.span.end_at(t);
+    }
+    if has_waiting() {
+        arm_sweep();
+    }
+}
