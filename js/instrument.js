@@ -36,9 +36,11 @@ export function installFetch(g, hooks) {
   }
   const original = current;
   const state = { hooks, original, wrapper: null };
-  const wrapper = function fetch(input, init) {
+  // `function fetch(input)`: the same name and length (1) as the native function.
+  const wrapper = function fetch(input) {
     const h = state.hooks;
-    if (!h) return original.apply(this, arguments);
+    if (!h || arguments.length === 0) return original.apply(this, arguments);
+    const init = arguments[1];
     let href, method, isRequest = false;
     try {
       isRequest = typeof Request !== "undefined" && input instanceof Request;
@@ -107,12 +109,20 @@ export function installXhr(g, hooks) {
   const existing = proto[XHR_STATE];
   if (existing) {
     existing.hooks = hooks;
+    // After a partial restore (another library kept its wrapper on one method), put ours back
+    // on the methods that are the originals again; leave foreign wrappers alone.
+    for (const name of ["open", "send", "setRequestHeader"]) {
+      try {
+        if (proto[name] === existing[name]) proto[name] = existing.wrappers[name];
+      } catch (_) {}
+    }
     return existing;
   }
   const state = { hooks, open: proto.open, send: proto.send, setRequestHeader: proto.setRequestHeader, info: new WeakMap() };
   const { open, send, setRequestHeader, info } = state;
+  // Method definitions: the same names and lengths as the native methods, and not constructors.
   const wrappers = {
-    open: function open_(method, url) {
+    open(method, url) {
       try {
         info.set(this, { method: String(method), href: new URL(String(url), baseUrl(g)).href, callerTraceparent: false });
       } catch (_) {
@@ -120,7 +130,7 @@ export function installXhr(g, hooks) {
       }
       return open.apply(this, arguments);
     },
-    setRequestHeader: function setRequestHeader_(name) {
+    setRequestHeader(name, value) {
       const i = info.get(this);
       const r = setRequestHeader.apply(this, arguments);
       try {
@@ -128,7 +138,7 @@ export function installXhr(g, hooks) {
       } catch (_) {}
       return r;
     },
-    send: function send_() {
+    send() {
       const h = state.hooks;
       const i = info.get(this);
       if (!h || !i || i.id !== undefined) return send.apply(this, arguments);
@@ -186,6 +196,8 @@ export function uninstallXhr(g, state) {
     for (const name of ["open", "send", "setRequestHeader"]) {
       if (proto[name] === state.wrappers[name]) proto[name] = state[name];
     }
-    if (proto.open === state.open && proto.send === state.send) delete proto[XHR_STATE];
+    if (proto.open === state.open && proto.send === state.send && proto.setRequestHeader === state.setRequestHeader) {
+      delete proto[XHR_STATE];
+    }
   } catch (_) {}
 }
