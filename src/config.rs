@@ -24,6 +24,11 @@ pub mod defaults {
     pub const SCHEDULED_DELAY_MILLIS: u32 = 5000;
     /// `OTEL_BSP_EXPORT_TIMEOUT`, milliseconds.
     pub const EXPORT_TIMEOUT_MILLIS: u32 = 30000;
+    /// Largest request body before compression, bytes; larger batches are split. Well under the
+    /// relay's default body limit.
+    pub const MAX_EXPORT_BYTES: usize = 512 * 1024;
+    /// Gzip request bodies (where `CompressionStream` exists).
+    pub const COMPRESSION: bool = true;
     /// `OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT`.
     pub const ATTRIBUTE_COUNT_LIMIT: usize = 128;
     /// `OTEL_SPAN_EVENT_COUNT_LIMIT`.
@@ -49,6 +54,8 @@ pub struct BatchConfig {
     pub scheduled_delay_millis: u32,
     /// An export request is abandoned after this long.
     pub export_timeout_millis: u32,
+    /// Largest request body (before compression); larger batches are split into several.
+    pub max_export_bytes: usize,
 }
 
 impl Default for BatchConfig {
@@ -58,6 +65,7 @@ impl Default for BatchConfig {
             max_export_batch_size: defaults::MAX_EXPORT_BATCH_SIZE,
             scheduled_delay_millis: defaults::SCHEDULED_DELAY_MILLIS,
             export_timeout_millis: defaults::EXPORT_TIMEOUT_MILLIS,
+            max_export_bytes: defaults::MAX_EXPORT_BYTES,
         }
     }
 }
@@ -68,6 +76,7 @@ impl BatchConfig {
     pub fn normalized(mut self) -> Self {
         self.max_queue_size = self.max_queue_size.max(1);
         self.max_export_batch_size = self.max_export_batch_size.clamp(1, self.max_queue_size);
+        self.max_export_bytes = self.max_export_bytes.max(1024);
         self
     }
 }
@@ -139,6 +148,8 @@ pub struct Config {
     pub debug: bool,
     /// Batching.
     pub batch: BatchConfig,
+    /// Gzip request bodies.
+    pub compression: bool,
     /// Span limits.
     pub limits: SpanLimits,
     /// Create client spans for `fetch` (default on).
@@ -164,6 +175,7 @@ impl Config {
             resource_attributes: Vec::new(),
             debug: false,
             batch: BatchConfig::default(),
+            compression: defaults::COMPRESSION,
             limits: SpanLimits::default(),
             instrument_fetch: true,
             instrument_xhr: true,

@@ -7,6 +7,7 @@
 pub mod batch;
 pub mod debug_tree;
 pub mod otlp_json;
+pub mod retry;
 
 use crate::span_data::SpanData;
 use std::cell::RefCell;

@@ -45,7 +45,12 @@ const FLAG_IS_REMOTE: u32 = 0x200;
 pub struct Encoder {
     /// Everything up to and including `"spans":[`.
     prefix: String,
+    /// The prefix up to the scope's version, before the scope object closes.
+    scope_head_len: usize,
 }
+
+/// The scope attribute that reports spans dropped (queue full) since the previous export.
+pub const DROPPED_SPANS_KEY: &str = "canopy.dropped_spans";
 
 impl Encoder {
     /// An encoder for spans of `resource`, reported under the instrumentation scope
@@ -62,8 +67,56 @@ impl Encoder {
             p.push_str(",\"version\":");
             push_json_string(&mut p, scope_version);
         }
+        let scope_head_len = p.len();
         p.push_str("},\"spans\":[");
-        Encoder { prefix: p }
+        Encoder { prefix: p, scope_head_len }
+    }
+
+    /// Starts a document; a non-zero `dropped` becomes the scope attribute
+    /// [`DROPPED_SPANS_KEY`].
+    fn begin(&self, out: &mut String, dropped: u64) {
+        if dropped == 0 {
+            out.push_str(&self.prefix);
+            return;
+        }
+        out.push_str(&self.prefix[..self.scope_head_len]);
+        out.push_str(",\"attributes\":[{\"key\":\"");
+        out.push_str(DROPPED_SPANS_KEY);
+        out.push_str("\",\"value\":{\"intValue\":\"");
+        push_u64(out, dropped);
+        out.push_str("\"}}]");
+        out.push_str(&self.prefix[self.scope_head_len..]);
+    }
+
+    /// Encodes `spans` as one or more documents of at most `max_bytes` each (a single span
+    /// larger than that still gets a document of its own). `dropped` is reported on the first.
+    /// Returns each document with its span count.
+    pub fn encode_split(&self, spans: &[SpanData], dropped: u64, max_bytes: usize) -> Vec<(String, usize)> {
+        let mut docs = Vec::new();
+        let mut doc = String::with_capacity(max_bytes.min(self.prefix.len() + spans.len() * 320 + 64));
+        let mut count = 0usize;
+        let mut one = String::new();
+        self.begin(&mut doc, dropped);
+        for span in spans {
+            one.clear();
+            push_span(&mut one, span);
+            if count > 0 && doc.len() + 1 + one.len() + SUFFIX.len() > max_bytes {
+                doc.push_str(SUFFIX);
+                docs.push((std::mem::take(&mut doc), count));
+                count = 0;
+                self.begin(&mut doc, 0);
+            }
+            if count > 0 {
+                doc.push(',');
+            }
+            doc.push_str(&one);
+            count += 1;
+        }
+        if count > 0 || docs.is_empty() {
+            doc.push_str(SUFFIX);
+            docs.push((doc, count));
+        }
+        docs
     }
 
     /// Appends one complete `ExportTraceServiceRequest` JSON document for `spans` to `out`.
@@ -463,6 +516,67 @@ fn push_js_layout(out: &mut String, digits: &[u8], n: i32) {
         }
         out.push_str(if n > 0 { "e+" } else { "e-" });
         push_u64(out, u64::from((n - 1).unsigned_abs()));
+    }
+}
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod split_tests {
+    use super::*;
+    use crate::export::InMemoryProcessor;
+    use crate::{Config, Tracer};
+    use std::rc::Rc;
+
+    fn spans(n: usize) -> Vec<SpanData> {
+        let mem = Rc::new(InMemoryProcessor::default());
+        let t = Tracer::new(&Config::new("t"), [1; 32], mem.clone());
+        for i in 0..n {
+            let mut s = t.start("span");
+            s.set_attribute(KeyValue::new("i", i as i64));
+        }
+        mem.take()
+    }
+
+    #[test]
+    fn split_respects_the_byte_limit_and_keeps_every_span() {
+        let enc = Encoder::new(&Resource::default(), "s", "1");
+        let all = spans(50);
+        let docs = enc.encode_split(&all, 0, 2000);
+        assert!(docs.len() > 1);
+        assert_eq!(docs.iter().map(|d| d.1).sum::<usize>(), 50);
+        for (d, n) in &docs {
+            assert!(d.len() <= 2000, "{} bytes", d.len());
+            let v: serde_json::Value = serde_json::from_str(d).unwrap();
+            assert_eq!(v["resourceSpans"][0]["scopeSpans"][0]["spans"].as_array().unwrap().len(), *n);
+        }
+        let one = enc.encode_split(&all, 0, usize::MAX);
+        let mut whole = String::new();
+        enc.encode(&all, &mut whole);
+        assert_eq!(one, vec![(whole, 50)], "no limit: the same as encode");
+    }
+
+    #[test]
+    fn an_oversized_span_still_gets_its_own_document() {
+        let enc = Encoder::new(&Resource::default(), "s", "1");
+        let docs = enc.encode_split(&spans(3), 0, 10);
+        assert_eq!(docs.iter().map(|d| d.1).collect::<Vec<_>>(), [1, 1, 1]);
+        assert_eq!(enc.encode_split(&[], 0, 10).len(), 1, "an empty batch is one empty document");
+    }
+
+    #[test]
+    fn dropped_count_is_a_scope_attribute_on_the_first_document_only() {
+        let enc = Encoder::new(&Resource::default(), "s", "1");
+        let docs = enc.encode_split(&spans(20), 7, 1500);
+        let first: serde_json::Value = serde_json::from_str(&docs[0].0).unwrap();
+        let scope = &first["resourceSpans"][0]["scopeSpans"][0]["scope"];
+        assert_eq!(scope["name"], "s");
+        assert_eq!(scope["attributes"][0]["key"], DROPPED_SPANS_KEY);
+        assert_eq!(scope["attributes"][0]["value"]["intValue"], "7");
+        let second: serde_json::Value = serde_json::from_str(&docs[1].0).unwrap();
+        assert!(second["resourceSpans"][0]["scopeSpans"][0]["scope"].get("attributes").is_none());
+        let decoded: opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest =
+            serde_json::from_str(&docs[0].0).unwrap();
+        let scope = decoded.resource_spans[0].scope_spans[0].scope.as_ref().unwrap();
+        assert_eq!(scope.attributes[0].key, DROPPED_SPANS_KEY, "the official schema reads it");
     }
 }
 

@@ -22,8 +22,10 @@ const KNOWN: &[&str] = &[
     "instrumentXhr",
     "propagateTraceHeaderCorsUrls",
     "ignoreUrls",
+    "compression",
 ];
-const KNOWN_BATCH: &[&str] = &["maxQueueSize", "maxExportBatchSize", "scheduledDelayMillis", "exportTimeoutMillis"];
+const KNOWN_BATCH: &[&str] =
+    &["maxQueueSize", "maxExportBatchSize", "scheduledDelayMillis", "exportTimeoutMillis", "maxExportBytes"];
 const KNOWN_LIMITS: &[&str] =
     &["attributeCountLimit", "attributeValueLengthLimit", "eventCountLimit", "linkCountLimit"];
 
@@ -91,6 +93,13 @@ pub fn parse(v: &JsValue) -> (Result<Config, ConfigError>, Vec<String>) {
             });
         }
     }
+    let comp = get(v, "compression");
+    match comp.as_string().as_deref() {
+        Some("gzip") => c.compression = true,
+        Some("none") => c.compression = false,
+        _ if comp.is_undefined() || comp.is_null() => {}
+        _ => problems.push(ConfigProblem::WrongType { key: "compression", expected: "\"gzip\" or \"none\"" }),
+    }
     patterns(v, "propagateTraceHeaderCorsUrls", &mut c.propagate_trace_header_cors_urls, &mut problems);
     patterns(v, "ignoreUrls", &mut c.ignore_urls, &mut problems);
 
@@ -106,6 +115,7 @@ pub fn parse(v: &JsValue) -> (Result<Config, ConfigError>, Vec<String>) {
         let mut ms = b.export_timeout_millis as usize;
         count(&batch, "exportTimeoutMillis", "batch.exportTimeoutMillis", &mut ms, &mut problems);
         b.export_timeout_millis = ms.min(u32::MAX as usize) as u32;
+        count(&batch, "maxExportBytes", "batch.maxExportBytes", &mut b.max_export_bytes, &mut problems);
     } else if !batch.is_undefined() && !batch.is_null() {
         problems.push(ConfigProblem::WrongType { key: "batch", expected: "an object" });
     }

@@ -71,6 +71,7 @@ pub fn init(config: Config) -> Result<Tracer, ConfigError> {
         let cb = Closure::once_into_js(move || t.close_document_parent());
         document::on_load(cb.unchecked_ref());
     }
+    pipeline::set_current(Some(&pipeline));
     SDK.with(|s| *s.borrow_mut() = Some(Sdk { tracer: tracer.clone(), pipeline }));
     instrument::install(&config);
     Ok(tracer)
@@ -125,6 +126,9 @@ pub fn shutdown() -> Promise {
     wasm_bindgen_futures::future_to_promise(async move {
         let _ = wasm_bindgen_futures::JsFuture::from(flushed).await;
         pipeline.stop();
+        if SDK.with(|s| s.borrow().is_none()) {
+            pipeline::set_current(None);
+        }
         Ok(JsValue::UNDEFINED)
     })
 }

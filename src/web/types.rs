@@ -39,6 +39,8 @@ export interface BatchConfig {
   scheduledDelayMillis?: number;
   /** Request timeout (default 30000 ms). */
   exportTimeoutMillis?: number;
+  /** Largest request body before compression (default 512 KiB); larger batches are split. */
+  maxExportBytes?: number;
 }
 /** Span limits (OpenTelemetry defaults: 128 each, no value length limit). */
 export interface SpanLimitsConfig {
@@ -65,6 +67,8 @@ export interface CanopyConfig {
   debug?: boolean;
   batch?: BatchConfig;
   spanLimits?: SpanLimitsConfig;
+  /** Gzip request bodies with CompressionStream (default "gzip"; page-hide requests are never compressed). */
+  compression?: "gzip" | "none";
   /** Create a CLIENT span per fetch (default true). */
   instrumentFetch?: boolean;
   /** Create a CLIENT span per XMLHttpRequest (default true). */

@@ -2,12 +2,15 @@
 //
 //   node tests/support/sink.mjs [port]        (prints "listening <port>" when ready)
 //
-// POST /v1/traces      records the body (JSON), answers 200 {} (or the status queued by /control)
+// POST /v1/traces      records the body (JSON; gzip and text/plain beacons decoded), answers 200 {}
+//                      or the next scripted response (see /script)
+// POST /script         queues scripted responses: [{ status, retryAfter, drop, body, delayMs }]
 // GET  /received       the recorded requests: [{ path, headers, body }]
 // POST /reset          forgets them
 // GET  /<file>         serves files below the repository root (pkg/, tests/e2e/pages/)
 // Every response allows CORS from any origin, so test pages on other ports can post here.
 import { createServer } from "node:http";
+import { gunzipSync } from "node:zlib";
 import { readFile } from "node:fs/promises";
 import { extname, join, normalize } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -16,7 +19,9 @@ const root = normalize(join(fileURLToPath(import.meta.url), "../../.."));
 const types = { ".html": "text/html", ".js": "text/javascript", ".mjs": "text/javascript", ".wasm": "application/wasm", ".json": "application/json", ".css": "text/css" };
 
 export function startSink(port = 0) {
-  const received = [];
+  const received = []; // accepted (2xx) requests
+  const attempts = []; // every request, whatever the answer
+  const script = []; // scripted answers, first in first out
   const server = createServer(async (req, res) => {
     const cors = {
       "access-control-allow-origin": req.headers.origin || "*",
@@ -28,12 +33,34 @@ export function startSink(port = 0) {
     if (req.method === "POST" && url.pathname === "/v1/traces") {
       const chunks = [];
       for await (const c of req) chunks.push(c);
-      const text = Buffer.concat(chunks).toString("utf8");
+      let raw = Buffer.concat(chunks);
+      const encoding = req.headers["content-encoding"] || null;
+      if (encoding === "gzip") raw = gunzipSync(raw);
+      const text = raw.toString("utf8");
       let body = null;
       try { body = JSON.parse(text); } catch { body = { invalid: text }; }
-      received.push({ path: url.pathname, headers: req.headers, body });
-      res.writeHead(200, { ...cors, "content-type": "application/json" });
-      res.end("{}");
+      const sentAt = req.headers["x-canopy-sent-at"] ?? url.searchParams.get("sent_at");
+      const entry = { path: url.pathname, headers: req.headers, body, encoding, bytes: Buffer.concat(chunks).length,
+        sentAt: sentAt === null || sentAt === undefined ? null : Number(sentAt), receivedAt: Date.now(),
+        contentType: req.headers["content-type"], query: url.search };
+      attempts.push(entry);
+      const scripted = script.shift() || { status: 200 };
+      if (scripted.delayMs) await new Promise((r) => setTimeout(r, Math.min(scripted.delayMs, 10000)));
+      if (scripted.drop) { req.socket.destroy(); return; }
+      const status = scripted.status || 200;
+      if (status >= 200 && status < 300) received.push(entry);
+      const headers = { ...cors, "content-type": "application/json", "access-control-expose-headers": "retry-after" };
+      if (scripted.retryAfter !== undefined) headers["retry-after"] = String(scripted.retryAfter);
+      res.writeHead(status, headers);
+      res.end(scripted.body ?? (status < 300 ? "{}" : `{"error":"scripted ${status}"}`));
+      return;
+    }
+    if (req.method === "POST" && url.pathname === "/script") {
+      const chunks = [];
+      for await (const c of req) chunks.push(c);
+      script.push(...JSON.parse(Buffer.concat(chunks).toString("utf8")));
+      res.writeHead(204, cors);
+      res.end();
       return;
     }
     if (url.pathname === "/received") {
@@ -43,6 +70,8 @@ export function startSink(port = 0) {
     }
     if (req.method === "POST" && url.pathname === "/reset") {
       received.length = 0;
+      attempts.length = 0;
+      script.length = 0;
       res.writeHead(204, cors);
       res.end();
       return;
@@ -59,7 +88,8 @@ export function startSink(port = 0) {
     }
   });
   return new Promise((resolve) => {
-    server.listen(port, "127.0.0.1", () => resolve({ server, port: server.address().port, received }));
+    server.listen(port, "127.0.0.1", () => resolve({ server, port: server.address().port, received, attempts, script,
+      reset() { received.length = 0; attempts.length = 0; script.length = 0; } }));
   });
 }
 

@@ -34,6 +34,7 @@
 //               method and request headers (max-age 0, so every preflight is visible in `seen`).
 // cors: false → no CORS header at all, on any response (cross-origin reads fail).
 import { createServer } from "node:http";
+import { gunzipSync } from "node:zlib";
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { extname, join, normalize } from "node:path";
@@ -153,7 +154,9 @@ export function startServer({ cors = false } = {}) {
     const q = url.searchParams;
     try {
       if (p === "/v1/traces" && req.method === "POST") {
-        const text = (await readBody()).toString("utf8");
+        let raw = await readBody();
+        if (h["content-encoding"] === "gzip") raw = gunzipSync(raw);
+        const text = raw.toString("utf8");
         let body;
         try { body = JSON.parse(text); } catch { body = { invalid: text }; }
         received.push({ path: p, headers: h, body });
