@@ -126,7 +126,7 @@ impl SpanProcessor for PipelineProcessor {
 
 thread_local! {
     /// Page-lifetime listeners (hide, online) that reach whichever pipeline is current.
-    static LISTENERS: RefCell<Option<[Closure<dyn FnMut()>; 2]>> = const { RefCell::new(None) };
+    static LISTENERS: RefCell<Vec<Closure<dyn FnMut()>>> = const { RefCell::new(Vec::new()) };
 }
 
 impl Pipeline {
@@ -539,7 +539,7 @@ fn current() -> Option<Rc<Pipeline>> {
 
 fn ensure_listeners() {
     LISTENERS.with(|l| {
-        if l.borrow().is_some() {
+        if !l.borrow().is_empty() {
             return;
         }
         let hide = Closure::<dyn FnMut()>::new(|| {
@@ -554,7 +554,7 @@ fn ensure_listeners() {
             }
         });
         listen(hide.as_ref().unchecked_ref(), online.as_ref().unchecked_ref());
-        *l.borrow_mut() = Some([hide, online]);
+        *l.borrow_mut() = vec![hide, online];
     });
 }
 
