@@ -43,6 +43,20 @@ export function canGzip() {
   return typeof CompressionStream === "function" && typeof Blob === "function" && typeof Response === "function";
 }
 
+/** Page hide: a keepalive POST started synchronously. False when the browser refuses it (no
+ *  keepalive support, or it throws), so the caller falls back to a beacon. */
+export function sendKeepalive(fetch, url, text, headers) {
+  try {
+    const h = Object.assign({ "content-type": "application/json" }, headers);
+    h["x-canopy-sent-at"] = String(Date.now());
+    const p = fetch.call(globalThis, url, { method: "POST", headers: h, body: text, keepalive: true, credentials: "omit" });
+    if (p && typeof p.catch === "function") p.catch(() => {});
+    return true;
+  } catch (_) {
+    return false;
+  }
+}
+
 /** navigator.sendBeacon with a CORS-safelisted type (no preflight, no custom headers). */
 export function beacon(url, text) {
   try {

@@ -35,9 +35,10 @@ pub const HIDE_DOC_BYTES: usize = 15 * 1024;
 /// Where undelivered documents wait for the next page load.
 pub const STORAGE_KEY: &str = "canopy.unsent.v1";
 /// At most this much is kept in storage (oldest dropped first).
-pub const STORAGE_MAX_BYTES: f64 = 256.0 * 1024.0;
-/// Documents waiting in memory after failed attempts, at most (oldest dropped first).
-pub const MAX_WAITING_DOCS: usize = 64;
+pub const STORAGE_MAX_BYTES: f64 = 1024.0 * 1024.0;
+/// Documents waiting in memory after failed attempts, at most (newest dropped first, counted).
+/// Documents are encoded only when none wait, so this bounds memory with the span queue.
+pub const MAX_WAITING_DOCS: usize = 16;
 
 #[wasm_bindgen(module = "/js/transport.js")]
 extern "C" {
@@ -55,6 +56,8 @@ extern "C" {
     #[wasm_bindgen(js_name = canGzip)]
     fn can_gzip() -> bool;
     fn beacon(url: &str, text: &str) -> bool;
+    #[wasm_bindgen(js_name = sendKeepalive)]
+    fn send_keepalive(fetch: &Function, url: &str, text: &str, headers: &Object) -> bool;
     #[wasm_bindgen(js_name = isOffline)]
     fn is_offline() -> bool;
     #[wasm_bindgen(js_name = takeStored)]
@@ -113,6 +116,8 @@ pub struct Pipeline {
     keepalive_bytes: Cell<usize>,
     keepalive_count: Cell<usize>,
     warned: RefCell<Vec<u16>>,
+    /// Spans in waiting documents dropped for the bound, reported with the next export.
+    lost: Cell<u64>,
 }
 
 /// The handle the tracer holds.
@@ -165,6 +170,7 @@ impl Pipeline {
             keepalive_bytes: Cell::new(0),
             keepalive_count: Cell::new(0),
             warned: RefCell::new(Vec::new()),
+            lost: Cell::new(0),
         });
         let weak: Weak<Pipeline> = Rc::downgrade(&p);
         let cb = Closure::<dyn FnMut()>::new(move || {
@@ -259,6 +265,7 @@ impl Pipeline {
                     if self.debug {
                         self.log_batch(&batch, dropped);
                     }
+                    let dropped = dropped + self.lost.replace(0);
                     let docs = self.encoder.encode_split(&batch, dropped, self.max_doc_bytes);
                     drop(batch);
                     let mut q = self.docs.borrow_mut();
@@ -314,7 +321,9 @@ impl Pipeline {
                         let mut docs = self.docs.borrow_mut();
                         docs.push_front(doc);
                         while docs.len() > MAX_WAITING_DOCS {
-                            docs.pop_back();
+                            if let Some(d) = docs.pop_back() {
+                                self.lost.set(self.lost.get() + d.spans as u64);
+                            }
                         }
                         return Some(wait);
                     }
@@ -464,18 +473,14 @@ impl Pipeline {
             }
             let size = doc.body.len();
             if self.reserve_keepalive(size) {
-                let _ = post(
-                    &self.fetch,
-                    &self.endpoint,
-                    &JsValue::from_str(&doc.body),
-                    &self.headers,
-                    true,
-                    self.timeout_ms,
-                    false,
-                );
-                // The page may be gone before it settles: the budget frees itself by timeout.
-                self.release_keepalive_later(size);
-            } else if !beacon(&self.endpoint, &doc.body) {
+                if send_keepalive(&self.fetch, &self.endpoint, &doc.body, &self.headers) {
+                    // The page may be gone before it settles: the budget frees itself later.
+                    self.release_keepalive_later(size);
+                    continue;
+                }
+                self.release_keepalive(size);
+            }
+            if !beacon(&self.endpoint, &doc.body) {
                 keep.push(&JsValue::from_str(&doc.body));
             }
         }

@@ -8,7 +8,8 @@ export async function launch() {
     executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
     headless: true,
     args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-      "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"],
+      "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+      "--js-flags=--expose-gc", "--enable-precise-memory-info"],
   });
   const base = `http://127.0.0.1:${sink.port}`;
   return {
@@ -16,9 +17,10 @@ export async function launch() {
     base,
     browser,
     /** A fresh page with the package loaded; `console` collects its console messages. */
-    async page(query = "") {
+    async page(query = "", prelude = "") {
       const context = await browser.newContext();
       const page = await context.newPage();
+      if (prelude) await page.addInitScript(prelude);
       const consoleMessages = [];
       page.on("console", (m) => consoleMessages.push({ type: m.type(), text: m.text() }));
       page.on("pageerror", (e) => consoleMessages.push({ type: "pageerror", text: String(e) }));

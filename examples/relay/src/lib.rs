@@ -1,1 +1,43 @@
+//! Canopy's relay: the server the browser SDK exports to.
+//!
+//! It receives OTLP/HTTP traces (JSON from the SDK, protobuf from backend SDKs, plain or gzip,
+//! and the SDK's `sendBeacon` fallback), checks them against strict rules and limits, corrects
+//! browser clock skew, and forwards them to Honeycomb or any OTLP/HTTP endpoint with the API key
+//! kept server-side. Without a key or upstream it keeps recent traces in memory and serves a
+//! trace viewer. It faces the open internet: CORS allow-list, size and rate limits, timeouts for
+//! slow clients, no open proxying.
+//!
+//! ```ignore
+//! let state = AppState::new(Config::default())?;
+//! let router = app(state); // drive it with tower::ServiceExt::oneshot, or:
+//! canopy_relay::serve(TcpListener::bind("127.0.0.1:0").await?, state, shutdown).await;
+//! ```
 
+mod app;
+mod body;
+mod config;
+mod cors;
+pub mod decode;
+mod error;
+pub mod forward;
+mod ingest;
+mod log;
+mod metrics;
+pub mod model;
+mod ratelimit;
+mod server;
+pub mod shutdown;
+pub mod skew;
+mod store;
+mod tree;
+pub mod validate;
+mod view;
+mod viewer;
+
+pub use app::{AppState, TRACES_PATH, app};
+pub use config::{Args, Config, HONEYCOMB_EU, HONEYCOMB_US, Region, Secret};
+pub use cors::SDK_HEADERS;
+pub use error::{Encoding, Reject};
+pub use forward::{RetryPolicy, Upstream};
+pub use server::{ClientAddr, run, serve};
+pub use validate::Limits;

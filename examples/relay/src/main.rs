@@ -1,1 +1,39 @@
-fn main() {}
+//! Canopy's relay. Run it:
+//!
+//! ```sh
+//! cargo run -p canopy-relay                      # local only: viewer at http://127.0.0.1:4318/
+//! HONEYCOMB_API_KEY=... CANOPY_ALLOWED_ORIGINS=https://app.example.com \
+//!   cargo run -p canopy-relay --release          # forward to Honeycomb (US; --honeycomb-region eu)
+//! CANOPY_UPSTREAM=http://collector:4318/v1/traces cargo run -p canopy-relay   # any OTLP/HTTP endpoint
+//! cargo run -p canopy-relay -- --help            # every flag and its environment variable
+//! ```
+//!
+//! Point the SDK at it: `init({ serviceName: "frontend", endpoint: "http://127.0.0.1:4318/v1/traces" })`.
+
+use canopy_relay::{Args, Config, run, shutdown};
+use clap::Parser;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let config = match Config::from_args(Args::parse()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("canopy-relay: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("canopy-relay: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(config, shutdown::signal())) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("canopy-relay: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -11,8 +11,8 @@ use crate::error::Reject;
 use crate::model::{AnyValue, ArrayValue, ExportTraceServiceRequest, KeyValueList, Value};
 use crate::validate::Limits;
 use base64::Engine;
-use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
+use serde::de::{self, Deserializer, Visitor};
 use std::fmt;
 
 /// Decodes an OTLP JSON `ExportTraceServiceRequest`.
@@ -312,9 +312,14 @@ mod tests {
 
     #[test]
     fn fields() {
-        let ok = |f: &str| decode_str(&span(&format!("{IDS},{f}"))).map(|r| r.resource_spans[0].scope_spans[0].spans[0].clone());
+        let ok = |f: &str| {
+            decode_str(&span(&format!("{IDS},{f}"))).map(|r| r.resource_spans[0].scope_spans[0].spans[0].clone())
+        };
         let s = ok(r#""startTimeUnixNano":"1700000000123456789","endTimeUnixNano":1700000000223456789"#).unwrap();
-        assert_eq!((s.start_time_unix_nano, s.end_time_unix_nano), (1_700_000_000_123_456_789, 1_700_000_000_223_456_789));
+        assert_eq!(
+            (s.start_time_unix_nano, s.end_time_unix_nano),
+            (1_700_000_000_123_456_789, 1_700_000_000_223_456_789)
+        );
         assert_eq!(s.trace_id[0], 0x4b);
         let bad: &[(&str, &str, &str)] = &[
             (r#""startTimeUnixNano":"-1""#, "unsigned 64-bit", "negative time"),
@@ -324,7 +329,7 @@ mod tests {
             (r#""kind":"SPAN_KIND_CLIENT""#, "invalid type", "enum by name"),
             (r#""parentSpanId":"00F067AA0BA902B7""#, "must be lowercase hex", "uppercase"),
             (r#""parentSpanId":"00f067aa0ba902""#, "must be 16 lowercase hex", "short"),
-            (r#""parentSpanId":"AA8GZ0+/"#, "must be 16 lowercase hex", "base64-looking"),
+            (r#""parentSpanId":"AA8GZ0+/AAAAAAAA""#, "must be 16 lowercase hex", "base64-looking"),
             (r#""attributes":[{"key":"a","value":{"intValue":"1x"}}]"#, "signed 64-bit", "bad int"),
             (r#""attributes":[{"key":"a","value":{"doubleValue":"1.5"}}]"#, "invalid value", "double as string"),
             (r#""attributes":[{"key":"a","value":{"stringValue":"x","intValue":"1"}}]"#, "more than one", "two values"),

@@ -45,9 +45,8 @@ pub struct BodyKind {
 
 /// Reads `Content-Type` and `Content-Encoding`; 415 for anything not in the table above.
 pub fn body_kind(headers: &HeaderMap) -> Result<BodyKind, Reject> {
-    let ct = single(headers, CONTENT_TYPE.as_str())?.ok_or_else(|| {
-        Reject::unsupported("missing Content-Type: send application/json or application/x-protobuf")
-    })?;
+    let ct = single(headers, CONTENT_TYPE.as_str())?
+        .ok_or_else(|| Reject::unsupported("missing Content-Type: send application/json or application/x-protobuf"))?;
     let mut parts = ct.split(';').map(str::trim);
     let media = parts.next().unwrap_or("").to_ascii_lowercase();
     let params: Vec<&str> = parts.collect();

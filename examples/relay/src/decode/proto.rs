@@ -18,7 +18,9 @@ pub fn decode(body: &[u8], limits: &Limits) -> Result<ExportTraceServiceRequest,
             "protobuf holds more than {} nested messages; send smaller batches",
             limits.max_nodes
         )),
-        WalkError::TooDeep => Reject::bad_request(format!("protobuf is nested deeper than {} levels", limits.max_depth)),
+        WalkError::TooDeep => {
+            Reject::bad_request(format!("protobuf is nested deeper than {} levels", limits.max_depth))
+        }
         WalkError::Malformed(what) => Reject::bad_request(format!("invalid OTLP protobuf: {what}")),
     })?;
     ExportTraceServiceRequest::decode(body).map_err(|e| Reject::bad_request(format!("invalid OTLP protobuf: {e}")))

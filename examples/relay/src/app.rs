@@ -1,0 +1,143 @@
+//! The router and the state its handlers share.
+
+use crate::config::Config;
+use crate::cors::{self, Cors};
+use crate::error::Reject;
+use crate::forward::Forwarder;
+use crate::metrics::Metrics;
+use crate::ratelimit::RateLimiter;
+use crate::server::ClientAddr;
+use crate::store::Store;
+use crate::{ingest, viewer};
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderName, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use std::net::{IpAddr, Ipv4Addr};
+use std::ops::Deref;
+use std::sync::Arc;
+use std::time::Instant;
+use tokio::sync::Semaphore;
+
+/// The path the SDK posts to (and the OTLP/HTTP default).
+pub const TRACES_PATH: &str = "/v1/traces";
+
+/// Everything the handlers share; cheap to clone.
+#[derive(Clone)]
+pub struct AppState(Arc<Relay>);
+
+pub struct Relay {
+    pub config: Config,
+    pub metrics: Arc<Metrics>,
+    pub store: Option<Store>,
+    pub forwarder: Option<Forwarder>,
+    pub limiter: RateLimiter,
+    pub cors: Arc<Cors>,
+    pub in_flight: Arc<Semaphore>,
+}
+
+impl Deref for AppState {
+    type Target = Relay;
+
+    fn deref(&self) -> &Relay {
+        &self.0
+    }
+}
+
+impl AppState {
+    pub fn new(config: Config) -> Result<AppState, String> {
+        let metrics = Arc::new(Metrics::default());
+        let forwarder = match &config.upstream {
+            Some(u) => Some(Forwarder::new(u.clone(), config.retry.clone(), metrics.clone())?),
+            None => None,
+        };
+        Ok(AppState(Arc::new(Relay {
+            store: config.store.then(|| Store::new(config.store_traces, config.store_spans)),
+            forwarder,
+            limiter: RateLimiter::new(config.rate_limit, config.rate_burst),
+            cors: Arc::new(Cors::new(&config.allowed_origins, &config.allow_headers)?),
+            in_flight: Arc::new(Semaphore::new(config.max_in_flight)),
+            metrics,
+            config,
+        })))
+    }
+}
+
+/// The relay's routes: `POST /v1/traces`, the viewer (when traces are kept), `/healthz`,
+/// `/metrics`.
+pub fn app(state: AppState) -> Router {
+    let traces = Router::new()
+        .route(TRACES_PATH, post(ingest::export))
+        .layer(middleware::from_fn_with_state(state.clone(), rate_limit))
+        .layer(middleware::from_fn_with_state(state.cors.clone(), cors::layer))
+        .layer(middleware::from_fn_with_state(state.clone(), count));
+    let viewer = if state.store.is_some() {
+        Router::new()
+            .route("/", get(viewer::page))
+            .route("/api/traces", get(viewer::list))
+            .route("/api/traces/{id}", get(viewer::trace))
+            .layer(middleware::from_fn_with_state(state.clone(), viewer::guard))
+    } else {
+        Router::new().route("/", get(|| async { "canopy-relay: forwarding; the viewer is off (see --tee)\n" }))
+    };
+    Router::new()
+        .merge(traces)
+        .merge(viewer)
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/metrics", get(metrics))
+        .fallback(|| async {
+            Reject::new(StatusCode::NOT_FOUND, format!("not found; OTLP goes to POST {TRACES_PATH}"))
+        })
+        .with_state(state)
+}
+
+async fn metrics(State(app): State<AppState>) -> Response {
+    let text = app.metrics.render(app.store.as_ref().map(Store::len));
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
+}
+
+/// Counts export responses by status (403s and 429s included).
+async fn count(State(app): State<AppState>, req: Request, next: Next) -> Response {
+    let res = next.run(req).await;
+    app.metrics.request(res.status().as_u16());
+    res
+}
+
+async fn rate_limit(State(app): State<AppState>, req: Request, next: Next) -> Response {
+    let peer = req.extensions().get::<ClientAddr>().map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip());
+    let ip = client_ip(req.headers(), app.config.client_ip_header.as_ref()).unwrap_or(peer);
+    match app.limiter.check(ip, Instant::now()) {
+        Ok(()) => next.run(req).await,
+        Err(wait) => {
+            let secs = wait.as_secs_f64().ceil() as u64;
+            Reject::new(StatusCode::TOO_MANY_REQUESTS, format!("too many requests from {ip}; retry in {secs} s"))
+                .with_retry_after(secs)
+                .into_response()
+        }
+    }
+}
+
+/// The rightmost address in the configured header (what the nearest proxy saw).
+fn client_ip(headers: &HeaderMap, name: Option<&HeaderName>) -> Option<IpAddr> {
+    let value = headers.get_all(name?).iter().filter_map(|v| v.to_str().ok()).last()?;
+    value.rsplit(',').next()?.trim().parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_ip_from_header() {
+        let name = HeaderName::from_static("x-forwarded-for");
+        let mut h = HeaderMap::new();
+        assert_eq!(client_ip(&h, Some(&name)), None);
+        h.insert(&name, "203.0.113.9, 10.0.0.1".parse().unwrap());
+        assert_eq!(client_ip(&h, Some(&name)), Some("10.0.0.1".parse().unwrap()), "the rightmost");
+        assert_eq!(client_ip(&h, None), None, "no header configured: the peer");
+        h.insert(&name, "garbage".parse().unwrap());
+        assert_eq!(client_ip(&h, Some(&name)), None);
+    }
+}

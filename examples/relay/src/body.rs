@@ -1,0 +1,89 @@
+//! Reading a request body within limits: the declared length, the bytes received, the time it
+//! takes, and the size after gzip.
+
+use crate::error::Reject;
+use axum::body::Body;
+use axum::http::{HeaderMap, StatusCode, header};
+use bytes::Bytes;
+use flate2::read::MultiGzDecoder;
+use http_body_util::{BodyExt, Limited};
+use std::io::Read;
+use std::time::Duration;
+
+/// 413 when `Content-Length` declares more than `max` bytes: refused before reading.
+pub fn check_declared_length(headers: &HeaderMap, max: usize) -> Result<(), Reject> {
+    let Some(v) = headers.get(header::CONTENT_LENGTH) else { return Ok(()) };
+    let n: u64 =
+        v.to_str().ok().and_then(|s| s.parse().ok()).ok_or_else(|| Reject::bad_request("bad Content-Length"))?;
+    if n > max as u64 {
+        return Err(Reject::too_large(format!("body of {n} bytes is over the limit of {max}")));
+    }
+    Ok(())
+}
+
+/// Reads the whole body: 413 past `max` bytes, 408 when it takes longer than `timeout` (a
+/// client trickling bytes in), 400 when the client goes away.
+pub async fn read(body: Body, max: usize, timeout: Duration) -> Result<Bytes, Reject> {
+    match tokio::time::timeout(timeout, Limited::new(body, max).collect()).await {
+        Err(_) => Err(Reject::new(
+            StatusCode::REQUEST_TIMEOUT,
+            format!("the body took longer than {} ms to arrive", timeout.as_millis()),
+        )),
+        Ok(Ok(collected)) => Ok(collected.to_bytes()),
+        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => {
+            Err(Reject::too_large(format!("body is over the limit of {max} bytes")))
+        }
+        Ok(Err(e)) => Err(Reject::bad_request(format!("could not read the body: {e}"))),
+    }
+}
+
+/// Decompresses gzip (one or more members), stopping at `max` bytes: 413 beyond, 400 when it
+/// is not valid gzip.
+pub fn gunzip(compressed: &[u8], max: usize) -> Result<Vec<u8>, Reject> {
+    let mut out = Vec::with_capacity((compressed.len() * 4).min(max));
+    let mut reader = MultiGzDecoder::new(compressed).take(max as u64 + 1);
+    reader.read_to_end(&mut out).map_err(|e| Reject::bad_request(format!("body is not valid gzip: {e}")))?;
+    if out.len() > max {
+        return Err(Reject::too_large(format!("body is over {max} bytes after gzip decompression")));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use flate2::{Compression, write::GzEncoder};
+    use std::io::Write;
+
+    fn gzip(data: &[u8]) -> Vec<u8> {
+        let mut e = GzEncoder::new(Vec::new(), Compression::default());
+        e.write_all(data).unwrap();
+        e.finish().unwrap()
+    }
+
+    #[test]
+    fn gunzip_limits() {
+        assert_eq!(gunzip(&gzip(b"hello"), 5).unwrap(), b"hello");
+        let two = [gzip(b"ab"), gzip(b"cd")].concat();
+        assert_eq!(gunzip(&two, 10).unwrap(), b"abcd", "concatenated members");
+        assert_eq!(gunzip(&gzip(b"hello!"), 5).unwrap_err().status, 413);
+        let bomb = gzip(&vec![0u8; 16 << 20]);
+        assert!(bomb.len() < 20_000, "16 MiB of zeros compress to {} bytes", bomb.len());
+        assert_eq!(gunzip(&bomb, 1 << 20).unwrap_err().status, 413);
+        assert_eq!(gunzip(b"not gzip", 100).unwrap_err().status, 400);
+        let z = gzip(b"hello");
+        assert_eq!(gunzip(&z[..z.len() - 4], 100).unwrap_err().status, 400, "truncated");
+    }
+
+    #[test]
+    fn declared_length() {
+        let mut h = HeaderMap::new();
+        assert!(check_declared_length(&h, 10).is_ok());
+        h.insert(header::CONTENT_LENGTH, "10".parse().unwrap());
+        assert!(check_declared_length(&h, 10).is_ok());
+        h.insert(header::CONTENT_LENGTH, "11".parse().unwrap());
+        assert_eq!(check_declared_length(&h, 10).unwrap_err().status, 413);
+        h.insert(header::CONTENT_LENGTH, "x".parse().unwrap());
+        assert_eq!(check_declared_length(&h, 10).unwrap_err().status, 400);
+    }
+}

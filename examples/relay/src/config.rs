@@ -1,0 +1,309 @@
+//! Configuration: command-line flags with environment fallbacks, resolved into a [`Config`].
+//!
+//! The environment names are fixed so deployments can rely on them: `HONEYCOMB_API_KEY`,
+//! `CANOPY_LISTEN`, `CANOPY_UPSTREAM`, `CANOPY_ALLOWED_ORIGINS`, `CANOPY_DATASET`, and a
+//! `CANOPY_*` name for every other flag. Without a key and without an upstream the relay runs
+//! local-only: it keeps traces in memory and serves the viewer.
+
+use crate::forward::{RetryPolicy, Upstream};
+use crate::validate::Limits;
+use axum::http::HeaderName;
+use clap::{Parser, ValueEnum};
+use std::fmt;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+pub const HONEYCOMB_US: &str = "https://api.honeycomb.io/v1/traces";
+pub const HONEYCOMB_EU: &str = "https://api.eu1.honeycomb.io/v1/traces";
+
+/// A value that is never printed: `Debug` shows `[redacted]`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Secret {
+        Secret(s.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Region {
+    Us,
+    Eu,
+}
+
+/// Canopy's relay: receives OTLP/HTTP traces from browsers (and backends), validates them, and
+/// forwards them to Honeycomb or any OTLP/HTTP endpoint with the API key kept server-side.
+/// Without a key or upstream it runs local-only with a trace viewer at http://LISTEN/.
+#[derive(Parser, Debug)]
+#[command(name = "canopy-relay", version, max_term_width = 100)]
+pub struct Args {
+    /// Address to listen on (4318 is the OTLP/HTTP port).
+    #[arg(long, env = "CANOPY_LISTEN", default_value = "127.0.0.1:4318")]
+    pub listen: SocketAddr,
+    /// OTLP/HTTP traces URL to forward to, e.g. http://collector:4318/v1/traces. Default when a
+    /// key is set: Honeycomb (see --honeycomb-region).
+    #[arg(long, env = "CANOPY_UPSTREAM")]
+    pub upstream: Option<String>,
+    /// Honeycomb API key, sent upstream as x-honeycomb-team. Prefer the environment variable
+    /// (a flag shows in the process list). Never logged.
+    #[arg(long, env = "HONEYCOMB_API_KEY", hide_env_values = true)]
+    pub honeycomb_api_key: Option<String>,
+    /// Honeycomb region used when no --upstream is given.
+    #[arg(long, env = "CANOPY_HONEYCOMB_REGION", value_enum, default_value = "us")]
+    pub honeycomb_region: Region,
+    /// Honeycomb dataset, sent as x-honeycomb-dataset (only classic keys need it).
+    #[arg(long, env = "CANOPY_DATASET")]
+    pub dataset: Option<String>,
+    /// Origins allowed to post from a browser, comma-separated (https://app.example.com).
+    /// Other origins get 403; the relay's own origin is always allowed.
+    #[arg(long, env = "CANOPY_ALLOWED_ORIGINS", value_delimiter = ',')]
+    pub allowed_origins: Vec<String>,
+    /// Extra request headers CORS preflights may ask for, comma-separated, on top of
+    /// content-type, content-encoding and x-canopy-sent-at.
+    #[arg(long, env = "CANOPY_ALLOW_HEADERS", value_delimiter = ',')]
+    pub allow_headers: Vec<String>,
+    /// Keep the local viewer (and console trees) while forwarding.
+    #[arg(long, env = "CANOPY_TEE")]
+    pub tee: bool,
+    /// Do not print received traces to the console.
+    #[arg(long, env = "CANOPY_QUIET")]
+    pub quiet: bool,
+    /// Serve the viewer to any client; by default only to loopback clients with a loopback Host.
+    #[arg(long, env = "CANOPY_PUBLIC_VIEWER")]
+    pub public_viewer: bool,
+    /// Correct span times when the browser clock is off by more than this (ms).
+    #[arg(long, env = "CANOPY_SKEW_THRESHOLD_MS", default_value_t = 1000)]
+    pub skew_threshold_ms: u64,
+    /// Largest request body, compressed or not (bytes).
+    #[arg(long, env = "CANOPY_MAX_BODY_BYTES", default_value_t = Limits::default().max_body_bytes)]
+    pub max_body_bytes: usize,
+    /// Largest body after gzip decompression (bytes).
+    #[arg(long, env = "CANOPY_MAX_DECOMPRESSED_BYTES", default_value_t = Limits::default().max_decompressed_bytes)]
+    pub max_decompressed_bytes: usize,
+    /// Most spans in one request.
+    #[arg(long, env = "CANOPY_MAX_SPANS", default_value_t = Limits::default().max_spans)]
+    pub max_spans: usize,
+    /// Most attributes on one span, event, link, resource or scope.
+    #[arg(long, env = "CANOPY_MAX_ATTRIBUTES", default_value_t = Limits::default().max_attributes)]
+    pub max_attributes: usize,
+    /// Longest string value, key or name (bytes).
+    #[arg(long, env = "CANOPY_MAX_VALUE_BYTES", default_value_t = Limits::default().max_value_bytes)]
+    pub max_value_bytes: usize,
+    /// Requests per second per client IP (0: no limit); more get 429 with Retry-After.
+    #[arg(long, env = "CANOPY_RATE_LIMIT", default_value_t = 20.0)]
+    pub rate_limit: f64,
+    /// Requests a client IP may send at once before the rate applies.
+    #[arg(long, env = "CANOPY_RATE_BURST", default_value_t = 100)]
+    pub rate_burst: u32,
+    /// Take the client IP from this header (the rightmost address), e.g. x-forwarded-for. Only
+    /// behind a proxy that sets it.
+    #[arg(long, env = "CANOPY_CLIENT_IP_HEADER")]
+    pub client_ip_header: Option<String>,
+    /// Time a client has to send its headers, and then its body (ms).
+    #[arg(long, env = "CANOPY_READ_TIMEOUT_MS", default_value_t = 5000)]
+    pub read_timeout_ms: u64,
+    /// Time one request may spend on upstream retries before the client gets 503 (ms).
+    #[arg(long, env = "CANOPY_FORWARD_BUDGET_MS", default_value_t = 10_000)]
+    pub forward_budget_ms: u64,
+    /// Requests processed at once; more get 503 with Retry-After.
+    #[arg(long, env = "CANOPY_MAX_IN_FLIGHT", default_value_t = 64)]
+    pub max_in_flight: usize,
+    /// Traces the local viewer keeps (oldest go first).
+    #[arg(long, env = "CANOPY_STORE_TRACES", default_value_t = 1000)]
+    pub store_traces: usize,
+    /// Spans the local viewer keeps in all.
+    #[arg(long, env = "CANOPY_STORE_SPANS", default_value_t = 100_000)]
+    pub store_spans: usize,
+    /// On SIGTERM/SIGINT, time to finish in-flight requests (ms).
+    #[arg(long, env = "CANOPY_SHUTDOWN_GRACE_MS", default_value_t = 15_000)]
+    pub shutdown_grace_ms: u64,
+}
+
+/// The resolved configuration. `Config::default()` is local mode on 127.0.0.1:4318.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub listen: SocketAddr,
+    /// Forward here; `None` is local-only.
+    pub upstream: Option<Upstream>,
+    /// Keep traces for the viewer and `/api/traces`.
+    pub store: bool,
+    /// Print each received trace to the console (with `store`).
+    pub print: bool,
+    pub public_viewer: bool,
+    pub allowed_origins: Vec<String>,
+    pub allow_headers: Vec<String>,
+    pub limits: Limits,
+    pub skew_threshold_ms: u64,
+    pub rate_limit: f64,
+    pub rate_burst: u32,
+    pub client_ip_header: Option<HeaderName>,
+    pub read_timeout: Duration,
+    pub retry: RetryPolicy,
+    pub max_in_flight: usize,
+    pub store_traces: usize,
+    pub store_spans: usize,
+    pub shutdown_grace: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        let args = Args::parse_without_env(["canopy-relay"]).expect("no arguments parse");
+        Config::from_args(args).expect("the defaults are valid")
+    }
+}
+
+impl Args {
+    /// Parses `argv` ignoring the environment (for tests and `Config::default()`).
+    pub fn parse_without_env<I: IntoIterator<Item = T>, T: Into<std::ffi::OsString> + Clone>(
+        argv: I,
+    ) -> Result<Args, clap::Error> {
+        use clap::{CommandFactory, FromArgMatches};
+        let cmd = Args::command().mut_args(|a| a.env(None::<&str>));
+        Args::from_arg_matches(&cmd.try_get_matches_from(argv)?)
+    }
+}
+
+impl Config {
+    /// Resolves flags: picks the upstream, checks URLs and names.
+    pub fn from_args(a: Args) -> Result<Config, String> {
+        let key = a.honeycomb_api_key.filter(|k| !k.trim().is_empty()).map(|k| Secret::new(k.trim()));
+        let url = match (a.upstream.filter(|u| !u.trim().is_empty()), &key) {
+            (Some(u), _) => Some(u),
+            (None, Some(_)) if a.honeycomb_region == Region::Eu => Some(HONEYCOMB_EU.to_owned()),
+            (None, Some(_)) => Some(HONEYCOMB_US.to_owned()),
+            (None, None) => None,
+        };
+        let upstream = url.map(|u| parse_upstream(&u, key.is_some())).transpose()?;
+        let upstream = upstream.map(|url| Upstream { url, api_key: key, dataset: a.dataset.filter(|d| !d.is_empty()) });
+        let client_ip_header = a
+            .client_ip_header
+            .map(|h| HeaderName::try_from(h.trim()).map_err(|_| format!("{h:?} is not a header name")))
+            .transpose()?;
+        if a.max_in_flight == 0 || a.forward_budget_ms == 0 {
+            return Err("--max-in-flight and --forward-budget-ms must be above 0".into());
+        }
+        let limits = Limits {
+            max_body_bytes: a.max_body_bytes,
+            max_decompressed_bytes: a.max_decompressed_bytes,
+            max_spans: a.max_spans,
+            max_attributes: a.max_attributes,
+            max_value_bytes: a.max_value_bytes,
+            ..Limits::default()
+        };
+        let store = upstream.is_none() || a.tee;
+        Ok(Config {
+            listen: a.listen,
+            upstream,
+            store,
+            print: store && !a.quiet,
+            public_viewer: a.public_viewer,
+            allowed_origins: a.allowed_origins,
+            allow_headers: a.allow_headers,
+            limits,
+            skew_threshold_ms: a.skew_threshold_ms,
+            rate_limit: a.rate_limit,
+            rate_burst: a.rate_burst,
+            client_ip_header,
+            read_timeout: Duration::from_millis(a.read_timeout_ms.max(1)),
+            retry: RetryPolicy { budget: Duration::from_millis(a.forward_budget_ms), ..RetryPolicy::default() },
+            max_in_flight: a.max_in_flight,
+            store_traces: a.store_traces.max(1),
+            store_spans: a.store_spans.max(1),
+            shutdown_grace: Duration::from_millis(a.shutdown_grace_ms),
+        })
+    }
+
+    /// One line per setting that matters, for the startup banner. Never shows the key.
+    pub fn describe(&self) -> String {
+        let mut lines = Vec::new();
+        match &self.upstream {
+            None => lines.push("mode: local only (no HONEYCOMB_API_KEY, no CANOPY_UPSTREAM)".to_owned()),
+            Some(u) => {
+                let key = if u.api_key.is_some() { "with x-honeycomb-team" } else { "without a key" };
+                let ds = u.dataset.as_ref().map(|d| format!(", dataset {d:?}")).unwrap_or_default();
+                lines.push(format!("forwarding to {} {key}{ds}", u.url));
+            }
+        }
+        if self.store {
+            lines.push(format!("viewer: http://{}/", self.listen));
+        }
+        if self.allowed_origins.is_empty() {
+            lines.push("allowed origins: none besides the relay's own (set CANOPY_ALLOWED_ORIGINS)".into());
+        } else {
+            lines.push(format!("allowed origins: {}", self.allowed_origins.join(", ")));
+        }
+        lines.join("\n")
+    }
+}
+
+/// An upstream URL: http(s), no credentials in it, and no key sent in clear to another host.
+fn parse_upstream(s: &str, has_key: bool) -> Result<reqwest::Url, String> {
+    let url = reqwest::Url::parse(s.trim()).map_err(|e| format!("CANOPY_UPSTREAM {s:?}: {e}"))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(format!("CANOPY_UPSTREAM must be an http(s) URL, got {s:?}"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err("CANOPY_UPSTREAM must not hold credentials; use HONEYCOMB_API_KEY".into());
+    }
+    let loopback = matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
+    if has_key && url.scheme() == "http" && !loopback {
+        return Err("refusing to send HONEYCOMB_API_KEY over plain http to another host; use https".into());
+    }
+    Ok(url)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(args: &[&str]) -> Result<Config, String> {
+        let args = Args::parse_without_env(std::iter::once("canopy-relay").chain(args.iter().copied()));
+        Config::from_args(args.map_err(|e| e.to_string())?)
+    }
+
+    #[test]
+    fn modes() {
+        let local = config(&[]).unwrap();
+        assert!(local.upstream.is_none() && local.store && local.print);
+        assert_eq!(local.listen.to_string(), "127.0.0.1:4318");
+
+        let hc = config(&["--honeycomb-api-key", "k1"]).unwrap();
+        let up = hc.upstream.as_ref().unwrap();
+        assert_eq!(up.url.as_str(), HONEYCOMB_US);
+        assert_eq!(up.api_key.as_ref().map(Secret::expose), Some("k1"));
+        assert!(!hc.store, "forwarding alone keeps no traces");
+        assert!(!format!("{hc:?}").contains("k1") && !hc.describe().contains("k1"), "the key is never shown");
+
+        let eu = config(&["--honeycomb-api-key", "k", "--honeycomb-region", "eu", "--tee", "--quiet"]).unwrap();
+        assert_eq!(eu.upstream.unwrap().url.as_str(), HONEYCOMB_EU);
+        assert!(eu.store && !eu.print);
+
+        let collector = config(&["--upstream", "http://collector:4318/v1/traces"]).unwrap();
+        assert!(collector.upstream.unwrap().api_key.is_none(), "an upstream without a key");
+    }
+
+    #[test]
+    fn refusals() {
+        for (args, why) in [
+            (&["--upstream", "ftp://x/v1/traces"][..], "scheme"),
+            (&["--upstream", "https://u:p@x/v1/traces"], "credentials in the URL"),
+            (&["--upstream", "http://example.com/v1/traces", "--honeycomb-api-key", "k"], "key in clear"),
+            (&["--client-ip-header", "bad header"], "header name"),
+            (&["--max-in-flight", "0"], "zero in flight"),
+        ] {
+            assert!(config(args).is_err(), "{why}");
+        }
+        assert!(config(&["--upstream", "http://127.0.0.1:9/v1/traces", "--honeycomb-api-key", "k"]).is_ok());
+    }
+}

@@ -1,0 +1,138 @@
+//! CORS for the traces endpoint: an allow-list, and 403 for every other origin.
+//!
+//! A request with an `Origin` is let through only when the origin is on the list, or is the
+//! relay's own (same `Host`: the app and the relay behind one reverse proxy); everything else,
+//! preflights included, gets 403 before any work is done. A preflight must ask for `POST` and
+//! only for [`SDK_HEADERS`] (plus what the operator added); it is answered with exactly those.
+//! Requests without an `Origin` (backend SDKs, curl) are not CORS and pass. `Retry-After` is
+//! exposed so the SDK can honour it on 429 and 503.
+
+use crate::error::Reject;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use std::sync::Arc;
+
+/// The request headers the SDK sends that are not CORS-safelisted.
+pub const SDK_HEADERS: [&str; 3] = ["content-type", "content-encoding", "x-canopy-sent-at"];
+/// How long a browser may cache a preflight (Chromium caps it at 7200 s).
+const MAX_AGE_SECS: u32 = 7200;
+
+/// The CORS policy.
+#[derive(Clone, Debug)]
+pub struct Cors {
+    origins: Vec<String>,
+    headers: Vec<String>,
+    allow_headers: HeaderValue,
+}
+
+impl Cors {
+    /// `origins` as `scheme://host[:port]`; `extra_headers` are allowed on top of the SDK's.
+    pub fn new(origins: &[String], extra_headers: &[String]) -> Result<Cors, String> {
+        let origins = origins.iter().map(|o| o.trim().trim_end_matches('/').to_ascii_lowercase());
+        let origins: Vec<String> = origins.filter(|o| !o.is_empty()).collect();
+        if let Some(bad) = origins.iter().find(|o| !(o.starts_with("http://") || o.starts_with("https://"))) {
+            return Err(format!("allowed origin {bad:?} must look like https://app.example.com"));
+        }
+        let mut headers: Vec<String> = SDK_HEADERS.iter().map(|h| h.to_string()).collect();
+        for h in extra_headers.iter().map(|h| h.trim().to_ascii_lowercase()).filter(|h| !h.is_empty()) {
+            axum::http::HeaderName::try_from(h.as_str()).map_err(|_| format!("{h:?} is not a header name"))?;
+            if !headers.contains(&h) {
+                headers.push(h);
+            }
+        }
+        let allow_headers = HeaderValue::try_from(headers.join(", ")).map_err(|e| e.to_string())?;
+        Ok(Cors { origins, headers, allow_headers })
+    }
+
+    /// Whether a request with this `Origin` (and `Host`) may proceed.
+    fn allows(&self, origin: &str, host: Option<&str>) -> bool {
+        let o = origin.to_ascii_lowercase();
+        let same_host =
+            host.is_some_and(|h| o.split_once("://").is_some_and(|(_, rest)| rest == h.to_ascii_lowercase()));
+        same_host || self.origins.iter().any(|a| *a == o)
+    }
+
+    /// Answers a preflight from an allowed origin.
+    fn preflight(&self, origin: &HeaderValue, headers: &HeaderMap) -> Response {
+        let method = headers.get(header::ACCESS_CONTROL_REQUEST_METHOD).and_then(|m| m.to_str().ok()).unwrap_or("");
+        if method != "POST" {
+            return refuse(format!("CORS: method {method:?} is not allowed; only POST"));
+        }
+        let asked = headers.get_all(header::ACCESS_CONTROL_REQUEST_HEADERS).iter();
+        let asked: Vec<String> = asked
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .map(|h| h.trim().to_ascii_lowercase())
+            .filter(|h| !h.is_empty())
+            .collect();
+        if let Some(h) = asked.iter().find(|h| !self.headers.contains(h)) {
+            return refuse(format!("CORS: request header {h:?} is not allowed"));
+        }
+        let mut res = StatusCode::NO_CONTENT.into_response();
+        let h = res.headers_mut();
+        h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
+        h.insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static("POST"));
+        h.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, self.allow_headers.clone());
+        h.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from(MAX_AGE_SECS));
+        h.insert(
+            header::VARY,
+            HeaderValue::from_static("origin, access-control-request-method, access-control-request-headers"),
+        );
+        res
+    }
+}
+
+fn refuse(message: String) -> Response {
+    Reject::new(StatusCode::FORBIDDEN, message).into_response()
+}
+
+/// The middleware: refuses other origins, answers preflights, and marks allowed responses.
+pub async fn layer(State(cors): State<Arc<Cors>>, req: Request, next: Next) -> Response {
+    let Some(origin) = req.headers().get(header::ORIGIN).cloned() else {
+        return next.run(req).await;
+    };
+    let host = req.headers().get(header::HOST).and_then(|h| h.to_str().ok());
+    if !origin.to_str().is_ok_and(|o| cors.allows(o, host)) {
+        let shown = String::from_utf8_lossy(origin.as_bytes()).chars().take(100).collect::<String>();
+        return refuse(format!("origin {shown:?} is not allowed (CANOPY_ALLOWED_ORIGINS)"));
+    }
+    let is_preflight =
+        req.method() == Method::OPTIONS && req.headers().contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
+    if is_preflight {
+        return cors.preflight(&origin, req.headers());
+    }
+    let mut res = next.run(req).await;
+    let h = res.headers_mut();
+    h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+    h.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, HeaderValue::from_static("retry-after"));
+    h.append(header::VARY, HeaderValue::from_static("origin"));
+    res
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn origins() {
+        let cors = Cors::new(&["https://App.example.com/".into(), " http://localhost:5173".into()], &[]).unwrap();
+        let cases = [
+            ("https://app.example.com", None, true, "listed, case and trailing slash normalised"),
+            ("http://localhost:5173", None, true, "listed with port"),
+            ("http://localhost:5174", None, false, "other port"),
+            ("https://app.example.com.evil.com", None, false, "suffix"),
+            ("null", None, false, "opaque origin"),
+            ("https://relay.example.com", Some("relay.example.com"), true, "same host as the relay"),
+            ("https://relay.example.com", Some("relay.example.com:8443"), false, "same host, other port"),
+        ];
+        for (origin, host, want, why) in cases {
+            assert_eq!(cors.allows(origin, host), want, "{why}");
+        }
+        assert!(Cors::new(&["app.example.com".into()], &[]).is_err(), "no scheme");
+        assert!(Cors::new(&[], &["bad header".into()]).is_err());
+        let extra = Cors::new(&[], &["X-Tenant".into()]).unwrap();
+        assert_eq!(extra.allow_headers, "content-type, content-encoding, x-canopy-sent-at, x-tenant");
+    }
+}

@@ -1,0 +1,268 @@
+//! Forwarding to the upstream: OTLP/HTTP protobuf (gzip), retried inside a bounded budget.
+//!
+//! Network errors, timeouts and HTTP 429/502/503/504 are retried with exponential backoff and
+//! jitter (or the upstream's `Retry-After`) until the budget is spent; then the client is told
+//! to come back later (503 + `Retry-After`), so its own retry logic takes over and nothing is
+//! dropped silently. Any other status is final and passed on with the upstream's message. The
+//! API key travels only in `x-honeycomb-team`, marked sensitive, and is scrubbed from anything
+//! the upstream says back.
+
+use crate::config::Secret;
+use crate::metrics::Metrics;
+use crate::model::{ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse, RpcStatus};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use bytes::Bytes;
+use flate2::{Compression, write::GzEncoder};
+use prost::Message;
+use std::collections::hash_map::RandomState;
+use std::hash::{BuildHasher, Hasher};
+use std::io::Write;
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::{Duration, Instant};
+
+/// `Retry-After` handed to the client when the upstream gave none.
+pub const DEFAULT_RETRY_AFTER_SECS: u64 = 5;
+/// Longest `Retry-After` passed on to the client.
+pub const MAX_RETRY_AFTER_SECS: u64 = 300;
+/// Upstream response bodies are read up to this many bytes.
+const MAX_RESPONSE_BYTES: usize = 64 << 10;
+
+/// Where to forward, and with which credentials.
+#[derive(Clone, Debug)]
+pub struct Upstream {
+    pub url: reqwest::Url,
+    pub api_key: Option<Secret>,
+    pub dataset: Option<String>,
+}
+
+/// Retry policy.
+#[derive(Clone, Debug)]
+pub struct RetryPolicy {
+    /// Total time one request may spend on the upstream, retries and waits included.
+    pub budget: Duration,
+    /// Longest single attempt.
+    pub attempt_timeout: Duration,
+    pub initial_backoff: Duration,
+    pub max_backoff: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> RetryPolicy {
+        RetryPolicy {
+            budget: Duration::from_secs(10),
+            attempt_timeout: Duration::from_secs(5),
+            initial_backoff: Duration::from_millis(200),
+            max_backoff: Duration::from_secs(2),
+        }
+    }
+}
+
+/// How a forward ended.
+#[derive(Debug, PartialEq)]
+pub enum Outcome {
+    /// The upstream took the data (perhaps rejecting some spans).
+    Delivered(Option<ExportTracePartialSuccess>),
+    /// The budget ran out: the client should retry after `retry_after` seconds.
+    Deferred { retry_after: u64, reason: String },
+    /// The upstream refused for good.
+    Refused { status: StatusCode, message: String },
+}
+
+pub struct Forwarder {
+    client: reqwest::Client,
+    upstream: Upstream,
+    headers: HeaderMap,
+    policy: RetryPolicy,
+    metrics: Arc<Metrics>,
+}
+
+enum Attempt {
+    Ok(Option<ExportTracePartialSuccess>),
+    Retry(Option<Duration>, String),
+    Fail(StatusCode, String),
+}
+
+impl Forwarder {
+    pub fn new(upstream: Upstream, policy: RetryPolicy, metrics: Arc<Metrics>) -> Result<Forwarder, String> {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(policy.attempt_timeout)
+            .user_agent(concat!("canopy-relay/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| format!("HTTP client: {e}"))?;
+        let mut headers = HeaderMap::new();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/x-protobuf"));
+        headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+        if let Some(key) = &upstream.api_key {
+            let mut v =
+                HeaderValue::from_str(key.expose()).map_err(|_| "HONEYCOMB_API_KEY is not a valid header value")?;
+            v.set_sensitive(true);
+            headers.insert("x-honeycomb-team", v);
+        }
+        if let Some(ds) = &upstream.dataset {
+            let v = HeaderValue::from_str(ds).map_err(|_| "CANOPY_DATASET is not a valid header value")?;
+            headers.insert("x-honeycomb-dataset", v);
+        }
+        Ok(Forwarder { client, upstream, headers, policy, metrics })
+    }
+
+    pub fn url(&self) -> &reqwest::Url {
+        &self.upstream.url
+    }
+
+    /// Sends `body` (from [`encode`]), retrying within the budget.
+    pub async fn send(&self, body: Bytes) -> Outcome {
+        let start = Instant::now();
+        let deadline = start + self.policy.budget;
+        let mut backoff = self.policy.initial_backoff;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let left = deadline.saturating_duration_since(Instant::now()).min(self.policy.attempt_timeout);
+            let t0 = Instant::now();
+            let result = self.attempt(body.clone(), left).await;
+            self.metrics.upstream_latency(t0.elapsed());
+            match result {
+                Attempt::Ok(partial) => {
+                    self.metrics.upstream_ok.fetch_add(1, Relaxed);
+                    return Outcome::Delivered(partial);
+                }
+                Attempt::Fail(status, message) => {
+                    self.metrics.upstream_failed.fetch_add(1, Relaxed);
+                    return Outcome::Refused { status, message };
+                }
+                Attempt::Retry(retry_after, why) => {
+                    self.metrics.upstream_retryable.fetch_add(1, Relaxed);
+                    let wait = retry_after.unwrap_or_else(|| jitter(backoff));
+                    backoff = (backoff * 2).min(self.policy.max_backoff);
+                    if Instant::now() + wait >= deadline {
+                        let secs = retry_after.map_or(DEFAULT_RETRY_AFTER_SECS, |d| d.as_secs());
+                        let reason = format!(
+                            "upstream unavailable: {attempt} attempt(s) in {:.1} s, last: {why}",
+                            start.elapsed().as_secs_f64()
+                        );
+                        return Outcome::Deferred { retry_after: secs.clamp(1, MAX_RETRY_AFTER_SECS), reason };
+                    }
+                    tokio::time::sleep(wait).await;
+                }
+            }
+        }
+    }
+
+    async fn attempt(&self, body: Bytes, timeout: Duration) -> Attempt {
+        let call = async {
+            let req = self.client.post(self.upstream.url.clone()).headers(self.headers.clone()).body(body);
+            let mut res = req.send().await?;
+            let status = res.status();
+            let retry_after = res.headers().get(header::RETRY_AFTER).and_then(|v| v.to_str().ok()?.trim().parse().ok());
+            let protobuf = res.headers().get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().ends_with(b"protobuf"));
+            let mut bytes = Vec::new();
+            while bytes.len() < MAX_RESPONSE_BYTES {
+                match res.chunk().await? {
+                    Some(c) => bytes.extend_from_slice(&c),
+                    None => break,
+                }
+            }
+            Ok::<_, reqwest::Error>((status, retry_after.map(Duration::from_secs), protobuf, bytes))
+        };
+        match tokio::time::timeout(timeout, call).await {
+            Err(_) => Attempt::Retry(None, format!("no answer within {} ms", timeout.as_millis())),
+            Ok(Err(e)) => Attempt::Retry(None, describe(&e.without_url())),
+            Ok(Ok((status, retry_after, protobuf, bytes))) => match status.as_u16() {
+                200..=299 => Attempt::Ok(partial_success(protobuf, &bytes)),
+                429 | 502 | 503 | 504 => Attempt::Retry(retry_after, format!("HTTP {status}")),
+                _ => Attempt::Fail(
+                    status,
+                    format!("upstream refused the data: HTTP {status}: {}", self.said(protobuf, &bytes)),
+                ),
+            },
+        }
+    }
+
+    /// What the upstream's error body says: a `google.rpc.Status` message, a JSON `message`,
+    /// or the text; one line, at most 300 characters, the key scrubbed.
+    fn said(&self, protobuf: bool, bytes: &[u8]) -> String {
+        let text = if protobuf {
+            RpcStatus::decode(bytes).map(|s| s.message).unwrap_or_default()
+        } else {
+            match serde_json::from_slice::<serde_json::Value>(bytes) {
+                Ok(v) if v["message"].is_string() => v["message"].as_str().unwrap_or_default().to_owned(),
+                Ok(v) if v["error"].is_string() => v["error"].as_str().unwrap_or_default().to_owned(),
+                _ => String::from_utf8_lossy(bytes).into_owned(),
+            }
+        };
+        let mut text: String = text.chars().map(|c| if c.is_control() { ' ' } else { c }).take(300).collect();
+        if let Some(key) = self.upstream.api_key.as_ref().filter(|k| !k.expose().is_empty()) {
+            text = text.replace(key.expose(), "[redacted]");
+        }
+        if text.trim().is_empty() { "(no message)".into() } else { text.trim().to_owned() }
+    }
+}
+
+/// The upstream request body: protobuf, gzip-compressed.
+pub fn encode(req: &ExportTraceServiceRequest) -> Bytes {
+    let raw = req.encode_to_vec();
+    let mut gz = GzEncoder::new(Vec::with_capacity(raw.len() / 3 + 64), Compression::fast());
+    // Writing to a Vec cannot fail.
+    let _ = gz.write_all(&raw);
+    gz.finish().unwrap_or_default().into()
+}
+
+/// A partial success in a 2xx answer, protobuf or JSON.
+fn partial_success(protobuf: bool, bytes: &[u8]) -> Option<ExportTracePartialSuccess> {
+    let ps = if protobuf {
+        ExportTraceServiceResponse::decode(bytes).ok()?.partial_success?
+    } else {
+        let v: serde_json::Value = serde_json::from_slice(bytes).ok()?;
+        let ps = v.get("partialSuccess")?;
+        let n = &ps["rejectedSpans"];
+        let rejected_spans = n.as_i64().or_else(|| n.as_str()?.parse().ok()).unwrap_or(0);
+        let error_message = ps["errorMessage"].as_str().unwrap_or_default().to_owned();
+        ExportTracePartialSuccess { rejected_spans, error_message }
+    };
+    (ps.rejected_spans != 0 || !ps.error_message.is_empty()).then_some(ps)
+}
+
+/// `d` scaled by a random factor in [0.5, 1).
+fn jitter(d: Duration) -> Duration {
+    let r = RandomState::new().build_hasher().finish();
+    d.mul_f64(0.5 + (r >> 11) as f64 / (1u64 << 54) as f64)
+}
+
+/// An error and its causes, one line.
+fn describe(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cause = c.source();
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jitter_stays_in_range() {
+        for _ in 0..1000 {
+            let j = jitter(Duration::from_millis(100));
+            assert!(j >= Duration::from_millis(50) && j < Duration::from_millis(100), "{j:?}");
+        }
+    }
+
+    #[test]
+    fn partial_successes() {
+        let json = br#"{"partialSuccess":{"rejectedSpans":"2","errorMessage":"bad"}}"#;
+        let want = ExportTracePartialSuccess { rejected_spans: 2, error_message: "bad".into() };
+        assert_eq!(partial_success(false, json), Some(want.clone()));
+        let proto = ExportTraceServiceResponse { partial_success: Some(want.clone()) }.encode_to_vec();
+        assert_eq!(partial_success(true, &proto), Some(want));
+        assert_eq!(partial_success(false, b"{}"), None);
+        assert_eq!(partial_success(true, b""), None, "an empty protobuf answer is full success");
+        assert_eq!(partial_success(false, br#"{"partialSuccess":{}}"#), None);
+    }
+}

@@ -1,0 +1,129 @@
+//! `POST /v1/traces`: read, decode, validate, correct skew, keep and/or forward.
+
+use crate::app::AppState;
+use crate::decode::{self, BodyKind, Format};
+use crate::error::{Encoding, Reject};
+use crate::forward::{self, Outcome};
+use crate::model::{ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse};
+use crate::{body, log, skew, tree, validate, view};
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use prost::Message;
+use std::borrow::Cow;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// The handler. Errors are answered in the request's encoding.
+pub async fn export(State(app): State<AppState>, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let is_protobuf =
+        parts.headers.get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(b"application/x-protobuf"));
+    let encoding = if is_protobuf { Encoding::Protobuf } else { Encoding::Json };
+    match handle(&app, &parts, body).await {
+        Ok(res) => res,
+        Err(reject) => {
+            if reject.status.is_client_error() {
+                log::throttled(&format!("refused a request ({}): {}", reject.status, reject.message));
+            }
+            reject.into_response_as(encoding)
+        }
+    }
+}
+
+async fn handle(app: &AppState, parts: &Parts, body: Body) -> Result<Response, Reject> {
+    let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+    let limits = &app.config.limits;
+    let kind = decode::body_kind(&parts.headers)?;
+    body::check_declared_length(&parts.headers, limits.max_body_bytes)?;
+    let sent_at = skew::sent_at(&parts.headers, parts.uri.query())?;
+    let _permit = app
+        .in_flight
+        .clone()
+        .try_acquire_owned()
+        .map_err(|_| Reject::unavailable("the relay is busy; try again shortly", 1))?;
+    let raw = body::read(body, limits.max_body_bytes, app.config.read_timeout).await?;
+    let (mut req, spans) = decode_and_check(app, kind, &raw)?;
+    drop(raw);
+    app.metrics.spans_received.fetch_add(spans as u64, Relaxed);
+    if let Some(offset) = sent_at.and_then(|s| skew::offset_ms(s, now_ms, app.config.skew_threshold_ms)) {
+        skew::apply(&mut req, offset);
+    }
+    if spans == 0 {
+        return Ok(success(kind.format, None));
+    }
+    if let Some(store) = &app.store {
+        let views = view::spans(&req);
+        if app.config.print {
+            log::out(&tree::render(&views));
+        }
+        store.insert(views);
+    }
+    let Some(fwd) = &app.forwarder else { return Ok(success(kind.format, None)) };
+    let payload = forward::encode(&req);
+    drop(req);
+    let m = &app.metrics;
+    match fwd.send(payload).await {
+        Outcome::Delivered(partial) => {
+            let rejected = partial.as_ref().map_or(0, |p| p.rejected_spans.clamp(0, spans as i64) as u64);
+            m.spans_forwarded.fetch_add(spans as u64 - rejected, Relaxed);
+            m.spans_dropped.fetch_add(rejected, Relaxed);
+            Ok(success(kind.format, partial))
+        }
+        Outcome::Deferred { retry_after, reason } => {
+            m.spans_deferred.fetch_add(spans as u64, Relaxed);
+            log::err(&format!("{reason}; told the client to retry in {retry_after} s"));
+            Err(Reject::unavailable(reason, retry_after))
+        }
+        Outcome::Refused { status, message } => {
+            m.spans_dropped.fetch_add(spans as u64, Relaxed);
+            log::err(&format!("dropped {spans} spans: {message}"));
+            let status =
+                if status.is_client_error() || status.is_server_error() { status } else { StatusCode::BAD_GATEWAY };
+            Err(Reject::new(status, message))
+        }
+    }
+}
+
+/// Decompresses, decodes and validates (synchronous: no await holds the decoded request's
+/// memory, so at most one request per worker thread is in this stage).
+fn decode_and_check(app: &AppState, kind: BodyKind, raw: &Bytes) -> Result<(ExportTraceServiceRequest, usize), Reject> {
+    let limits = &app.config.limits;
+    let data: Cow<[u8]> =
+        if kind.gzip { Cow::Owned(body::gunzip(raw, limits.max_decompressed_bytes)?) } else { Cow::Borrowed(raw) };
+    if data.len() > limits.max_decompressed_bytes {
+        return Err(Reject::too_large(format!("body is over {} bytes", limits.max_decompressed_bytes)));
+    }
+    let req = decode::decode(kind.format, &data, limits)?;
+    match validate::validate(&req, limits) {
+        Ok(spans) => Ok((req, spans)),
+        Err(e) => {
+            app.metrics.spans_rejected.fetch_add(req.span_count() as u64, Relaxed);
+            Err(e)
+        }
+    }
+}
+
+/// 200 with an `ExportTraceServiceResponse` in the request's encoding.
+fn success(format: Format, partial: Option<ExportTracePartialSuccess>) -> Response {
+    match format.encoding() {
+        Encoding::Protobuf => {
+            let body = ExportTraceServiceResponse { partial_success: partial }.encode_to_vec();
+            ([(header::CONTENT_TYPE, "application/x-protobuf")], body).into_response()
+        }
+        Encoding::Json => {
+            let body = match partial {
+                None => "{}".to_owned(),
+                Some(p) => serde_json::json!({ "partialSuccess": {
+                    "rejectedSpans": p.rejected_spans.to_string(),
+                    "errorMessage": p.error_message,
+                }})
+                .to_string(),
+            };
+            ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+        }
+    }
+}

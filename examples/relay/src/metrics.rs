@@ -1,0 +1,147 @@
+//! Counters for `GET /metrics`, in the Prometheus text format.
+
+use std::fmt::Write;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::time::Duration;
+
+/// Upper bounds of the upstream latency histogram, seconds.
+const BUCKETS: [f64; 11] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+
+#[derive(Debug)]
+pub struct Metrics {
+    /// Export requests by response status (index = status code).
+    requests: Box<[AtomicU64]>,
+    /// Spans in requests that passed validation.
+    pub spans_received: AtomicU64,
+    /// Spans the upstream accepted.
+    pub spans_forwarded: AtomicU64,
+    /// Spans in decoded requests that failed validation.
+    pub spans_rejected: AtomicU64,
+    /// Spans the upstream refused for good (an error status or a partial success).
+    pub spans_dropped: AtomicU64,
+    /// Spans handed back to the client with 503 (the client retries them).
+    pub spans_deferred: AtomicU64,
+    /// Upstream attempts by outcome.
+    pub upstream_ok: AtomicU64,
+    pub upstream_retryable: AtomicU64,
+    pub upstream_failed: AtomicU64,
+    latency: [AtomicU64; BUCKETS.len()],
+    latency_sum_micros: AtomicU64,
+    latency_count: AtomicU64,
+}
+
+impl Default for Metrics {
+    fn default() -> Metrics {
+        Metrics {
+            requests: (0..600).map(|_| AtomicU64::new(0)).collect(),
+            spans_received: AtomicU64::new(0),
+            spans_forwarded: AtomicU64::new(0),
+            spans_rejected: AtomicU64::new(0),
+            spans_dropped: AtomicU64::new(0),
+            spans_deferred: AtomicU64::new(0),
+            upstream_ok: AtomicU64::new(0),
+            upstream_retryable: AtomicU64::new(0),
+            upstream_failed: AtomicU64::new(0),
+            latency: Default::default(),
+            latency_sum_micros: AtomicU64::new(0),
+            latency_count: AtomicU64::new(0),
+        }
+    }
+}
+
+impl Metrics {
+    pub fn request(&self, status: u16) {
+        if let Some(c) = self.requests.get(usize::from(status)) {
+            c.fetch_add(1, Relaxed);
+        }
+    }
+
+    pub fn upstream_latency(&self, d: Duration) {
+        let secs = d.as_secs_f64();
+        if let Some(i) = BUCKETS.iter().position(|&b| secs <= b) {
+            self.latency[i].fetch_add(1, Relaxed);
+        }
+        self.latency_sum_micros.fetch_add(d.as_micros() as u64, Relaxed);
+        self.latency_count.fetch_add(1, Relaxed);
+    }
+
+    /// The text exposition; `stored` is how many traces the local store holds, if any.
+    pub fn render(&self, stored: Option<usize>) -> String {
+        let mut out = String::with_capacity(2048);
+        let o = &mut out;
+        header(o, "canopy_relay_requests_total", "counter", "Export requests, by response status.");
+        for (code, c) in self.requests.iter().enumerate() {
+            let n = c.load(Relaxed);
+            if n > 0 {
+                let _ = writeln!(o, "canopy_relay_requests_total{{code=\"{code}\"}} {n}");
+            }
+        }
+        let spans = [
+            ("received", &self.spans_received, "Spans in requests that passed validation."),
+            ("forwarded", &self.spans_forwarded, "Spans the upstream accepted."),
+            ("rejected", &self.spans_rejected, "Spans in decoded requests that failed validation."),
+            ("dropped", &self.spans_dropped, "Spans the upstream refused for good."),
+            ("deferred", &self.spans_deferred, "Spans handed back with 503 and Retry-After."),
+        ];
+        for (name, c, help) in spans {
+            let metric = format!("canopy_relay_spans_{name}_total");
+            header(o, &metric, "counter", help);
+            let _ = writeln!(o, "{metric} {}", c.load(Relaxed));
+        }
+        header(o, "canopy_relay_upstream_attempts_total", "counter", "Upstream attempts, by outcome.");
+        for (outcome, c) in
+            [("ok", &self.upstream_ok), ("retryable", &self.upstream_retryable), ("failed", &self.upstream_failed)]
+        {
+            let _ = writeln!(o, "canopy_relay_upstream_attempts_total{{outcome=\"{outcome}\"}} {}", c.load(Relaxed));
+        }
+        let h = "canopy_relay_upstream_latency_seconds";
+        header(o, h, "histogram", "Upstream attempt latency.");
+        let mut cumulative = 0;
+        for (b, c) in BUCKETS.iter().zip(&self.latency) {
+            cumulative += c.load(Relaxed);
+            let _ = writeln!(o, "{h}_bucket{{le=\"{b}\"}} {cumulative}");
+        }
+        let count = self.latency_count.load(Relaxed);
+        let _ = writeln!(o, "{h}_bucket{{le=\"+Inf\"}} {count}");
+        let _ = writeln!(o, "{h}_sum {}", self.latency_sum_micros.load(Relaxed) as f64 / 1e6);
+        let _ = writeln!(o, "{h}_count {count}");
+        if let Some(n) = stored {
+            header(o, "canopy_relay_traces_stored", "gauge", "Traces held by the local viewer.");
+            let _ = writeln!(o, "canopy_relay_traces_stored {n}");
+        }
+        out
+    }
+}
+
+fn header(out: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders() {
+        let m = Metrics::default();
+        m.request(200);
+        m.request(200);
+        m.request(413);
+        m.spans_received.fetch_add(7, Relaxed);
+        m.upstream_latency(Duration::from_millis(30));
+        m.upstream_latency(Duration::from_secs(60));
+        let text = m.render(Some(3));
+        for line in [
+            "canopy_relay_requests_total{code=\"200\"} 2",
+            "canopy_relay_requests_total{code=\"413\"} 1",
+            "canopy_relay_spans_received_total 7",
+            "canopy_relay_upstream_latency_seconds_bucket{le=\"0.025\"} 0",
+            "canopy_relay_upstream_latency_seconds_bucket{le=\"0.05\"} 1",
+            "canopy_relay_upstream_latency_seconds_bucket{le=\"+Inf\"} 2",
+            "canopy_relay_upstream_latency_seconds_count 2",
+            "canopy_relay_traces_stored 3",
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line} in\n{text}");
+        }
+    }
+}

@@ -1,0 +1,89 @@
+//! The HTTP/1.1 server: an accept loop on hyper, with a header-read timeout (slow-header
+//! clients are cut off), a bound on open connections, and graceful shutdown that lets in-flight
+//! requests (and their upstream forwards) finish within a grace period.
+
+use crate::app::{AppState, app};
+use crate::config::Config;
+use crate::log;
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tower::ServiceExt;
+
+/// Open connections at most; more wait in the kernel's accept queue.
+pub const MAX_CONNECTIONS: usize = 4096;
+/// Largest request head (request line and headers); more gets 431.
+const MAX_HEAD_BYTES: usize = 64 << 10;
+
+/// The peer's address, set on every request's extensions.
+#[derive(Clone, Copy, Debug)]
+pub struct ClientAddr(pub SocketAddr);
+
+/// Binds `config.listen`, prints where, and serves until `shutdown` resolves.
+pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(), String> {
+    let listener =
+        TcpListener::bind(config.listen).await.map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let mut shown = config.clone();
+    shown.listen = addr;
+    log::out(&format!("canopy-relay listening on http://{addr}\n{}\n", shown.describe()));
+    let state = AppState::new(config)?;
+    serve(listener, state, shutdown).await;
+    Ok(())
+}
+
+/// Serves `state`'s routes on `listener` until `shutdown` resolves, then stops accepting and
+/// waits up to `shutdown_grace` for open requests.
+pub async fn serve(listener: TcpListener, state: AppState, shutdown: impl Future<Output = ()>) {
+    let (read_timeout, grace) = (state.config.read_timeout, state.config.shutdown_grace);
+    let router = app(state);
+    let graceful = GracefulShutdown::new();
+    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    tokio::pin!(shutdown);
+    loop {
+        let permit = tokio::select! {
+            p = slots.clone().acquire_owned() => p.expect("the semaphore is never closed"),
+            () = &mut shutdown => break,
+        };
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    // Out of file descriptors and the like: back off instead of spinning.
+                    log::err(&format!("accept: {e}"));
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let router = router.clone();
+        let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
+            req.extensions_mut().insert(ClientAddr(peer));
+            router.clone().oneshot(req)
+        });
+        let conn = http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(read_timeout)
+            .max_buf_size(MAX_HEAD_BYTES)
+            .serve_connection(TokioIo::new(stream), service);
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            let _ = conn.await;
+            drop(permit);
+        });
+    }
+    drop(listener);
+    tokio::select! {
+        () = graceful.shutdown() => {}
+        () = tokio::time::sleep(grace) => log::err(&format!("shutdown: requests still open after {} ms, closing", grace.as_millis())),
+    }
+}

@@ -1,0 +1,163 @@
+//! The console view: each received trace as an indented tree.
+//!
+//! ```text
+//! trace 4bf92f3577b34da6a3ce929d0e0e4736  frontend  3 spans  250.0 ms  1 error
+//!   documentLoad  250.0 ms
+//!     fetch "/api/items"  200.0 ms  ERROR HTTP 500
+//!   server-continued  1.0 ms  (parent a3ce929d0e0e4736 not received)
+//! ```
+//!
+//! Names come from the network, so control characters are escaped (no terminal escape
+//! sequences reach the operator's console) and long names are cut.
+
+use crate::store::summary;
+use crate::view::SpanView;
+use std::collections::{HashMap, HashSet};
+use std::fmt::Write;
+
+const MAX_NAME_CHARS: usize = 120;
+
+/// Renders every trace in `spans` (one request's worth), one tree each.
+pub fn render(spans: &[SpanView]) -> String {
+    let mut by_trace: Vec<(&str, Vec<&SpanView>)> = Vec::new();
+    for s in spans {
+        match by_trace.iter_mut().find(|(t, _)| *t == s.trace_id) {
+            Some((_, v)) => v.push(s),
+            None => by_trace.push((&s.trace_id, vec![s])),
+        }
+    }
+    let mut out = String::new();
+    for (_, trace) in by_trace {
+        render_trace(&mut out, &trace);
+    }
+    out
+}
+
+fn render_trace(out: &mut String, spans: &[&SpanView]) {
+    let owned: Vec<SpanView> = spans.iter().map(|s| (*s).clone()).collect();
+    let sum = summary(&owned);
+    let errors = match sum.error_count {
+        0 => String::new(),
+        1 => "  1 error".into(),
+        n => format!("  {n} errors"),
+    };
+    let _ = writeln!(
+        out,
+        "trace {}  {}  {} span{}  {:.1} ms{errors}",
+        sum.trace_id,
+        clean(&sum.service),
+        sum.span_count,
+        if sum.span_count == 1 { "" } else { "s" },
+        sum.duration_ms
+    );
+    let ids: HashSet<&str> = spans.iter().map(|s| s.span_id.as_str()).collect();
+    let mut children: HashMap<&str, Vec<&SpanView>> = HashMap::new();
+    let mut roots = Vec::new();
+    for s in spans {
+        if ids.contains(s.parent_span_id.as_str()) {
+            children.entry(s.parent_span_id.as_str()).or_default().push(s);
+        } else {
+            roots.push(*s);
+        }
+    }
+    children.values_mut().for_each(|v| v.sort_by_key(|s| s.start_time_unix_nano));
+    roots.sort_by_key(|s| s.start_time_unix_nano);
+    let mut seen = HashSet::new();
+    // Spans in a parent cycle are reachable from no root: they follow, flat.
+    for s in roots.iter().chain(spans) {
+        if !seen.contains(s.span_id.as_str()) {
+            let orphan = !s.parent_span_id.is_empty() && !ids.contains(s.parent_span_id.as_str());
+            let note = if orphan { format!("  (parent {} not received)", s.parent_span_id) } else { String::new() };
+            line(out, s, 1, &note, &children, &mut seen);
+        }
+    }
+}
+
+fn line<'a>(
+    out: &mut String,
+    s: &'a SpanView,
+    depth: usize,
+    note: &str,
+    children: &HashMap<&str, Vec<&'a SpanView>>,
+    seen: &mut HashSet<&'a str>,
+) {
+    if !seen.insert(&s.span_id) {
+        return;
+    }
+    let _ = write!(out, "{}{}  {:.1} ms", "  ".repeat(depth), clean(&s.name), s.duration_ms());
+    if s.is_error() {
+        let _ = write!(out, "  ERROR {}", clean(&s.status_message));
+    }
+    out.push_str(note);
+    out.push('\n');
+    for c in children.get(s.span_id.as_str()).into_iter().flatten() {
+        line(out, c, depth + 1, "", children, seen);
+    }
+}
+
+/// Control characters escaped, at most [`MAX_NAME_CHARS`] characters.
+fn clean(s: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i == MAX_NAME_CHARS {
+            out.push('…');
+            break;
+        }
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out.trim_end().to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    fn span(id: u8, parent: u8, name: &str, start_ms: u64, end_ms: u64) -> SpanView {
+        SpanView {
+            trace_id: "4bf92f3577b34da6a3ce929d0e0e4736".into(),
+            span_id: format!("{id:016x}"),
+            parent_span_id: if parent == 0 { String::new() } else { format!("{parent:016x}") },
+            name: name.into(),
+            kind: "internal",
+            service: Arc::from("frontend"),
+            start_time_unix_nano: start_ms * 1_000_000,
+            end_time_unix_nano: end_ms * 1_000_000,
+            status: if name.starts_with("fetch") { "error" } else { "unset" },
+            status_message: if name.starts_with("fetch") { "HTTP 500".into() } else { String::new() },
+            attributes: vec![],
+            events: vec![],
+            links: vec![],
+            resource: Arc::new(vec![]),
+            scope: Arc::from(""),
+        }
+    }
+
+    #[test]
+    fn nests_children_under_parents() {
+        let spans = [
+            span(2, 1, "fetch \"/api/items\"", 10, 210),
+            span(1, 0, "documentLoad", 0, 250),
+            span(3, 9, "server-continued", 20, 21),
+            span(4, 2, "parse\n\u{1b}[31m", 100, 150),
+        ];
+        let want = "trace 4bf92f3577b34da6a3ce929d0e0e4736  frontend  4 spans  250.0 ms  1 error
+  documentLoad  250.0 ms
+    fetch \"/api/items\"  200.0 ms  ERROR HTTP 500
+      parse\\n\\u{1b}[31m  50.0 ms
+  server-continued  1.0 ms  (parent 0000000000000009 not received)
+";
+        assert_eq!(render(&spans), want);
+    }
+
+    #[test]
+    fn a_parent_cycle_still_prints_every_span_once() {
+        let spans = [span(1, 2, "a", 0, 1), span(2, 1, "b", 0, 1)];
+        let text = render(&spans);
+        assert_eq!(text.lines().count(), 3, "{text}");
+    }
+}

@@ -1,0 +1,109 @@
+//! The local trace viewer: one page (`viewer.html`, inline JS and CSS, no build step, no CDN)
+//! and the JSON it reads, `GET /api/traces` and `GET /api/traces/{id}`.
+//!
+//! Traces hold user data, so by default the viewer answers only loopback clients that name a
+//! loopback host (`localhost`, `127.0.0.1`, `[::1]`): that also stops DNS-rebinding pages from
+//! reading it. `--public-viewer` lifts this; cross-origin requests are refused either way.
+
+use crate::app::AppState;
+use crate::error::Reject;
+use crate::server::ClientAddr;
+use crate::view::SpanView;
+use axum::Json;
+use axum::extract::{Path, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{Html, IntoResponse, Response};
+use serde::Serialize;
+
+const PAGE: &str = include_str!("viewer.html");
+const CSP: &str = "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; \
+                   img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+pub async fn page() -> Response {
+    let mut res = Html(PAGE).into_response();
+    let h = res.headers_mut();
+    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    res
+}
+
+pub async fn list(State(app): State<AppState>) -> Response {
+    let traces = app.store.as_ref().map(|s| s.list()).unwrap_or_default();
+    no_store(Json(serde_json::json!({ "traces": traces })).into_response())
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct TraceDetail {
+    trace_id: String,
+    spans: Vec<SpanView>,
+}
+
+pub async fn trace(State(app): State<AppState>, Path(id): Path<String>) -> Response {
+    if id.len() != 32 || !id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+        return Reject::bad_request("a trace id is 32 lowercase hex characters").into_response();
+    }
+    match app.store.as_ref().and_then(|s| s.get(&id)) {
+        Some(spans) => no_store(Json(TraceDetail { trace_id: id, spans }).into_response()),
+        None => Reject::new(StatusCode::NOT_FOUND, format!("no trace {id} (the viewer keeps recent traces only)"))
+            .into_response(),
+    }
+}
+
+fn no_store(mut res: Response) -> Response {
+    res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res
+}
+
+/// Refuses non-loopback clients (unless public) and cross-origin requests.
+pub async fn guard(State(app): State<AppState>, req: Request, next: Next) -> Response {
+    let host = req.headers().get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
+    if !app.config.public_viewer {
+        let peer_local = req.extensions().get::<ClientAddr>().is_none_or(|c| c.0.ip().to_canonical().is_loopback());
+        if !peer_local || !is_loopback_host(host) {
+            return Reject::new(StatusCode::FORBIDDEN, "the viewer answers only on loopback (see --public-viewer)")
+                .into_response();
+        }
+    }
+    let origin = req.headers().get(header::ORIGIN).and_then(|o| o.to_str().ok());
+    if origin.is_some_and(|o| o.split_once("://").is_none_or(|(_, rest)| !rest.eq_ignore_ascii_case(host))) {
+        return Reject::new(StatusCode::FORBIDDEN, "cross-origin requests to the viewer are refused").into_response();
+    }
+    next.run(req).await
+}
+
+/// `localhost`, `*.localhost`, `127.0.0.1` or `[::1]`, with or without a port.
+fn is_loopback_host(host: &str) -> bool {
+    let name = match host.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => host.split(':').next().unwrap_or(""),
+    };
+    let name = name.to_ascii_lowercase();
+    name == "localhost"
+        || name.ends_with(".localhost")
+        || name.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_hosts() {
+        for (host, want) in [
+            ("localhost:4318", true),
+            ("127.0.0.1:4318", true),
+            ("127.0.0.1", true),
+            ("[::1]:4318", true),
+            ("app.localhost", true),
+            ("evil.com:4318", false),
+            ("127.0.0.1.evil.com", false),
+            ("10.0.0.1:4318", false),
+            ("", false),
+        ] {
+            assert_eq!(is_loopback_host(host), want, "{host}");
+        }
+    }
+}

@@ -1,0 +1,314 @@
+//! Test servers and helpers: the relay on 127.0.0.1, a recording upstream, request builders.
+
+use canopy_relay::{AppState, Config, RetryPolicy, Upstream as UpstreamConfig};
+use flate2::{Compression, read::MultiGzDecoder, write::GzEncoder};
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest as OtelRequest;
+use prost::Message;
+use std::collections::VecDeque;
+use std::io::{Read, Write};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub const GOLDEN: &str = include_str!("../../../../tests/fixtures/otlp_golden.json");
+pub const KEY: &str = "hc-test-key-0123456789";
+
+/// A relay serving on 127.0.0.1 until [`Relay::stop`].
+pub struct Relay {
+    pub addr: SocketAddr,
+    pub state: AppState,
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<()>,
+}
+
+impl Relay {
+    pub async fn start(config: Config) -> Relay {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let state = AppState::new(config).unwrap();
+        let (tx, rx) = oneshot::channel();
+        let task = tokio::spawn(canopy_relay::serve(listener, state.clone(), async {
+            let _ = rx.await;
+        }));
+        Relay { addr, state, stop: Some(tx), task }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    pub fn traces(&self) -> String {
+        self.url("/v1/traces")
+    }
+
+    /// Signals shutdown; the returned task ends when the server has stopped.
+    pub fn shutdown(&mut self) -> &mut JoinHandle<()> {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        &mut self.task
+    }
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Local mode, quick timeouts, no rate limit, no console output.
+pub fn local() -> Config {
+    Config {
+        rate_limit: 0.0,
+        print: false,
+        read_timeout: Duration::from_millis(800),
+        shutdown_grace: Duration::from_secs(5),
+        ..Config::default()
+    }
+}
+
+/// Forwarding to `upstream` with `key`, a short retry budget.
+pub fn forwarding(upstream: &Upstream, key: Option<&str>) -> Config {
+    Config {
+        upstream: Some(UpstreamConfig {
+            url: upstream.url().parse().unwrap(),
+            api_key: key.map(canopy_relay::Secret::new),
+            dataset: None,
+        }),
+        store: false,
+        retry: RetryPolicy {
+            budget: Duration::from_millis(1500),
+            attempt_timeout: Duration::from_millis(1000),
+            initial_backoff: Duration::from_millis(20),
+            max_backoff: Duration::from_millis(100),
+        },
+        ..local()
+    }
+}
+
+/// What the upstream test server answers, one per request in order (then 200).
+#[derive(Clone, Debug)]
+pub enum Reply {
+    Status(u16),
+    RetryAfter(u16, u64),
+    Body(u16, &'static str, Vec<u8>),
+    /// Close the connection without answering.
+    Drop,
+    /// Wait, then 200.
+    Delay(Duration),
+}
+
+/// One request the upstream received.
+#[derive(Clone, Debug)]
+pub struct Received {
+    pub headers: Vec<(String, String)>,
+    /// The body, gunzipped when it was gzip.
+    pub body: Vec<u8>,
+}
+
+impl Received {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+
+    /// The body decoded with the official OTLP types.
+    pub fn request(&self) -> OtelRequest {
+        OtelRequest::decode(self.body.as_slice()).expect("the upstream got valid OTLP protobuf")
+    }
+}
+
+/// A recording OTLP/HTTP upstream on raw TCP (so it can drop connections).
+pub struct Upstream {
+    pub addr: SocketAddr,
+    received: Arc<Mutex<Vec<Received>>>,
+    replies: Arc<Mutex<VecDeque<Reply>>>,
+    task: JoinHandle<()>,
+}
+
+impl Drop for Upstream {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl Upstream {
+    pub async fn start() -> Upstream {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let replies = Arc::new(Mutex::new(VecDeque::new()));
+        let (rec, rep) = (received.clone(), replies.clone());
+        let task = tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                tokio::spawn(serve_one(stream, rec.clone(), rep.clone()));
+            }
+        });
+        Upstream { addr, received, replies, task }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}/v1/traces", self.addr)
+    }
+
+    pub fn push(&self, replies: impl IntoIterator<Item = Reply>) {
+        self.replies.lock().unwrap().extend(replies);
+    }
+
+    pub fn received(&self) -> Vec<Received> {
+        self.received.lock().unwrap().clone()
+    }
+}
+
+async fn serve_one(mut stream: TcpStream, received: Arc<Mutex<Vec<Received>>>, replies: Arc<Mutex<VecDeque<Reply>>>) {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 16 << 10];
+    let head_end = loop {
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+        match stream.read(&mut chunk).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+    };
+    let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
+    let headers: Vec<(String, String)> = head
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    let len: usize = headers.iter().find(|(k, _)| k == "content-length").and_then(|(_, v)| v.parse().ok()).unwrap_or(0);
+    while buf.len() < head_end + len {
+        match stream.read(&mut chunk).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+    }
+    let raw = buf[head_end..head_end + len].to_vec();
+    let gzip = headers.iter().any(|(k, v)| k == "content-encoding" && v == "gzip");
+    let body = if gzip { gunzip(&raw) } else { raw };
+    received.lock().unwrap().push(Received { headers, body });
+    let reply = replies.lock().unwrap().pop_front().unwrap_or(Reply::Status(200));
+    let (status, extra, ctype, body) = match reply {
+        Reply::Drop => return,
+        Reply::Delay(d) => {
+            tokio::time::sleep(d).await;
+            (200, String::new(), "application/x-protobuf", Vec::new())
+        }
+        Reply::Status(s) => (s, String::new(), "text/plain", Vec::new()),
+        Reply::RetryAfter(s, secs) => (s, format!("retry-after: {secs}\r\n"), "text/plain", Vec::new()),
+        Reply::Body(s, ctype, body) => (s, String::new(), ctype, body),
+    };
+    let head = format!(
+        "HTTP/1.1 {status} X\r\ncontent-type: {ctype}\r\ncontent-length: {}\r\nconnection: close\r\n{extra}\r\n",
+        body.len()
+    );
+    let _ = stream.write_all(head.as_bytes()).await;
+    let _ = stream.write_all(&body).await;
+    let _ = stream.shutdown().await;
+}
+
+pub fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut e = GzEncoder::new(Vec::new(), Compression::default());
+    e.write_all(data).unwrap();
+    e.finish().unwrap()
+}
+
+pub fn gunzip(data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    MultiGzDecoder::new(data).read_to_end(&mut out).unwrap();
+    out
+}
+
+pub fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as i64
+}
+
+/// A response as the tests look at it.
+#[derive(Debug)]
+pub struct Res {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Vec<u8>,
+}
+
+impl Res {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&self.body)))
+    }
+
+    /// The error message, from a JSON or protobuf `google.rpc.Status`.
+    pub fn message(&self) -> String {
+        if self.header("content-type") == Some("application/x-protobuf") {
+            return canopy_relay::model::RpcStatus::decode(self.body.as_slice()).unwrap().message;
+        }
+        self.json()["message"].as_str().unwrap_or_default().to_owned()
+    }
+}
+
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder().no_proxy().build().unwrap()
+}
+
+/// POSTs `body` with a content type and extra headers.
+pub async fn post(url: &str, content_type: &str, headers: &[(&str, &str)], body: impl Into<reqwest::Body>) -> Res {
+    let mut req = client().post(url).header("content-type", content_type).body(body);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    into_res(req.send().await.unwrap()).await
+}
+
+pub async fn post_json(url: &str, body: &str) -> Res {
+    post(url, "application/json", &[], body.to_owned()).await
+}
+
+pub async fn get(url: &str) -> Res {
+    into_res(client().get(url).send().await.unwrap()).await
+}
+
+pub async fn into_res(res: reqwest::Response) -> Res {
+    Res { status: res.status().as_u16(), headers: res.headers().clone(), body: res.bytes().await.unwrap().to_vec() }
+}
+
+/// An SDK-shaped OTLP JSON batch: one trace, a root and `n - 1` children, starting `start_ms`.
+pub fn sdk_batch(trace_id: &str, n: usize, start_ms: i64) -> String {
+    let ns = |ms: i64| (ms as u64 * 1_000_000).to_string();
+    let spans: Vec<String> = (0..n)
+        .map(|i| {
+            let parent = if i == 0 { String::new() } else { format!(r#""parentSpanId":"{:016x}","#, 1) };
+            format!(
+                r#"{{"traceId":"{trace_id}","spanId":"{:016x}",{parent}"flags":257,"name":"span {i}","kind":{},"startTimeUnixNano":"{}","endTimeUnixNano":"{}","attributes":[{{"key":"http.request.method","value":{{"stringValue":"GET"}}}},{{"key":"url.full","value":{{"stringValue":"https://app.example.com/api/items/{i}"}}}},{{"key":"http.response.status_code","value":{{"intValue":"200"}}}}],"events":[{{"timeUnixNano":"{}","name":"mark"}}]}}"#,
+                i + 1,
+                if i == 0 { 1 } else { 3 },
+                ns(start_ms + i as i64),
+                ns(start_ms + 100 + i as i64),
+                ns(start_ms + 50),
+            )
+        })
+        .collect();
+    format!(
+        r#"{{"resourceSpans":[{{"resource":{{"attributes":[{{"key":"service.name","value":{{"stringValue":"frontend"}}}}]}},"scopeSpans":[{{"scope":{{"name":"canopy-web","version":"0.1.0"}},"spans":[{}]}}]}}]}}"#,
+        spans.join(",")
+    )
+}
+
+/// Waits until `f` is true, up to 5 s.
+pub async fn eventually(mut f: impl FnMut() -> bool) {
+    for _ in 0..500 {
+        if f() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("condition not met within 5 s");
+}
