@@ -26,12 +26,22 @@ pub fn with_span_context<R>(cx: SpanContext, f: impl FnOnce() -> R) -> R {
 
 /// Makes `cx` current until the guard is dropped.
 pub(crate) fn enter(cx: SpanContext) -> Guard {
-    let depth = STACK.with(|s| {
+    Guard { depth: push(cx) }
+}
+
+/// Pushes `cx`; returns the depth to pass to [`truncate`] when its callback returns.
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+pub(crate) fn push(cx: SpanContext) -> usize {
+    STACK.with(|s| {
         let mut s = s.borrow_mut();
         s.push(cx);
         s.len()
-    });
-    Guard { depth }
+    })
+}
+
+/// Pops the entry pushed at `depth` and anything above it.
+pub(crate) fn truncate(depth: usize) {
+    STACK.with(|s| s.borrow_mut().truncate(depth.saturating_sub(1)));
 }
 
 /// Pops the stack back to below its entry when dropped.
@@ -42,7 +52,7 @@ pub(crate) struct Guard {
 
 impl Drop for Guard {
     fn drop(&mut self) {
-        STACK.with(|s| s.borrow_mut().truncate(self.depth - 1));
+        truncate(self.depth);
     }
 }
 

@@ -1,6 +1,6 @@
 //! JavaScript values to Canopy types. Bad input is skipped, never thrown.
 
-use super::platform::{clock, get};
+use super::platform::get;
 use crate::attribute::{KeyValue, Str, Value};
 use crate::ids::{SpanId, TraceFlags, TraceId};
 use crate::propagation::TraceState;
@@ -77,34 +77,6 @@ pub fn attributes(obj: &JsValue) -> Vec<KeyValue> {
     out
 }
 
-/// A time from JS: epoch milliseconds (or a `performance.now()` offset, as OpenTelemetry JS
-/// reads small numbers), a `Date`, or an `[seconds, nanoseconds]` HrTime.
-pub fn time(v: &JsValue) -> Option<u64> {
-    if let Some(ms) = v.as_f64() {
-        return Some(clock().from_js_millis(ms));
-    }
-    if let Some(d) = v.dyn_ref::<js_sys::Date>() {
-        let ms = d.get_time();
-        return ms.is_finite().then(|| crate::time::millis_to_nanos(ms));
-    }
-    if Array::is_array(v) {
-        let a: &Array = v.unchecked_ref();
-        let (s, ns) = (a.get(0).as_f64()?, a.get(1).as_f64()?);
-        if s >= 0.0 && ns >= 0.0 {
-            return Some((s as u64).saturating_mul(1_000_000_000).saturating_add(ns as u64));
-        }
-    }
-    None
-}
-
-/// A span kind: OpenTelemetry JS's `SpanKind` number or a lowercase name.
-pub fn kind(v: &JsValue) -> Option<SpanKind> {
-    if let Some(n) = v.as_f64() {
-        return SpanKind::from_otel_js(n as u32);
-    }
-    SpanKind::from_name(&v.as_string()?)
-}
-
 /// A span context from a Canopy or OpenTelemetry span (anything with `spanContext()`), or from a
 /// `{ traceId, spanId, traceFlags, traceState? }` object. Invalid ids give `None`.
 pub fn span_context(v: &JsValue) -> Option<SpanContext> {
@@ -158,32 +130,15 @@ pub struct SpanOpts {
     pub links: Vec<(SpanContext, Vec<KeyValue>)>,
 }
 
-/// Reads `{ attributes, kind, startTime, parent, links, root }`.
-pub fn span_opts(v: &JsValue) -> SpanOpts {
-    let mut o = SpanOpts::default();
-    if !v.is_object() {
-        return o;
-    }
-    let attrs = get(v, "attributes");
-    if !attrs.is_undefined() {
-        o.attributes = attributes(&attrs);
-    }
-    o.kind = kind(&get(v, "kind"));
-    o.start_time = time(&get(v, "startTime"));
-    let parent = get(v, "parent");
-    if get(v, "root").as_bool() == Some(true) {
-        o.parent = Parent::Root;
-    } else if !parent.is_undefined() && !parent.is_null() {
-        // An unreadable parent makes a root rather than guessing one.
-        o.parent = span_context(&parent).map(Parent::Explicit).unwrap_or(Parent::Root);
-    }
-    let links = get(v, "links");
-    if Array::is_array(&links) {
-        for l in links.unchecked_ref::<Array>().iter() {
+/// Links from `[{ context, attributes }]`; unreadable ones are skipped.
+pub fn links(v: &JsValue) -> Vec<(SpanContext, Vec<KeyValue>)> {
+    let mut out = Vec::new();
+    if Array::is_array(v) {
+        for l in v.unchecked_ref::<Array>().iter() {
             if let Some(cx) = span_context(&get(&l, "context")) {
-                o.links.push((cx, attributes(&get(&l, "attributes"))));
+                out.push((cx, attributes(&get(&l, "attributes"))));
             }
         }
     }
-    o
+    out
 }

@@ -2,10 +2,11 @@
 
 mod convert;
 pub mod document;
+mod handles;
 pub mod instrument;
 mod js_api;
 mod js_config;
-mod js_span;
+mod js_raw;
 pub mod pipeline;
 pub mod platform;
 mod types;

@@ -8,30 +8,9 @@ const TS_TYPES: &'static str = r#"
 export type AttributeValue = string | number | boolean | bigint | string[] | number[] | boolean[];
 /** Attributes as a plain object. */
 export type Attributes = Record<string, AttributeValue>;
-/** Epoch milliseconds, a `performance.now()` value (any number below 1e11), a `Date`, or an `[seconds, nanos]` HrTime. */
-export type TimeInput = number | Date | [number, number];
-/** OpenTelemetry JS span kinds: 0 internal, 1 server, 2 client, 3 producer, 4 consumer. */
-export type SpanKindInput = 0 | 1 | 2 | 3 | 4 | "internal" | "server" | "client" | "producer" | "consumer";
-/** Status codes as in OpenTelemetry: 0 unset, 1 ok, 2 error. */
-export interface SpanStatus { code: 0 | 1 | 2; message?: string }
-/** A span's identity. */
-export interface SpanContext { traceId: string; spanId: string; traceFlags: number; isRemote?: boolean; traceState?: string }
-/** A link to another span. */
-export interface Link { context: SpanContext; attributes?: Attributes }
-/** Options for a new span. */
-export interface SpanOptions {
-  attributes?: Attributes;
-  kind?: SpanKindInput;
-  startTime?: TimeInput;
-  /** The parent: a Span (Canopy's or OpenTelemetry's) or a SpanContext. */
-  parent?: Span | SpanContext;
-  links?: Link[];
-  /** Start a new trace, ignoring the current span. */
-  root?: boolean;
-}
 /** Batching (OpenTelemetry defaults). */
 export interface BatchConfig {
-  /** Spans held at most (default 2048); more are dropped. */
+  /** Spans held at most (default 2048); more are dropped and counted. */
   maxQueueSize?: number;
   /** Spans per request (default 512). */
   maxExportBatchSize?: number;
@@ -49,6 +28,8 @@ export interface SpanLimitsConfig {
   eventCountLimit?: number;
   linkCountLimit?: number;
 }
+/** A URL prefix or a regular expression. */
+export type UrlPatternInput = string | RegExp;
 /** `init`'s configuration. */
 export interface CanopyConfig {
   /** `service.name` (required). */
@@ -83,16 +64,6 @@ export interface CanopyConfig {
   /** URLs that get no span and no headers (same matching rules). */
   ignoreUrls?: UrlPatternInput | UrlPatternInput[];
 }
-/** A URL prefix or a regular expression. */
-export type UrlPatternInput = string | RegExp;
-/** Methods with overloads wasm-bindgen cannot type (merged into the class). */
-export interface Span {
-  addEvent(name: string, attributesOrTime?: Attributes | TimeInput, time?: TimeInput): void;
-  addLink(link: Link): void;
-}
-export function startActiveSpan<T>(name: string, fn: (span: Span) => T): T;
-export function startActiveSpan<T>(name: string, options: SpanOptions | undefined, fn: (span: Span) => T): T;
-export function withSpan<T>(span: Span, fn: () => T): T;
 "#;
 
 #[wasm_bindgen]
@@ -100,22 +71,4 @@ extern "C" {
     /// `CanopyConfig`.
     #[wasm_bindgen(typescript_type = "CanopyConfig")]
     pub type CanopyConfig;
-    /// `SpanOptions`.
-    #[wasm_bindgen(typescript_type = "SpanOptions")]
-    pub type SpanOptions;
-    /// `AttributeValue`.
-    #[wasm_bindgen(typescript_type = "AttributeValue")]
-    pub type AttributeValue;
-    /// `Attributes`.
-    #[wasm_bindgen(typescript_type = "Attributes")]
-    pub type Attributes;
-    /// `TimeInput`.
-    #[wasm_bindgen(typescript_type = "TimeInput")]
-    pub type TimeInput;
-    /// `SpanStatus`.
-    #[wasm_bindgen(typescript_type = "SpanStatus")]
-    pub type SpanStatus;
-    /// `SpanContext`.
-    #[wasm_bindgen(typescript_type = "SpanContext")]
-    pub type SpanContextObject;
 }

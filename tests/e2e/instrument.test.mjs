@@ -226,8 +226,9 @@ test("in a Worker: fetch is traced and spans are exported", async () => {
   const page = await open();
   const result = await page.evaluate(async (endpoint) => {
     const src = `
-      import wasmInit, * as c from "${location.origin}/pkg/canopy_web.js";
-      await wasmInit();
+      import wasmInit from "${location.origin}/pkg/canopy_web.js";
+      import * as c from "${location.origin}/pkg/api.js";
+      c.attach(await wasmInit());
       c.init({ serviceName: "worker", endpoint: ${JSON.stringify(endpoint)} });
       await c.startActiveSpan("work", async () => { await fetch("${location.origin}/json").then((r) => r.json()); });
       await c.forceFlush();

@@ -121,7 +121,7 @@ async fn rate_limit(State(app): State<AppState>, req: Request, next: Next) -> Re
 
 /// The rightmost address in the configured header (what the nearest proxy saw).
 fn client_ip(headers: &HeaderMap, name: Option<&HeaderName>) -> Option<IpAddr> {
-    let value = headers.get_all(name?).iter().filter_map(|v| v.to_str().ok()).last()?;
+    let value = headers.get_all(name?).iter().filter_map(|v| v.to_str().ok()).next_back()?;
     value.rsplit(',').next()?.trim().parse().ok()
 }
 

@@ -8,6 +8,7 @@
 use crate::forward::{RetryPolicy, Upstream};
 use crate::validate::Limits;
 use axum::http::HeaderName;
+use clap::builder::BoolishValueParser;
 use clap::{Parser, ValueEnum};
 use std::fmt;
 use std::net::SocketAddr;
@@ -46,7 +47,7 @@ pub enum Region {
 /// forwards them to Honeycomb or any OTLP/HTTP endpoint with the API key kept server-side.
 /// Without a key or upstream it runs local-only with a trace viewer at http://LISTEN/.
 #[derive(Parser, Debug)]
-#[command(name = "canopy-relay", version, max_term_width = 100)]
+#[command(name = "canopy-relay", version)]
 pub struct Args {
     /// Address to listen on (4318 is the OTLP/HTTP port).
     #[arg(long, env = "CANOPY_LISTEN", default_value = "127.0.0.1:4318")]
@@ -73,14 +74,15 @@ pub struct Args {
     /// content-type, content-encoding and x-canopy-sent-at.
     #[arg(long, env = "CANOPY_ALLOW_HEADERS", value_delimiter = ',')]
     pub allow_headers: Vec<String>,
-    /// Keep the local viewer (and console trees) while forwarding.
-    #[arg(long, env = "CANOPY_TEE")]
+    /// Keep the local viewer (and console trees) while forwarding. Boolean flags take
+    /// true/false, 1/0, yes/no or on/off from the environment.
+    #[arg(long, env = "CANOPY_TEE", value_parser = BoolishValueParser::new())]
     pub tee: bool,
     /// Do not print received traces to the console.
-    #[arg(long, env = "CANOPY_QUIET")]
+    #[arg(long, env = "CANOPY_QUIET", value_parser = BoolishValueParser::new())]
     pub quiet: bool,
     /// Serve the viewer to any client; by default only to loopback clients with a loopback Host.
-    #[arg(long, env = "CANOPY_PUBLIC_VIEWER")]
+    #[arg(long, env = "CANOPY_PUBLIC_VIEWER", value_parser = BoolishValueParser::new())]
     pub public_viewer: bool,
     /// Correct span times when the browser clock is off by more than this (ms).
     #[arg(long, env = "CANOPY_SKEW_THRESHOLD_MS", default_value_t = 1000)]

@@ -51,7 +51,7 @@ impl Cors {
         let o = origin.to_ascii_lowercase();
         let same_host =
             host.is_some_and(|h| o.split_once("://").is_some_and(|(_, rest)| rest == h.to_ascii_lowercase()));
-        same_host || self.origins.iter().any(|a| *a == o)
+        same_host || self.origins.contains(&o)
     }
 
     /// Answers a preflight from an allowed origin.

@@ -15,6 +15,7 @@ use serde::Deserialize;
 #[serde(default, rename_all = "camelCase")]
 pub struct ExportTraceServiceRequest {
     #[prost(message, repeated, tag = "1")]
+    #[serde(deserialize_with = "j::objects")]
     pub resource_spans: Vec<ResourceSpans>,
 }
 
@@ -22,8 +23,10 @@ pub struct ExportTraceServiceRequest {
 #[serde(default, rename_all = "camelCase")]
 pub struct ResourceSpans {
     #[prost(message, optional, tag = "1")]
+    #[serde(deserialize_with = "j::object")]
     pub resource: Option<Resource>,
     #[prost(message, repeated, tag = "2")]
+    #[serde(deserialize_with = "j::objects")]
     pub scope_spans: Vec<ScopeSpans>,
     #[prost(string, tag = "3")]
     pub schema_url: String,
@@ -33,6 +36,7 @@ pub struct ResourceSpans {
 #[serde(default, rename_all = "camelCase")]
 pub struct Resource {
     #[prost(message, repeated, tag = "1")]
+    #[serde(deserialize_with = "j::objects")]
     pub attributes: Vec<KeyValue>,
     #[prost(uint32, tag = "2")]
     pub dropped_attributes_count: u32,
@@ -42,8 +46,10 @@ pub struct Resource {
 #[serde(default, rename_all = "camelCase")]
 pub struct ScopeSpans {
     #[prost(message, optional, tag = "1")]
+    #[serde(deserialize_with = "j::object")]
     pub scope: Option<InstrumentationScope>,
     #[prost(message, repeated, tag = "2")]
+    #[serde(deserialize_with = "j::objects")]
     pub spans: Vec<Span>,
     #[prost(string, tag = "3")]
     pub schema_url: String,
@@ -57,6 +63,7 @@ pub struct InstrumentationScope {
     #[prost(string, tag = "2")]
     pub version: String,
     #[prost(message, repeated, tag = "3")]
+    #[serde(deserialize_with = "j::objects")]
     pub attributes: Vec<KeyValue>,
     #[prost(uint32, tag = "4")]
     pub dropped_attributes_count: u32,
@@ -90,18 +97,22 @@ pub struct Span {
     #[serde(deserialize_with = "j::uint64")]
     pub end_time_unix_nano: u64,
     #[prost(message, repeated, tag = "9")]
+    #[serde(deserialize_with = "j::objects")]
     pub attributes: Vec<KeyValue>,
     #[prost(uint32, tag = "10")]
     pub dropped_attributes_count: u32,
     #[prost(message, repeated, tag = "11")]
+    #[serde(deserialize_with = "j::objects")]
     pub events: Vec<Event>,
     #[prost(uint32, tag = "12")]
     pub dropped_events_count: u32,
     #[prost(message, repeated, tag = "13")]
+    #[serde(deserialize_with = "j::objects")]
     pub links: Vec<Link>,
     #[prost(uint32, tag = "14")]
     pub dropped_links_count: u32,
     #[prost(message, optional, tag = "15")]
+    #[serde(deserialize_with = "j::object")]
     pub status: Option<Status>,
 }
 
@@ -114,6 +125,7 @@ pub struct Event {
     #[prost(string, tag = "2")]
     pub name: String,
     #[prost(message, repeated, tag = "3")]
+    #[serde(deserialize_with = "j::objects")]
     pub attributes: Vec<KeyValue>,
     #[prost(uint32, tag = "4")]
     pub dropped_attributes_count: u32,
@@ -131,6 +143,7 @@ pub struct Link {
     #[prost(string, tag = "3")]
     pub trace_state: String,
     #[prost(message, repeated, tag = "4")]
+    #[serde(deserialize_with = "j::objects")]
     pub attributes: Vec<KeyValue>,
     #[prost(uint32, tag = "5")]
     pub dropped_attributes_count: u32,
@@ -154,6 +167,7 @@ pub struct KeyValue {
     #[prost(string, tag = "1")]
     pub key: String,
     #[prost(message, optional, tag = "2")]
+    #[serde(deserialize_with = "j::object")]
     pub value: Option<AnyValue>,
 }
 
@@ -187,6 +201,7 @@ pub enum Value {
 #[serde(default, rename_all = "camelCase")]
 pub struct ArrayValue {
     #[prost(message, repeated, tag = "1")]
+    #[serde(deserialize_with = "j::objects")]
     pub values: Vec<AnyValue>,
 }
 
@@ -194,6 +209,7 @@ pub struct ArrayValue {
 #[serde(default, rename_all = "camelCase")]
 pub struct KeyValueList {
     #[prost(message, repeated, tag = "1")]
+    #[serde(deserialize_with = "j::objects")]
     pub values: Vec<KeyValue>,
 }
 

@@ -91,7 +91,11 @@ impl Store {
 /// The root (the earliest span whose parent is not in the trace), counts and extent.
 pub fn summary(spans: &[SpanView]) -> TraceSummary {
     let ids: HashSet<&str> = spans.iter().map(|s| s.span_id.as_str()).collect();
-    let root = spans.iter().filter(|s| !ids.contains(s.parent_span_id.as_str())).min_by_key(|s| s.start_time_unix_nano);
+    // A span without a parent beats one whose parent is missing; then the earliest.
+    let root = spans
+        .iter()
+        .filter(|s| !ids.contains(s.parent_span_id.as_str()))
+        .min_by_key(|s| (!s.parent_span_id.is_empty(), s.start_time_unix_nano));
     let start = spans.iter().map(|s| s.start_time_unix_nano).min().unwrap_or(0);
     let end = spans.iter().map(|s| s.end_time_unix_nano).max().unwrap_or(0);
     TraceSummary {

@@ -294,7 +294,8 @@ mod tests {
     fn rules() {
         let limits = Limits { max_attributes: 2, max_value_bytes: 8, ..Limits::default() };
         let kv = |k: &str, v: Value| KeyValue::new(k, v);
-        let cases: Vec<(Box<dyn Fn(&mut Span)>, Option<&str>, &str)> = vec![
+        type Edit = Box<dyn Fn(&mut Span)>;
+        let cases: Vec<(Edit, Option<&str>, &str)> = vec![
             (Box::new(|_| {}), None, "a good span"),
             (Box::new(|s| s.trace_id = vec![]), Some("spans[0].traceId: is missing"), "no trace id"),
             (Box::new(|s| s.trace_id = vec![0; 16]), Some("traceId: is all zeros"), "zero trace id"),

@@ -1,12 +1,13 @@
 // Type-checks the package's TypeScript declarations the way a user's code meets them.
 // Lines marked @ts-expect-error must be rejected: that proves the types are real, not `any`.
-import wasmInit, {
-  init, startSpan, startActiveSpan, withSpan, getActiveSpan, forceFlush, shutdown,
+import wasmInit from "../../../pkg/canopy_web.js";
+import {
+  attach, init, startSpan, startActiveSpan, withSpan, getActiveSpan, forceFlush, shutdown,
   type Span, type CanopyConfig, type SpanOptions, type SpanContext,
-} from "../../../pkg/canopy_web.js";
+} from "../../../pkg/api.js";
 
 export async function main(): Promise<void> {
-  await wasmInit();
+  attach(await wasmInit());
   const config: CanopyConfig = {
     serviceName: "frontend", serviceVersion: "1.0.0", environment: "prod", endpoint: "/v1/traces",
     headers: { "x-team": "web" }, sampleRate: 0.5, resourceAttributes: { "app.region": "eu" }, debug: false,

@@ -1,8 +1,8 @@
 //! OTLP JSON: a structural pre-scan, then serde into [`crate::model`] with strict field decoders.
 //!
 //! The pre-scan counts objects and arrays (outside strings) and the nesting depth before
-//! anything is allocated, so `[{},{},…]` cannot grow into millions of structs. The field
-//! decoders follow the OTLP JSON encoding and nothing looser: ids are lowercase hex of the exact
+//! anything is allocated, so `[{},{},…]` cannot grow into millions of structs. Messages must
+//! be objects (serde would also fill a struct from an array). The field decoders follow the OTLP JSON encoding and nothing looser: ids are lowercase hex of the exact
 //! length (a generic protobuf-JSON parser would take base64), 64-bit integers are decimal strings
 //! (or integer numbers, which proto3 JSON also allows), doubles are numbers or `"NaN"`,
 //! `"Infinity"`, `"-Infinity"`, bytes are base64. Errors name the path of the bad field.
@@ -12,8 +12,10 @@ use crate::model::{AnyValue, ArrayValue, ExportTraceServiceRequest, KeyValueList
 use crate::validate::Limits;
 use base64::Engine;
 use serde::Deserialize;
-use serde::de::{self, Deserializer, Visitor};
+use serde::de::value::MapAccessDeserializer;
+use serde::de::{self, Deserializer, MapAccess, Visitor};
 use std::fmt;
+use std::marker::PhantomData;
 
 /// Decodes an OTLP JSON `ExportTraceServiceRequest`.
 pub fn decode(body: &[u8], limits: &Limits) -> Result<ExportTraceServiceRequest, Reject> {
@@ -28,7 +30,7 @@ pub fn decode(body: &[u8], limits: &Limits) -> Result<ExportTraceServiceRequest,
         )));
     }
     let mut de = serde_json::Deserializer::from_slice(body);
-    let req: ExportTraceServiceRequest = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+    let Object(req) = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
         let at = if path == "." { String::new() } else { format!(" at {path}") };
         Reject::bad_request(format!("invalid OTLP JSON{at}: {}", e.into_inner()))
@@ -74,6 +76,38 @@ pub fn scan(body: &[u8], max_depth: usize) -> Shape {
         }
     }
     Shape { nodes, depth: deepest }
+}
+
+/// A message that must be a JSON object: serde's derived structs would also take an array,
+/// filled positionally, which OTLP JSON is not.
+pub struct Object<T>(pub T);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Object<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Object<T>, D::Error> {
+        struct Map<T>(PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for Map<T> {
+            type Value = T;
+
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an object")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+                T::deserialize(MapAccessDeserializer::new(map))
+            }
+        }
+        d.deserialize_map(Map(PhantomData)).map(Object)
+    }
+}
+
+/// A repeated message field: an array of objects.
+pub fn objects<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Vec<T>, D::Error> {
+    Ok(Vec::<Object<T>>::deserialize(d)?.into_iter().map(|o| o.0).collect())
+}
+
+/// An optional message field: an object or `null`.
+pub fn object<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
+    Ok(Option::<Object<T>>::deserialize(d)?.map(|o| o.0))
 }
 
 /// `traceId`: 32 lowercase hex characters (16 bytes); `""` is "absent".
@@ -252,7 +286,9 @@ pub struct AnyValueJson {
     bool_value: Option<bool>,
     int_value: Option<I64>,
     double_value: Option<F64>,
+    #[serde(default, deserialize_with = "object")]
     array_value: Option<ArrayValue>,
+    #[serde(default, deserialize_with = "object")]
     kvlist_value: Option<KeyValueList>,
     bytes_value: Option<Base64>,
 }

@@ -111,7 +111,8 @@ mod tests {
 
     #[test]
     fn content_types() {
-        let cases: &[(Option<&str>, Option<&str>, Result<(Format, bool), u16>, &str)] = &[
+        type Case<'a> = (Option<&'a str>, Option<&'a str>, Result<(Format, bool), u16>, &'a str);
+        let cases: &[Case] = &[
             (Some("application/json"), None, Ok((Format::Json, false)), "the SDK"),
             (Some("application/json"), Some("gzip"), Ok((Format::Json, true)), "the SDK, gzip"),
             (Some("Application/JSON; charset=UTF-8"), None, Ok((Format::Json, false)), "case and charset"),

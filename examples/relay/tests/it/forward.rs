@@ -21,7 +21,11 @@ fn attr<'a>(span: &'a Span, key: &str) -> Option<&'a any_value::Value> {
 
 /// What a backend SDK (Python, Go) sends: the official types, protobuf.
 pub fn backend_request() -> OtelRequest {
-    let kv = |k: &str, v: any_value::Value| KeyValue { key: k.into(), value: Some(AnyValue { value: Some(v) }), ..Default::default() };
+    let kv = |k: &str, v: any_value::Value| KeyValue {
+        key: k.into(),
+        value: Some(AnyValue { value: Some(v) }),
+        ..Default::default()
+    };
     let span = |id: u8, parent: Option<u8>, name: &str| Span {
         trace_id: vec![0xab; 16],
         span_id: vec![id; 8],
@@ -36,7 +40,11 @@ pub fn backend_request() -> OtelRequest {
             kv("ratio", any_value::Value::DoubleValue(0.25)),
             kv("blob", any_value::Value::BytesValue(vec![0, 255, 7])),
         ],
-        events: vec![span::Event { time_unix_nano: 1_700_000_000_100_000_000, name: "retry".into(), ..Default::default() }],
+        events: vec![span::Event {
+            time_unix_nano: 1_700_000_000_100_000_000,
+            name: "retry".into(),
+            ..Default::default()
+        }],
         status: Some(Status { code: 2, message: "boom".into() }),
         flags: 0x301,
         ..Default::default()
@@ -48,7 +56,10 @@ pub fn backend_request() -> OtelRequest {
                 ..Default::default()
             }),
             scope_spans: vec![ScopeSpans {
-                scope: Some(InstrumentationScope { name: "opentelemetry.instrumentation.flask".into(), ..Default::default() }),
+                scope: Some(InstrumentationScope {
+                    name: "opentelemetry.instrumentation.flask".into(),
+                    ..Default::default()
+                }),
                 spans: vec![span(1, None, "GET /api/items"), span(2, Some(1), "SELECT items")],
                 ..Default::default()
             }],
@@ -87,7 +98,10 @@ async fn sdk_json_is_forwarded_as_protobuf_with_the_key_and_no_dataset() {
     assert_eq!(fetch.trace_state, "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7");
     assert_eq!((fetch.flags, fetch.kind), (257, 3));
     assert_eq!(fetch.name, "fetch \"/api/items\"\n→ 日本 🌲 \u{1}\u{1f}\\");
-    assert_eq!((fetch.start_time_unix_nano, fetch.end_time_unix_nano), (1_700_000_000_123_457_789, 1_700_000_000_323_456_789));
+    assert_eq!(
+        (fetch.start_time_unix_nano, fetch.end_time_unix_nano),
+        (1_700_000_000_123_457_789, 1_700_000_000_323_456_789)
+    );
     assert_eq!(attr(fetch, "int.min"), Some(&any_value::Value::IntValue(i64::MIN)));
     assert_eq!(attr(fetch, "double.tiny"), Some(&any_value::Value::DoubleValue(5e-324)));
     assert_eq!(fetch.dropped_attributes_count, 3);
@@ -111,7 +125,11 @@ async fn the_dataset_header_is_sent_only_when_configured() {
     let up2 = Upstream::start().await;
     let relay2 = Relay::start(forwarding(&up2, None)).await;
     assert_eq!(post(&relay2.traces(), "application/json", &[("x-honeycomb-team", "evil")], GOLDEN).await.status, 200);
-    assert_eq!(up2.received()[0].header("x-honeycomb-team"), None, "no key configured: none sent, none taken from the client");
+    assert_eq!(
+        up2.received()[0].header("x-honeycomb-team"),
+        None,
+        "no key configured: none sent, none taken from the client"
+    );
 }
 
 #[tokio::test]
@@ -184,14 +202,18 @@ async fn an_upstream_retry_after_beyond_the_budget_is_handed_to_the_client() {
     let res = post_json(&relay.traces(), GOLDEN).await;
     assert_eq!((res.status, res.header("retry-after")), (503, Some("30")));
     assert_eq!(up.received().len(), 1, "no point waiting 30 s inside a 1.5 s budget");
-    assert!(t.elapsed() < Duration::from_millis(500));
+    assert!(t.elapsed() < Duration::from_secs(1), "{:?}", t.elapsed());
 }
 
 #[tokio::test]
 async fn an_unreachable_upstream_is_retried_then_handed_back() {
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
     let mut config = forwarding(&Upstream::start().await, None);
-    config.upstream = Some(UpstreamConfig { url: format!("http://{closed}/v1/traces").parse().unwrap(), api_key: None, dataset: None });
+    config.upstream = Some(UpstreamConfig {
+        url: format!("http://{closed}/v1/traces").parse().unwrap(),
+        api_key: None,
+        dataset: None,
+    });
     let relay = Relay::start(config).await;
     let res = post_json(&relay.traces(), GOLDEN).await;
     assert_eq!(res.status, 503);
@@ -215,7 +237,11 @@ async fn other_upstream_errors_are_passed_on_with_a_clear_message() {
     assert_eq!(res.message(), "upstream refused the data: HTTP 400 Bad Request: unknown dataset");
     let res = post_json(&relay.traces(), GOLDEN).await;
     assert_eq!(res.status, 401);
-    assert_eq!(res.message(), "upstream refused the data: HTTP 401 Unauthorized: bad key [redacted]", "the key is never echoed");
+    assert_eq!(
+        res.message(),
+        "upstream refused the data: HTTP 401 Unauthorized: bad key [redacted]",
+        "the key is never echoed"
+    );
     let res = post_json(&relay.traces(), GOLDEN).await;
     assert_eq!(res.status, 500);
     assert!(res.message().contains("HTTP 500 Internal Server Error: (no message)"), "{}", res.message());
@@ -234,7 +260,10 @@ async fn a_partial_success_is_passed_back() {
     let relay = Relay::start(forwarding(&up, Some(KEY))).await;
     let res = post_json(&relay.traces(), GOLDEN).await;
     assert_eq!(res.status, 200);
-    assert_eq!(res.json(), serde_json::json!({"partialSuccess": {"rejectedSpans": "1", "errorMessage": "span too old"}}));
+    assert_eq!(
+        res.json(),
+        serde_json::json!({"partialSuccess": {"rejectedSpans": "1", "errorMessage": "span too old"}})
+    );
 }
 
 #[tokio::test]

@@ -20,7 +20,6 @@ pub const KEY: &str = "hc-test-key-0123456789";
 /// A relay serving on 127.0.0.1 until [`Relay::stop`].
 pub struct Relay {
     pub addr: SocketAddr,
-    pub state: AppState,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<()>,
 }
@@ -31,10 +30,10 @@ impl Relay {
         let addr = listener.local_addr().unwrap();
         let state = AppState::new(config).unwrap();
         let (tx, rx) = oneshot::channel();
-        let task = tokio::spawn(canopy_relay::serve(listener, state.clone(), async {
+        let task = tokio::spawn(canopy_relay::serve(listener, state, async {
             let _ = rx.await;
         }));
-        Relay { addr, state, stop: Some(tx), task }
+        Relay { addr, stop: Some(tx), task }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -255,8 +254,11 @@ impl Res {
     }
 }
 
+/// One client for every test (building one loads the TLS roots, ~40 ms); no pooled
+/// connections, since each test has its own runtime.
 pub fn client() -> reqwest::Client {
-    reqwest::Client::builder().no_proxy().build().unwrap()
+    static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
+    CLIENT.get_or_init(|| reqwest::Client::builder().no_proxy().pool_max_idle_per_host(0).build().unwrap()).clone()
 }
 
 /// POSTs `body` with a content type and extra headers.

@@ -1,0 +1,157 @@
+//! CORS and the sendBeacon fallback.
+
+use crate::support::*;
+use canopy_relay::Config;
+
+const APP: &str = "https://app.example.com";
+
+async fn relay_for(up: &Upstream, extra_headers: &[&str]) -> Relay {
+    Relay::start(Config {
+        allowed_origins: vec![APP.into(), "http://localhost:5173".into()],
+        allow_headers: extra_headers.iter().map(|h| h.to_string()).collect(),
+        ..forwarding(up, Some(KEY))
+    })
+    .await
+}
+
+async fn preflight(relay: &Relay, origin: &str, method: &str, headers: &str) -> Res {
+    let req = client()
+        .request(reqwest::Method::OPTIONS, relay.traces())
+        .header("origin", origin)
+        .header("access-control-request-method", method)
+        .header("access-control-request-headers", headers);
+    into_res(req.send().await.unwrap()).await
+}
+
+#[tokio::test]
+async fn an_allowed_origin_gets_cors_headers() {
+    let up = Upstream::start().await;
+    let relay = relay_for(&up, &[]).await;
+    let res = post(&relay.traces(), "application/json", &[("origin", APP)], GOLDEN).await;
+    assert_eq!(res.status, 200);
+    assert_eq!(res.header("access-control-allow-origin"), Some(APP));
+    assert_eq!(res.header("access-control-expose-headers"), Some("retry-after"), "the SDK reads Retry-After");
+    assert!(res.headers.get_all("vary").iter().any(|v| v == "origin"));
+    assert_eq!(up.received().len(), 1);
+}
+
+#[tokio::test]
+async fn other_origins_get_403_and_nothing_is_forwarded() {
+    let up = Upstream::start().await;
+    let relay = relay_for(&up, &[]).await;
+    for origin in ["https://evil.example.com", "https://app.example.com.evil.com", "null", "http://localhost:5174"] {
+        let res = post(&relay.traces(), "application/json", &[("origin", origin)], GOLDEN).await;
+        assert_eq!(res.status, 403, "{origin}");
+        assert!(res.message().contains("is not allowed"), "{}", res.message());
+        assert_eq!(res.header("access-control-allow-origin"), None, "{origin}");
+        let res = preflight(&relay, origin, "POST", "content-type").await;
+        assert_eq!(res.status, 403, "preflight from {origin}");
+        assert_eq!(res.header("access-control-allow-origin"), None);
+    }
+    let res =
+        post(&relay.traces(), "text/plain;charset=UTF-8", &[("origin", "https://evil.example.com")], GOLDEN).await;
+    assert_eq!(res.status, 403, "a beacon from another origin too");
+    assert!(up.received().is_empty());
+}
+
+#[tokio::test]
+async fn a_preflight_allows_exactly_the_sdk_headers() {
+    let up = Upstream::start().await;
+    let relay = relay_for(&up, &[]).await;
+    let res = preflight(&relay, APP, "POST", "content-type,content-encoding,x-canopy-sent-at").await;
+    assert_eq!(res.status, 204);
+    assert_eq!(res.header("access-control-allow-origin"), Some(APP));
+    assert_eq!(res.header("access-control-allow-methods"), Some("POST"));
+    assert_eq!(res.header("access-control-allow-headers"), Some("content-type, content-encoding, x-canopy-sent-at"));
+    assert_eq!(res.header("access-control-max-age"), Some("7200"));
+    assert_eq!(preflight(&relay, APP, "POST", "Content-Type").await.status, 204, "a subset, any case");
+    for (method, headers, why) in [
+        ("POST", "content-type, x-honeycomb-team", "the key header is never taken from a browser"),
+        ("POST", "authorization", "authorization"),
+        ("POST", "content-type, x-custom", "anything else"),
+        ("PUT", "content-type", "only POST"),
+        ("GET", "", "only POST"),
+    ] {
+        let res = preflight(&relay, APP, method, headers).await;
+        assert_eq!(res.status, 403, "{why}");
+        assert_eq!(res.header("access-control-allow-origin"), None);
+    }
+}
+
+#[tokio::test]
+async fn an_operator_can_allow_more_headers() {
+    let up = Upstream::start().await;
+    let relay = relay_for(&up, &["X-Tenant"]).await;
+    let res = preflight(&relay, APP, "POST", "content-type, x-tenant").await;
+    assert_eq!(res.status, 204);
+    assert_eq!(
+        res.header("access-control-allow-headers"),
+        Some("content-type, content-encoding, x-canopy-sent-at, x-tenant")
+    );
+}
+
+#[tokio::test]
+async fn requests_without_origin_are_not_cors() {
+    let up = Upstream::start().await;
+    let relay = relay_for(&up, &[]).await;
+    let res = post_json(&relay.traces(), GOLDEN).await;
+    assert_eq!(res.status, 200);
+    assert_eq!(res.header("access-control-allow-origin"), None);
+}
+
+#[tokio::test]
+async fn the_relays_own_origin_is_allowed() {
+    let up = Upstream::start().await;
+    let relay = relay_for(&up, &[]).await;
+    let own = format!("http://{}", relay.addr);
+    assert_eq!(post(&relay.traces(), "application/json", &[("origin", &own)], GOLDEN).await.status, 200);
+}
+
+#[tokio::test]
+async fn a_beacon_is_accepted_only_as_valid_otlp_json() {
+    let up = Upstream::start().await;
+    let relay = relay_for(&up, &[]).await;
+    let beacon = |body: &'static str, ct: &'static str| {
+        let url = format!("{}?sent_at={}", relay.traces(), now_ms());
+        async move { post(&url, ct, &[("origin", APP)], body).await }
+    };
+    let res = beacon(GOLDEN, "text/plain;charset=UTF-8").await;
+    assert_eq!(res.status, 200, "{}", res.message());
+    assert_eq!(res.header("access-control-allow-origin"), Some(APP));
+    assert_eq!(beacon(GOLDEN, "text/plain").await.status, 200);
+    assert_eq!(up.received().len(), 2);
+    for (body, ct, status, why) in [
+        ("hello", "text/plain;charset=UTF-8", 400, "not JSON"),
+        (r#"{"resourceSpans":"x"}"#, "text/plain;charset=UTF-8", 400, "JSON but not OTLP"),
+        (GOLDEN, "text/plain;charset=ISO-8859-1", 415, "another charset"),
+        (GOLDEN, "application/x-www-form-urlencoded", 415, "the other safelisted types"),
+        (GOLDEN, "multipart/form-data; boundary=x", 415, "multipart"),
+    ] {
+        let res = beacon(body, ct).await;
+        assert_eq!(res.status, status, "{why}: {}", res.message());
+    }
+    let res = post(&relay.traces(), "text/plain", &[("content-encoding", "gzip")], gzip(GOLDEN.as_bytes())).await;
+    assert_eq!(res.status, 415, "a beacon is never gzip");
+    assert_eq!(up.received().len(), 2, "none of the bad ones was forwarded");
+}
+
+#[tokio::test]
+async fn a_rate_limited_answer_keeps_its_cors_headers() {
+    let up = Upstream::start().await;
+    let relay = Relay::start(Config {
+        allowed_origins: vec![APP.into()],
+        rate_limit: 0.5,
+        rate_burst: 2,
+        ..forwarding(&up, Some(KEY))
+    })
+    .await;
+    for _ in 0..2 {
+        assert_eq!(post(&relay.traces(), "application/json", &[("origin", APP)], GOLDEN).await.status, 200);
+    }
+    let res = post(&relay.traces(), "application/json", &[("origin", APP)], GOLDEN).await;
+    assert_eq!(res.status, 429);
+    assert_eq!(res.header("retry-after"), Some("2"), "one token at 0.5/s");
+    assert_eq!(res.header("access-control-allow-origin"), Some(APP), "so the SDK can read Retry-After");
+    assert!(res.message().contains("too many requests"), "{}", res.message());
+    assert_eq!(up.received().len(), 2);
+}

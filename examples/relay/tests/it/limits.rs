@@ -1,0 +1,142 @@
+//! Limits that need a raw socket or concurrency: declared length, slow clients, chunked bodies,
+//! rate and in-flight limits.
+
+use crate::support::*;
+use canopy_relay::{Config, Limits};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// Reads what the server sends until it closes (or 5 s pass).
+async fn read_all(stream: &mut TcpStream) -> String {
+    let mut out = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut out)).await;
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[tokio::test]
+async fn a_declared_length_over_the_limit_is_refused_before_the_body() {
+    let up = Upstream::start().await;
+    let relay = Relay::start(forwarding(&up, Some(KEY))).await;
+    let mut s = TcpStream::connect(relay.addr).await.unwrap();
+    let head = "POST /v1/traces HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\ncontent-length: 104857600\r\n\r\n";
+    s.write_all(head.as_bytes()).await.unwrap();
+    let t = Instant::now();
+    let mut buf = vec![0u8; 4096];
+    let n = tokio::time::timeout(Duration::from_secs(2), s.read(&mut buf))
+        .await
+        .expect("answered without the body")
+        .unwrap();
+    let text = String::from_utf8_lossy(&buf[..n]);
+    assert!(text.starts_with("HTTP/1.1 413"), "{text}");
+    assert!(text.contains("over the limit of 4194304"), "{text}");
+    assert!(t.elapsed() < Duration::from_secs(1), "{:?}", t.elapsed());
+    assert!(up.received().is_empty());
+}
+
+#[tokio::test]
+async fn a_chunked_body_over_the_limit_gets_413() {
+    let up = Upstream::start().await;
+    let limits = Limits { max_body_bytes: 1000, ..Limits::default() };
+    let relay = Relay::start(Config { limits, ..forwarding(&up, Some(KEY)) }).await;
+    let mut s = TcpStream::connect(relay.addr).await.unwrap();
+    let head = "POST /v1/traces HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n";
+    s.write_all(head.as_bytes()).await.unwrap();
+    for _ in 0..10 {
+        let _ = s.write_all(format!("c8\r\n{}\r\n", " ".repeat(200)).as_bytes()).await;
+    }
+    let _ = s.write_all(b"0\r\n\r\n").await;
+    let text = read_all(&mut s).await;
+    assert!(text.starts_with("HTTP/1.1 413"), "{text}");
+    assert!(text.contains("over the limit of 1000 bytes"), "{text}");
+    assert!(up.received().is_empty());
+}
+
+#[tokio::test]
+async fn slow_headers_are_cut_off() {
+    let relay = Relay::start(local()).await; // read timeout 800 ms
+    let mut s = TcpStream::connect(relay.addr).await.unwrap();
+    s.write_all(b"POST /v1/traces HTTP/1.1\r\nhost: local").await.unwrap();
+    let t = Instant::now();
+    let text = read_all(&mut s).await;
+    let took = t.elapsed();
+    assert!(took < Duration::from_secs(3), "closed after {took:?}");
+    assert!(took >= Duration::from_millis(700), "not before the timeout: {took:?}");
+    assert!(text.is_empty() || text.starts_with("HTTP/1.1 408"), "{text}");
+}
+
+#[tokio::test]
+async fn idle_keep_alive_connections_are_closed() {
+    let relay = Relay::start(local()).await; // read timeout 800 ms
+    let mut s = TcpStream::connect(relay.addr).await.unwrap();
+    s.write_all(b"GET /healthz HTTP/1.1\r\nhost: localhost\r\n\r\n").await.unwrap();
+    let t = Instant::now();
+    let text = read_all(&mut s).await;
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    assert!(t.elapsed() < Duration::from_secs(3), "closed after {:?} idle", t.elapsed());
+}
+
+#[tokio::test]
+async fn a_trickled_body_is_cut_off_with_408() {
+    let up = Upstream::start().await;
+    let relay = Relay::start(forwarding(&up, Some(KEY))).await;
+    let mut s = TcpStream::connect(relay.addr).await.unwrap();
+    let head = "POST /v1/traces HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\ncontent-length: 1000\r\nconnection: close\r\n\r\n{\"resourceSpans\":";
+    s.write_all(head.as_bytes()).await.unwrap();
+    let t = Instant::now();
+    let trickle = async {
+        for _ in 0..40 {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            if s.write_all(b" ").await.is_err() {
+                break;
+            }
+        }
+    };
+    let (_, text) = tokio::join!(trickle, async {
+        let mut s2 = TcpStream::connect(relay.addr).await.unwrap(); // the relay still serves others meanwhile
+        s2.write_all(b"GET /healthz HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n").await.unwrap();
+        read_all(&mut s2).await
+    });
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    let answer = read_all(&mut s).await;
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("took longer than 800 ms"), "{answer}");
+    assert!(t.elapsed() < Duration::from_secs(5));
+    assert!(up.received().is_empty());
+}
+
+#[tokio::test]
+async fn past_the_in_flight_limit_clients_get_503() {
+    let up = Upstream::start().await;
+    up.push([Reply::Delay(Duration::from_millis(600))]);
+    let relay = Relay::start(Config { max_in_flight: 1, ..forwarding(&up, Some(KEY)) }).await;
+    let url = relay.traces();
+    let slow = tokio::spawn(async move { post_json(&url, GOLDEN).await.status });
+    eventually(|| up.received().len() == 1).await;
+    let res = post_json(&relay.traces(), GOLDEN).await;
+    assert_eq!((res.status, res.header("retry-after")), (503, Some("1")));
+    assert!(res.message().contains("busy"));
+    assert_eq!(slow.await.unwrap(), 200);
+    assert_eq!(post_json(&relay.traces(), GOLDEN).await.status, 200, "free again");
+}
+
+#[tokio::test]
+async fn each_client_ip_has_its_own_rate() {
+    let relay = Relay::start(Config {
+        rate_limit: 1.0,
+        rate_burst: 3,
+        client_ip_header: Some("x-forwarded-for".parse().unwrap()),
+        ..local()
+    })
+    .await;
+    let from = |ip: &'static str| {
+        let url = relay.traces();
+        async move { post(&url, "application/json", &[("x-forwarded-for", ip)], GOLDEN).await }
+    };
+    for _ in 0..3 {
+        assert_eq!(from("203.0.113.1").await.status, 200);
+    }
+    let limited = from("203.0.113.1").await;
+    assert_eq!((limited.status, limited.header("retry-after")), (429, Some("1")));
+    assert_eq!(from("203.0.113.2").await.status, 200, "another client is not affected");
+}

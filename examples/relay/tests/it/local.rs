@@ -1,0 +1,108 @@
+//! Local mode: the store, `/api/traces`, the viewer page, `/healthz`, `/metrics`.
+
+use crate::support::*;
+use canopy_relay::Config;
+
+#[tokio::test]
+async fn local_mode_keeps_traces_and_serves_them() {
+    let relay = Relay::start(local()).await;
+    assert_eq!(post_json(&relay.traces(), GOLDEN).await.status, 200);
+    assert_eq!(post_json(&relay.traces(), GOLDEN).await.status, 200, "a retry of the same spans");
+    let other = sdk_batch("0af7651916cd43dd8448eb211c80319c", 5, now_ms());
+    assert_eq!(post_json(&relay.traces(), &other).await.status, 200);
+
+    let list = get(&relay.url("/api/traces")).await;
+    assert_eq!(list.header("cache-control"), Some("no-store"));
+    let traces = list.json()["traces"].as_array().unwrap().clone();
+    assert_eq!(traces.len(), 2);
+    assert_eq!(traces[0]["traceId"], "0af7651916cd43dd8448eb211c80319c", "most recent first");
+    let golden = &traces[1];
+    assert_eq!(golden["traceId"], "4bf92f3577b34da6a3ce929d0e0e4736");
+    assert_eq!(golden["rootName"], "documentLoad");
+    assert_eq!(golden["service"], "frontend");
+    assert_eq!(golden["spanCount"], 4, "the retry added nothing");
+    assert_eq!(golden["errorCount"], 2);
+
+    let detail = get(&relay.url("/api/traces/4bf92f3577b34da6a3ce929d0e0e4736")).await.json();
+    let spans = detail["spans"].as_array().unwrap();
+    assert_eq!(spans.len(), 4);
+    let fetch = spans.iter().find(|s| s["spanId"] == "b7ad6b7169203331").unwrap();
+    assert_eq!(fetch["parentSpanId"], "00f067aa0ba902b7");
+    assert_eq!(fetch["kind"], "client");
+    assert_eq!(fetch["status"], "error");
+    assert_eq!(fetch["startTimeUnixNano"], "1700000000123457789");
+    let attr =
+        |k: &str| fetch["attributes"].as_array().unwrap().iter().find(|a| a["key"] == k).unwrap()["value"].clone();
+    assert_eq!(attr("int.max"), "9223372036854775807", "beyond 2^53: a string");
+    assert_eq!(attr("int.neg"), -42);
+    assert_eq!(attr("array.str"), serde_json::json!(["a", "b\"c", "日本\n"]));
+    assert_eq!(fetch["events"][0]["name"], "exception");
+    assert_eq!(fetch["resource"][0]["value"], "frontend");
+
+    assert_eq!(get(&relay.url("/api/traces/00000000000000000000000000000001")).await.status, 404);
+    assert_eq!(get(&relay.url("/api/traces/XYZ")).await.status, 400);
+}
+
+#[tokio::test]
+async fn the_viewer_page_is_one_self_contained_document() {
+    let relay = Relay::start(local()).await;
+    let page = get(&relay.url("/")).await;
+    assert_eq!(page.status, 200);
+    let csp = page.header("content-security-policy").unwrap();
+    assert!(csp.contains("default-src 'none'") && csp.contains("connect-src 'self'"), "{csp}");
+    let html = String::from_utf8(page.body).unwrap();
+    assert!(html.contains("<title>Canopy · local traces</title>"));
+    assert!(!html.contains("src=\"http") && !html.contains("href=\"http"), "no CDN");
+}
+
+#[tokio::test]
+async fn the_viewer_refuses_other_hosts_and_origins() {
+    let relay = Relay::start(local()).await;
+    let with = |k: &'static str, v: &'static str| {
+        let url = relay.url("/api/traces");
+        async move { into_res(client().get(url).header(k, v).send().await.unwrap()).await }
+    };
+    assert_eq!(with("host", "evil.example.com").await.status, 403, "DNS rebinding");
+    assert_eq!(with("origin", "https://evil.example.com").await.status, 403, "cross-origin read");
+    assert_eq!(with("host", "localhost:4318").await.status, 200);
+    let public = Relay::start(Config { public_viewer: true, ..local() }).await;
+    let res =
+        into_res(client().get(public.url("/api/traces")).header("host", "relay.example.com").send().await.unwrap())
+            .await;
+    assert_eq!(res.status, 200, "--public-viewer");
+}
+
+#[tokio::test]
+async fn forwarding_alone_has_no_viewer() {
+    let up = Upstream::start().await;
+    let relay = Relay::start(forwarding(&up, Some(KEY))).await;
+    assert_eq!(get(&relay.url("/api/traces")).await.status, 404);
+    let home = get(&relay.url("/")).await;
+    assert!(String::from_utf8_lossy(&home.body).contains("the viewer is off"));
+}
+
+#[tokio::test]
+async fn healthz_metrics_and_unknown_routes() {
+    let relay = Relay::start(local()).await;
+    let h = get(&relay.url("/healthz")).await;
+    assert_eq!((h.status, h.body.as_slice()), (200, &b"ok\n"[..]));
+    assert_eq!(post_json(&relay.traces(), GOLDEN).await.status, 200);
+    assert_eq!(post_json(&relay.traces(), "{").await.status, 400);
+    let m = get(&relay.url("/metrics")).await;
+    assert_eq!(m.header("content-type"), Some("text/plain; version=0.0.4"));
+    let text = String::from_utf8(m.body).unwrap();
+    for line in [
+        "canopy_relay_requests_total{code=\"200\"} 1",
+        "canopy_relay_requests_total{code=\"400\"} 1",
+        "canopy_relay_spans_received_total 4",
+        "canopy_relay_spans_forwarded_total 0",
+        "canopy_relay_traces_stored 1",
+        "# TYPE canopy_relay_upstream_latency_seconds histogram",
+    ] {
+        assert!(text.lines().any(|l| l == line), "{line} in\n{text}");
+    }
+    let nf = get(&relay.url("/nope")).await;
+    assert_eq!(nf.status, 404);
+    assert!(nf.message().contains("POST /v1/traces"));
+    assert_eq!(get(&relay.traces()).await.status, 405, "GET on the traces path");
+}

@@ -1,0 +1,11 @@
+//! The relay's integration tests: real HTTP on 127.0.0.1 against a recording upstream.
+
+mod corpus;
+mod cors;
+mod forward;
+mod fuzz;
+mod limits;
+mod local;
+mod shutdown;
+mod skew;
+mod support;

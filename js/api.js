@@ -1,0 +1,255 @@
+// The public JavaScript API, a thin layer over the wasm exports (src/web/js_raw.rs).
+//
+// Why this is JavaScript: a wasm-bindgen class registers every instance with a
+// FinalizationRegistry, which made each span several times slower; here a span is a plain object
+// with a numeric handle and its ids, and the span itself lives in wasm until it ends. The other
+// JavaScript here is what only JavaScript can do: try/finally around the caller's function and
+// attaching to the Promise it returns. Ids, sampling, limits, encoding and export stay in Rust.
+
+import * as raw from "./canopy_web.js";
+
+let memory = null;
+let words = null;
+
+/** Gives the API the wasm instance's exports (the result of the wasm-bindgen init function). */
+export function attach(exports) {
+  memory = exports && exports.memory ? exports.memory : null;
+  words = null;
+}
+
+function scratch() {
+  // After memory.grow the old buffer is detached and the view's length drops to 0.
+  if (words === null || words.length === 0) words = new Uint32Array(memory.buffer, raw.__scratch(), 8);
+  return words;
+}
+
+const KINDS = { internal: 0, server: 1, client: 2, producer: 3, consumer: 4 };
+
+function kindCode(k) {
+  if (typeof k === "number") return k >= 0 && k <= 4 ? k : 255;
+  if (typeof k === "string" && Object.prototype.hasOwnProperty.call(KINDS, k)) return KINDS[k];
+  return 255;
+}
+
+const hex8 = (n) => (n >>> 0).toString(16).padStart(8, "0");
+
+function toMillis(t) {
+  if (t === undefined || t === null) return NaN;
+  if (typeof t === "number") return t;
+  if (t instanceof Date) return t.getTime();
+  if (Array.isArray(t) && t.length === 2) return t[0] * 1e3 + t[1] / 1e6; // OpenTelemetry HrTime
+  return NaN;
+}
+
+const str = (s) => (typeof s === "string" ? s : String(s));
+
+/** A span. End it with `end()`; a span that is dropped without `end()` is never exported. */
+export class Span {
+  constructor(handle, w, traceState) {
+    this._h = handle;
+    this._t0 = w[0]; this._t1 = w[1]; this._t2 = w[2]; this._t3 = w[3];
+    this._s0 = w[4]; this._s1 = w[5]; this._f = w[6];
+    this._ts = traceState;
+  }
+
+  /** Sets an attribute. Invalid values (objects, mixed arrays, null) are ignored. */
+  setAttribute(key, value) {
+    if (memory === null || typeof key !== "string") return this;
+    switch (typeof value) {
+      case "string": raw.__attrStr(this._h, key, value); break;
+      case "number": raw.__attrNum(this._h, key, value); break;
+      case "boolean": raw.__attrBool(this._h, key, value); break;
+      default: if (value !== null && value !== undefined) raw.__attr(this._h, key, value);
+    }
+    return this;
+  }
+
+  /** Sets several attributes. */
+  setAttributes(attributes) {
+    if (memory !== null && attributes !== null && typeof attributes === "object") raw.__attrs(this._h, attributes);
+    return this;
+  }
+
+  /** Adds an event: `addEvent(name, attributes?, time?)` or `addEvent(name, time)`. */
+  addEvent(name, attributesOrTime, time) {
+    if (memory === null) return this;
+    const t = toMillis(attributesOrTime);
+    if (!Number.isNaN(t)) raw.__event(this._h, str(name), undefined, t);
+    else raw.__event(this._h, str(name), attributesOrTime, toMillis(time));
+    return this;
+  }
+
+  /** Records an exception as an `exception` event (type, message, stack trace). */
+  recordException(exception, time) {
+    if (memory !== null) raw.__exception(this._h, exception, toMillis(time));
+  }
+
+  /** Sets the status: `{ code: 0 | 1 | 2, message? }` (unset, ok, error). */
+  setStatus(status) {
+    if (memory !== null && status) {
+      raw.__status(this._h, status.code >>> 0, typeof status.message === "string" ? status.message : undefined);
+    }
+    return this;
+  }
+
+  /** Renames the span. */
+  updateName(name) {
+    if (memory !== null) raw.__rename(this._h, str(name));
+    return this;
+  }
+
+  /** Links this span to another: `{ context: SpanContext, attributes? }`. */
+  addLink(link) {
+    if (memory !== null && link) raw.__link(this._h, link);
+    return this;
+  }
+
+  /** Ends the span, now or at `endTime`. Later calls do nothing. */
+  end(endTime) {
+    if (memory !== null) raw.__end(this._h, toMillis(endTime));
+  }
+
+  /** True while the span is sampled and not ended. */
+  isRecording() {
+    return memory !== null && raw.__recording(this._h);
+  }
+
+  /** `{ traceId, spanId, traceFlags, isRemote, traceState? }`; valid after `end()` too. */
+  spanContext() {
+    const cx = {
+      traceId: hex8(this._t0) + hex8(this._t1) + hex8(this._t2) + hex8(this._t3),
+      spanId: hex8(this._s0) + hex8(this._s1),
+      traceFlags: this._f & 0xff,
+      isRemote: (this._f & 0x100) !== 0,
+    };
+    if (this._ts !== undefined) cx.traceState = this._ts;
+    return cx;
+  }
+
+  /** Starts a child of this span. */
+  startSpan(name, options) {
+    return start(name, options, this);
+  }
+
+  _fail(error) {
+    if (memory !== null) raw.__fail(this._h, error);
+  }
+
+  _load() {
+    const w = scratch();
+    w[0] = this._t0; w[1] = this._t1; w[2] = this._t2; w[3] = this._t3;
+    w[4] = this._s0; w[5] = this._s1; w[6] = this._f;
+  }
+}
+
+const NOOP_WORDS = [0, 0, 0, 0, 0, 0, 0];
+
+function start(name, options, parent) {
+  if (memory === null) return new Span(-1, NOOP_WORDS, undefined);
+  // Options are read here, so the wasm side gets plain values instead of reading properties.
+  let mode = 0, ts, kind = 255, startMs = NaN, attributes, links, other;
+  if (options !== undefined && options !== null) {
+    if (options.root === true) mode = 2;
+    else if (parent === undefined) {
+      const p = options.parent;
+      if (p instanceof Span) parent = p;
+      else if (p !== undefined && p !== null) other = p; // a SpanContext or another SDK's span
+    }
+    if (options.kind !== undefined) kind = kindCode(options.kind);
+    startMs = toMillis(options.startTime);
+    attributes = options.attributes;
+    links = options.links;
+  }
+  if (parent !== undefined && mode === 0) {
+    parent._load();
+    mode = 1;
+    ts = parent._ts;
+  }
+  const h =
+    options === undefined && ts === undefined
+      ? raw.__start0(str(name), mode)
+      : raw.__start(str(name), mode, ts, kind, startMs, attributes, links, other);
+  const w = scratch();
+  const traceState = (w[6] & 0x200) !== 0 ? raw.__traceState(h) : undefined;
+  return new Span(h, w, traceState);
+}
+
+/** The spans made current by running `startActiveSpan`/`withSpan` callbacks. */
+const active = [];
+
+function run(span, fn, arg) {
+  if (memory === null) return fn(arg);
+  span._load();
+  const depth = raw.__enter(span._ts);
+  const len = active.length;
+  active.push(span);
+  try {
+    return fn(arg);
+  } finally {
+    raw.__exit(depth);
+    active.length = len;
+  }
+}
+
+/**
+ * Starts a span. Its parent is `options.parent`, else the active span, else the page's
+ * server-rendered trace (`<meta name="traceparent">`), else none (a new trace).
+ */
+export function startSpan(name, options) {
+  return start(name, options, undefined);
+}
+
+/**
+ * Runs `fn(span)` with a new span active during its synchronous run. Ends the span when `fn`
+ * returns, or when the Promise it returns settles (a rejection is recorded as an exception and an
+ * error status, and reaches the caller unchanged). A throw is recorded likewise and rethrown.
+ */
+export function startActiveSpan(name, optionsOrFn, maybeFn) {
+  const fn = typeof optionsOrFn === "function" ? optionsOrFn : maybeFn;
+  const options = typeof optionsOrFn === "function" ? undefined : optionsOrFn;
+  if (typeof fn !== "function") throw new TypeError("canopy: startActiveSpan(name, [options], fn) needs a function");
+  const span = start(name, options, undefined);
+  let result;
+  try {
+    result = run(span, fn, span);
+  } catch (e) {
+    span._fail(e);
+    throw e;
+  }
+  if (result !== null && (typeof result === "object" || typeof result === "function") && typeof result.then === "function") {
+    try {
+      result.then(() => span.end(), (e) => span._fail(e));
+    } catch (_) {
+      span.end();
+    }
+  } else {
+    span.end();
+  }
+  return result;
+}
+
+/** Runs `fn()` with `span` active during its synchronous run. */
+export function withSpan(span, fn) {
+  if (!(span instanceof Span)) return fn();
+  return run(span, fn, undefined);
+}
+
+/** The span made active by the innermost running `startActiveSpan`/`withSpan` callback. */
+export function getActiveSpan() {
+  return active.length > 0 ? active[active.length - 1] : undefined;
+}
+
+/** Starts Canopy (see `CanopyConfig`). Throws one Error listing every problem in the config. */
+export function init(config) {
+  raw.init(config);
+}
+
+/** Sends everything queued; resolves when each batch has had an attempt. */
+export function forceFlush() {
+  return memory === null ? Promise.resolve() : raw.forceFlush();
+}
+
+/** Flushes, then stops: later spans are not recorded. `init` may be called again afterwards. */
+export function shutdown() {
+  return memory === null ? Promise.resolve() : raw.shutdown();
+}

@@ -1,0 +1,418 @@
+// canopy-web's main entry ("canopy-web"): the public API of ./api.js, plus loading the .wasm, so
+// that an app calls `init(config)` and nothing else.
+//
+//   init(config)  starts loading canopy_web_bg.wasm (the bundler finds it through
+//                 `new URL("canopy_web_bg.wasm", import.meta.url)` in the wasm-bindgen glue),
+//                 then starts Canopy. It returns a Promise<boolean> (true once running) that never
+//                 rejects: a bad config or a .wasm that cannot load is logged with console.error,
+//                 and the app keeps working untraced, as with OpenTelemetry, Honeycomb or Sentry.
+//   before then   spans are kept (up to MAX_PENDING) with their names, times, attributes, events,
+//                 status and parents, and recorded when the .wasm is ready. Requests sent before
+//                 then are not traced (fetch is patched when Canopy starts): await init() first,
+//                 or let <TraceProvider> wait, when the first requests matter.
+//   load(input)   loads the .wasm without starting (to start the download early, or to load it
+//                 from your own URL or WebAssembly.Module).
+//
+// Nothing runs at import time (the package has "sideEffects": false), so importing this module on
+// a server is harmless.
+import loadWasm from "./canopy_web.js";
+import * as api from "./api.js";
+
+/** Spans kept while the .wasm loads; later ones are not recorded. */
+const MAX_PENDING = 1024;
+/** Calls kept per such span (attributes, events, …); later ones are ignored. */
+const MAX_CALLS = 256;
+/** OpenTelemetry's invalid span context: what a span reports before the .wasm is ready. */
+const INVALID_CONTEXT = { traceId: "00000000000000000000000000000000", spanId: "0000000000000000", traceFlags: 0, isRemote: false };
+
+let loading = null; // Promise<void> while the .wasm loads (and after)
+let loaded = false;
+let phase = "idle"; // "idle" | "starting" (init called, .wasm not ready) | "running"
+let starting = null; // init's Promise<boolean> while starting
+let generation = 0; // bumped by shutdown, so a load that finishes later does not start Canopy
+let pending = []; // PendingSpans in creation order, while starting
+const pendingActive = []; // PendingSpans made current by startActiveSpan/withSpan while starting
+
+const now = () => (typeof performance !== "undefined" ? performance.now() : Date.now());
+
+/**
+ * Loads and instantiates canopy_web_bg.wasm once; `init` calls it for you. `input` (optional):
+ * a URL, a Response, bytes or a WebAssembly.Module, used instead of the bundled file.
+ */
+export function load(input) {
+  if (loaded) return Promise.resolve();
+  if (loading === null) {
+    loading = instantiate(input).then(
+      (exports) => {
+        api.attach(exports);
+        loaded = true;
+      },
+      (e) => {
+        loading = null;
+        throw e;
+      },
+    );
+  }
+  return loading;
+}
+
+async function instantiate(input) {
+  if (input !== undefined) return loadWasm({ module_or_path: input });
+  try {
+    return await loadWasm();
+  } catch (e) {
+    // Vite's dev server before Vite 8 pre-bundles dependencies into node_modules/.vite/deps
+    // without the .wasm next to them; the package's own copy is still served.
+    const alt = viteDepsFallback();
+    if (alt === undefined) throw e;
+    return loadWasm({ module_or_path: alt });
+  }
+}
+
+function viteDepsFallback() {
+  const here = String(import.meta.url);
+  const i = here.indexOf("/node_modules/.vite/");
+  if (i < 0) return undefined;
+  return here.slice(0, i) + ["", "node_modules", "canopy-web", "canopy_web_bg.wasm"].join("/");
+}
+
+/**
+ * Starts Canopy: loads the .wasm if needed, then validates `config`, patches fetch and
+ * XMLHttpRequest and starts exporting. Resolves to true when running, false when it could not
+ * start (the reason is logged); never rejects. A second call keeps the first configuration.
+ */
+export function init(config) {
+  if (phase === "starting") {
+    console.warn("canopy: init called while already starting: keeping the first configuration");
+    return starting;
+  }
+  if (loaded) return Promise.resolve(startNow(config));
+  phase = "starting";
+  const gen = ++generation;
+  starting = load().then(
+    () => (gen === generation ? startNow(config) : false),
+    (e) => {
+      if (gen !== generation) return false;
+      console.error("canopy: could not load canopy_web_bg.wasm, so tracing is off:", e);
+      stopStarting();
+      return false;
+    },
+  );
+  return starting;
+}
+
+function startNow(config) {
+  try {
+    api.init(config);
+  } catch (e) {
+    // "canopy: invalid config:\n  - serviceName is required …"
+    const message = e && typeof e.message === "string" ? e.message : String(e);
+    if (phase === "running") {
+      console.error(`${message}\n(init ignored: Canopy is already running)`);
+      return true;
+    }
+    console.error(`${message}\n(tracing is off)`);
+    if (phase === "starting") stopStarting();
+    return false;
+  }
+  const spans = pending;
+  phase = "running";
+  starting = null;
+  pending = [];
+  replay(spans);
+  return true;
+}
+
+function stopStarting() {
+  phase = "idle";
+  starting = null;
+  for (const p of pending) p._drop();
+  pending = [];
+}
+
+/** True from the moment Canopy runs until `shutdown`. */
+export function isRunning() {
+  return phase === "running";
+}
+
+/**
+ * Starts a span. Its parent is `options.parent`, else the active span, else the page's
+ * server-rendered trace (`<meta name="traceparent">`), else none (a new trace).
+ */
+export function startSpan(name, options) {
+  if (phase === "starting") return startPending(name, options, undefined);
+  return api.startSpan(name, realOptions(options));
+}
+
+/**
+ * Runs `fn(span)` with a new span active during its synchronous run. Ends the span when `fn`
+ * returns, or when the Promise it returns settles (a rejection is recorded as an exception and
+ * an error status, and reaches the caller unchanged). A throw is recorded likewise and rethrown.
+ */
+export function startActiveSpan(name, optionsOrFn, maybeFn) {
+  const fn = typeof optionsOrFn === "function" ? optionsOrFn : maybeFn;
+  const options = typeof optionsOrFn === "function" ? undefined : optionsOrFn;
+  if (phase !== "starting") return api.startActiveSpan(name, realOptions(options), fn);
+  if (typeof fn !== "function") throw new TypeError("canopy: startActiveSpan(name, [options], fn) needs a function");
+  const span = startPending(name, options, undefined);
+  let result;
+  try {
+    result = runPending(span, fn, span);
+  } catch (e) {
+    span._fail(e);
+    throw e;
+  }
+  if (result !== null && (typeof result === "object" || typeof result === "function") && typeof result.then === "function") {
+    try {
+      result.then(() => span.end(), (e) => span._fail(e));
+    } catch (_) {
+      span.end();
+    }
+  } else {
+    span.end();
+  }
+  return result;
+}
+
+/** Runs `fn()` with `span` active during its synchronous run. */
+export function withSpan(span, fn) {
+  if (span instanceof PendingSpan) {
+    if (span._real !== null) return api.withSpan(span._real, fn);
+    if (phase === "starting") return runPending(span, fn, undefined);
+    return fn();
+  }
+  return api.withSpan(span, fn);
+}
+
+/** The span made active by the innermost running `startActiveSpan`/`withSpan` callback. */
+export function getActiveSpan() {
+  if (pendingActive.length > 0) return pendingActive[pendingActive.length - 1];
+  return api.getActiveSpan();
+}
+
+/** Sends everything queued; resolves when each batch has had an attempt. */
+export function forceFlush() {
+  if (phase === "starting") return starting.then((ok) => (ok ? api.forceFlush() : undefined));
+  return api.forceFlush();
+}
+
+/**
+ * Flushes, then stops: later spans are not recorded, fetch and XMLHttpRequest pass straight
+ * through. `init` may be called again afterwards.
+ */
+export function shutdown() {
+  generation++;
+  if (phase === "starting") {
+    stopStarting();
+    return Promise.resolve();
+  }
+  phase = "idle";
+  return api.shutdown();
+}
+
+function runPending(span, fn, arg) {
+  const depth = pendingActive.length;
+  pendingActive.push(span);
+  try {
+    return fn(arg);
+  } finally {
+    pendingActive.length = depth;
+  }
+}
+
+/** `options` with a PendingSpan parent replaced by its real span. */
+function realOptions(options) {
+  if (options && options.parent instanceof PendingSpan) {
+    const parent = options.parent._real;
+    return parent !== null ? { ...options, parent } : { ...options, parent: undefined, root: true };
+  }
+  return options;
+}
+
+function startPending(name, options, parent) {
+  const span = new PendingSpan(name, options);
+  if (pending.length >= MAX_PENDING) {
+    span._drop();
+    return span;
+  }
+  if (parent !== undefined) span._parent = parent;
+  else if (options && options.root === true) span._parent = null;
+  else if (options && options.parent !== undefined && options.parent !== null) span._parent = options.parent;
+  else if (pendingActive.length > 0) span._parent = pendingActive[pendingActive.length - 1];
+  else span._beforeLoad = typeof document !== "undefined" && document.readyState !== "complete";
+  pending.push(span);
+  return span;
+}
+
+function isTime(v) {
+  return typeof v === "number" || v instanceof Date || (Array.isArray(v) && v.length === 2 && typeof v[0] === "number");
+}
+
+function failureMessage(e) {
+  if (typeof e === "string") return e;
+  if (e !== null && (typeof e === "object" || typeof e === "function")) return typeof e.message === "string" ? e.message : "";
+  return String(e);
+}
+
+/**
+ * A span started while the .wasm loads. It records what is done to it (with the times it was
+ * done) and, once Canopy runs, becomes a real span: the same calls are made on it in order, and
+ * later calls go straight to it. Until then `spanContext()` is the invalid (all-zero) context.
+ */
+class PendingSpan {
+  constructor(name, options) {
+    this._name = String(name);
+    this._start = options && options.startTime !== undefined ? options.startTime : now();
+    this._kind = options ? options.kind : undefined;
+    this._attributes = options && options.attributes ? { ...options.attributes } : undefined;
+    this._links = options && Array.isArray(options.links) ? options.links.slice() : undefined;
+    this._parent = undefined; // PendingSpan | Span | SpanContext | null (a new trace) | undefined (the default)
+    this._beforeLoad = false;
+    this._calls = [];
+    this._real = null;
+    this._ended = false;
+    this._dropped = false;
+  }
+
+  _call(method, ...args) {
+    if (this._ended || this._dropped || this._calls.length >= MAX_CALLS) return;
+    this._calls.push([method, args]);
+  }
+
+  setAttribute(key, value) {
+    if (this._real !== null) this._real.setAttribute(key, value);
+    else this._call("setAttribute", key, Array.isArray(value) ? value.slice() : value);
+    return this;
+  }
+
+  setAttributes(attributes) {
+    if (this._real !== null) this._real.setAttributes(attributes);
+    else if (attributes !== null && typeof attributes === "object") this._call("setAttributes", { ...attributes });
+    return this;
+  }
+
+  addEvent(name, attributesOrTime, time) {
+    if (this._real !== null) this._real.addEvent(name, attributesOrTime, time);
+    else if (isTime(attributesOrTime)) this._call("addEvent", name, attributesOrTime);
+    else {
+      const attrs = attributesOrTime !== null && typeof attributesOrTime === "object" ? { ...attributesOrTime } : undefined;
+      this._call("addEvent", name, attrs, time === undefined ? now() : time);
+    }
+    return this;
+  }
+
+  recordException(exception, time) {
+    if (this._real !== null) this._real.recordException(exception, time);
+    else this._call("recordException", exception, time === undefined ? now() : time);
+  }
+
+  setStatus(status) {
+    if (this._real !== null) this._real.setStatus(status);
+    else if (status) this._call("setStatus", { code: status.code, message: status.message });
+    return this;
+  }
+
+  updateName(name) {
+    if (this._real !== null) this._real.updateName(name);
+    else this._call("updateName", name);
+    return this;
+  }
+
+  addLink(link) {
+    if (this._real !== null) this._real.addLink(link);
+    else this._call("addLink", link);
+    return this;
+  }
+
+  end(endTime) {
+    if (this._real !== null) this._real.end(endTime);
+    else if (!this._ended) {
+      this._call("end", endTime === undefined ? now() : endTime);
+      this._ended = true;
+    }
+  }
+
+  isRecording() {
+    if (this._real !== null) return this._real.isRecording();
+    return !this._ended && !this._dropped;
+  }
+
+  spanContext() {
+    if (this._real !== null) return this._real.spanContext();
+    return { ...INVALID_CONTEXT };
+  }
+
+  startSpan(name, options) {
+    if (this._real !== null) return this._real.startSpan(name, options);
+    if (this._dropped || phase !== "starting") return startSpan(name, options);
+    return startPending(name, options, this);
+  }
+
+  /** A failure of startActiveSpan's callback: exception event, error status, end. */
+  _fail(error) {
+    const t = now();
+    this.recordException(error, t);
+    this.setStatus({ code: 2, message: failureMessage(error) });
+    this.end(t);
+  }
+
+  _drop() {
+    this._dropped = true;
+    this._calls = [];
+  }
+}
+
+/** Makes each pending span real, in creation order (so parents come before their children). */
+function replay(spans) {
+  // Spans started while the page loaded belong to the server-rendered trace (<meta name=
+  // "traceparent">), even if it has finished loading since. The first of them is left to Canopy's
+  // own rule (a page's first root span joins the document's trace, and marks it used); the
+  // others are given that parent, if the first joined.
+  let documentParent; // undefined: no such span yet; null: none to join
+  for (const p of spans) {
+    if (p._dropped) continue;
+    const options = { startTime: p._start };
+    if (p._kind !== undefined) options.kind = p._kind;
+    if (p._attributes !== undefined) options.attributes = p._attributes;
+    if (p._links !== undefined) options.links = p._links;
+    let parent = p._parent;
+    if (parent instanceof PendingSpan) parent = parent._real !== null ? parent._real : null;
+    const firstOfDocument = parent === undefined && p._beforeLoad && documentParent === undefined;
+    if (parent === undefined && p._beforeLoad && documentParent) parent = documentParent;
+    if (parent === null) options.root = true;
+    else if (parent !== undefined) options.parent = parent;
+    try {
+      p._real = api.startSpan(p._name, options);
+    } catch (_) {
+      p._drop();
+      continue;
+    }
+    if (firstOfDocument) {
+      const cx = readDocumentParent();
+      documentParent = cx !== null && p._real.spanContext().traceId === cx.traceId ? cx : null;
+    }
+    const calls = p._calls;
+    p._calls = [];
+    for (const [method, args] of calls) {
+      try {
+        p._real[method](...args);
+      } catch (_) {}
+    }
+  }
+}
+
+/** The page's `<meta name="traceparent">` (and tracestate) as a remote span context, or null. */
+function readDocumentParent() {
+  try {
+    const meta = (name) => document.querySelector(`meta[name="${name}"]`);
+    const tp = meta("traceparent");
+    const m = tp && /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?$/.exec(tp.content.trim());
+    if (!m || m[1] === "ff" || (m[1] === "00" && m[5] !== undefined)) return null;
+    const cx = { traceId: m[2], spanId: m[3], traceFlags: parseInt(m[4], 16), isRemote: true };
+    const ts = meta("tracestate");
+    if (ts && ts.content) cx.traceState = ts.content;
+    return cx;
+  } catch (_) {
+    return null;
+  }
+}
