@@ -36,7 +36,7 @@ before(async () => {
 after(async () => { if (work) await rm(work, { recursive: true, force: true }); });
 
 test("the tarball holds the entries, the API, the glue, the snippets and the .wasm, and nothing else", () => {
-  const expected = ["README.md", "package.json", "index.js", "index.d.ts", "react.js", "react.d.ts", "api.js", "api.d.ts",
+  const expected = ["LICENSE", "README.md", "package.json", "index.js", "index.d.ts", "react.js", "react.d.ts", "api.js", "api.d.ts",
     "canopy_web.js", "canopy_web.d.ts", "canopy_web_bg.wasm", "canopy_web_bg.wasm.d.ts"];
   for (const f of expected) assert.ok(files.includes(f), `${f} is packed`);
   const snippets = files.filter((f) => f.startsWith("snippets/"));

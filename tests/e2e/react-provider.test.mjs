@@ -27,7 +27,8 @@ before(async () => {
     format: "esm",
     jsx: "automatic",
     define: { "process.env.NODE_ENV": '"development"' },
-    nodePaths: [`${out}/node_modules`, `${root}tools/node_modules`],
+    // CANOPY_REACT_NODE_MODULES: another React to test against (e.g. a node_modules with react@18).
+    nodePaths: [`${out}/node_modules`, ...(process.env.CANOPY_REACT_NODE_MODULES ? [process.env.CANOPY_REACT_NODE_MODULES] : []), `${root}tools/node_modules`],
     logLevel: "error",
   });
   // esbuild leaves `new URL("canopy_web_bg.wasm", import.meta.url)` alone: the .wasm goes next to the bundle.

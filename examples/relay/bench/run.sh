@@ -6,6 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 secs=${1:-15} conns=${2:-32} spans=${3:-50}
+threads=$((conns < 2 ? conns : 2))
 command -v wrk >/dev/null || { echo "needs wrk: apt-get install -y wrk" >&2; exit 1; }
 cargo build -p canopy-relay --release --bin canopy-relay --example bench_sink --quiet
 
@@ -36,9 +37,10 @@ scenario() {
   start "$tmp/relay.out" env -i PATH="$PATH" CANOPY_LISTEN=127.0.0.1:0 CANOPY_RATE_LIMIT=0 CANOPY_QUIET=1 \
     "$@" target/release/canopy-relay
   local relay=$url
-  local result
-  result=$(BODIES="$tmp/bodies" COUNT=32 GZIP=$gz wrk -t2 -c"$conns" -d"${secs}s" --latency \
-    -s examples/relay/bench/otlp.lua "$relay/v1/traces" | grep '^RESULT')
+  local out result
+  out=$(BODIES="$tmp/bodies" COUNT=32 GZIP=$gz wrk -t"$threads" -c"$conns" -d"${secs}s" --latency \
+    -s examples/relay/bench/otlp.lua "$relay/v1/traces" 2>&1)
+  result=$(grep '^RESULT' <<<"$out") || { echo "$out" >&2; exit 1; }
   eval "${result#RESULT }"
   # shellcheck disable=SC2154 # set by eval
   awk -v n="$name" -v r="$requests" -v s="$seconds" -v sp="$spans" -v p50="$p50_ms" -v p90="$p90_ms" -v p99="$p99_ms" \

@@ -96,8 +96,10 @@ pub fn summary(spans: &[SpanView]) -> TraceSummary {
         .iter()
         .filter(|s| !ids.contains(s.parent_span_id.as_str()))
         .min_by_key(|s| (!s.parent_span_id.is_empty(), s.start_time_unix_nano));
-    let start = spans.iter().map(|s| s.start_time_unix_nano).min().unwrap_or(0);
-    let end = spans.iter().map(|s| s.end_time_unix_nano).max().unwrap_or(0);
+    // The extent leaves out spans without a start time (0 is "unknown" in OTLP).
+    let timed = || spans.iter().filter(|s| s.start_time_unix_nano != 0);
+    let start = timed().map(|s| s.start_time_unix_nano).min().unwrap_or(0);
+    let end = timed().map(|s| s.end_time_unix_nano).max().unwrap_or(start);
     TraceSummary {
         trace_id: spans.first().map(|s| s.trace_id.clone()).unwrap_or_default(),
         root_name: root.map(|s| s.name.clone()).unwrap_or_default(),
@@ -151,6 +153,8 @@ mod tests {
         let got = store.get(&format!("{:032x}", 1)).unwrap();
         assert_eq!(got.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(), ["s1", "s2", "s3"], "by start time");
         assert!(store.get("nope").is_none());
+        let unknown_start = summary(&[span(2, 1, None, 0, u64::MAX), span(2, 2, Some(1), 5_000_000, 7_000_000)]);
+        assert_eq!((unknown_start.start_time_unix_nano, unknown_start.duration_ms), (5_000_000, 2.0), "0 is unknown");
     }
 
     #[test]

@@ -61,7 +61,7 @@ fn render_trace(out: &mut String, spans: &[&SpanView]) {
         }
     }
     children.values_mut().for_each(|v| v.sort_by_key(|s| s.start_time_unix_nano));
-    roots.sort_by_key(|s| s.start_time_unix_nano);
+    roots.sort_by_key(|s| (!s.parent_span_id.is_empty(), s.start_time_unix_nano));
     let mut seen = HashSet::new();
     // Spans in a parent cycle are reachable from no root: they follow, flat.
     for s in roots.iter().chain(spans) {
@@ -84,9 +84,13 @@ fn line<'a>(
     if !seen.insert(&s.span_id) {
         return;
     }
-    let _ = write!(out, "{}{}  {:.1} ms", "  ".repeat(depth), clean(&s.name), s.duration_ms());
+    let name = if s.name.is_empty() { "(no name)".into() } else { clean(&s.name) };
+    let _ = write!(out, "{}{name}  {:.1} ms", "  ".repeat(depth), s.duration_ms());
     if s.is_error() {
-        let _ = write!(out, "  ERROR {}", clean(&s.status_message));
+        out.push_str("  ERROR");
+        if !s.status_message.is_empty() {
+            let _ = write!(out, " {}", clean(&s.status_message));
+        }
     }
     out.push_str(note);
     out.push('\n');
@@ -125,8 +129,8 @@ mod tests {
             name: name.into(),
             kind: "internal",
             service: Arc::from("frontend"),
-            start_time_unix_nano: start_ms * 1_000_000,
-            end_time_unix_nano: end_ms * 1_000_000,
+            start_time_unix_nano: (1_000 + start_ms) * 1_000_000,
+            end_time_unix_nano: (1_000 + end_ms) * 1_000_000,
             status: if name.starts_with("fetch") { "error" } else { "unset" },
             status_message: if name.starts_with("fetch") { "HTTP 500".into() } else { String::new() },
             attributes: vec![],
