@@ -1,5 +1,5 @@
 # Canopy. `make test` runs every test (installing what it needs); `make pkg` builds the npm package.
-.PHONY: test pkg setup
+.PHONY: test pkg setup relay bench-relay
 
 test:
 	./scripts/test.sh
@@ -9,3 +9,9 @@ pkg:
 
 setup:
 	./scripts/setup.sh
+
+relay:
+	cargo run -p canopy-relay
+
+bench-relay:
+	examples/relay/bench/run.sh

@@ -18,6 +18,8 @@ step fmt cargo fmt --all -- --check
 step clippy-native cargo clippy --all-targets --quiet -- -D warnings
 step clippy-wasm cargo clippy --target wasm32-unknown-unknown --all-targets --quiet -- -D warnings
 step native cargo test --quiet
+step clippy-relay cargo clippy -p canopy-relay --all-targets --quiet -- -D warnings
+step relay cargo test -p canopy-relay --quiet
 
 # A real OTLP sink on 127.0.0.1 for the browser tests.
 sink_out="$log/sink.out"
