@@ -1,5 +1,6 @@
-# Canopy. `make test` runs every test (installing what it needs); `make pkg` builds the npm package.
-.PHONY: test pkg setup relay bench-relay
+# Canopy. `make test` runs every test (installing what it needs); `make pkg` builds the npm package;
+# `make demo` sets up and runs the demo (app, Flask backend, relay + trace viewer) until Ctrl-C.
+.PHONY: test pkg setup demo relay bench-relay bench
 
 test:
 	./scripts/test.sh
@@ -15,3 +16,9 @@ relay:
 
 bench-relay:
 	examples/relay/bench/run.sh
+
+demo:
+	./scripts/demo.sh
+
+bench:
+	bench/run.sh

@@ -17,7 +17,7 @@ export default defineConfig({
     port: Number(env.CANOPY_DEMO_APP_PORT || 7310),
     strictPort: true,
     proxy: {
-      "/api": { target: backend },
+      "/api/": { target: backend },
       "/v1/traces": { target: relay },
     },
   },

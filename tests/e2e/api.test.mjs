@@ -517,7 +517,8 @@ test("spans are batched: maxExportBatchSize splits requests, the delay sends wit
     await c.forceFlush();
     c.startSpan("by-timer").end();
   });
-  assert.deepEqual(h.sink.received.map((r) => r.body.resourceSpans[0].scopeSpans[0].spans.length), [10, 10, 5]);
+  // The fourth request (the timer's) may already be in: check the first three.
+  assert.deepEqual(h.sink.received.slice(0, 3).map((r) => r.body.resourceSpans[0].scopeSpans[0].spans.length), [10, 10, 5]);
   const deadline = Date.now() + 3000;
   while (h.sink.received.length < 4 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
   assert.equal(h.sink.received.length, 4, "the scheduled delay sent the last span");
