@@ -61,6 +61,8 @@ export declare function startActiveSpan<T>(name: string, options: SpanOptions | 
 export declare function withSpan<T>(span: Span, fn: () => T): T;
 /** The span made active by the innermost running `startActiveSpan`/`withSpan` callback. */
 export declare function getActiveSpan(): Span | undefined;
+/** Internal (shared with the package entry): ends `span` when `call`'s result settles. */
+export declare function runActive<T>(span: { end(): void; _fail(e: unknown): void }, call: () => T): T;
 /** Sends everything queued; resolves when each batch has had an attempt. */
 export declare function forceFlush(): Promise<void>;
 /** Flushes, then stops: later spans are not recorded; `init` may be called again. */

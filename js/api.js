@@ -209,9 +209,18 @@ export function startActiveSpan(name, optionsOrFn, maybeFn) {
   const options = typeof optionsOrFn === "function" ? undefined : optionsOrFn;
   if (typeof fn !== "function") throw new TypeError("canopy: startActiveSpan(name, [options], fn) needs a function");
   const span = start(name, options, undefined);
+  return runActive(span, () => run(span, fn, span));
+}
+
+/**
+ * Runs `call` for an active span and ends `span` when it returns, or when the Promise it
+ * returns settles; a throw or rejection is recorded as the span's failure and passed on
+ * unchanged. (Shared with the package entry, which does the same for spans started early.)
+ */
+export function runActive(span, call) {
   let result;
   try {
-    result = run(span, fn, span);
+    result = call();
   } catch (e) {
     span._fail(e);
     throw e;

@@ -155,23 +155,7 @@ export function startActiveSpan(name, optionsOrFn, maybeFn) {
   if (phase !== "starting") return api.startActiveSpan(name, realOptions(options), fn);
   if (typeof fn !== "function") throw new TypeError("canopy: startActiveSpan(name, [options], fn) needs a function");
   const span = startPending(name, options, undefined);
-  let result;
-  try {
-    result = runPending(span, fn, span);
-  } catch (e) {
-    span._fail(e);
-    throw e;
-  }
-  if (result !== null && (typeof result === "object" || typeof result === "function") && typeof result.then === "function") {
-    try {
-      result.then(() => span.end(), (e) => span._fail(e));
-    } catch (_) {
-      span.end();
-    }
-  } else {
-    span.end();
-  }
-  return result;
+  return api.runActive(span, () => runPending(span, fn, span));
 }
 
 /** Runs `fn()` with `span` active during its synchronous run. */

@@ -177,10 +177,16 @@ pub fn original_fetch() -> Option<Function> {
 /// Ends every span waiting for its timing entry now, at the time its headers arrived (used by
 /// `forceFlush` and `shutdown`).
 pub fn finish_waiting() {
+    end_waiting(|_| true);
+}
+
+/// Ends, at the time their headers arrived, the spans waiting for timing whose deadline passes
+/// `due` (given the perf-clock deadline).
+fn end_waiting(due: impl Fn(f64) -> bool) {
     let done: Vec<Pending> = with_inst(|inst| {
         let mut out = Vec::new();
         for i in 0..inst.slots.len() {
-            if inst.slots[i].as_ref().is_some_and(|p| p.waiting.is_some()) {
+            if inst.slots[i].as_ref().is_some_and(|p| p.waiting.is_some_and(|w| due(w.1))) {
                 if let Some(p) = inst.slots[i].take() {
                     inst.free.push(i as u32);
                     out.push(p);
@@ -455,25 +461,11 @@ fn arm_sweep() {
 
 fn on_sweep() {
     let now = platform::perf_now_ms();
-    let expired: Vec<Pending> = with_inst(|inst| {
+    with_inst(|inst| {
         inst.sweep_armed = false;
         inst.early.clear();
-        let mut out = Vec::new();
-        for i in 0..inst.slots.len() {
-            if inst.slots[i].as_ref().is_some_and(|p| p.waiting.is_some_and(|w| w.1 <= now)) {
-                if let Some(p) = inst.slots[i].take() {
-                    inst.free.push(i as u32);
-                    out.push(p);
-                }
-            }
-        }
-        out
-    })
-    .unwrap_or_default();
-    for mut p in expired {
-        let t = p.waiting.map(|w| w.0).unwrap_or_else(crate::time::now);
-        p.span.end_at(t);
-    }
+    });
+    end_waiting(|deadline| deadline <= now);
     if has_waiting() {
         arm_sweep();
     }
