@@ -8,12 +8,12 @@
 // PyPI and the npm registry on the first run)
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
+import { launchChromium } from "./harness.mjs";
 import { spawn } from "node:child_process";
 import { mkdirSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { chromium } from "../../tools/node_modules/playwright-core/index.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const SETUP_MS = 15 * 60_000; // a fresh clone: virtualenv from PyPI, npm ci, the relay's first build
@@ -123,12 +123,7 @@ before(async () => {
   assert.equal(urls.app, `http://127.0.0.1:${app}/`);
   assert.equal(urls.viewer, `http://127.0.0.1:${relay}/`);
 
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-    headless: true,
-    args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-      "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"],
-  });
+  browser = await launchChromium();
 }, { timeout: SETUP_MS + START_MS + 60_000 });
 
 after(async () => {

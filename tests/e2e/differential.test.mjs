@@ -5,9 +5,9 @@
 // Run: node --test tests/e2e/differential.test.mjs   (after ./scripts/pkg.sh)
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
+import { launchChromium } from "./harness.mjs";
 import { isDeepStrictEqual } from "node:util";
 import { writeFileSync } from "node:fs";
-import { chromium } from "../../tools/node_modules/playwright-core/index.mjs";
 import { startServer, closedPort } from "../support/testserver.mjs";
 
 const CALLER_TRACEPARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
@@ -64,12 +64,7 @@ before(async () => {
   cors = await startServer({ cors: true });
   nocors = await startServer({ cors: false });
   refused = await closedPort();
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-    headless: true,
-    args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-      "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"],
-  });
+  browser = await launchChromium();
   runs.plain = await runPage(false);
   // CANOPY_DIFF_SELFCHECK=1 runs the plain page twice: proves the cases themselves are deterministic.
   runs.canopy = await runPage(!process.env.CANOPY_DIFF_SELFCHECK);

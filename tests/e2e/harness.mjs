@@ -2,15 +2,22 @@
 import { chromium } from "../../tools/node_modules/playwright-core/index.mjs";
 import { startSink } from "../support/sink.mjs";
 
-export async function launch() {
-  const sink = await startSink(0);
-  const browser = await chromium.launch({
+/** Debian's Chromium, headless, with the flags this machine needs (no sandbox as root, no
+ *  background networking: the network is closed). `CHROMIUM` overrides the binary. */
+export function launchChromium() {
+  return chromium.launch({
     executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
     headless: true,
     args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
       "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
       "--js-flags=--expose-gc", "--enable-precise-memory-info"],
   });
+}
+
+export async function launch() {
+  const sink = await startSink(0);
+  const browser = await launchChromium();
+
   const base = `http://127.0.0.1:${sink.port}`;
   return {
     sink,

@@ -2,22 +2,16 @@
 // patching edge cases (read-only fetch, other wrappers, re-init), workers.
 import { test, before, after, beforeEach } from "node:test";
 import assert from "node:assert/strict";
-import { chromium } from "../../tools/node_modules/playwright-core/index.mjs";
 import { startServer, closedPort } from "../support/testserver.mjs";
 import { startSink } from "../support/sink.mjs";
-import { attr } from "./harness.mjs";
+import { attr, launchChromium } from "./harness.mjs";
 
 let browser, app, sink, deadPort;
 before(async () => {
   app = await startServer({ cors: true });
   sink = await startSink(0);
   deadPort = await closedPort();
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-    headless: true,
-    args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-      "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"],
-  });
+  browser = await launchChromium();
 });
 after(async () => {
   await browser?.close();

@@ -4,7 +4,7 @@
 // Run: node --test tests/e2e/propagation.test.mjs   (after ./scripts/pkg.sh)
 import { test, before, after, beforeEach } from "node:test";
 import assert from "node:assert/strict";
-import { chromium } from "../../tools/node_modules/playwright-core/index.mjs";
+import { launchChromium } from "./harness.mjs";
 import { startServer, closedPort } from "../support/testserver.mjs";
 
 const CALLER_TP = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
@@ -17,12 +17,7 @@ before(async () => {
   allowed = await startServer({ cors: true }); // listed in propagateTraceHeaderCorsUrls
   other = await startServer({ cors: true }); // CORS-enabled, but not listed
   refusedPort = await closedPort();
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-    headless: true,
-    args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-      "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"],
-  });
+  browser = await launchChromium();
 });
 after(async () => {
   await browser?.close();

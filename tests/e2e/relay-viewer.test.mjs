@@ -3,11 +3,11 @@
 // Run: node --test tests/e2e/relay-viewer.test.mjs   (builds the relay with cargo if needed)
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
+import { launchChromium } from "./harness.mjs";
 import { spawn, execFileSync } from "node:child_process";
 import { mkdirSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { dirname, join } from "node:path";
-import { chromium } from "../../tools/node_modules/playwright-core/index.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const TRACE = "5b8efff798038103d269b633813fc60c";
@@ -66,12 +66,7 @@ before(async () => {
       if (m) { clearTimeout(timer); resolve(m[1]); }
     });
   });
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-    headless: true,
-    args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-      "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"],
-  });
+  browser = await launchChromium();
 });
 
 after(async () => {
