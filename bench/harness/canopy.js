@@ -1,0 +1,47 @@
+// Canopy's side of the benchmark (see common.js).
+import { forceFlush, init, startActiveSpan, startSpan } from "canopy-web";
+import { actionSpans, expose } from "./common.js";
+
+const l4 = () => {};
+const l3 = () => startActiveSpan("l4", l4);
+const l2 = () => startActiveSpan("l3", l3);
+const l1 = () => startActiveSpan("l2", l2);
+
+expose("canopy", {
+  async setup(endpoint, batch, compression) {
+    const ok = await init({ serviceName: "bench", endpoint, batch, ...(compression ? { compression } : {}) });
+    if (!ok) throw new Error("canopy init failed");
+  },
+  flush: () => forceFlush(),
+  manual(n) {
+    for (let i = 0; i < n; i++) startSpan("op").end();
+  },
+  nested(n) {
+    for (let i = 0; i < n; i++) startActiveSpan("l1", l1);
+  },
+  attrs(n) {
+    for (let i = 0; i < n; i++) {
+      const s = startSpan("op");
+      s.setAttribute("http.request.method", "GET");
+      s.setAttribute("http.response.status_code", 200);
+      s.setAttribute("cache.hit", true);
+      s.end();
+    }
+  },
+  action(i) {
+    const a = actionSpans(i);
+    startActiveSpan("loadData", { attributes: a.root }, () => {
+      startSpan("GET", { kind: 2, attributes: a.client }).end();
+      startSpan("cache.lookup", { attributes: a.cache }).end();
+      startSpan("processData", { attributes: a.process }).end();
+      startSpan("render").end();
+    });
+  },
+  fetchAction(i) {
+    return startActiveSpan("loadData", async (root) => {
+      const res = await fetch(`data.json?page=${i % 7}`);
+      const data = await res.json();
+      root.startSpan("processData", { attributes: { "app.items": data.items.length } }).end();
+    });
+  },
+});
