@@ -33,9 +33,10 @@ export async function post(fetch, url, body, headers, keepalive, timeoutMs, gzip
   return [res.status, retryAfter, rejected, message];
 }
 
-/** Gzips a string with CompressionStream (buffered, so keepalive can carry it). */
-export async function gzip(text) {
-  const stream = new Blob([text]).stream().pipeThrough(new CompressionStream("gzip"));
+/** Gzips UTF-8 bytes with CompressionStream (buffered, so keepalive can carry it). `bytes` is a
+ *  view of wasm memory: the Blob copies it before anything else runs. */
+export async function gzip(bytes) {
+  const stream = new Blob([bytes]).stream().pipeThrough(new CompressionStream("gzip"));
   return new Uint8Array(await new Response(stream).arrayBuffer());
 }
 

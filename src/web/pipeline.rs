@@ -52,7 +52,7 @@ extern "C" {
         timeout_ms: u32,
         gzipped: bool,
     ) -> Promise;
-    fn gzip(text: &str) -> Promise;
+    fn gzip(bytes: &[u8]) -> Promise;
     #[wasm_bindgen(js_name = canGzip)]
     fn can_gzip() -> bool;
     fn beacon(url: &str, text: &str) -> bool;
@@ -341,7 +341,8 @@ impl Pipeline {
 
     async fn post_once(&self, body: &str) -> (u16, Option<f64>, u32, Option<String>) {
         let (payload, size, gzipped) = if self.gzip {
-            match JsFuture::from(gzip(body)).await {
+            // Bytes, not a string: no UTF-8 decode into JS and re-encode in the Blob.
+            match JsFuture::from(gzip(body.as_bytes())).await {
                 Ok(bytes) => {
                     let n = bytes.unchecked_ref::<js_sys::Uint8Array>().length() as usize;
                     (bytes, n, true)
