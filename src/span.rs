@@ -107,6 +107,16 @@ impl Span {
         self.add_event_at("exception", time, attrs);
     }
 
+    /// Records a failure: an `exception` event (now) and an error status carrying `message`.
+    pub fn record_failure(&mut self, kind: Option<Str>, message: Option<Str>, stacktrace: Option<Str>) {
+        if self.rec.is_none() {
+            return;
+        }
+        let status = message.clone().unwrap_or(Str::Borrowed(""));
+        self.record_exception(kind, message, stacktrace, None);
+        self.set_status(Status::Error(status));
+    }
+
     /// Sets the status. `Ok` is final; `Unset` is ignored, as the specification says.
     pub fn set_status(&mut self, status: Status) {
         if let Some(d) = self.rec.as_deref_mut() {

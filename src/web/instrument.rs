@@ -349,9 +349,7 @@ fn on_fail(id: u32, err: JsValue) {
     let (kind, message, stack) = super::convert::exception(&err);
     let error_type = kind.clone().unwrap_or(Str::Borrowed("_OTHER"));
     p.span.set_attribute(KeyValue::new("error.type", error_type));
-    let msg = message.clone().unwrap_or_default();
-    p.span.record_exception(kind, message, stack, None);
-    p.span.set_status(Status::Error(msg));
+    p.span.record_failure(kind, message, stack);
     p.span.end();
 }
 
@@ -365,8 +363,7 @@ fn on_xhr_end(id: u32, status: u16, failure: Option<String>) {
                 _ => ("NetworkError", "The request failed"),
             };
             p.span.set_attribute(KeyValue::new("error.type", error_type));
-            p.span.record_exception(Some(error_type.into()), Some(message.into()), None, None);
-            p.span.set_status(Status::Error(message.into()));
+            p.span.record_failure(Some(error_type.into()), Some(message.into()), None);
         }
         None => set_status_code(&mut p.span, status),
     }

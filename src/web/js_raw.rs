@@ -213,9 +213,7 @@ pub fn exception(handle: f64, exception: JsValue, time_ms: f64) {
 pub fn fail(handle: f64, error: JsValue) {
     let (kind, message, stack) = convert::exception(&error);
     if let Some(mut s) = handles::take(handle) {
-        let status_msg = message.clone().unwrap_or(Str::Borrowed(""));
-        s.record_exception(kind, message, stack, None);
-        s.set_status(Status::Error(status_msg));
+        s.record_failure(kind, message, stack);
         s.end();
     }
 }
