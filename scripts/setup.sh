@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building and testing Canopy needs; fast when everything is already there.
 #   wasm32 target, clippy/rustfmt, wasm-bindgen-cli (= the wasm-bindgen in Cargo.lock),
-#   wasm-pack, Debian chromium + chromium-driver, and tools/ npm packages (wasm-opt, playwright-core).
+#   wasm-pack, Debian chromium + chromium-driver + firefox-esr, and tools/ npm packages (wasm-opt,
+#   playwright-core for Chromium, puppeteer-core for Firefox over WebDriver BiDi).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 say() { printf 'setup: %s\n' "$*"; }
@@ -28,6 +29,16 @@ if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; the
   apt-get install -y -qq chromium chromium-driver >/dev/null
 fi
 
+# The browser tests also run in Firefox (tests/e2e/harness.mjs). Debian's package; never a download.
+if ! command -v firefox-esr >/dev/null; then
+  say "installing firefox-esr (Debian)"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends firefox-esr >/dev/null
+fi
+
+# puppeteer-core drives the system firefox-esr; it must never fetch a browser of its own.
+export PUPPETEER_SKIP_DOWNLOAD=1
 stamp=tools/node_modules/.canopy-lock
 if [ ! -f "$stamp" ] || ! cmp -s tools/package-lock.json "$stamp"; then
   say "installing tools/ npm packages"

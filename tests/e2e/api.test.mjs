@@ -1,566 +1,580 @@
-// The JavaScript API in real headless Chromium, exported to a real local sink.
+// The JavaScript API in real headless Chromium and Firefox, exported to a real local sink.
 // Run: node --test tests/e2e/   (after `make pkg`; `make test` does both)
-import { test, before, after, beforeEach } from "node:test";
+import { describe, test, before, after, beforeEach } from "node:test";
 import assert from "node:assert/strict";
-import { launch, receivedSpans, attr } from "./harness.mjs";
+import { browsers, launch, receivedSpans, attr } from "./harness.mjs";
 
-let h;
-before(async () => { h = await launch(); });
-after(async () => { await h.close(); });
-beforeEach(() => { h.sink.received.length = 0; });
+for (const browser of browsers()) describe(browser, () => {
+  let h;
+  before(async () => { h = await launch(browser); });
+  after(async () => { await h.close(); });
+  beforeEach(() => { h.sink.received.length = 0; });
 
-const byName = (spans, name) => {
-  const s = spans.find((x) => x.name === name);
-  assert.ok(s, `span ${name} exported; got ${spans.map((x) => x.name).join(", ")}`);
-  return s;
-};
+  const byName = (spans, name) => {
+    const s = spans.find((x) => x.name === name);
+    assert.ok(s, `span ${name} exported; got ${spans.map((x) => x.name).join(", ")}`);
+    return s;
+  };
 
-test("nested synchronous startActiveSpan builds the tree and ends each span", async () => {
-  const page = await h.page();
-  const ret = await page.evaluate(async () => {
-    const c = window.canopy;
-    c.init({ serviceName: "nested" });
-    const r = c.startActiveSpan("outer", (outer) => {
-      const seen = [c.getActiveSpan().spanContext().spanId === outer.spanContext().spanId];
-      c.startActiveSpan("inner", () => {
-        c.startSpan("leaf").end();
+  test("nested synchronous startActiveSpan builds the tree and ends each span", async () => {
+    const page = await h.page();
+    const ret = await page.evaluate(async () => {
+      const c = window.canopy;
+      c.init({ serviceName: "nested" });
+      const r = c.startActiveSpan("outer", (outer) => {
+        const seen = [c.getActiveSpan().spanContext().spanId === outer.spanContext().spanId];
+        c.startActiveSpan("inner", () => {
+          c.startSpan("leaf").end();
+        });
+        c.startSpan("sibling").end();
+        return 42;
       });
-      c.startSpan("sibling").end();
-      return 42;
+      const afterActive = c.getActiveSpan();
+      c.startSpan("after").end();
+      await c.forceFlush();
+      return { r, afterActive: afterActive === undefined };
     });
-    const afterActive = c.getActiveSpan();
-    c.startSpan("after").end();
-    await c.forceFlush();
-    return { r, afterActive: afterActive === undefined };
+    assert.equal(ret.r, 42, "the callback's value is returned");
+    assert.ok(ret.afterActive, "nothing is active after the callback");
+    const spans = receivedSpans(h.sink);
+    const outer = byName(spans, "outer"), inner = byName(spans, "inner");
+    assert.equal(inner.parentSpanId, outer.spanId);
+    assert.equal(byName(spans, "leaf").parentSpanId, inner.spanId);
+    assert.equal(byName(spans, "sibling").parentSpanId, outer.spanId);
+    assert.equal(byName(spans, "after").parentSpanId, undefined, "a span after the callback is a root");
+    assert.notEqual(byName(spans, "after").traceId, outer.traceId);
+    await page.context().close();
   });
-  assert.equal(ret.r, 42, "the callback's value is returned");
-  assert.ok(ret.afterActive, "nothing is active after the callback");
-  const spans = receivedSpans(h.sink);
-  const outer = byName(spans, "outer"), inner = byName(spans, "inner");
-  assert.equal(inner.parentSpanId, outer.spanId);
-  assert.equal(byName(spans, "leaf").parentSpanId, inner.spanId);
-  assert.equal(byName(spans, "sibling").parentSpanId, outer.spanId);
-  assert.equal(byName(spans, "after").parentSpanId, undefined, "a span after the callback is a root");
-  assert.notEqual(byName(spans, "after").traceId, outer.traceId);
-  await page.context().close();
-});
 
-test("the seed's scenario: loadData with fetchData and, after an await, processData", async () => {
-  const page = await h.page();
-  await page.evaluate(async () => {
-    const c = window.canopy;
-    c.init({ serviceName: "cruddur-frontend" });
-    await c.startActiveSpan("loadData", async (span) => {
-      const fetchSpan = c.startSpan("fetchData", { kind: 2 });
-      const res = await fetch("/tests/e2e/pages/api.html");
-      await res.text();
-      fetchSpan.setAttribute("http.response.status_code", res.status);
-      fetchSpan.end();
-      const processSpan = span.startSpan("processData");
-      await new Promise((r) => setTimeout(r, 5));
-      processSpan.end();
-      c.withSpan(span, () => c.startSpan("render").end());
-    });
-    await c.forceFlush();
-  });
-  const spans = receivedSpans(h.sink);
-  const load = byName(spans, "loadData");
-  for (const child of ["fetchData", "processData", "render"]) {
-    const s = byName(spans, child);
-    assert.equal(s.parentSpanId, load.spanId, `${child} is a child of loadData`);
-    assert.equal(s.traceId, load.traceId);
-  }
-  assert.equal(byName(spans, "fetchData").kind, 3, "OTel JS kind 2 (client) is OTLP 3");
-  assert.ok(BigInt(load.endTimeUnixNano) >= BigInt(byName(spans, "processData").endTimeUnixNano),
-    "loadData ends when its Promise settles, after processData");
-  await page.context().close();
-});
-
-test("a Promise-returning callback ends its span when the Promise settles", async () => {
-  const page = await h.page();
-  const r = await page.evaluate(async () => {
-    const c = window.canopy;
-    c.init({ serviceName: "p" });
-    let recordingDuring, recordingAfter, span;
-    const p = c.startActiveSpan("slow", async (s) => {
-      span = s;
-      await new Promise((r) => setTimeout(r, 30));
-      recordingDuring = s.isRecording();
-      return "value";
-    });
-    const activeAfterSyncPart = c.getActiveSpan();
-    const v = await p;
-    recordingAfter = span.isRecording();
-    await c.forceFlush();
-    return { v, recordingDuring, recordingAfter, activeAfterSyncPart: activeAfterSyncPart === undefined, isPromise: p instanceof Promise };
-  });
-  assert.deepEqual(r, { v: "value", recordingDuring: true, recordingAfter: false, activeAfterSyncPart: true, isPromise: true });
-  const s = byName(receivedSpans(h.sink), "slow");
-  const ms = Number(BigInt(s.endTimeUnixNano) - BigInt(s.startTimeUnixNano)) / 1e6;
-  assert.ok(ms >= 25, `span covers the awaited time (${ms} ms)`);
-  assert.equal(s.status, undefined, "success leaves the status unset");
-  await page.context().close();
-});
-
-test("a thrown exception is recorded and rethrown unchanged", async () => {
-  const page = await h.page();
-  const r = await page.evaluate(async () => {
-    const c = window.canopy;
-    c.init({ serviceName: "throws" });
-    const err = new TypeError("boom");
-    let same = false;
-    try {
-      c.startActiveSpan("sync-throw", () => { throw err; });
-    } catch (e) { same = e === err; }
-    const activeAfter = c.getActiveSpan() === undefined;
-    await c.forceFlush();
-    return { same, activeAfter };
-  });
-  assert.deepEqual(r, { same: true, activeAfter: true });
-  const s = byName(receivedSpans(h.sink), "sync-throw");
-  assert.deepEqual(s.status, { code: 2, message: "boom" });
-  const ev = s.events.find((e) => e.name === "exception");
-  assert.equal(attr(ev, "exception.type"), "TypeError");
-  assert.equal(attr(ev, "exception.message"), "boom");
-  assert.match(attr(ev, "exception.stacktrace"), /TypeError: boom/);
-  await page.context().close();
-});
-
-test("a rejected Promise is recorded and reaches the caller unchanged", async () => {
-  const page = await h.page();
-  const r = await page.evaluate(async () => {
-    const c = window.canopy;
-    c.init({ serviceName: "rejects" });
-    const err = new RangeError("nope");
-    let same = false, unhandled = 0;
-    window.addEventListener("unhandledrejection", () => unhandled++);
-    try {
-      await c.startActiveSpan("async-reject", {}, async () => { await null; throw err; });
-    } catch (e) { same = e === err; }
-    const nonError = await c.startActiveSpan("reject-string", () => Promise.reject("plain")).catch((e) => e);
-    await new Promise((r) => setTimeout(r, 10));
-    await c.forceFlush();
-    return { same, nonError, unhandled };
-  });
-  assert.deepEqual(r, { same: true, nonError: "plain", unhandled: 0 });
-  const spans = receivedSpans(h.sink);
-  assert.deepEqual(byName(spans, "async-reject").status, { code: 2, message: "nope" });
-  assert.equal(attr(byName(spans, "async-reject").events[0], "exception.type"), "RangeError");
-  assert.deepEqual(byName(spans, "reject-string").status, { code: 2, message: "plain" });
-  await page.context().close();
-});
-
-test("two interleaved async flows never pick up each other's spans", async () => {
-  const page = await h.page();
-  await page.evaluate(async () => {
-    const c = window.canopy;
-    c.init({ serviceName: "interleave" });
-    const tick = (ms) => new Promise((r) => setTimeout(r, ms));
-    const flow = (name, delays) => c.startActiveSpan(name, async (root) => {
-      for (let i = 0; i < delays.length; i++) {
-        await tick(delays[i]);
-        // Implicit: after an await nothing is current, so this is a new root, never the other flow's child.
-        c.startSpan(`${name}-implicit-${i}`).end();
-        // Explicit: the right parent, whatever ran in between.
-        c.withSpan(root, () => c.startSpan(`${name}-step-${i}`).end());
-        root.startSpan(`${name}-child-${i}`).end();
-        c.startSpan(`${name}-opt-${i}`, { parent: root }).end();
-      }
-    });
-    document.body.addEventListener("click", () => c.startSpan("click-handler").end());
-    const a = flow("A", [5, 1, 7, 2]);
-    const b = flow("B", [1, 6, 2, 5]);
-    setTimeout(() => document.body.click(), 3);
-    await Promise.all([a, b]);
-    await c.forceFlush();
-  });
-  const spans = receivedSpans(h.sink);
-  const A = byName(spans, "A"), B = byName(spans, "B");
-  assert.notEqual(A.traceId, B.traceId);
-  for (const [flow, root] of [["A", A], ["B", B]]) {
-    for (let i = 0; i < 4; i++) {
-      for (const kind of ["step", "child", "opt"]) {
-        const s = byName(spans, `${flow}-${kind}-${i}`);
-        assert.equal(s.parentSpanId, root.spanId, `${flow}-${kind}-${i} under ${flow}`);
-        assert.equal(s.traceId, root.traceId);
-      }
-      const implicit = byName(spans, `${flow}-implicit-${i}`);
-      assert.equal(implicit.parentSpanId, undefined, `${flow}-implicit-${i} is not guessed into a flow`);
-      assert.ok(implicit.traceId !== A.traceId && implicit.traceId !== B.traceId);
-    }
-  }
-  const click = byName(spans, "click-handler");
-  assert.equal(click.parentSpanId, undefined, "an event handler during both flows gets no parent from them");
-  await page.context().close();
-});
-
-test("explicit parents after await: parent option with a SpanContext, root option, links", async () => {
-  const page = await h.page();
-  await page.evaluate(async () => {
-    const c = window.canopy;
-    c.init({ serviceName: "explicit" });
-    const parent = c.startSpan("parent");
-    await new Promise((r) => setTimeout(r, 1));
-    const ctx = parent.spanContext();
-    c.startSpan("from-context", { parent: ctx }).end();
-    c.withSpan(parent, () => {
-      c.startSpan("forced-root", { root: true }).end();
-      c.startSpan("linked", { links: [{ context: ctx, attributes: { why: "retry" } }] }).end();
-    });
-    c.startSpan("bad-parent", { parent: { traceId: "nope", spanId: "x", traceFlags: 1 } }).end();
-    parent.end();
-    await c.forceFlush();
-  });
-  const spans = receivedSpans(h.sink);
-  const parent = byName(spans, "parent");
-  assert.equal(byName(spans, "from-context").parentSpanId, parent.spanId);
-  assert.equal(byName(spans, "forced-root").parentSpanId, undefined);
-  const linked = byName(spans, "linked");
-  assert.equal(linked.parentSpanId, parent.spanId);
-  assert.equal(linked.links[0].spanId, parent.spanId);
-  assert.equal(attr(linked.links[0], "why"), "retry");
-  assert.equal(byName(spans, "bad-parent").parentSpanId, undefined, "an unreadable parent gives a root, never a guess");
-  await page.context().close();
-});
-
-test("span methods: attributes of every type, events, status, rename, explicit times", async () => {
-  const page = await h.page();
-  const r = await page.evaluate(async () => {
-    const c = window.canopy;
-    c.init({ serviceName: "methods" });
-    const start = Date.now() - 1000;
-    const s = c.startSpan("before-rename", { startTime: start, attributes: { "a.str": "x", "a.obj": { bad: 1 } }, kind: "server" });
-    s.setAttribute("a.int", 7);
-    s.setAttribute("a.double", 1.25);
-    s.setAttribute("a.bool", true);
-    s.setAttribute("a.big", 1234567890123456789n);
-    s.setAttribute("a.too-big", 12345678901234567890n);
-    s.setAttribute("a.strs", ["x", "y"]);
-    s.setAttribute("a.nums", [1, 2.5]);
-    s.setAttribute("a.mixed", [1, "x"]);
-    s.setAttribute("a.null", null);
-    s.setAttributes({ "b.one": 1, "b.two": "2" });
-    s.addEvent("ev-now", { k: "v" });
-    s.addEvent("ev-at", { k: 1 }, new Date(start + 10));
-    s.addEvent("ev-time-only", start + 20);
-    s.recordException("just a string");
-    s.setStatus({ code: 1 });
-    s.setStatus({ code: 2, message: "ignored after ok" });
-    s.updateName("renamed");
-    s.end(new Date(start + 500));
-    s.end();
-    await c.forceFlush();
-    return { start, recording: s.isRecording(), ctx: s.spanContext() };
-  });
-  assert.equal(r.recording, false);
-  assert.match(r.ctx.traceId, /^[0-9a-f]{32}$/);
-  assert.match(r.ctx.spanId, /^[0-9a-f]{16}$/);
-  assert.equal(r.ctx.traceFlags & 1, 1);
-  const spans = receivedSpans(h.sink);
-  assert.equal(spans.length, 1, "ended once");
-  const s = spans[0];
-  assert.equal(s.name, "renamed");
-  assert.equal(s.kind, 2, "server");
-  assert.equal(s.startTimeUnixNano, String(BigInt(r.start) * 1000000n));
-  assert.equal(s.endTimeUnixNano, String(BigInt(r.start + 500) * 1000000n));
-  assert.equal(attr(s, "a.str"), "x");
-  assert.equal(attr(s, "a.obj"), undefined, "an object value is dropped");
-  assert.equal(attr(s, "a.int"), 7);
-  assert.deepEqual(s.attributes.find((a) => a.key === "a.int").value, { intValue: "7" });
-  assert.deepEqual(s.attributes.find((a) => a.key === "a.double").value, { doubleValue: 1.25 });
-  assert.equal(attr(s, "a.bool"), true);
-  assert.deepEqual(s.attributes.find((a) => a.key === "a.big").value, { intValue: "1234567890123456789" }, "bigint kept exactly");
-  assert.equal(attr(s, "a.too-big"), undefined, "a bigint outside i64 is dropped");
-  assert.deepEqual(attr(s, "a.strs"), { values: [{ stringValue: "x" }, { stringValue: "y" }] });
-  assert.deepEqual(attr(s, "a.nums"), { values: [{ doubleValue: 1 }, { doubleValue: 2.5 }] });
-  assert.equal(attr(s, "a.mixed"), undefined, "a mixed array is dropped");
-  assert.equal(attr(s, "a.null"), undefined);
-  assert.equal(attr(s, "b.two"), "2");
-  assert.deepEqual(s.status, { code: 1 }, "ok is final");
-  const names = s.events.map((e) => e.name);
-  assert.deepEqual(names, ["ev-now", "ev-at", "ev-time-only", "exception"]);
-  assert.equal(s.events[1].timeUnixNano, String(BigInt(r.start + 10) * 1000000n));
-  assert.equal(s.events[2].timeUnixNano, String(BigInt(r.start + 20) * 1000000n));
-  assert.equal(attr(s.events[3], "exception.message"), "just a string");
-  await page.context().close();
-});
-
-test("timestamps are epoch nanoseconds, sub-millisecond and monotonic", async () => {
-  const page = await h.page();
-  const now = await page.evaluate(async () => {
-    const c = window.canopy;
-    c.init({ serviceName: "time" });
-    for (let i = 0; i < 50; i++) c.startSpan(`t${i}`).end();
-    await c.forceFlush();
-    return Date.now();
-  });
-  const spans = receivedSpans(h.sink).sort((a, b) => Number(a.name.slice(1)) - Number(b.name.slice(1)));
-  let prev = 0n, fractional = 0;
-  for (const s of spans) {
-    const st = BigInt(s.startTimeUnixNano), en = BigInt(s.endTimeUnixNano);
-    assert.ok(st >= prev && en >= st, "monotonic");
-    if (st % 1000000n !== 0n) fractional++;
-    prev = st;
-  }
-  assert.ok(fractional > 0, "sub-millisecond resolution");
-  const driftMs = Math.abs(Number(prev / 1000000n) - now);
-  assert.ok(driftMs < 5000, `close to Date.now() (${driftMs} ms)`);
-  await page.context().close();
-});
-
-test("the OTLP request: headers, resource, scope, encoding", async () => {
-  const page = await h.page();
-  const ua = await page.evaluate(async () => {
-    const c = window.canopy;
-    c.init({
-      serviceName: "frontend", serviceVersion: "1.2.3", environment: "test",
-      headers: { "x-team": "web" }, resourceAttributes: { "app.region": "eu", "service.name": "overridden" },
-    });
-    c.startSpan("one").end();
-    await c.forceFlush();
-    return navigator.userAgent;
-  });
-  assert.equal(h.sink.received.length, 1);
-  const req = h.sink.received[0];
-  assert.equal(req.headers["content-type"], "application/json");
-  assert.equal(req.headers["x-team"], "web");
-  const rs = req.body.resourceSpans[0];
-  const res = Object.fromEntries(rs.resource.attributes.map((a) => [a.key, a.value.stringValue]));
-  assert.equal(res["service.name"], "frontend", "serviceName wins over resourceAttributes");
-  assert.equal(res["service.version"], "1.2.3");
-  assert.equal(res["deployment.environment.name"], "test");
-  assert.equal(res["telemetry.sdk.name"], "canopy");
-  assert.equal(res["telemetry.sdk.language"], "webjs");
-  assert.match(res["telemetry.sdk.version"], /^\d+\.\d+\.\d+/);
-  assert.equal(res["user_agent.original"], ua);
-  assert.ok(res["browser.language"]);
-  assert.match(res["session.id"], /^[0-9a-f]{32}$/);
-  assert.equal(res["app.region"], "eu");
-  assert.equal(rs.scopeSpans[0].scope.name, "canopy-web");
-  const s = rs.scopeSpans[0].spans[0];
-  assert.match(s.traceId, /^[0-9a-f]{32}$/);
-  assert.equal(typeof s.startTimeUnixNano, "string");
-  await page.context().close();
-});
-
-test("session.id is kept for the tab across reloads", async () => {
-  const page = await h.page();
-  const getSession = async () => {
-    h.sink.received.length = 0;
+  test("the seed's scenario: loadData with fetchData and, after an await, processData", async () => {
+    const page = await h.page();
     await page.evaluate(async () => {
+      const c = window.canopy;
+      c.init({ serviceName: "cruddur-frontend" });
+      await c.startActiveSpan("loadData", async (span) => {
+        const fetchSpan = c.startSpan("fetchData", { kind: 2 });
+        const res = await fetch("/tests/e2e/pages/api.html");
+        await res.text();
+        fetchSpan.setAttribute("http.response.status_code", res.status);
+        fetchSpan.end();
+        const processSpan = span.startSpan("processData");
+        await new Promise((r) => setTimeout(r, 5));
+        processSpan.end();
+        c.withSpan(span, () => c.startSpan("render").end());
+      });
+      await c.forceFlush();
+    });
+    const spans = receivedSpans(h.sink);
+    const load = byName(spans, "loadData");
+    for (const child of ["fetchData", "processData", "render"]) {
+      const s = byName(spans, child);
+      assert.equal(s.parentSpanId, load.spanId, `${child} is a child of loadData`);
+      assert.equal(s.traceId, load.traceId);
+    }
+    assert.equal(byName(spans, "fetchData").kind, 3, "OTel JS kind 2 (client) is OTLP 3");
+    assert.ok(BigInt(load.endTimeUnixNano) >= BigInt(byName(spans, "processData").endTimeUnixNano),
+      "loadData ends when its Promise settles, after processData");
+    await page.context().close();
+  });
+
+  test("a Promise-returning callback ends its span when the Promise settles", async () => {
+    const page = await h.page();
+    const r = await page.evaluate(async () => {
+      const c = window.canopy;
+      c.init({ serviceName: "p" });
+      let recordingDuring, recordingAfter, span;
+      const p = c.startActiveSpan("slow", async (s) => {
+        span = s;
+        await new Promise((r) => setTimeout(r, 30));
+        recordingDuring = s.isRecording();
+        return "value";
+      });
+      const activeAfterSyncPart = c.getActiveSpan();
+      const v = await p;
+      recordingAfter = span.isRecording();
+      await c.forceFlush();
+      return { v, recordingDuring, recordingAfter, activeAfterSyncPart: activeAfterSyncPart === undefined, isPromise: p instanceof Promise };
+    });
+    assert.deepEqual(r, { v: "value", recordingDuring: true, recordingAfter: false, activeAfterSyncPart: true, isPromise: true });
+    const s = byName(receivedSpans(h.sink), "slow");
+    const ms = Number(BigInt(s.endTimeUnixNano) - BigInt(s.startTimeUnixNano)) / 1e6;
+    assert.ok(ms >= 25, `span covers the awaited time (${ms} ms)`);
+    assert.equal(s.status, undefined, "success leaves the status unset");
+    await page.context().close();
+  });
+
+  test("a thrown exception is recorded and rethrown unchanged", async () => {
+    const page = await h.page();
+    const r = await page.evaluate(async () => {
+      const c = window.canopy;
+      c.init({ serviceName: "throws" });
+      const err = new TypeError("boom");
+      let same = false;
+      try {
+        c.startActiveSpan("sync-throw", () => { throw err; });
+      } catch (e) { same = e === err; }
+      const activeAfter = c.getActiveSpan() === undefined;
+      await c.forceFlush();
+      return { same, activeAfter };
+    });
+    assert.deepEqual(r, { same: true, activeAfter: true });
+    const s = byName(receivedSpans(h.sink), "sync-throw");
+    assert.deepEqual(s.status, { code: 2, message: "boom" });
+    const ev = s.events.find((e) => e.name === "exception");
+    assert.equal(attr(ev, "exception.type"), "TypeError");
+    assert.equal(attr(ev, "exception.message"), "boom");
+    if (browser === "firefox") {
+      // Firefox's Error.stack has only the frames ("fn@url:line:col"), no "TypeError: boom" header line.
+      assert.match(attr(ev, "exception.stacktrace"), /@.+:\d+:\d+/);
+    } else {
+      assert.match(attr(ev, "exception.stacktrace"), /TypeError: boom/);
+    }
+    await page.context().close();
+  });
+
+  test("a rejected Promise is recorded and reaches the caller unchanged", async () => {
+    const page = await h.page();
+    const r = await page.evaluate(async () => {
+      const c = window.canopy;
+      c.init({ serviceName: "rejects" });
+      const err = new RangeError("nope");
+      let same = false, unhandled = 0;
+      window.addEventListener("unhandledrejection", () => unhandled++);
+      try {
+        await c.startActiveSpan("async-reject", {}, async () => { await null; throw err; });
+      } catch (e) { same = e === err; }
+      const nonError = await c.startActiveSpan("reject-string", () => Promise.reject("plain")).catch((e) => e);
+      await new Promise((r) => setTimeout(r, 10));
+      await c.forceFlush();
+      return { same, nonError, unhandled };
+    });
+    assert.deepEqual(r, { same: true, nonError: "plain", unhandled: 0 });
+    const spans = receivedSpans(h.sink);
+    assert.deepEqual(byName(spans, "async-reject").status, { code: 2, message: "nope" });
+    assert.equal(attr(byName(spans, "async-reject").events[0], "exception.type"), "RangeError");
+    assert.deepEqual(byName(spans, "reject-string").status, { code: 2, message: "plain" });
+    await page.context().close();
+  });
+
+  test("two interleaved async flows never pick up each other's spans", async () => {
+    const page = await h.page();
+    await page.evaluate(async () => {
+      const c = window.canopy;
+      c.init({ serviceName: "interleave" });
+      const tick = (ms) => new Promise((r) => setTimeout(r, ms));
+      const flow = (name, delays) => c.startActiveSpan(name, async (root) => {
+        for (let i = 0; i < delays.length; i++) {
+          await tick(delays[i]);
+          // Implicit: after an await nothing is current, so this is a new root, never the other flow's child.
+          c.startSpan(`${name}-implicit-${i}`).end();
+          // Explicit: the right parent, whatever ran in between.
+          c.withSpan(root, () => c.startSpan(`${name}-step-${i}`).end());
+          root.startSpan(`${name}-child-${i}`).end();
+          c.startSpan(`${name}-opt-${i}`, { parent: root }).end();
+        }
+      });
+      document.body.addEventListener("click", () => c.startSpan("click-handler").end());
+      const a = flow("A", [5, 1, 7, 2]);
+      const b = flow("B", [1, 6, 2, 5]);
+      setTimeout(() => document.body.click(), 3);
+      await Promise.all([a, b]);
+      await c.forceFlush();
+    });
+    const spans = receivedSpans(h.sink);
+    const A = byName(spans, "A"), B = byName(spans, "B");
+    assert.notEqual(A.traceId, B.traceId);
+    for (const [flow, root] of [["A", A], ["B", B]]) {
+      for (let i = 0; i < 4; i++) {
+        for (const kind of ["step", "child", "opt"]) {
+          const s = byName(spans, `${flow}-${kind}-${i}`);
+          assert.equal(s.parentSpanId, root.spanId, `${flow}-${kind}-${i} under ${flow}`);
+          assert.equal(s.traceId, root.traceId);
+        }
+        const implicit = byName(spans, `${flow}-implicit-${i}`);
+        assert.equal(implicit.parentSpanId, undefined, `${flow}-implicit-${i} is not guessed into a flow`);
+        assert.ok(implicit.traceId !== A.traceId && implicit.traceId !== B.traceId);
+      }
+    }
+    const click = byName(spans, "click-handler");
+    assert.equal(click.parentSpanId, undefined, "an event handler during both flows gets no parent from them");
+    await page.context().close();
+  });
+
+  test("explicit parents after await: parent option with a SpanContext, root option, links", async () => {
+    const page = await h.page();
+    await page.evaluate(async () => {
+      const c = window.canopy;
+      c.init({ serviceName: "explicit" });
+      const parent = c.startSpan("parent");
+      await new Promise((r) => setTimeout(r, 1));
+      const ctx = parent.spanContext();
+      c.startSpan("from-context", { parent: ctx }).end();
+      c.withSpan(parent, () => {
+        c.startSpan("forced-root", { root: true }).end();
+        c.startSpan("linked", { links: [{ context: ctx, attributes: { why: "retry" } }] }).end();
+      });
+      c.startSpan("bad-parent", { parent: { traceId: "nope", spanId: "x", traceFlags: 1 } }).end();
+      parent.end();
+      await c.forceFlush();
+    });
+    const spans = receivedSpans(h.sink);
+    const parent = byName(spans, "parent");
+    assert.equal(byName(spans, "from-context").parentSpanId, parent.spanId);
+    assert.equal(byName(spans, "forced-root").parentSpanId, undefined);
+    const linked = byName(spans, "linked");
+    assert.equal(linked.parentSpanId, parent.spanId);
+    assert.equal(linked.links[0].spanId, parent.spanId);
+    assert.equal(attr(linked.links[0], "why"), "retry");
+    assert.equal(byName(spans, "bad-parent").parentSpanId, undefined, "an unreadable parent gives a root, never a guess");
+    await page.context().close();
+  });
+
+  test("span methods: attributes of every type, events, status, rename, explicit times", async () => {
+    const page = await h.page();
+    const r = await page.evaluate(async () => {
+      const c = window.canopy;
+      c.init({ serviceName: "methods" });
+      const start = Date.now() - 1000;
+      const s = c.startSpan("before-rename", { startTime: start, attributes: { "a.str": "x", "a.obj": { bad: 1 } }, kind: "server" });
+      s.setAttribute("a.int", 7);
+      s.setAttribute("a.double", 1.25);
+      s.setAttribute("a.bool", true);
+      s.setAttribute("a.big", 1234567890123456789n);
+      s.setAttribute("a.too-big", 12345678901234567890n);
+      s.setAttribute("a.strs", ["x", "y"]);
+      s.setAttribute("a.nums", [1, 2.5]);
+      s.setAttribute("a.mixed", [1, "x"]);
+      s.setAttribute("a.null", null);
+      s.setAttributes({ "b.one": 1, "b.two": "2" });
+      s.addEvent("ev-now", { k: "v" });
+      s.addEvent("ev-at", { k: 1 }, new Date(start + 10));
+      s.addEvent("ev-time-only", start + 20);
+      s.recordException("just a string");
+      s.setStatus({ code: 1 });
+      s.setStatus({ code: 2, message: "ignored after ok" });
+      s.updateName("renamed");
+      s.end(new Date(start + 500));
+      s.end();
+      await c.forceFlush();
+      return { start, recording: s.isRecording(), ctx: s.spanContext() };
+    });
+    assert.equal(r.recording, false);
+    assert.match(r.ctx.traceId, /^[0-9a-f]{32}$/);
+    assert.match(r.ctx.spanId, /^[0-9a-f]{16}$/);
+    assert.equal(r.ctx.traceFlags & 1, 1);
+    const spans = receivedSpans(h.sink);
+    assert.equal(spans.length, 1, "ended once");
+    const s = spans[0];
+    assert.equal(s.name, "renamed");
+    assert.equal(s.kind, 2, "server");
+    assert.equal(s.startTimeUnixNano, String(BigInt(r.start) * 1000000n));
+    assert.equal(s.endTimeUnixNano, String(BigInt(r.start + 500) * 1000000n));
+    assert.equal(attr(s, "a.str"), "x");
+    assert.equal(attr(s, "a.obj"), undefined, "an object value is dropped");
+    assert.equal(attr(s, "a.int"), 7);
+    assert.deepEqual(s.attributes.find((a) => a.key === "a.int").value, { intValue: "7" });
+    assert.deepEqual(s.attributes.find((a) => a.key === "a.double").value, { doubleValue: 1.25 });
+    assert.equal(attr(s, "a.bool"), true);
+    assert.deepEqual(s.attributes.find((a) => a.key === "a.big").value, { intValue: "1234567890123456789" }, "bigint kept exactly");
+    assert.equal(attr(s, "a.too-big"), undefined, "a bigint outside i64 is dropped");
+    assert.deepEqual(attr(s, "a.strs"), { values: [{ stringValue: "x" }, { stringValue: "y" }] });
+    assert.deepEqual(attr(s, "a.nums"), { values: [{ doubleValue: 1 }, { doubleValue: 2.5 }] });
+    assert.equal(attr(s, "a.mixed"), undefined, "a mixed array is dropped");
+    assert.equal(attr(s, "a.null"), undefined);
+    assert.equal(attr(s, "b.two"), "2");
+    assert.deepEqual(s.status, { code: 1 }, "ok is final");
+    const names = s.events.map((e) => e.name);
+    assert.deepEqual(names, ["ev-now", "ev-at", "ev-time-only", "exception"]);
+    assert.equal(s.events[1].timeUnixNano, String(BigInt(r.start + 10) * 1000000n));
+    assert.equal(s.events[2].timeUnixNano, String(BigInt(r.start + 20) * 1000000n));
+    assert.equal(attr(s.events[3], "exception.message"), "just a string");
+    await page.context().close();
+  });
+
+  test("timestamps are epoch nanoseconds, sub-millisecond and monotonic", async () => {
+    const page = await h.page();
+    const { now, subMsClock } = await page.evaluate(async () => {
+      const c = window.canopy;
+      c.init({ serviceName: "time" });
+      for (let i = 0; i < 50; i++) c.startSpan(`t${i}`).end();
+      await c.forceFlush();
+      let subMsClock = false;
+      for (let i = 0; i < 1000 && !subMsClock; i++) subMsClock = performance.now() % 1 !== 0;
+      return { now: Date.now(), subMsClock };
+    });
+    const spans = receivedSpans(h.sink).sort((a, b) => Number(a.name.slice(1)) - Number(b.name.slice(1)));
+    let prev = 0n, fractional = 0;
+    for (const s of spans) {
+      const st = BigInt(s.startTimeUnixNano), en = BigInt(s.endTimeUnixNano);
+      assert.ok(st >= prev && en >= st, "monotonic");
+      if (st % 1000000n !== 0n) fractional++;
+      prev = st;
+    }
+    if (browser === "firefox") {
+      // Firefox clamps performance.now() to 1 ms (privacy.reduceTimerPrecision): sub-ms only if its clock has it.
+      assert.ok(fractional > 0 || !subMsClock, `sub-millisecond resolution when the page clock has it (${fractional})`);
+    } else {
+      assert.ok(fractional > 0, "sub-millisecond resolution");
+    }
+    const driftMs = Math.abs(Number(prev / 1000000n) - now);
+    assert.ok(driftMs < 5000, `close to Date.now() (${driftMs} ms)`);
+    await page.context().close();
+  });
+
+  test("the OTLP request: headers, resource, scope, encoding", async () => {
+    const page = await h.page();
+    const ua = await page.evaluate(async () => {
+      const c = window.canopy;
+      c.init({
+        serviceName: "frontend", serviceVersion: "1.2.3", environment: "test",
+        headers: { "x-team": "web" }, resourceAttributes: { "app.region": "eu", "service.name": "overridden" },
+      });
+      c.startSpan("one").end();
+      await c.forceFlush();
+      return navigator.userAgent;
+    });
+    assert.equal(h.sink.received.length, 1);
+    const req = h.sink.received[0];
+    assert.equal(req.headers["content-type"], "application/json");
+    assert.equal(req.headers["x-team"], "web");
+    const rs = req.body.resourceSpans[0];
+    const res = Object.fromEntries(rs.resource.attributes.map((a) => [a.key, a.value.stringValue]));
+    assert.equal(res["service.name"], "frontend", "serviceName wins over resourceAttributes");
+    assert.equal(res["service.version"], "1.2.3");
+    assert.equal(res["deployment.environment.name"], "test");
+    assert.equal(res["telemetry.sdk.name"], "canopy");
+    assert.equal(res["telemetry.sdk.language"], "webjs");
+    assert.match(res["telemetry.sdk.version"], /^\d+\.\d+\.\d+/);
+    assert.equal(res["user_agent.original"], ua);
+    assert.ok(res["browser.language"]);
+    assert.match(res["session.id"], /^[0-9a-f]{32}$/);
+    assert.equal(res["app.region"], "eu");
+    assert.equal(rs.scopeSpans[0].scope.name, "canopy-web");
+    const s = rs.scopeSpans[0].spans[0];
+    assert.match(s.traceId, /^[0-9a-f]{32}$/);
+    assert.equal(typeof s.startTimeUnixNano, "string");
+    await page.context().close();
+  });
+
+  test("session.id is kept for the tab across reloads", async () => {
+    const page = await h.page();
+    const getSession = async () => {
+      h.sink.received.length = 0;
+      await page.evaluate(async () => {
+        window.canopy.init({ serviceName: "session" });
+        window.canopy.startSpan("s").end();
+        await window.canopy.forceFlush();
+      });
+      return receivedSpans(h.sink)[0].resource.attributes.find((a) => a.key === "session.id").value.stringValue;
+    };
+    const first = await getSession();
+    await page.reload();
+    await page.waitForFunction(() => document.body.dataset.ready === "1");
+    assert.equal(await getSession(), first);
+    const other = await h.page();
+    h.sink.received.length = 0;
+    await other.evaluate(async () => {
       window.canopy.init({ serviceName: "session" });
       window.canopy.startSpan("s").end();
       await window.canopy.forceFlush();
     });
-    return receivedSpans(h.sink)[0].resource.attributes.find((a) => a.key === "session.id").value.stringValue;
-  };
-  const first = await getSession();
-  await page.reload();
-  await page.waitForFunction(() => document.body.dataset.ready === "1");
-  assert.equal(await getSession(), first);
-  const other = await h.page();
-  h.sink.received.length = 0;
-  await other.evaluate(async () => {
-    window.canopy.init({ serviceName: "session" });
-    window.canopy.startSpan("s").end();
-    await window.canopy.forceFlush();
+    assert.notEqual(receivedSpans(h.sink)[0].resource.attributes.find((a) => a.key === "session.id").value.stringValue, first,
+      "another tab has another session");
+    await page.context().close();
+    await other.context().close();
   });
-  assert.notEqual(receivedSpans(h.sink)[0].resource.attributes.find((a) => a.key === "session.id").value.stringValue, first,
-    "another tab has another session");
-  await page.context().close();
-  await other.context().close();
-});
 
-test("init validates: one clear error listing every problem; unknown keys warn", async () => {
-  const page = await h.page();
-  const r = await page.evaluate(() => {
-    const c = window.canopy;
-    const attempt = (cfg) => { try { c.init(cfg); return null; } catch (e) { return { isError: e instanceof Error, message: e.message }; } };
-    return {
-      empty: attempt({}),
-      many: attempt({ serviceName: "", endpoint: "not a url", sampleRate: 2, batch: { maxQueueSize: -1 } }),
-      notObject: attempt("svc"),
-      wrongType: attempt({ serviceName: 5 }),
-      unknown: attempt({ serviceName: "ok", sampelRate: 0.5 }),
-      fetchStillWorks: typeof window.fetch === "function",
-    };
+  test("init validates: one clear error listing every problem; unknown keys warn", async () => {
+    const page = await h.page();
+    const r = await page.evaluate(() => {
+      const c = window.canopy;
+      const attempt = (cfg) => { try { c.init(cfg); return null; } catch (e) { return { isError: e instanceof Error, message: e.message }; } };
+      return {
+        empty: attempt({}),
+        many: attempt({ serviceName: "", endpoint: "not a url", sampleRate: 2, batch: { maxQueueSize: -1 } }),
+        notObject: attempt("svc"),
+        wrongType: attempt({ serviceName: 5 }),
+        unknown: attempt({ serviceName: "ok", sampelRate: 0.5 }),
+        fetchStillWorks: typeof window.fetch === "function",
+      };
+    });
+    assert.equal(r.empty.isError, true);
+    assert.match(r.empty.message, /serviceName is required/);
+    assert.match(r.many.message, /serviceName is required/);
+    assert.match(r.many.message, /endpoint "not a url" is not an http\(s\) URL/);
+    assert.match(r.many.message, /sampleRate must be a number from 0 to 1, got 2/);
+    assert.match(r.many.message, /batch\.maxQueueSize must be a whole number/);
+    assert.match(r.notObject.message, /must be an object/);
+    assert.match(r.wrongType.message, /serviceName must be a string/);
+    assert.equal(r.unknown, null, "an unknown key is not an error");
+    assert.ok(page.consoleMessages.some((m) => m.type === "warning" && /unknown config key "sampelRate"/.test(m.text)));
+    await page.context().close();
   });
-  assert.equal(r.empty.isError, true);
-  assert.match(r.empty.message, /serviceName is required/);
-  assert.match(r.many.message, /serviceName is required/);
-  assert.match(r.many.message, /endpoint "not a url" is not an http\(s\) URL/);
-  assert.match(r.many.message, /sampleRate must be a number from 0 to 1, got 2/);
-  assert.match(r.many.message, /batch\.maxQueueSize must be a whole number/);
-  assert.match(r.notObject.message, /must be an object/);
-  assert.match(r.wrongType.message, /serviceName must be a string/);
-  assert.equal(r.unknown, null, "an unknown key is not an error");
-  assert.ok(page.consoleMessages.some((m) => m.type === "warning" && /unknown config key "sampelRate"/.test(m.text)));
-  await page.context().close();
-});
 
-test("init twice keeps one pipeline; shutdown flushes and stops; init works again", async () => {
-  const page = await h.page();
-  await page.evaluate(async () => {
-    const c = window.canopy;
-    c.init({ serviceName: "first" });
-    c.init({ serviceName: "second" });
-    c.startSpan("once").end();
-    await c.forceFlush();
-    c.startSpan("flushed-by-shutdown").end();
-    await c.shutdown();
-    c.startSpan("after-shutdown").end();
-    await c.forceFlush();
-    c.init({ serviceName: "third" });
-    c.startSpan("after-reinit").end();
-    await c.forceFlush();
+  test("init twice keeps one pipeline; shutdown flushes and stops; init works again", async () => {
+    const page = await h.page();
+    await page.evaluate(async () => {
+      const c = window.canopy;
+      c.init({ serviceName: "first" });
+      c.init({ serviceName: "second" });
+      c.startSpan("once").end();
+      await c.forceFlush();
+      c.startSpan("flushed-by-shutdown").end();
+      await c.shutdown();
+      c.startSpan("after-shutdown").end();
+      await c.forceFlush();
+      c.init({ serviceName: "third" });
+      c.startSpan("after-reinit").end();
+      await c.forceFlush();
+    });
+    const spans = receivedSpans(h.sink);
+    assert.deepEqual(spans.map((s) => s.name), ["once", "flushed-by-shutdown", "after-reinit"]);
+    const svc = (s) => s.resource.attributes.find((a) => a.key === "service.name").value.stringValue;
+    assert.equal(svc(spans[0]), "first", "the second init did not replace the pipeline");
+    assert.equal(svc(spans[2]), "third");
+    assert.ok(page.consoleMessages.some((m) => /init called while already running/.test(m.text)));
+    await page.context().close();
   });
-  const spans = receivedSpans(h.sink);
-  assert.deepEqual(spans.map((s) => s.name), ["once", "flushed-by-shutdown", "after-reinit"]);
-  const svc = (s) => s.resource.attributes.find((a) => a.key === "service.name").value.stringValue;
-  assert.equal(svc(spans[0]), "first", "the second init did not replace the pipeline");
-  assert.equal(svc(spans[2]), "third");
-  assert.ok(page.consoleMessages.some((m) => /init called while already running/.test(m.text)));
-  await page.context().close();
-});
 
-test("sampleRate 0: spans propagate flags 00 but are never exported", async () => {
-  const page = await h.page();
-  const r = await page.evaluate(async () => {
-    const c = window.canopy;
-    c.init({ serviceName: "unsampled", sampleRate: 0 });
-    const s = c.startSpan("dropped");
-    const child = s.startSpan("child");
-    const out = { recording: s.isRecording(), flags: s.spanContext().traceFlags, sameTrace: child.spanContext().traceId === s.spanContext().traceId };
-    child.end(); s.end();
-    await c.forceFlush();
-    return out;
+  test("sampleRate 0: spans propagate flags 00 but are never exported", async () => {
+    const page = await h.page();
+    const r = await page.evaluate(async () => {
+      const c = window.canopy;
+      c.init({ serviceName: "unsampled", sampleRate: 0 });
+      const s = c.startSpan("dropped");
+      const child = s.startSpan("child");
+      const out = { recording: s.isRecording(), flags: s.spanContext().traceFlags, sameTrace: child.spanContext().traceId === s.spanContext().traceId };
+      child.end(); s.end();
+      await c.forceFlush();
+      return out;
+    });
+    assert.deepEqual(r, { recording: false, flags: 0, sameTrace: true });
+    assert.equal(h.sink.received.length, 0);
+    await page.context().close();
   });
-  assert.deepEqual(r, { recording: false, flags: 0, sameTrace: true });
-  assert.equal(h.sink.received.length, 0);
-  await page.context().close();
-});
 
-test("a server-rendered <meta name=traceparent> is continued by the first root spans", async () => {
-  const tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
-  const page = await h.page(`?traceparent=${tp}&tracestate=rojo%3D00f067aa0ba902b7`);
-  const ctx = await page.evaluate(async () => {
-    const c = window.canopy;
-    c.init({ serviceName: "ssr" });
-    const first = c.startSpan("documentLoad");
-    const ctx = first.spanContext();
-    first.end();
-    c.startSpan("second-after-load").end();
-    await c.forceFlush();
-    return ctx;
-  });
-  assert.equal(ctx.traceState, "rojo=00f067aa0ba902b7");
-  const spans = receivedSpans(h.sink);
-  const first = byName(spans, "documentLoad");
-  assert.equal(first.traceId, "4bf92f3577b34da6a3ce929d0e0e4736");
-  assert.equal(first.parentSpanId, "00f067aa0ba902b7");
-  assert.equal(first.traceState, "rojo=00f067aa0ba902b7");
-  assert.notEqual(byName(spans, "second-after-load").traceId, first.traceId, "after load, new roots start new traces");
+  test("a server-rendered <meta name=traceparent> is continued by the first root spans", async () => {
+    const tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    const page = await h.page(`?traceparent=${tp}&tracestate=rojo%3D00f067aa0ba902b7`);
+    const ctx = await page.evaluate(async () => {
+      const c = window.canopy;
+      c.init({ serviceName: "ssr" });
+      const first = c.startSpan("documentLoad");
+      const ctx = first.spanContext();
+      first.end();
+      c.startSpan("second-after-load").end();
+      await c.forceFlush();
+      return ctx;
+    });
+    assert.equal(ctx.traceState, "rojo=00f067aa0ba902b7");
+    const spans = receivedSpans(h.sink);
+    const first = byName(spans, "documentLoad");
+    assert.equal(first.traceId, "4bf92f3577b34da6a3ce929d0e0e4736");
+    assert.equal(first.parentSpanId, "00f067aa0ba902b7");
+    assert.equal(first.traceState, "rojo=00f067aa0ba902b7");
+    assert.notEqual(byName(spans, "second-after-load").traceId, first.traceId, "after load, new roots start new traces");
 
-  const bad = await h.page("?traceparent=00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01");
-  h.sink.received.length = 0;
-  await bad.evaluate(async () => {
-    window.canopy.init({ serviceName: "ssr" });
-    window.canopy.startSpan("root").end();
-    await window.canopy.forceFlush();
+    const bad = await h.page("?traceparent=00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01");
+    h.sink.received.length = 0;
+    await bad.evaluate(async () => {
+      window.canopy.init({ serviceName: "ssr" });
+      window.canopy.startSpan("root").end();
+      await window.canopy.forceFlush();
+    });
+    const root = receivedSpans(h.sink)[0];
+    assert.notEqual(root.traceId, "4bf92f3577b34da6a3ce929d0e0e4736", "an invalid (uppercase) traceparent is ignored");
+    assert.equal(root.parentSpanId, undefined);
+    await page.context().close();
+    await bad.context().close();
   });
-  const root = receivedSpans(h.sink)[0];
-  assert.notEqual(root.traceId, "4bf92f3577b34da6a3ce929d0e0e4736", "an invalid (uppercase) traceparent is ignored");
-  assert.equal(root.parentSpanId, undefined);
-  await page.context().close();
-  await bad.context().close();
-});
 
-test("span limits from config: value length and attribute count", async () => {
-  const page = await h.page();
-  await page.evaluate(async () => {
-    const c = window.canopy;
-    c.init({ serviceName: "limits", spanLimits: { attributeValueLengthLimit: 3, attributeCountLimit: 2 } });
-    const s = c.startSpan("limited");
-    s.setAttribute("a", "abcdef");
-    s.setAttribute("b", "x");
-    s.setAttribute("c", "dropped");
-    s.end();
-    await c.forceFlush();
+  test("span limits from config: value length and attribute count", async () => {
+    const page = await h.page();
+    await page.evaluate(async () => {
+      const c = window.canopy;
+      c.init({ serviceName: "limits", spanLimits: { attributeValueLengthLimit: 3, attributeCountLimit: 2 } });
+      const s = c.startSpan("limited");
+      s.setAttribute("a", "abcdef");
+      s.setAttribute("b", "x");
+      s.setAttribute("c", "dropped");
+      s.end();
+      await c.forceFlush();
+    });
+    const s = receivedSpans(h.sink)[0];
+    assert.equal(attr(s, "a"), "abc");
+    assert.equal(attr(s, "c"), undefined);
+    assert.equal(s.droppedAttributesCount, 1);
+    await page.context().close();
   });
-  const s = receivedSpans(h.sink)[0];
-  assert.equal(attr(s, "a"), "abc");
-  assert.equal(attr(s, "c"), undefined);
-  assert.equal(s.droppedAttributesCount, 1);
-  await page.context().close();
-});
 
-test("debug: true logs each exported batch as an indented tree", async () => {
-  const page = await h.page();
-  await page.evaluate(async () => {
-    const c = window.canopy;
-    c.init({ serviceName: "debug", debug: true });
-    c.startActiveSpan("loadData", () => { c.startSpan("fetchData", { kind: "client" }).end(); });
-    await c.forceFlush();
+  test("debug: true logs each exported batch as an indented tree", async () => {
+    const page = await h.page();
+    await page.evaluate(async () => {
+      const c = window.canopy;
+      c.init({ serviceName: "debug", debug: true });
+      c.startActiveSpan("loadData", () => { c.startSpan("fetchData", { kind: "client" }).end(); });
+      await c.forceFlush();
+    });
+    const log = page.consoleMessages.find((m) => m.text.startsWith("canopy: exporting"));
+    assert.ok(log, "a debug log line");
+    assert.match(log.text, /\n {2}loadData [\d.]+ ms\n {4}fetchData \[client\] [\d.]+ ms/);
+    await page.context().close();
   });
-  const log = page.consoleMessages.find((m) => m.text.startsWith("canopy: exporting"));
-  assert.ok(log, "a debug log line");
-  assert.match(log.text, /\n {2}loadData [\d.]+ ms\n {4}fetchData \[client\] [\d.]+ ms/);
-  await page.context().close();
-});
 
-test("spans are batched: maxExportBatchSize splits requests, the delay sends without forceFlush", async () => {
-  const page = await h.page();
-  await page.evaluate(async () => {
-    const c = window.canopy;
-    c.init({ serviceName: "batch", batch: { maxExportBatchSize: 10, scheduledDelayMillis: 50 } });
-    for (let i = 0; i < 25; i++) c.startSpan(`s${i}`).end();
-    await c.forceFlush();
-    c.startSpan("by-timer").end();
+  test("spans are batched: maxExportBatchSize splits requests, the delay sends without forceFlush", async () => {
+    const page = await h.page();
+    await page.evaluate(async () => {
+      const c = window.canopy;
+      c.init({ serviceName: "batch", batch: { maxExportBatchSize: 10, scheduledDelayMillis: 50 } });
+      for (let i = 0; i < 25; i++) c.startSpan(`s${i}`).end();
+      await c.forceFlush();
+      c.startSpan("by-timer").end();
+    });
+    // The fourth request (the timer's) may already be in: check the first three.
+    assert.deepEqual(h.sink.received.slice(0, 3).map((r) => r.body.resourceSpans[0].scopeSpans[0].spans.length), [10, 10, 5]);
+    const deadline = Date.now() + 3000;
+    while (h.sink.received.length < 4 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(h.sink.received.length, 4, "the scheduled delay sent the last span");
+    await page.context().close();
   });
-  // The fourth request (the timer's) may already be in: check the first three.
-  assert.deepEqual(h.sink.received.slice(0, 3).map((r) => r.body.resourceSpans[0].scopeSpans[0].spans.length), [10, 10, 5]);
-  const deadline = Date.now() + 3000;
-  while (h.sink.received.length < 4 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-  assert.equal(h.sink.received.length, 4, "the scheduled delay sent the last span");
-  await page.context().close();
-});
 
-test("an unreachable endpoint never throws into the page; after the retries it warns once", async () => {
-  const page = await h.page();
-  const t0 = Date.now();
-  const r = await page.evaluate(async () => {
-    const c = window.canopy;
-    c.init({ serviceName: "down", endpoint: "http://127.0.0.1:9/v1/traces" });
-    c.startSpan("lost").end();
-    await c.forceFlush(); // resolves after the first attempt, not after the backoff
-    c.startSpan("lost-2").end();
-    await c.forceFlush();
-    return "ok";
+  test("an unreachable endpoint never throws into the page; after the retries it warns once", async () => {
+    const page = await h.page();
+    const t0 = Date.now();
+    const r = await page.evaluate(async () => {
+      const c = window.canopy;
+      c.init({ serviceName: "down", endpoint: "http://127.0.0.1:9/v1/traces" });
+      c.startSpan("lost").end();
+      await c.forceFlush(); // resolves after the first attempt, not after the backoff
+      c.startSpan("lost-2").end();
+      await c.forceFlush();
+      return "ok";
+    });
+    assert.equal(r, "ok");
+    assert.ok(Date.now() - t0 < 5000, "forceFlush does not wait through the retry backoff");
+    const warned = () => page.consoleMessages.filter((m) => m.type === "warning" && /export to http:\/\/127\.0\.0\.1:9/.test(m.text));
+    const deadline = Date.now() + 20000;
+    while (warned().length === 0 && Date.now() < deadline) await new Promise((res) => setTimeout(res, 100));
+    assert.equal(warned().length, 1);
+    assert.match(warned()[0].text, /network error or timeout\) after 5 attempts; \d+ span\(s\) wait in the queue/);
+    assert.ok(!page.consoleMessages.some((m) => m.type === "pageerror"));
+    await page.context().close();
   });
-  assert.equal(r, "ok");
-  assert.ok(Date.now() - t0 < 5000, "forceFlush does not wait through the retry backoff");
-  const warned = () => page.consoleMessages.filter((m) => m.type === "warning" && /export to http:\/\/127\.0\.0\.1:9/.test(m.text));
-  const deadline = Date.now() + 20000;
-  while (warned().length === 0 && Date.now() < deadline) await new Promise((res) => setTimeout(res, 100));
-  assert.equal(warned().length, 1);
-  assert.match(warned()[0].text, /network error or timeout\) after 5 attempts; \d+ span\(s\) wait in the queue/);
-  assert.ok(!page.consoleMessages.some((m) => m.type === "pageerror"));
-  await page.context().close();
-});
 
-test("before init, the API works as a no-op and never throws", async () => {
-  const page = await h.page();
-  const r = await page.evaluate(async () => {
-    const c = window.canopy;
-    const s = c.startSpan("early");
-    s.setAttribute("k", 1);
-    const v = c.startActiveSpan("early-active", () => 5);
-    s.end();
-    await c.forceFlush();
-    await c.shutdown();
-    return { v, recording: s.isRecording(), valid: /^[0-9a-f]{32}$/.test(s.spanContext().traceId) };
+  test("before init, the API works as a no-op and never throws", async () => {
+    const page = await h.page();
+    const r = await page.evaluate(async () => {
+      const c = window.canopy;
+      const s = c.startSpan("early");
+      s.setAttribute("k", 1);
+      const v = c.startActiveSpan("early-active", () => 5);
+      s.end();
+      await c.forceFlush();
+      await c.shutdown();
+      return { v, recording: s.isRecording(), valid: /^[0-9a-f]{32}$/.test(s.spanContext().traceId) };
+    });
+    assert.deepEqual(r, { v: 5, recording: false, valid: true });
+    assert.equal(h.sink.received.length, 0);
+    await page.context().close();
   });
-  assert.deepEqual(r, { v: 5, recording: false, valid: true });
-  assert.equal(h.sink.received.length, 0);
-  await page.context().close();
 });
