@@ -35,41 +35,55 @@ export function installFetch(g, hooks) {
     return existing;
   }
   const original = current;
+  // The Request constructor fetch itself uses, taken now: a page that later replaces
+  // `window.Request` does not change what our wrapper builds.
+  const RequestCtor = g.Request;
   const state = { hooks, original, wrapper: null };
   // `function fetch(input)`: the same name and length (1) as the native function.
   const wrapper = function fetch(input) {
     const h = state.hooks;
-    if (!h || arguments.length === 0) return original.apply(this, arguments);
+    if (!h || arguments.length === 0 || typeof RequestCtor !== "function") return original.apply(this, arguments);
     const init = arguments[1];
-    let href, method, isRequest = false;
-    try {
-      isRequest = typeof Request !== "undefined" && input instanceof Request;
-      href = new URL(isRequest ? input.url : String(input), baseUrl(g)).href;
-      method = String((init && init.method) || (isRequest ? input.method : "GET"));
-    } catch (_) {
-      return original.apply(this, arguments); // an invalid URL: let fetch reject it as usual
+    // An init that is neither an object nor undefined/null is a TypeError for fetch: let it say so.
+    if (init !== undefined && init !== null && typeof init !== "object" && typeof init !== "function") {
+      return original.apply(this, arguments);
     }
-    const started = callStart(h, href, method);
-    if (!started) return original.apply(this, arguments);
+    // fetch's first step is `new Request(input, init)`. Take that step ourselves, once, and hand
+    // the result to the original fetch: the browser reads the init exactly as it would (a Request
+    // given as init, inherited members and getters, each read once), and everything the Request
+    // carries (referrer, referrerPolicy, mode, credentials, cache, redirect, integrity, keepalive,
+    // signal, priority, duplex, body) is kept. Adding our headers to this Request of our own
+    // mutates nothing of the caller's. (Passing a second, non-empty init instead would make the
+    // browser reset the referrer and the referrer policy.)
+    let request;
+    try {
+      request = new RequestCtor(input, init);
+    } catch (_) {
+      // An invalid URL, a GET with a body, a used body...: nothing was consumed (the Request
+      // constructor throws before it takes a body); let fetch reject the call as usual.
+      return original.apply(this, arguments);
+    }
+    // From here on `request` is the caller's request (its body may now be ours): always send it.
+    let started;
+    try {
+      started = callStart(h, request.url, request.method);
+    } catch (_) {}
+    if (!started) return original.call(this, request);
     const id = started[0];
-    let args = arguments;
     if (started[1] !== undefined) {
       try {
-        // Never mutate the caller's Headers or init: copy both, then add our headers.
-        const source = init && init.headers !== undefined ? init.headers : isRequest ? input.headers : undefined;
-        const headers = new Headers(source);
+        // Never overwrite a traceparent the caller set. In no-cors mode the browser ignores these
+        // names (not CORS-safelisted), as it would for the caller.
+        const headers = request.headers;
         if (!headers.has("traceparent")) {
           headers.set("traceparent", started[1]);
           if (started[2] !== undefined && !headers.has("tracestate")) headers.set("tracestate", started[2]);
-          args = [input, Object.assign({}, init, { headers })];
         }
-      } catch (_) {
-        args = arguments;
-      }
+      } catch (_) {}
     }
     let p;
     try {
-      p = original.apply(this, args);
+      p = original.call(this, request);
     } catch (e) {
       try { h.fail(id, e); } catch (_) {}
       throw e;

@@ -136,6 +136,33 @@ test("a caller-set traceparent reaches the server unchanged in both runs", () =>
   }
 });
 
+test("a Request's referrer and referrerPolicy decide the Referer that reaches the server, traced or not", () => {
+  const page = `${same.origin}/tests/e2e/pages/diff.html`;
+  // tag -> [server, the Referer the server must see (undefined: no Referer header at all)]
+  const expected = {
+    "req-ref-no-referrer": ["same", undefined],
+    "req-ref-no-referrer-cors": ["cors", undefined],
+    "req-ref-custom": ["same", `${same.origin}/custom/referrer?from=request`],
+    "req-ref-custom-empty-init": ["same", `${same.origin}/custom/referrer?from=empty-init`],
+    "req-ref-empty": ["same", undefined],
+    "req-ref-origin": ["same", `${same.origin}/`],
+    "req-ref-unsafe-url": ["same", page],
+    "req-ref-same-origin-cors": ["cors", undefined],
+    "req-ref-reset-by-init": ["same", page], // a non-empty init resets referrer and policy (Fetch spec)
+    "req-ref-as-init": ["same", undefined], // a Request used as init carries its referrerPolicy
+  };
+  for (const [run, r] of Object.entries(runs)) {
+    for (const [tag, [server, referer]] of Object.entries(expected)) {
+      const hits = r.seen[server].filter((s) => s.method !== "OPTIONS" && new URL(s.path, "http://x").searchParams.get("case") === tag);
+      assert.equal(hits.length, 1, `${run}: ${tag} reached the ${server} server once`);
+      assert.equal(hits[0].referer, referer, `${run}: ${tag}: Referer`);
+      // Without a traceparent added in the Canopy run, this comparison would prove nothing.
+      assert.equal(hits[0].traceparent !== undefined, run === "canopy" && !process.env.CANOPY_DIFF_SELFCHECK,
+        `${run}: ${tag}: traceparent ${hits[0].traceparent}`);
+    }
+  }
+});
+
 test("the server without CORS saw the same requests in both runs (no preflight added)", () => {
   const key = (s) => `${s.method} ${s.path}`;
   const plain = runs.plain.seen.nocors.map(key).sort();

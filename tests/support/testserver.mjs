@@ -5,8 +5,9 @@
 //   s.origin, s.port, s.server, s.seen, s.received, s.endless, s.reset(), await s.close()
 //
 // `seen` gets one entry per request: { method, path, traceparent, tracestate, traceparentValues,
-// origin, acrMethod, acrHeaders } (path includes the query; traceparentValues is every
-// traceparent header line, so a doubled header shows up as two values).
+// origin, referer, acrMethod, acrHeaders } (path includes the query; traceparentValues is every
+// traceparent header line, so a doubled header shows up as two values; referer is undefined when
+// no Referer header arrived).
 //
 // Nothing a page can read depends on the time or on randomness: no Date header, fixed bodies,
 // fixed ETag; two runs of the same page get byte-identical responses.
@@ -106,6 +107,7 @@ export function startServer({ cors = false } = {}) {
       tracestate: h.tracestate,
       traceparentValues: tpValues,
       origin: h.origin,
+      referer: h.referer,
       acrMethod: h["access-control-request-method"],
       acrHeaders: h["access-control-request-headers"],
     });

@@ -374,6 +374,123 @@ F("referrerPolicy and integrity options pass through", async (e) => ({
   badIntegrity: await go([`${e.same}/json`, { integrity: "sha256-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=" }]),
 }));
 
+// Request objects: everything a Request carries must survive the added traceparent (issue 9).
+// The Referer each request arrived with is in /echo's answer, and the test checks the servers'
+// own record of it (testserver `seen[].referer`) for the "req-ref-*" tags.
+const reqState = (req) => ({
+  referrer: req.referrer, referrerPolicy: req.referrerPolicy, bodyUsed: req.bodyUsed, method: req.method,
+  headers: [...req.headers], keepalive: req.keepalive, aborted: req.signal.aborted,
+});
+F("Request with referrerPolicy no-referrer sends no Referer", async (e) => {
+  const req = new Request(echo(e.same, "req-ref-no-referrer"), { referrerPolicy: "no-referrer", headers: { "x-req": "1" } });
+  return { r: await go([req]), after: reqState(req) };
+});
+F("Request with referrerPolicy no-referrer to the allowed CORS origin sends no Referer", async (e) => {
+  const req = new Request(echo(e.cors, "req-ref-no-referrer-cors"), { referrerPolicy: "no-referrer" });
+  return { r: await go([req]), after: reqState(req) };
+});
+F("Request with a custom same-origin referrer sends exactly that Referer", async (e) => {
+  const req = new Request(echo(e.same, "req-ref-custom"), { referrer: `${e.same}/custom/referrer?from=request` });
+  return { r: await go([req]), after: reqState(req) };
+});
+F("Request with a custom referrer and an empty init keeps its referrer", async (e) => {
+  const req = new Request(echo(e.same, "req-ref-custom-empty-init"), { referrer: `${e.same}/custom/referrer?from=empty-init` });
+  return { r: await go([req, {}]), after: reqState(req) };
+});
+F("Request with referrer \"\" and with policies origin / unsafe-url / same-origin", async (e) => {
+  const out = {};
+  for (const [tag, init] of [["empty", { referrer: "" }], ["origin", { referrerPolicy: "origin" }],
+    ["unsafe-url", { referrerPolicy: "unsafe-url" }], ["same-origin-cors", { referrerPolicy: "same-origin" }]]) {
+    const req = new Request(echo(tag === "same-origin-cors" ? e.cors : e.same, `req-ref-${tag}`), init);
+    out[tag] = { r: await go([req]), after: reqState(req) };
+  }
+  return out;
+});
+F("Request with a custom referrer plus an init with headers: the init resets the referrer", async (e) => {
+  const req = new Request(echo(e.same, "req-ref-reset-by-init"), { referrer: `${e.same}/custom/referrer?from=reset`, referrerPolicy: "no-referrer" });
+  return { r: await go([req, { headers: { "x-init": "1" } }]), after: reqState(req) };
+});
+F("Request as init: fetch(url, request) with method, headers and body", async (e) => {
+  const req = new Request(echo(e.same, "not-this-url"), { method: "POST", headers: { "x-from-request-init": "1", "content-type": "text/plain" }, body: "body from a Request used as init" });
+  return { r: await go([echo(e.same, "request-as-init"), req]), after: reqState(req) };
+});
+F("Request as init: fetch(url, request) with method PUT, headers, no-referrer, no body", async (e) => {
+  const req = new Request(echo(e.same, "not-this-url"), { method: "PUT", headers: { "x-from-request-init": "2" }, referrerPolicy: "no-referrer" });
+  return { r: await go([echo(e.same, "req-ref-as-init"), req]), after: reqState(req) };
+});
+F("Request as init to the allowed CORS origin", async (e) => {
+  const req = new Request(echo(e.same, "not-this-url"), { method: "DELETE", headers: { "x-from-request-init": "3" } });
+  return { r: await go([echo(e.cors, "request-as-init-cors"), req]), after: reqState(req) };
+});
+F("non-object inits: a number, a string, true, a symbol are rejected", async (e) => ({
+  number: await go([echo(e.same, "init-number"), 5]),
+  string: await go([echo(e.same, "init-string"), "x"]),
+  bool: await go([echo(e.same, "init-true"), true]),
+  symbol: await go([echo(e.same, "init-symbol"), Symbol("init")]),
+  bigint: await go([echo(e.same, "init-bigint"), 5n]),
+}));
+F("init null, init undefined, and a function with members as init", async (e) => {
+  const fn = Object.assign(function opts() {}, { method: "POST", body: "function init", headers: { "x-fn": "1" } });
+  return {
+    nul: await go([echo(e.same, "init-null"), null]),
+    undef: await go([echo(e.same, "init-undefined"), undefined]),
+    fn: await go([echo(e.same, "init-function"), fn]),
+  };
+});
+F("init members inherited from a prototype or defined as class getters", async (e) => {
+  class Opts { get method() { return "PUT"; } get body() { return "class getter body"; } get headers() { return { "x-class": "1" }; } }
+  return {
+    inherited: await go([echo(e.same, "init-inherited"), Object.create({ method: "POST", body: "inherited body", headers: { "x-proto": "1" } })]),
+    klass: await go([echo(e.same, "init-class"), new Opts()]),
+  };
+});
+F("init getters and the input's toString run exactly once each", async (e) => {
+  const reads = {};
+  const init = {};
+  for (const [k, v] of [["method", "POST"], ["body", "counted"], ["headers", { "x-counted": "1" }], ["referrerPolicy", "origin"], ["cache", "no-store"]]) {
+    Object.defineProperty(init, k, { enumerable: true, get() { reads[k] = (reads[k] || 0) + 1; return v; } });
+  }
+  let strings = 0;
+  const input = { toString() { strings++; return echo(e.same, "counted"); } };
+  const r = await go([input, init]);
+  return { r, reads, strings };
+});
+F("Request with keepalive, and one whose body is over the 64 KiB keepalive budget", async (e) => {
+  const small = new Request(echo(e.same, "req-keepalive"), { method: "POST", body: "keep me", keepalive: true });
+  const big = new Request(echo(e.same, "req-keepalive-big"), { method: "POST", body: new Uint8Array(70 * 1024), keepalive: true });
+  return { small: await go([small]), smallAfter: reqState(small), big: await go([big]), bigAfter: reqState(big) };
+});
+F("Request with an already-aborted signal rejects with its reason", async (e) => {
+  const c = new AbortController();
+  const reason = new RangeError("aborted before fetch");
+  c.abort(reason);
+  const req = new Request(echo(e.same, "req-aborted"), { signal: c.signal });
+  let p;
+  try { p = fetch(req); } catch (err) { return { threwSync: describeError(err) }; }
+  try { await p; return { resolved: true }; } catch (err) { return { sameReason: err === reason, err: describeError(err), after: reqState(req) }; }
+});
+F("Request with a POST body plus an init that overrides only the headers", async (e) => {
+  const req = new Request(echo(e.same, "req-init-headers"), { method: "POST", body: "request body kept", headers: { "x-req": "1" } });
+  const r = await go([req, { headers: { "x-init": "2" } }]);
+  return { r, after: reqState(req) };
+});
+F("Request with redirect manual, cache no-store, credentials omit and a bad integrity", async (e) => {
+  const manual = new Request(`${e.same}/redirect?code=302&to=${encodeURIComponent("/echo?case=req-manual")}`, { redirect: "manual", cache: "no-store", credentials: "omit" });
+  const integrity = new Request(`${e.same}/json`, { integrity: "sha256-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=" });
+  const errorRedirect = new Request(`${e.same}/redirect?code=302&to=${encodeURIComponent("/echo?case=req-error")}`, { redirect: "error" });
+  return { manual: await go([manual]), integrity: await go([integrity]), errorRedirect: await go([errorRedirect]) };
+});
+F("Request with a ReadableStream body (duplex half)", async (e) => {
+  const body = new ReadableStream({ start(c) { c.enqueue(enc.encode("request ")); c.enqueue(enc.encode("stream")); c.close(); } });
+  const req = new Request(echo(e.same, "req-stream"), { method: "POST", body, duplex: "half" });
+  return { r: await go([req]), after: reqState(req) };
+});
+F("Request with a used body, passed with an init that gives a new body", async (e) => {
+  const req = new Request(echo(e.same, "req-used-new-body"), { method: "POST", body: "first" });
+  await req.text();
+  return { r: await go([req, { body: "replacement" }]), after: reqState(req) };
+});
+
 // ---------------------------------------------------------------------------------------------
 // XMLHttpRequest
 // ---------------------------------------------------------------------------------------------
