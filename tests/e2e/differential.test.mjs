@@ -34,6 +34,15 @@ async function runPage(canopy) {
   const logs = [];
   page.on("console", (m) => logs.push(`${m.type()}: ${m.text()}`));
   page.on("pageerror", (e) => logs.push(`pageerror: ${e}`));
+  // What the browser itself decided for each request (DevTools protocol): its priority and
+  // referrer policy, which neither the page nor the server can see.
+  const network = [];
+  const cdp = await context.newCDPSession(page);
+  cdp.on("Network.requestWillBeSent", (ev) => {
+    network.push({ url: ev.request.url, method: ev.request.method, priority: ev.request.initialPriority,
+      referrerPolicy: ev.request.referrerPolicy, type: ev.type });
+  });
+  await cdp.send("Network.enable");
   try {
     await page.goto(`${same.origin}/tests/e2e/pages/diff.html`, { timeout: 15000 });
     await page.waitForFunction(() => document.body.dataset.ready === "1" || document.body.dataset.error, null, { timeout: 15000 });
@@ -53,6 +62,7 @@ async function runPage(canopy) {
       console: logs,
       seen: { same: [...same.seen], cors: [...cors.seen], nocors: [...nocors.seen] },
       received: [...same.received],
+      network,
     };
   } finally {
     await context.close();
@@ -161,6 +171,39 @@ test("a Request's referrer and referrerPolicy decide the Referer that reaches th
         `${run}: ${tag}: traceparent ${hits[0].traceparent}`);
     }
   }
+});
+
+test("the browser gave every fetch and XHR the same priority and referrer policy in both runs", () => {
+  // DevTools' view of each request, keyed by method and URL (blob: URLs differ between runs).
+  const byRequest = (r) => {
+    const out = {};
+    for (const n of r.network) {
+      if (n.type !== "Fetch" && n.type !== "XHR") continue;
+      const path = new URL(n.url).pathname;
+      if (path === "/v1/traces" || path.startsWith("/pkg/")) continue; // Canopy's own export and .wasm
+      const key = `${n.method} ${n.url.startsWith("blob:") ? "blob:(url)" : n.url}`;
+      (out[key] ||= []).push(`${n.priority} ${n.referrerPolicy}`);
+    }
+    for (const [k, v] of Object.entries(out)) {
+      v.sort();
+      // Polled until the server saw a close: how many times depends on timing, not on Canopy.
+      if (k.includes("/endless-status?")) out[k] = [...new Set(v)];
+    }
+    return out;
+  };
+  const plain = byRequest(runs.plain), canopy = byRequest(runs.canopy);
+  const keys = [...new Set([...Object.keys(plain), ...Object.keys(canopy)])].sort();
+  const differed = keys.filter((k) => !isDeepStrictEqual(plain[k], canopy[k]))
+    .map((k) => `${k}: without ${short(plain[k])} / with ${short(canopy[k])}`);
+  assert.ok(keys.length >= 150, `DevTools saw the cases' requests (${keys.length} distinct)`);
+  assert.deepEqual(differed, [], "priority / referrer policy differed");
+  // The check sees what it claims to: a Request's priority "low" and its "no-referrer" policy.
+  const one = (tag, server = same) => plain[`GET ${server.origin}/echo?case=${tag}`];
+  assert.deepEqual(one("prio-request-low"), ["Low strict-origin-when-cross-origin"]);
+  assert.deepEqual(one("prio-request-low-init"), ["Low strict-origin-when-cross-origin"]);
+  assert.deepEqual(one("prio-request-low-cors", cors), ["Low strict-origin-when-cross-origin"]);
+  assert.deepEqual(one("prio-init-low"), ["Low strict-origin-when-cross-origin"]);
+  assert.deepEqual(one("req-ref-no-referrer"), ["High no-referrer"]);
 });
 
 test("the server without CORS saw the same requests in both runs (no preflight added)", () => {

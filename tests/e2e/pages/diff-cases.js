@@ -485,6 +485,18 @@ F("Request with a ReadableStream body (duplex half)", async (e) => {
   const req = new Request(echo(e.same, "req-stream"), { method: "POST", body, duplex: "half" });
   return { r: await go([req]), after: reqState(req) };
 });
+F("priority on a Request, on a Request with an init, and in an init (checked through DevTools)", async (e) => {
+  const low = new Request(echo(e.same, "prio-request-low"), { priority: "low" });
+  const lowWithInit = new Request(echo(e.same, "prio-request-low-init"), { priority: "low" });
+  const lowCors = new Request(echo(e.cors, "prio-request-low-cors"), { priority: "low" });
+  return {
+    low: await go([low]),
+    lowWithInit: await go([lowWithInit, { headers: { "x-init": "1" } }]),
+    lowCors: await go([lowCors]),
+    initLow: await go([echo(e.same, "prio-init-low"), { priority: "low" }]),
+    asInit: await go([echo(e.same, "prio-request-as-init"), low]),
+  };
+});
 F("Request with a used body, passed with an init that gives a new body", async (e) => {
   const req = new Request(echo(e.same, "req-used-new-body"), { method: "POST", body: "first" });
   await req.text();
