@@ -11,11 +11,21 @@
 //    over paced chunks of 512 spans, from the DevTools protocol, less a run without spans).
 // 3. Bytes on the wire: the same 500-span workload through each SDK's exporter, bytes as sent
 //    and gzip-compressed; plus real fetches through each SDK's own fetch instrumentation.
-// 4. Prints the tables and writes the SDK section of BENCHMARKS.md (BENCH_WRITE=0: print only).
+// 4. Time added per fetch and per XMLHttpRequest (bench/more.mjs): pages with no SDK, Canopy and
+//    OpenTelemetry, blocks of requests to the bench server in rotating order, median and p99.
+// 5. Memory per queued span (bench/more.mjs): JS heap after GC, plus Canopy's wasm memory.
+// 6. Time from navigation start to SDK ready, cold and warm HTTP cache (bench/more.mjs).
+// 7. The relay (bench/relay.mjs): Canopy's relay against the seed write-up's Flask endpoint.
+// 8. Prints the tables and writes the SDK section of BENCHMARKS.md (BENCH_WRITE=0: print only).
 //
-// Environment: BENCH_ROUNDS (default 9), BENCH_CHUNKS (512-span chunks per export-included run,
+// Environment: BENCH_ONLY (comma-separated parts: size,speed,wire,fetch,memory,ready,relay;
+// default all; with a subset it prints those parts' tables and never writes BENCHMARKS.md),
+// BENCH_ROUNDS (default 9), BENCH_CHUNKS (512-span chunks per export-included run,
 // default 20), BENCH_RECORD_SPANS (spans per span-calls measurement, default 8192),
-// BENCH_WRITE (default 1), BENCH_DUMP (a file for the raw results as JSON).
+// BENCH_REQ_BLOCK / BENCH_REQ_BLOCKS (requests per block, blocks per page and kind: 100, 20),
+// BENCH_MEM_SPANS / BENCH_MEM_ROUNDS (10000, 3), BENCH_READY_ROUNDS (15),
+// BENCH_RELAY_SECONDS / BENCH_RELAY_CONNECTIONS (10, 16), BENCH_RELAY_BIN and BENCH_VENV (set by
+// run.sh), BENCH_WRITE (default 1), BENCH_DUMP (a file for the raw results as JSON).
 // Every wait is bounded; the server listens on 127.0.0.1 only; everything started is stopped.
 import { execFileSync } from "node:child_process";
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
@@ -25,6 +35,8 @@ import { basename, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { gunzipSync, gzipSync } from "node:zlib";
 import { launchChromium } from "./cdp.mjs";
+import { measureMemory, measureReady, measureRequests, reportMemory, reportReady, reportRequests } from "./more.mjs";
+import { measureRelay, reportRelay, stopRelayProcesses } from "./relay.mjs";
 import { startServer } from "./server.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -38,6 +50,10 @@ const RECORD_SPANS = Number(process.env.BENCH_RECORD_SPANS || 8192);
 const RECORD_REPEAT = 3; // span-calls measurements per round (they are short)
 const GAP_MS = 10; // between chunks in the paced (export included) runs
 const WRITE = process.env.BENCH_WRITE !== "0";
+const ALL_PARTS = ["size", "speed", "wire", "fetch", "memory", "ready", "relay"];
+const PARTS = new Set((process.env.BENCH_ONLY || ALL_PARTS.join(",")).split(",").map((x) => x.trim()).filter(Boolean));
+for (const p of PARTS) if (!ALL_PARTS.includes(p)) { console.error(`BENCH_ONLY: unknown part ${p} (parts: ${ALL_PARTS.join(",")})`); process.exit(2); }
+const EVERYTHING = ALL_PARTS.every((p) => PARTS.has(p));
 const SCENARIOS = ["manual", "nested", "attrs"];
 const SDKS = ["canopy", "otel"];
 const SETTINGS = ["plain", "coi"];
@@ -87,12 +103,13 @@ async function cleanup() {
   browser = null;
   try { if (server) await bounded(server.close(), 5000, "server.close"); } catch (e) { log(String(e)); }
   server = null;
+  try { await bounded(stopRelayProcesses(), 15000, "stopping the relay bench's servers"); } catch (e) { log(String(e)); }
   rmSync(work, { recursive: true, force: true });
 }
 for (const sig of ["SIGINT", "SIGTERM"]) {
   process.on(sig, () => { log(`${sig}: cleaning up`); cleanup().finally(() => process.exit(130)); });
 }
-const watchdog = setTimeout(() => { log("the run took over 12 minutes: giving up"); cleanup().finally(() => process.exit(3)); }, 12 * 60 * 1000);
+const watchdog = setTimeout(() => { log("the run took over 18 minutes: giving up"); cleanup().finally(() => process.exit(3)); }, 18 * 60 * 1000);
 
 // ---- 0. the Canopy package and the bundles ----------------------------------------------------
 function preparePackages() {
@@ -139,11 +156,16 @@ async function measureSize(nodePaths) {
 async function buildSite(nodePaths) {
   const www = join(work, "www");
   mkdirSync(www);
-  for (const sdk of SDKS) {
+  const html = (title, src) => `<!doctype html><html><head><meta charset="utf-8"><link rel="icon" href="data:,"><title>${title}</title></head><body>` +
+    `<script type="module" src="${src}"></script></body></html>\n`;
+  for (const sdk of [...SDKS, "none"]) {
     await bundle(join(here, "harness", `${sdk}.js`), join(www, `${sdk}-bench.js`), nodePaths);
-    writeFileSync(join(www, `${sdk}.html`),
-      `<!doctype html><html><head><meta charset="utf-8"><link rel="icon" href="data:,"><title>${sdk}</title></head><body>` +
-      `<script type="module" src="${sdk}-bench.js"></script></body></html>\n`);
+    writeFileSync(join(www, `${sdk}.html`), html(sdk, `${sdk}-bench.js`));
+  }
+  // Start-up pages (served from /cache/, cacheable): the SDK started as an app starts it.
+  for (const sdk of SDKS) {
+    await bundle(join(here, "harness", `ready-${sdk}.js`), join(www, `ready-${sdk}.js`), nodePaths);
+    writeFileSync(join(www, `ready-${sdk}.html`), html(`ready ${sdk}`, `ready-${sdk}.js`));
   }
   cpSync(join(nodePaths[0], "canopy-web", "canopy_web_bg.wasm"), join(www, "canopy_web_bg.wasm"));
   writeFileSync(join(www, "data.json"), JSON.stringify({ items: Array.from({ length: 20 }, (_, i) => ({ id: i, message: `item ${i}` })) }));
@@ -571,35 +593,76 @@ function writeSection(md) {
 async function main() {
   const t0 = Date.now();
   const nodePaths = [preparePackages()];
-  log("sizes");
-  const size = await measureSize(nodePaths);
-  const www = await buildSite(nodePaths);
-  server = await startServer(www);
-  mkdirSync(join(work, "profile"));
-  browser = await launchChromium({ executablePath: process.env.CHROMIUM || "/usr/bin/chromium", args: LAUNCH_ARGS, userDataDir: join(work, "profile") });
-  const chromiumVersion = (await browser.version()).replace(/^[A-Za-z]+\//, "");
-  log(`Chromium ${chromiumVersion} (pid ${browser.pid}), server ${server.origin}`);
-  const pages = [];
-  for (const setting of SETTINGS) {
-    for (const sdk of SDKS) for (const mode of ["record", "export"]) pages.push(await openPage(sdk, setting, `${sdk}-${setting}-${mode}`, mode));
+  const res = {};
+  if (PARTS.has("size")) {
+    log("sizes");
+    res.size = await measureSize(nodePaths);
   }
-  // Canopy with compression off, to show what gzip costs on the main thread (normal page).
-  pages.push(await openPage("canopy", "plain", "canopy-plain-export-uncompressed", "export-uncompressed"));
-  log("speed: clock reads per span, warm-up");
-  const speed = await measureSpeed(pages);
-  log("profile");
-  const prof = {};
-  for (const sdk of SDKS) prof[sdk] = await profile(pages.find((p) => p.sdk === sdk && p.setting === "plain" && p.mode === "export"));
-  for (const p of pages) {
-    await pageMessages(p);
-    await p.page.close();
+  const browserParts = ["speed", "wire", "fetch", "memory", "ready"].filter((p) => PARTS.has(p));
+  let chromiumVersion = null;
+  if (browserParts.length) {
+    const www = await buildSite(nodePaths);
+    server = await startServer(www);
+    mkdirSync(join(work, "profile"));
+    browser = await launchChromium({ executablePath: process.env.CHROMIUM || "/usr/bin/chromium", args: LAUNCH_ARGS, userDataDir: join(work, "profile") });
+    chromiumVersion = (await browser.version()).replace(/^[A-Za-z]+\//, "");
+    log(`Chromium ${chromiumVersion} (pid ${browser.pid}), server ${server.origin}`);
   }
-  log("wire");
-  const wire = await measureWire();
-  sampleLoad();
+  if (PARTS.has("speed")) {
+    const pages = [];
+    for (const setting of SETTINGS) {
+      for (const sdk of SDKS) for (const mode of ["record", "export"]) pages.push(await openPage(sdk, setting, `${sdk}-${setting}-${mode}`, mode));
+    }
+    // Canopy with compression off, to show what gzip costs on the main thread (normal page).
+    pages.push(await openPage("canopy", "plain", "canopy-plain-export-uncompressed", "export-uncompressed"));
+    log("speed: clock reads per span, warm-up");
+    res.speed = await measureSpeed(pages);
+    log("profile");
+    res.prof = {};
+    for (const sdk of SDKS) res.prof[sdk] = await profile(pages.find((p) => p.sdk === sdk && p.setting === "plain" && p.mode === "export"));
+    for (const p of pages) {
+      await pageMessages(p);
+      await p.page.close();
+    }
+  }
+  if (PARTS.has("wire")) {
+    log("wire");
+    res.wire = await measureWire();
+    sampleLoad();
+  }
+  const ctx = { openPage, call, server, browser, log, countTaken, pageMessages };
+  if (PARTS.has("fetch")) {
+    log("requests: fetch and XHR, no SDK / Canopy / OpenTelemetry");
+    res.requests = await measureRequests(ctx);
+    sampleLoad();
+  }
+  if (PARTS.has("memory")) {
+    log("memory per queued span");
+    res.memory = await measureMemory(ctx);
+    sampleLoad();
+  }
+  if (PARTS.has("ready")) {
+    log("time to SDK ready, cold and warm");
+    res.ready = await measureReady(ctx);
+    sampleLoad();
+  }
+  if (browser) {
+    await bounded(browser.close(), 15000, "closing Chromium");
+    browser = null;
+  }
+  if (PARTS.has("relay")) {
+    log("relay: Canopy's relay and the Flask endpoint");
+    try {
+      res.relay = await measureRelay({ log, relayBin: process.env.BENCH_RELAY_BIN, venv: process.env.BENCH_VENV, work });
+    } catch (e) {
+      log(`relay: not measured: ${e.message}`);
+      res.relayError = String(e.message).split("\n")[0];
+    }
+    sampleLoad();
+  }
 
   const otelDir = join(here, "node_modules", "@opentelemetry");
-  const otelPkgs = ["sdk-trace-web", "sdk-trace-base", "exporter-trace-otlp-http", "instrumentation-fetch", "instrumentation", "context-zone", "resources", "api"];
+  const otelPkgs = ["sdk-trace-web", "sdk-trace-base", "exporter-trace-otlp-http", "instrumentation-fetch", "instrumentation-xml-http-request", "instrumentation", "context-zone", "resources", "api"];
   const facts = {
     date: new Date().toISOString().slice(0, 16).replace("T", " ") + " UTC",
     commit: (() => { try { return execFileSync("git", ["-C", repo, "rev-parse", "--short", "HEAD"]).toString().trim(); } catch { return "?"; } })(),
@@ -612,21 +675,37 @@ async function main() {
     esbuild: esbuild.version,
     otel: otelPkgs.map((n) => `\`@opentelemetry/${n}\` ${versionOf(join(otelDir, n))}`).join(", ") + `, \`zone.js\` ${versionOf(join(here, "node_modules", "zone.js"))}`,
     load: { start: loads[0], min: Math.min(...loads), max: Math.max(...loads) },
-    spread: spreadOf(speed.result),
+    spread: res.speed ? spreadOf(res.speed.result) : null,
     seconds: (Date.now() - t0) / 1000,
   };
-  const md = report({ size, speed, wire, prof, facts });
+  const L = [];
+  if (res.size && res.speed && res.wire) L.push(report({ size: res.size, speed: res.speed, wire: res.wire, prof: res.prof, facts }));
+  else L.push(`(BENCH_ONLY=${[...PARTS].join(",")}: the size, speed and wire tables need all three; load average ${fmt(facts.load.min, 2)}-${fmt(facts.load.max, 2)} on ${facts.nproc} cores)`, "");
+  const again = (part) => `Reproduce these rows alone with \`BENCH_ONLY=${part} BENCH_WRITE=0 make bench\` (\`make bench\` runs everything and rewrites this section).`;
+  if (res.requests) L.push(...reportRequests(res.requests, again("fetch")));
+  if (res.memory) L.push(...reportMemory(res.memory, again("memory")));
+  if (res.ready) L.push(...reportReady(res.ready, again("ready")));
+  if (res.relay) L.push(...reportRelay(res.relay, again("relay")));
+  else if (res.relayError) L.push("### Relay: Canopy's relay against the write-up's Flask endpoint", "", `**Not measured in this run:** ${res.relayError}`, "");
+  const md = L.join("\n");
   console.log(md);
-  console.log("\nTop self time in the profiled manual-span run, normal page:");
-  for (const sdk of SDKS) {
-    console.log(`  ${NAMES[sdk]}, span calls:\n    ${prof[sdk].topCalls.join("\n    ")}`);
-    console.log(`  ${NAMES[sdk]}, export and the rest:\n    ${prof[sdk].topRest.join("\n    ")}`);
+  if (res.prof) {
+    console.log("\nTop self time in the profiled manual-span run, normal page:");
+    for (const sdk of SDKS) {
+      console.log(`  ${NAMES[sdk]}, span calls:\n    ${res.prof[sdk].topCalls.join("\n    ")}`);
+      console.log(`  ${NAMES[sdk]}, export and the rest:\n    ${res.prof[sdk].topRest.join("\n    ")}`);
+    }
   }
-  if (WRITE) {
+  if (WRITE && EVERYTHING) {
     writeSection(md);
     log("wrote the SDK section of BENCHMARKS.md");
+  } else if (WRITE) {
+    log("BENCH_ONLY is set: BENCHMARKS.md left alone (it is written only by a run of every part)");
   }
-  if (process.env.BENCH_DUMP) writeFileSync(process.env.BENCH_DUMP, JSON.stringify({ size, speed, wire: wire.out, samples: wire.samples, prof, facts }, null, 1));
+  if (process.env.BENCH_DUMP) {
+    const { raw: _raw, ...requests } = res.requests || {};
+    writeFileSync(process.env.BENCH_DUMP, JSON.stringify({ ...res, requests, wire: res.wire && res.wire.out, samples: res.wire && res.wire.samples, facts }, null, 1));
+  }
 }
 
 let code = 0;

@@ -6,9 +6,14 @@
 //                                    the page is cross-origin isolated (finer, cheaper performance.now)
 //   POST /sink/<sdk>/v1/traces       answers 200 {} at once; keeps the raw body bytes (not parsed
 //                                    while a measurement runs, so the sink costs the machine little)
+//   GET  /cache/<file>               a file with `cache-control: max-age=3600` (pages: no-store), for
+//                                    the warm start-up loads
+//   GET  /api/ping?k=<key>           answers 200 {"ok":true} at once (the fetch/XHR overhead target);
+//                                    counts the requests per key and those with a `traceparent`
 //
-// startServer(dir) -> { port, origin, take(sdk), close() }; take() returns and forgets the
-// requests received for <sdk>: [{ bytes: Buffer (as sent), encoding, contentType }].
+// startServer(dir) -> { port, origin, take(sdk), pings(key), close() }; take() returns and forgets
+// the requests received for <sdk>: [{ bytes: Buffer (as sent), encoding, contentType }]; pings()
+// returns and forgets { requests, traceparent } for /api/ping?k=<key>.
 import { createServer } from "node:http";
 import { readFile } from "node:fs/promises";
 import { extname, join, normalize } from "node:path";
@@ -18,8 +23,19 @@ const TYPES = { ".html": "text/html; charset=utf-8", ".js": "text/javascript", "
 export function startServer(dir) {
   const root = normalize(dir);
   const received = new Map(); // sdk -> requests
+  const pings = new Map(); // key -> { requests, traceparent }
   const server = createServer(async (req, res) => {
     const url = new URL(req.url, "http://127.0.0.1");
+    if (url.pathname === "/api/ping") {
+      const k = url.searchParams.get("k") || "";
+      const c = pings.get(k) || { requests: 0, traceparent: 0 };
+      c.requests++;
+      if (req.headers.traceparent) c.traceparent++;
+      pings.set(k, c);
+      res.writeHead(200, { "content-type": "application/json", "cache-control": "no-store" });
+      res.end('{"ok":true}');
+      return;
+    }
     const sink = /^\/sink\/([a-z0-9-]+)\/v1\/traces$/.exec(url.pathname);
     if (sink) {
       if (req.method === "OPTIONS") {
@@ -36,7 +52,7 @@ export function startServer(dir) {
       res.end("{}");
       return;
     }
-    const m = /^\/(plain|coi)\/([A-Za-z0-9._-]+)$/.exec(url.pathname);
+    const m = /^\/(plain|coi|cache)\/([A-Za-z0-9._-]+)$/.exec(url.pathname);
     if (req.method !== "GET" || !m) {
       res.writeHead(404);
       res.end();
@@ -56,7 +72,8 @@ export function startServer(dir) {
       res.end();
       return;
     }
-    const headers = { "content-type": TYPES[extname(file)] || "application/octet-stream", "cache-control": "no-store" };
+    const cacheable = m[1] === "cache" && extname(file) !== ".html";
+    const headers = { "content-type": TYPES[extname(file)] || "application/octet-stream", "cache-control": cacheable ? "max-age=3600" : "no-store" };
     if (m[1] === "coi") {
       headers["cross-origin-opener-policy"] = "same-origin";
       headers["cross-origin-embedder-policy"] = "require-corp";
@@ -75,6 +92,11 @@ export function startServer(dir) {
           const list = received.get(sdk) || [];
           received.delete(sdk);
           return list;
+        },
+        pings(key) {
+          const c = pings.get(key) || { requests: 0, traceparent: 0 };
+          pings.delete(key);
+          return c;
         },
         close() {
           server.closeAllConnections?.();

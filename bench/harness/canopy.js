@@ -2,6 +2,18 @@
 import { forceFlush, init, startActiveSpan, startSpan } from "canopy-web";
 import { actionSpans, expose } from "./common.js";
 
+// The wasm instance's memory, for the memory rows: noted when the glue instantiates the module.
+let memory = null;
+for (const name of ["instantiateStreaming", "instantiate"]) {
+  const orig = WebAssembly[name];
+  WebAssembly[name] = async function (...args) {
+    const r = await orig.apply(this, args);
+    const instance = r instanceof WebAssembly.Instance ? r : r.instance;
+    if (instance && instance.exports.memory instanceof WebAssembly.Memory) memory = instance.exports.memory;
+    return r;
+  };
+}
+
 const l4 = () => {};
 const l3 = () => startActiveSpan("l4", l4);
 const l2 = () => startActiveSpan("l3", l3);
@@ -13,6 +25,7 @@ expose("canopy", {
     if (!ok) throw new Error("canopy init failed");
   },
   flush: () => forceFlush(),
+  wasmMemory: () => memory,
   manual(n) {
     for (let i = 0; i < n; i++) startSpan("op").end();
   },

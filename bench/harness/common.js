@@ -30,12 +30,17 @@ export function expose(sdk, impl) {
     isolated: globalThis.crossOriginIsolated === true,
     /** mode "export": batches of 512 (as the SDKs' defaults); "export-uncompressed": the same
      *  with Canopy's compression off; "record": nothing is exported until flushed (batch and
-     *  queue 32768, timer 60 s). */
+     *  queue 32768, timer 60 s);
+     *  "requests": as "export", with the SDK's fetch and XMLHttpRequest instrumentation on (Canopy's
+     *  always is; OpenTelemetry's XHR instrumentation is registered only in this mode). "queue":
+     *  nothing is exported until flushed (queue and batch 32768, timer 10 minutes). */
     setup: (key, mode) => impl.setup(location.origin + `/sink/${key}/v1/traces`,
       mode === "record"
         ? { maxQueueSize: 32768, maxExportBatchSize: 32768, scheduledDelayMillis: 60000 }
-        : { maxQueueSize: 32768, maxExportBatchSize: CHUNK, scheduledDelayMillis: 5000 },
-      mode === "export-uncompressed" ? "none" : undefined),
+        : mode === "queue"
+          ? { maxQueueSize: 32768, maxExportBatchSize: 32768, scheduledDelayMillis: 600000 }
+          : { maxQueueSize: 32768, maxExportBatchSize: CHUNK, scheduledDelayMillis: 5000 },
+      mode === "export-uncompressed" ? "none" : undefined, mode),
     flush: () => impl.flush().catch((e) => { throw new Error(`${sdk} flush failed: ${describe(e)}`); }),
 
     /** Span calls only: `spans` spans in one synchronous loop (the "record" pages export
@@ -87,6 +92,38 @@ export function expose(sdk, impl) {
       }
       return { perfNow: perf / spans, dateNow: date / spans };
     },
+
+    /** `n` requests to `url` one after the other, each `fetch` (body read) or `XMLHttpRequest`
+     *  (to loadend), none inside a span; returns each one's wall time in µs (performance.now(),
+     *  5 µs resolution in a cross-origin-isolated page). */
+    async requests(kind, n, url) {
+      const out = [];
+      for (let i = 0; i < n; i++) {
+        const t = performance.now();
+        if (kind === "fetch") {
+          const r = await fetch(url);
+          await r.text();
+        } else {
+          await new Promise((resolve, reject) => {
+            const x = new XMLHttpRequest();
+            x.open("GET", url);
+            x.onloadend = () => (x.status === 200 ? resolve() : reject(new Error(`XHR status ${x.status}`)));
+            x.send();
+          });
+        }
+        out.push((performance.now() - t) * 1000);
+      }
+      return out;
+    },
+
+    /** `spans` spans of the wire workload (actions of 5), left in the SDK's queue. */
+    queue(spans) {
+      for (let i = 0; i < spans / 5; i++) impl.action(i);
+      return Math.floor(spans / 5) * 5;
+    },
+
+    /** Bytes of the SDK's WebAssembly memory (0 for an SDK without one). */
+    wasmBytes: () => (impl.wasmMemory ? impl.wasmMemory().buffer.byteLength : 0),
 
     /** The wire workload: `actions` user actions of 5 spans each (see workload in the harness),
      *  flushed every `flushEvery` actions. */

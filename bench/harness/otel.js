@@ -1,10 +1,12 @@
 // The OpenTelemetry JS web stack's side of the benchmark (see common.js): WebTracerProvider,
-// BatchSpanProcessor + OTLP/HTTP JSON exporter, ZoneContextManager, fetch instrumentation.
+// BatchSpanProcessor + OTLP/HTTP JSON exporter, ZoneContextManager, fetch instrumentation (and XHR
+// instrumentation in the "requests" pages).
 import { context, SpanKind, trace } from "@opentelemetry/api";
 import { ZoneContextManager } from "@opentelemetry/context-zone";
 import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
 import { registerInstrumentations } from "@opentelemetry/instrumentation";
 import { FetchInstrumentation } from "@opentelemetry/instrumentation-fetch";
+import { XMLHttpRequestInstrumentation } from "@opentelemetry/instrumentation-xml-http-request";
 import { resourceFromAttributes } from "@opentelemetry/resources";
 import { BatchSpanProcessor, WebTracerProvider } from "@opentelemetry/sdk-trace-web";
 import { ATTR_SERVICE_NAME } from "@opentelemetry/semantic-conventions";
@@ -17,7 +19,7 @@ const l2 = (s) => { tracer.startActiveSpan("l3", l3); s.end(); };
 const l1 = (s) => { tracer.startActiveSpan("l2", l2); s.end(); };
 
 expose("otel", {
-  async setup(endpoint, batch) {
+  async setup(endpoint, batch, _compression, mode) {
     provider = new WebTracerProvider({
       resource: resourceFromAttributes({ [ATTR_SERVICE_NAME]: "bench" }),
       spanProcessors: [
@@ -25,7 +27,8 @@ expose("otel", {
       ],
     });
     provider.register({ contextManager: new ZoneContextManager() });
-    registerInstrumentations({ instrumentations: [new FetchInstrumentation()] });
+    const xhr = mode === "requests" ? [new XMLHttpRequestInstrumentation()] : [];
+    registerInstrumentations({ instrumentations: [new FetchInstrumentation(), ...xhr] });
     tracer = trace.getTracer("bench");
   },
   flush: () => provider.forceFlush(),
