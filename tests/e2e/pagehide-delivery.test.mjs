@@ -1,0 +1,134 @@
+// What reaches the sink when a page goes away with spans still queued, in each browser: the page
+// ends N spans with a long scheduledDelayMillis (so they wait in the queue), then (a) navigates
+// away, (b) is closed, (c) the whole browser quits. The sink counts what arrived and by which
+// means: a fetch (application/json, x-canopy-sent-at header; at page hide that is the keepalive
+// fetch) or a beacon (text/plain, ?sent_at=).
+//
+// Asserted (the SDK's requirement): no span is lost on navigation or page close, none arrives twice.
+// Browser quit is only measured and printed: no browser promises to deliver anything started while
+// it quits. For comparison the quit run is repeated without Canopy: a pagehide handler sending
+// QUIT_RAW keepalive fetches and QUIT_RAW beacons by hand.
+// Run: node --test tests/e2e/pagehide-delivery.test.mjs   (after ./scripts/pkg.sh)
+//      CANOPY_QUIT_RUNS=5 repeats the quit measurement (default 1).
+import { describe, test, before, after, beforeEach } from "node:test";
+import assert from "node:assert/strict";
+import { browsers, launch } from "./harness.mjs";
+
+const N = 50;
+const QUIT_RAW = 14;
+const QUIT_RUNS = Math.max(1, Number(process.env.CANOPY_QUIT_RUNS) || 1);
+// After the browser has quit, how long to keep counting arrivals (stops early once all are in).
+const QUIT_GRACE_MS = 3000;
+
+const spansOf = (reqs) => reqs.flatMap((r) => (r.body.resourceSpans || []).flatMap((rs) => rs.scopeSpans.flatMap((ss) => ss.spans)));
+
+/** The requests a sink accepted, split by means: fetch (JSON) or beacon (text/plain + ?sent_at=). */
+function tally(received) {
+  const out = { fetch: { requests: 0, spans: 0 }, beacon: { requests: 0, spans: 0 }, other: { requests: 0, spans: 0 } };
+  for (const r of received) {
+    const n = spansOf([r]).length;
+    const means = /^application\/json/.test(r.contentType ?? "") && r.headers["x-canopy-sent-at"] !== undefined ? "fetch"
+      : /^text\/plain/.test(r.contentType ?? "") && /[?&]sent_at=\d+/.test(r.query) ? "beacon" : "other";
+    out[means].requests++;
+    out[means].spans += n;
+  }
+  return out;
+}
+const show = (t) => `fetch ${t.fetch.requests} req / ${t.fetch.spans} spans, beacon ${t.beacon.requests} req / ${t.beacon.spans} spans` +
+  (t.other.requests ? `, other ${t.other.requests} req / ${t.other.spans} spans` : "");
+
+async function waitFor(what, cond, ms) {
+  const deadline = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+/** Inits Canopy in `page` so nothing is sent before the page goes away, and ends N spans named `${prefix}-i`. */
+async function queueSpans(page, prefix) {
+  await page.evaluate(({ n, prefix }) => {
+    window.canopy.init({ serviceName: "pagehide", batch: { scheduledDelayMillis: 600000, maxQueueSize: 2048, maxExportBatchSize: 512 } });
+    for (let i = 0; i < n; i++) window.canopy.startSpan(`${prefix}-${i}`, { attributes: { i } }).end();
+  }, { n: N, prefix });
+}
+
+/** Asserts every one of the N spans `${prefix}-i` arrived exactly once. */
+function assertAllOnce(received, prefix) {
+  const names = spansOf(received).map((s) => s.name).filter((n) => n.startsWith(`${prefix}-`));
+  assert.equal(new Set(names).size, N, `all ${N} spans arrived (got ${new Set(names).size})`);
+  assert.equal(names.length, N, "none twice");
+}
+
+for (const browser of browsers()) describe(browser, () => {
+  let h;
+  before(async () => { h = await launch(browser); });
+  after(async () => { await h?.close(); });
+  beforeEach(() => { h.sink.reset(); });
+
+  test(`navigation: all ${N} queued spans arrive`, async () => {
+    const page = await h.page();
+    await queueSpans(page, "nav");
+    assert.equal(h.sink.attempts.length, 0, "nothing sent before the page goes away");
+    await page.goto(`${h.base}/tests/e2e/pages/api.html?next`);
+    await waitFor(`${N} spans after navigation`, () => spansOf(h.sink.received).length >= N, 10000);
+    assertAllOnce(h.sink.received, "nav");
+    console.log(`pagehide-delivery ${browser} navigation: ${spansOf(h.sink.received).length}/${N} spans; ${show(tally(h.sink.received))}`);
+    await page.context().close();
+  });
+
+  test(`page close: all ${N} queued spans arrive`, async () => {
+    const page = await h.page();
+    await queueSpans(page, "close");
+    assert.equal(h.sink.attempts.length, 0, "nothing sent before the page goes away");
+    const context = page.context();
+    await page.close();
+    await waitFor(`${N} spans after the page closed`, () => spansOf(h.sink.received).length >= N, 10000);
+    assertAllOnce(h.sink.received, "close");
+    console.log(`pagehide-delivery ${browser} page close: ${spansOf(h.sink.received).length}/${N} spans; ${show(tally(h.sink.received))}`);
+    await context.close();
+  });
+
+  test("browser quit: what arrives is measured and printed (not asserted: browsers do not guarantee it)", { timeout: 120000 }, async () => {
+    for (let run = 1; run <= QUIT_RUNS; run++) {
+      // With Canopy: N spans queued, then the browser quits.
+      const q = await launch(browser);
+      try {
+        const page = await q.page();
+        await queueSpans(page, "quit");
+        assert.equal(q.sink.attempts.length, 0, "nothing sent before the browser quits");
+        await q.browser.close();
+        const deadline = Date.now() + QUIT_GRACE_MS;
+        while (spansOf(q.sink.received).length < N && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
+        const names = spansOf(q.sink.received).map((s) => s.name);
+        assert.ok(names.every((n) => /^quit-\d+$/.test(n)), "only our spans");
+        assert.equal(new Set(names).size, names.length, "none twice");
+        console.log(`pagehide-delivery ${browser} browser quit (run ${run}/${QUIT_RUNS}), Canopy: ${names.length}/${N} spans; ${show(tally(q.sink.received))}`);
+      } finally {
+        q.sink.server.close();
+      }
+
+      // Without Canopy: QUIT_RAW keepalive fetches and QUIT_RAW beacons from a pagehide handler.
+      const r = await launch(browser);
+      try {
+        const page = await r.page();
+        await page.evaluate((k) => {
+          const doc = (name) => JSON.stringify({ resourceSpans: [{ scopeSpans: [{ spans: [{ name }] }] }] });
+          addEventListener("pagehide", () => {
+            for (let i = 0; i < k; i++) {
+              fetch("/v1/traces", { method: "POST", keepalive: true, headers: { "content-type": "application/json", "x-canopy-sent-at": String(Date.now()) }, body: doc(`raw-keepalive-${i}`) }).catch(() => {});
+              navigator.sendBeacon(`/v1/traces?sent_at=${Date.now()}`, new Blob([doc(`raw-beacon-${i}`)], { type: "text/plain;charset=UTF-8" }));
+            }
+          });
+        }, QUIT_RAW);
+        await r.browser.close();
+        const deadline = Date.now() + QUIT_GRACE_MS;
+        while (spansOf(r.sink.received).length < 2 * QUIT_RAW && Date.now() < deadline) await new Promise((res) => setTimeout(res, 25));
+        const t = tally(r.sink.received);
+        console.log(`pagehide-delivery ${browser} browser quit (run ${run}/${QUIT_RUNS}), no Canopy: keepalive fetch ${t.fetch.requests}/${QUIT_RAW}, beacon ${t.beacon.requests}/${QUIT_RAW}`);
+      } finally {
+        r.sink.server.close();
+      }
+    }
+  });
+});
