@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test: formatting, clippy (native and wasm32), native tests, the browser tests
 # (wasm-bindgen-test in headless Chromium, then the JS API against the built package in
-# headless Chromium via playwright-core). Prints each runner's own lines and a total.
+# headless Chromium via playwright-core and, for the API, instrumentation, export, page-hide and
+# Vite suites, in headless Firefox via puppeteer-core). Prints each runner's own lines and a total
+# (the Firefox runs are in node's `ℹ pass` / `ℹ fail` lines like the Chromium ones).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh || { echo "setup failed"; exit 1; }
@@ -33,7 +35,8 @@ if [ -z "$port" ]; then echo "sink did not start"; cat "$sink_out"; exit 1; fi
 CANOPY_SINK="http://127.0.0.1:$port" CHROMEDRIVER=/usr/bin/chromedriver \
   step browser-wasm cargo test --target wasm32-unknown-unknown --test web
 step pkg ./scripts/pkg.sh
-step browser-js node --test --test-reporter=spec tests/e2e/
+# Both browsers, always (setup.sh installs firefox-esr): a missing Firefox fails, it is not skipped.
+CANOPY_BROWSERS=chromium,firefox step browser-js node --test --test-reporter=spec tests/e2e/
 
 passed=0; failed=0
 for f in "$log"/*.log; do
