@@ -62,18 +62,30 @@ async function instantiate(input) {
     return await loadWasm();
   } catch (e) {
     // Vite's dev server before Vite 8 pre-bundles dependencies into node_modules/.vite/deps
-    // without the .wasm next to them; the package's own copy is still served.
+    // without the .wasm next to them (the glue's URL gets index.html); the package's own copy
+    // is still served.
     const alt = viteDepsFallback();
     if (alt === undefined) throw e;
     return loadWasm({ module_or_path: alt });
   }
 }
 
+/**
+ * The installed package's .wasm when this module runs from Vite's dependency cache, else
+ * undefined. Where this module runs from is read from a stack trace, whose first URL is this
+ * function's file, NOT from `import.meta.url`: webpack 5 replaces a bare `import.meta.url` with
+ * the build machine's file:// path, which would then ship in every app's bundle. A stack we
+ * cannot read (Error.stackTraceLimit = 0, an unknown format) only means no fallback.
+ */
 function viteDepsFallback() {
-  const here = String(import.meta.url);
-  const i = here.indexOf("/node_modules/.vite/");
+  let stack = "";
+  try {
+    stack = String(new Error().stack);
+  } catch (_) {}
+  const here = /[a-z][a-z0-9+.-]*:\/\/[^\s()]+/i.exec(stack);
+  const i = here ? here[0].indexOf("/node_modules/.vite/") : -1;
   if (i < 0) return undefined;
-  return here.slice(0, i) + ["", "node_modules", "canopy-web", "canopy_web_bg.wasm"].join("/");
+  return here[0].slice(0, i) + "/node_modules/canopy-web/canopy_web_bg.wasm";
 }
 
 /**
