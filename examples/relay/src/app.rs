@@ -76,6 +76,8 @@ pub fn app(state: AppState) -> Router {
     let viewer = if state.store.is_some() {
         Router::new()
             .route("/", get(viewer::page))
+            .route("/viewer.js", get(viewer::script))
+            .route("/viewer.css", get(viewer::style))
             .route("/api/traces", get(viewer::list))
             .route("/api/traces/{id}", get(viewer::trace))
             .layer(middleware::from_fn_with_state(state.clone(), viewer::guard))

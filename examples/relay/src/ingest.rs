@@ -5,7 +5,7 @@ use crate::decode::{self, BodyKind, Format};
 use crate::error::{Encoding, Reject};
 use crate::forward::{self, Outcome};
 use crate::model::{ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse};
-use crate::{body, log, skew, tree, validate, view};
+use crate::{body, skew, tree, validate, view};
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::request::Parts;
@@ -27,7 +27,7 @@ pub async fn export(State(app): State<AppState>, req: Request) -> Response {
         Ok(res) => res,
         Err(reject) => {
             if reject.status.is_client_error() {
-                log::throttled(&format!("refused a request ({}): {}", reject.status, reject.message));
+                log_refusal(reject.status, &reject.message);
             }
             reject.into_response_as(encoding)
         }
@@ -58,7 +58,8 @@ async fn handle(app: &AppState, parts: &Parts, body: Body) -> Result<Response, R
     if let Some(store) = &app.store {
         let views = view::spans(&req);
         if app.config.print {
-            log::out(&tree::render(&views));
+            let text = tree::render(&views);
+            tracing::info!(target: "canopy_relay::trace", "{}", text.trim_end());
         }
         store.insert(views);
     }
@@ -75,12 +76,12 @@ async fn handle(app: &AppState, parts: &Parts, body: Body) -> Result<Response, R
         }
         Outcome::Deferred { retry_after, reason } => {
             m.spans_deferred.fetch_add(spans as u64, Relaxed);
-            log::err(&format!("{reason}; told the client to retry in {retry_after} s"));
+            tracing::warn!(spans, retry_after, "upstream unavailable, told the client to retry: {reason}");
             Err(Reject::unavailable(reason, retry_after))
         }
         Outcome::Refused { status, message } => {
             m.spans_dropped.fetch_add(spans as u64, Relaxed);
-            log::err(&format!("dropped {spans} spans: {message}"));
+            tracing::warn!(spans, "dropped spans the upstream refused: {message}");
             let status =
                 if status.is_client_error() || status.is_server_error() { status } else { StatusCode::BAD_GATEWAY };
             Err(Reject::new(status, message))
@@ -126,4 +127,19 @@ fn success(format: Format, partial: Option<ExportTracePartialSuccess>) -> Respon
             ([(header::CONTENT_TYPE, "application/json")], body).into_response()
         }
     }
+}
+
+/// Logs a refused request, at most once a second (clients can err fast), with how many were
+/// left out since. Control characters are escaped: the message quotes what the client sent.
+fn log_refusal(status: StatusCode, message: &str) {
+    use std::sync::atomic::AtomicU64;
+    static LAST: AtomicU64 = AtomicU64::new(0);
+    static SKIPPED: AtomicU64 = AtomicU64::new(0);
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    if LAST.swap(now, Relaxed) == now {
+        SKIPPED.fetch_add(1, Relaxed);
+        return;
+    }
+    let message: String = message.chars().flat_map(char::escape_default).collect();
+    tracing::info!(status = status.as_u16(), also_refused = SKIPPED.swap(0, Relaxed), "refused a request: {message}");
 }

@@ -21,7 +21,6 @@ pub mod decode;
 mod error;
 pub mod forward;
 mod ingest;
-mod log;
 mod metrics;
 pub mod model;
 mod ratelimit;

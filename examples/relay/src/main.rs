@@ -12,9 +12,21 @@
 
 use canopy_relay::{Args, Config, run, shutdown};
 use clap::Parser;
+use std::io::IsTerminal;
 use std::process::ExitCode;
+use tracing_subscriber::EnvFilter;
+use tracing_subscriber::fmt::writer::MakeWriterExt;
 
 fn main() -> ExitCode {
+    // Warnings and errors on stderr; the banner, received traces and the rest on stdout.
+    // CANOPY_LOG filters, e.g. CANOPY_LOG=warn or CANOPY_LOG=info,canopy_relay::trace=off.
+    let filter = EnvFilter::try_from_env("CANOPY_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr.with_max_level(tracing::Level::WARN).or_else(std::io::stdout))
+        .with_ansi(std::io::stdout().is_terminal())
+        .with_target(false)
+        .init();
     let config = match Config::from_args(Args::parse()) {
         Ok(c) => c,
         Err(e) => {

@@ -4,7 +4,6 @@
 
 use crate::app::{AppState, app};
 use crate::config::Config;
-use crate::log;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -33,7 +32,9 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let mut shown = config.clone();
     shown.listen = addr;
-    log::out(&format!("canopy-relay listening on http://{addr}\n{}\n", shown.describe()));
+    // The banner is the program's output (scripts read the address from it), not a log line.
+    let banner = format!("canopy-relay listening on http://{addr}\n{}\n", shown.describe());
+    let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), banner.as_bytes());
     let state = AppState::new(config)?;
     serve(listener, state, shutdown).await;
     Ok(())
@@ -57,7 +58,7 @@ pub async fn serve(listener: TcpListener, state: AppState, shutdown: impl Future
                 Ok(a) => a,
                 Err(e) => {
                     // Out of file descriptors and the like: back off instead of spinning.
-                    log::err(&format!("accept: {e}"));
+                    tracing::error!("accept: {e}");
                     tokio::time::sleep(Duration::from_millis(100)).await;
                     continue;
                 }
@@ -84,6 +85,6 @@ pub async fn serve(listener: TcpListener, state: AppState, shutdown: impl Future
     drop(listener);
     tokio::select! {
         () = graceful.shutdown() => {}
-        () = tokio::time::sleep(grace) => log::err(&format!("shutdown: requests still open after {} ms, closing", grace.as_millis())),
+        () = tokio::time::sleep(grace) => tracing::warn!("shutdown: requests still open after {} ms, closing", grace.as_millis()),
     }
 }

@@ -20,5 +20,5 @@ pub async fn signal() {
         () = ctrl_c => {}
         () = term => {}
     }
-    crate::log::info("shutting down: finishing open requests");
+    tracing::info!("shutting down: finishing open requests");
 }

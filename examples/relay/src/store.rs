@@ -75,7 +75,7 @@ impl Store {
     /// Every trace, most recently updated first.
     pub fn list(&self) -> Vec<TraceSummary> {
         let inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        inner.order.values().rev().filter_map(|id| inner.traces.get(id)).map(|t| summary(&t.spans)).collect()
+        inner.order.values().rev().filter_map(|id| inner.traces.get(id)).map(|t| summary(t.spans.iter())).collect()
     }
 
     /// One trace's spans, by start time.
@@ -89,23 +89,23 @@ impl Store {
 }
 
 /// The root (the earliest span whose parent is not in the trace), counts and extent.
-pub fn summary(spans: &[SpanView]) -> TraceSummary {
-    let ids: HashSet<&str> = spans.iter().map(|s| s.span_id.as_str()).collect();
+pub fn summary<'a>(spans: impl Iterator<Item = &'a SpanView> + Clone) -> TraceSummary {
+    let ids: HashSet<&str> = spans.clone().map(|s| s.span_id.as_str()).collect();
     // A span without a parent beats one whose parent is missing; then the earliest.
     let root = spans
-        .iter()
+        .clone()
         .filter(|s| !ids.contains(s.parent_span_id.as_str()))
         .min_by_key(|s| (!s.parent_span_id.is_empty(), s.start_time_unix_nano));
     // The extent leaves out spans without a start time (0 is "unknown" in OTLP).
-    let timed = || spans.iter().filter(|s| s.start_time_unix_nano != 0);
+    let timed = || spans.clone().filter(|s| s.start_time_unix_nano != 0);
     let start = timed().map(|s| s.start_time_unix_nano).min().unwrap_or(0);
     let end = timed().map(|s| s.end_time_unix_nano).max().unwrap_or(start);
     TraceSummary {
-        trace_id: spans.first().map(|s| s.trace_id.clone()).unwrap_or_default(),
+        trace_id: spans.clone().next().map(|s| s.trace_id.clone()).unwrap_or_default(),
         root_name: root.map(|s| s.name.clone()).unwrap_or_default(),
         service: root.map(|s| s.service.to_string()).unwrap_or_default(),
-        span_count: spans.len(),
-        error_count: spans.iter().filter(|s| s.is_error()).count(),
+        span_count: spans.clone().count(),
+        error_count: spans.clone().filter(|s| s.is_error()).count(),
         start_time_unix_nano: start,
         duration_ms: end.saturating_sub(start) as f64 / 1e6,
     }
@@ -153,7 +153,7 @@ mod tests {
         let got = store.get(&format!("{:032x}", 1)).unwrap();
         assert_eq!(got.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(), ["s1", "s2", "s3"], "by start time");
         assert!(store.get("nope").is_none());
-        let unknown_start = summary(&[span(2, 1, None, 0, u64::MAX), span(2, 2, Some(1), 5_000_000, 7_000_000)]);
+        let unknown_start = summary([span(2, 1, None, 0, u64::MAX), span(2, 2, Some(1), 5_000_000, 7_000_000)].iter());
         assert_eq!((unknown_start.start_time_unix_nano, unknown_start.duration_ms), (5_000_000, 2.0), "0 is unknown");
     }
 

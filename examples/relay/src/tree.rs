@@ -17,25 +17,30 @@ use std::fmt::Write;
 
 const MAX_NAME_CHARS: usize = 120;
 
+/// Indentation stops growing past this depth; deeper spans show their depth as a number
+/// instead (a 100 000-deep chain would otherwise print gigabytes of spaces).
+const MAX_INDENT: usize = 32;
+
 /// Renders every trace in `spans` (one request's worth), one tree each.
 pub fn render(spans: &[SpanView]) -> String {
-    let mut by_trace: Vec<(&str, Vec<&SpanView>)> = Vec::new();
+    let mut index: HashMap<&str, usize> = HashMap::new();
+    let mut by_trace: Vec<Vec<&SpanView>> = Vec::new();
     for s in spans {
-        match by_trace.iter_mut().find(|(t, _)| *t == s.trace_id) {
-            Some((_, v)) => v.push(s),
-            None => by_trace.push((&s.trace_id, vec![s])),
-        }
+        let i = *index.entry(s.trace_id.as_str()).or_insert_with(|| {
+            by_trace.push(Vec::new());
+            by_trace.len() - 1
+        });
+        by_trace[i].push(s);
     }
     let mut out = String::new();
-    for (_, trace) in by_trace {
+    for trace in by_trace {
         render_trace(&mut out, &trace);
     }
     out
 }
 
 fn render_trace(out: &mut String, spans: &[&SpanView]) {
-    let owned: Vec<SpanView> = spans.iter().map(|s| (*s).clone()).collect();
-    let sum = summary(&owned);
+    let sum = summary(spans.iter().copied());
     let errors = match sum.error_count {
         0 => String::new(),
         1 => "  1 error".into(),
@@ -68,34 +73,46 @@ fn render_trace(out: &mut String, spans: &[&SpanView]) {
         if !seen.contains(s.span_id.as_str()) {
             let orphan = !s.parent_span_id.is_empty() && !ids.contains(s.parent_span_id.as_str());
             let note = if orphan { format!("  (parent {} not received)", s.parent_span_id) } else { String::new() };
-            line(out, s, 1, &note, &children, &mut seen);
+            subtree(out, s, &note, &children, &mut seen);
         }
     }
 }
 
-fn line<'a>(
+/// Prints `root` and everything under it, depth first, children by start time. An explicit
+/// stack, not recursion: the depth comes from the network (a chain of 100 000 spans is one
+/// request).
+fn subtree<'a>(
     out: &mut String,
-    s: &'a SpanView,
-    depth: usize,
+    root: &'a SpanView,
     note: &str,
     children: &HashMap<&str, Vec<&'a SpanView>>,
     seen: &mut HashSet<&'a str>,
 ) {
-    if !seen.insert(&s.span_id) {
-        return;
-    }
-    let name = if s.name.is_empty() { "(no name)".into() } else { clean(&s.name) };
-    let _ = write!(out, "{}{name}  {:.1} ms", "  ".repeat(depth), s.duration_ms());
-    if s.is_error() {
-        out.push_str("  ERROR");
-        if !s.status_message.is_empty() {
-            let _ = write!(out, " {}", clean(&s.status_message));
+    let mut stack = vec![(root, 1usize)];
+    while let Some((s, depth)) = stack.pop() {
+        if !seen.insert(&s.span_id) {
+            continue;
         }
-    }
-    out.push_str(note);
-    out.push('\n');
-    for c in children.get(s.span_id.as_str()).into_iter().flatten() {
-        line(out, c, depth + 1, "", children, seen);
+        let name = if s.name.is_empty() { "(no name)".into() } else { clean(&s.name) };
+        out.push_str(&"  ".repeat(depth.min(MAX_INDENT)));
+        if depth > MAX_INDENT {
+            let _ = write!(out, "[depth {depth}] ");
+        }
+        let _ = write!(out, "{name}  {:.1} ms", s.duration_ms());
+        if s.is_error() {
+            out.push_str("  ERROR");
+            if !s.status_message.is_empty() {
+                let _ = write!(out, " {}", clean(&s.status_message));
+            }
+        }
+        if std::ptr::eq(s, root) {
+            out.push_str(note);
+        }
+        out.push('\n');
+        // Reversed, so the earliest child comes off the stack first.
+        for c in children.get(s.span_id.as_str()).into_iter().flatten().rev() {
+            stack.push((c, depth + 1));
+        }
     }
 }
 
@@ -163,5 +180,28 @@ mod tests {
         let spans = [span(1, 2, "a", 0, 1), span(2, 1, "b", 0, 1)];
         let text = render(&spans);
         assert_eq!(text.lines().count(), 3, "{text}");
+    }
+
+    #[test]
+    fn a_100_000_deep_chain_prints_without_recursion_and_with_bounded_indentation() {
+        let n = 100_000u64;
+        let spans: Vec<SpanView> = (1..=n)
+            .map(|i| SpanView {
+                span_id: format!("{i:016x}"),
+                parent_span_id: if i == 1 { String::new() } else { format!("{:016x}", i - 1) },
+                ..span(1, 0, "chain", 0, 1)
+            })
+            .collect();
+        // Run on a thread with a small stack: recursion of this depth would overflow it.
+        let text = std::thread::Builder::new()
+            .stack_size(256 << 10)
+            .spawn(move || render(&spans))
+            .unwrap()
+            .join()
+            .expect("rendered without overflowing the stack");
+        assert_eq!(text.lines().count(), n as usize + 1);
+        let last = text.lines().last().unwrap();
+        assert!(last.starts_with(&format!("{}[depth {n}] chain", "  ".repeat(MAX_INDENT))), "{last}");
+        assert!(text.len() < 100 * (n as usize + 1), "indentation is bounded: {} bytes", text.len());
     }
 }

@@ -2,6 +2,7 @@
 
 mod corpus;
 mod cors;
+mod deep;
 mod forward;
 mod fuzz;
 mod limits;
