@@ -3,9 +3,11 @@
 //! Network errors, timeouts and HTTP 429/502/503/504 are retried with exponential backoff and
 //! jitter (or the upstream's `Retry-After`) until the budget is spent; then the client is told
 //! to come back later (503 + `Retry-After`), so its own retry logic takes over and nothing is
-//! dropped silently. Any other status is final and passed on with the upstream's message. The
-//! API key travels only in `x-honeycomb-team`, marked sensitive, and is scrubbed from anything
-//! the upstream says back.
+//! dropped silently. Any other status is final and passed on. The upstream's `Retry-After` is
+//! never obeyed sooner than the relay's own backoff, nor beyond [`MAX_RETRY_AFTER_SECS`]. The
+//! API key travels only in `x-honeycomb-team`, marked sensitive; the key is scrubbed from every
+//! string the upstream says back before anything is cut or logged, and clients get only generic
+//! messages (the upstream's words go to the relay's log).
 
 use crate::config::Secret;
 use crate::metrics::Metrics;
@@ -25,6 +27,8 @@ use std::time::{Duration, Instant};
 pub const DEFAULT_RETRY_AFTER_SECS: u64 = 5;
 /// Longest `Retry-After` passed on to the client.
 pub const MAX_RETRY_AFTER_SECS: u64 = 300;
+/// Longest upstream message kept for the log.
+const MAX_MESSAGE_CHARS: usize = 300;
 /// Upstream response bodies are read up to this many bytes.
 const MAX_RESPONSE_BYTES: usize = 64 << 10;
 
@@ -134,9 +138,11 @@ impl Forwarder {
                 }
                 Attempt::Retry(retry_after, why) => {
                     self.metrics.upstream_retryable.fetch_add(1, Relaxed);
-                    let wait = retry_after.unwrap_or_else(|| jitter(backoff));
+                    // The upstream may ask for longer than our backoff, never for less
+                    // (`Retry-After: 0` would turn one request into a storm of attempts).
+                    let wait = retry_after.map_or(jitter(backoff), |ra| ra.max(jitter(backoff)));
                     backoff = (backoff * 2).min(self.policy.max_backoff);
-                    if Instant::now() + wait >= deadline {
+                    if Instant::now().checked_add(wait).is_none_or(|resume| resume >= deadline) {
                         let secs = retry_after.map_or(DEFAULT_RETRY_AFTER_SECS, |d| d.as_secs());
                         let reason = format!(
                             "upstream unavailable: {attempt} attempt(s) in {:.1} s, last: {why}",
@@ -155,7 +161,9 @@ impl Forwarder {
             let req = self.client.post(self.upstream.url.clone()).headers(self.headers.clone()).body(body);
             let mut res = req.send().await?;
             let status = res.status();
+            // Delay-seconds only (an HTTP date falls back to our backoff), clamped: never trusted as is.
             let retry_after = res.headers().get(header::RETRY_AFTER).and_then(|v| v.to_str().ok()?.trim().parse().ok());
+            let retry_after = retry_after.map(|s: u64| Duration::from_secs(s.min(MAX_RETRY_AFTER_SECS)));
             let protobuf = res.headers().get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().ends_with(b"protobuf"));
             let mut bytes = Vec::new();
             while bytes.len() < MAX_RESPONSE_BYTES {
@@ -164,13 +172,16 @@ impl Forwarder {
                     None => break,
                 }
             }
-            Ok::<_, reqwest::Error>((status, retry_after.map(Duration::from_secs), protobuf, bytes))
+            Ok::<_, reqwest::Error>((status, retry_after, protobuf, bytes))
         };
         match tokio::time::timeout(timeout, call).await {
             Err(_) => Attempt::Retry(None, format!("no answer within {} ms", timeout.as_millis())),
             Ok(Err(e)) => Attempt::Retry(None, describe(&e.without_url())),
             Ok(Ok((status, retry_after, protobuf, bytes))) => match status.as_u16() {
-                200..=299 => Attempt::Ok(partial_success(protobuf, &bytes)),
+                200..=299 => Attempt::Ok(partial_success(protobuf, &bytes).map(|mut p| {
+                    p.error_message = self.scrub(&p.error_message);
+                    p
+                })),
                 429 | 502 | 503 | 504 => Attempt::Retry(retry_after, format!("HTTP {status}")),
                 _ => Attempt::Fail(
                     status,
@@ -181,7 +192,7 @@ impl Forwarder {
     }
 
     /// What the upstream's error body says: a `google.rpc.Status` message, a JSON `message`,
-    /// or the text; one line, at most 300 characters, the key scrubbed.
+    /// or the text; scrubbed (see [`Forwarder::scrub`]).
     fn said(&self, protobuf: bool, bytes: &[u8]) -> String {
         let text = if protobuf {
             RpcStatus::decode(bytes).map(|s| s.message).unwrap_or_default()
@@ -192,11 +203,19 @@ impl Forwarder {
                 _ => String::from_utf8_lossy(bytes).into_owned(),
             }
         };
-        let mut text: String = text.chars().map(|c| if c.is_control() { ' ' } else { c }).take(300).collect();
+        let text = self.scrub(&text);
+        if text.is_empty() { "(no message)".into() } else { text }
+    }
+
+    /// An upstream string made safe to log: the key replaced first (so no cut can leave part
+    /// of it), then control characters blanked, then at most [`MAX_MESSAGE_CHARS`] characters.
+    pub fn scrub(&self, text: &str) -> String {
+        let mut text = text.to_owned();
         if let Some(key) = self.upstream.api_key.as_ref().filter(|k| !k.expose().is_empty()) {
             text = text.replace(key.expose(), "[redacted]");
         }
-        if text.trim().is_empty() { "(no message)".into() } else { text.trim().to_owned() }
+        let text: String = text.chars().map(|c| if c.is_control() { ' ' } else { c }).take(MAX_MESSAGE_CHARS).collect();
+        text.trim().to_owned()
     }
 }
 

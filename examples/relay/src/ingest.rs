@@ -72,19 +72,32 @@ async fn handle(app: &AppState, parts: &Parts, body: Body) -> Result<Response, R
             let rejected = partial.as_ref().map_or(0, |p| p.rejected_spans.clamp(0, spans as i64) as u64);
             m.spans_forwarded.fetch_add(spans as u64 - rejected, Relaxed);
             m.spans_dropped.fetch_add(rejected, Relaxed);
+            // The upstream's words (already scrubbed of the key) go to the log; the browser
+            // gets a generic message.
+            let partial = partial.map(|mut p| {
+                if !p.error_message.is_empty() {
+                    tracing::warn!(rejected, "the upstream rejected spans: {}", p.error_message);
+                    p.error_message =
+                        format!("the upstream rejected {rejected} span(s); the relay's log has the details");
+                }
+                p
+            });
             Ok(success(kind.format, partial))
         }
         Outcome::Deferred { retry_after, reason } => {
             m.spans_deferred.fetch_add(spans as u64, Relaxed);
             tracing::warn!(spans, retry_after, "upstream unavailable, told the client to retry: {reason}");
-            Err(Reject::unavailable(reason, retry_after))
+            Err(Reject::unavailable(format!("upstream unavailable; retry in {retry_after} s"), retry_after))
         }
         Outcome::Refused { status, message } => {
             m.spans_dropped.fetch_add(spans as u64, Relaxed);
-            tracing::warn!(spans, "dropped spans the upstream refused: {message}");
+            tracing::warn!(spans, %status, "dropped spans the upstream refused: {message}");
             let status =
                 if status.is_client_error() || status.is_server_error() { status } else { StatusCode::BAD_GATEWAY };
-            Err(Reject::new(status, message))
+            Err(Reject::new(
+                status,
+                format!("the upstream refused the data (HTTP {status}); the relay's log has the details"),
+            ))
         }
     }
 }
