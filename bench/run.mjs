@@ -477,6 +477,10 @@ function report(ctx) {
   }
   L.push(`| bytes per span on the wire, as each sends it (500-span batch) | ${fmt(w1o.sentPer)} (${w1o.encodings === "gzip" ? "gzip" : "plain JSON"}) | ${fmt(w1c.sentPer)} (${w1c.encodings === "gzip" ? "gzip" : "plain JSON"}) | ≈ ${fmt(TARGETS.wire)} | ${stand(w1c.sentPer, TARGETS.wire, w1o.sentPer)} |`);
   L.push(`| bytes per span, both gzipped the same way | ${fmt(w1o.gzipPer)} | ${fmt(w1c.gzipPer)} | ≤ ${fmt(w1o.gzipPer / 4)} (a quarter of OpenTelemetry's gzipped: the strict reading) | ${stand(w1c.gzipPer, w1o.gzipPer / 4, w1o.gzipPer)} |`);
+  if (ctx.relay) {
+    const f = ctx.relay.rows.flask, r = ctx.relay.rows.relay;
+    L.push(`| spans per second through Canopy's relay vs the write-up's Flask \`/api/send-trace\` (OpenTelemetry Python SDK, gunicorn 2 workers; see *Relay* below) | ${fmt(f.spansPerS)} (Flask) | ${fmt(r.spansPerS)} | ≥ ${fmt(100 * f.spansPerS)} (100x Flask's) | ${stand(r.spansPerS, 100 * f.spansPerS, f.spansPerS, false).replace("OpenTelemetry's", "Flask's")} |`);
+  }
   L.push("");
 
   // Reading it: the same numbers, in words.
@@ -493,7 +497,27 @@ function report(ctx) {
     `Canopy's gzip path (string → \`Blob\` → \`CompressionStream\` → \`Response\`) is most of its export: with \`compression: "none"\` a manual span costs ${fmt(uncManual)} ns instead of ${fmt(r("manual", "canopy", "total"))} ` +
     `(${fmt(uncManual / r("manual", "otel", "total"), 2)}x OpenTelemetry's), while the wasm encoding itself is a few percent of the profile.`);
   L.push(`- Wire: Canopy sends ${fmt(w1o.sentPer / w1c.sentPer, 0)}x fewer bytes than OpenTelemetry because it gzips and OpenTelemetry's browser exporter cannot; gzipped the same way the two are within ${fmt(Math.abs(100 * (w1c.gzipPer / w1o.gzipPer - 1)))}% ` +
-    `(Canopy's JSON is smaller, ${fmt(w1c.jsonPer)} against ${fmt(w1o.jsonPer)} bytes a span, but what gzip cannot remove is mostly the random ids and the timestamps, the same in both).`, "");
+    `(Canopy's JSON is smaller, ${fmt(w1c.jsonPer)} against ${fmt(w1o.jsonPer)} bytes a span, but what gzip cannot remove is mostly the random ids and the timestamps, the same in both).`);
+  if (ctx.requests) {
+    const q = ctx.requests.rows;
+    const say = (k, sdk) => `${fmt(q[k][sdk].added)} µs${Math.abs(q[k][sdk].added) < q[k].noise ? " (within the ±" + fmt(q[k].noise) + " µs noise)" : ""}`;
+    L.push(`- Requests (localhost, median over ${fmt(ctx.requests.block * ctx.requests.blocks)} per page): a \`fetch\` costs ${say("fetch/median", "canopy")} more with Canopy and ${say("fetch/median", "otel")} more with OpenTelemetry; ` +
+      `an \`XMLHttpRequest\` ${say("xhr/median", "canopy")} and ${say("xhr/median", "otel")}. p99s move by more than the medians between runs (see the noise column).`);
+  }
+  if (ctx.memory) {
+    const m = ctx.memory.result;
+    L.push(`- Memory: a queued span takes ${fmt(m.canopy.per)} bytes in Canopy (almost all wasm memory, which never shrinks) against ${fmt(m.otel.per)} bytes of JS heap in OpenTelemetry (${fmt(m.canopy.per / m.otel.per, 2)}x).`);
+  }
+  if (ctx.ready) {
+    const y = ctx.ready.result;
+    L.push(`- Start-up: Canopy is ready ${fmt(y.canopy.cold, 0)} ms after navigation start on a cold load (OpenTelemetry ${fmt(y.otel.cold, 0)} ms) and ${fmt(y.canopy.warm, 0)} ms on a warm one (OpenTelemetry ${fmt(y.otel.warm, 0)} ms), localhost, medians.`);
+  }
+  if (ctx.relay) {
+    const r = ctx.relay.rows;
+    L.push(`- Relay: ${fmt(r.relay.spansPerS)} spans/s against ${fmt(r.flask.spansPerS)} for the write-up's Flask endpoint under gunicorn (${fmt(r.relay.spansPerS / r.flask.spansPerS, 1)}x; the issue expects 100x) and ${fmt(r.flaskDev.spansPerS)} under \`flask run\`; ` +
+      `per span the relay uses ${fmt(r.flask.cpuMsPer1000 / r.relay.cpuMsPer1000, 1)}x less CPU than gunicorn's workers: on equal CPU, with the load generator elsewhere, the throughput ratio comes to about that.`);
+  }
+  L.push("");
 
   L.push("### Size", "");
   L.push("Each app (`bench/apps/`) starts its SDK with batch export to `/v1/traces` and fetch instrumentation with `traceparent` for one extra origin, and on a click runs an active span around a `fetch` with a child span. " +
@@ -679,7 +703,7 @@ async function main() {
     seconds: (Date.now() - t0) / 1000,
   };
   const L = [];
-  if (res.size && res.speed && res.wire) L.push(report({ size: res.size, speed: res.speed, wire: res.wire, prof: res.prof, facts }));
+  if (res.size && res.speed && res.wire) L.push(report({ size: res.size, speed: res.speed, wire: res.wire, prof: res.prof, relay: res.relay, requests: res.requests, memory: res.memory, ready: res.ready, facts }));
   else L.push(`(BENCH_ONLY=${[...PARTS].join(",")}: the size, speed and wire tables need all three; load average ${fmt(facts.load.min, 2)}-${fmt(facts.load.max, 2)} on ${facts.nproc} cores)`, "");
   const again = (part) => `Reproduce these rows alone with \`BENCH_ONLY=${part} BENCH_WRITE=0 make bench\` (\`make bench\` runs everything and rewrites this section).`;
   if (res.requests) L.push(...reportRequests(res.requests, again("fetch")));
