@@ -5,7 +5,7 @@ use crate::cors::{self, Cors};
 use crate::error::Reject;
 use crate::forward::Forwarder;
 use crate::metrics::Metrics;
-use crate::ratelimit::RateLimiter;
+use crate::ratelimit::{ClientSlots, RateLimiter};
 use crate::server::ClientAddr;
 use crate::store::Store;
 use crate::{ingest, viewer};
@@ -34,9 +34,22 @@ pub struct Relay {
     pub store: Option<Store>,
     pub forwarder: Option<Forwarder>,
     pub limiter: RateLimiter,
+    /// Spans and bytes (after gzip) per client.
+    pub span_budget: RateLimiter,
+    pub byte_budget: RateLimiter,
+    /// Requests in flight per client.
+    pub clients: ClientSlots,
     pub cors: Arc<Cors>,
+    /// Requests being processed (taken once the body is in).
     pub in_flight: Arc<Semaphore>,
+    /// CPU work at once on the blocking pool (one per core).
+    pub cpu: Semaphore,
 }
+
+/// The client's address for budgets: the peer, or the configured header's (set by
+/// [`rate_limit`] for the traces route).
+#[derive(Clone, Copy, Debug)]
+pub struct ClientIp(pub IpAddr);
 
 impl Deref for AppState {
     type Target = Relay;
@@ -56,9 +69,13 @@ impl AppState {
         Ok(AppState(Arc::new(Relay {
             store: config.store.then(|| Store::new(config.store_traces, config.store_spans)),
             forwarder,
-            limiter: RateLimiter::new(config.rate_limit, config.rate_burst),
-            cors: Arc::new(Cors::new(&config.allowed_origins, &config.allow_headers)?),
+            limiter: RateLimiter::new(config.rate_limit, u64::from(config.rate_burst)),
+            span_budget: RateLimiter::new(config.client_span_rate, config.client_span_burst),
+            byte_budget: RateLimiter::new(config.client_byte_rate, config.client_byte_burst),
+            clients: ClientSlots::new(config.max_in_flight_per_client),
+            cors: Arc::new(Cors::new(&config.allowed_origins, &cors_headers(&config))?),
             in_flight: Arc::new(Semaphore::new(config.max_in_flight)),
+            cpu: Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get())),
             metrics,
             config,
         })))
@@ -107,9 +124,19 @@ async fn count(State(app): State<AppState>, req: Request, next: Next) -> Respons
     res
 }
 
-async fn rate_limit(State(app): State<AppState>, req: Request, next: Next) -> Response {
+/// The headers CORS lets browsers send: the operator's, plus the token header when one is set.
+fn cors_headers(config: &Config) -> Vec<String> {
+    let mut headers = config.allow_headers.clone();
+    if config.ingest_token.is_some() {
+        headers.push(ingest::TOKEN_HEADER.to_owned());
+    }
+    headers
+}
+
+async fn rate_limit(State(app): State<AppState>, mut req: Request, next: Next) -> Response {
     let peer = req.extensions().get::<ClientAddr>().map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip());
     let ip = client_ip(req.headers(), app.config.client_ip_header.as_ref()).unwrap_or(peer);
+    req.extensions_mut().insert(ClientIp(ip));
     match app.limiter.check(ip, Instant::now()) {
         Ok(()) => next.run(req).await,
         Err(wait) => {

@@ -4,11 +4,11 @@
 use crate::error::Reject;
 use axum::body::Body;
 use axum::http::{HeaderMap, StatusCode, header};
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use flate2::read::MultiGzDecoder;
 use http_body_util::{BodyExt, Limited};
 use std::io::Read;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// 413 when `Content-Length` declares more than `max` bytes: refused before reading.
 pub fn check_declared_length(headers: &HeaderMap, max: usize) -> Result<(), Reject> {
@@ -21,19 +21,49 @@ pub fn check_declared_length(headers: &HeaderMap, max: usize) -> Result<(), Reje
     Ok(())
 }
 
-/// Reads the whole body: 413 past `max` bytes, 408 when it takes longer than `timeout` (a
-/// client trickling bytes in), 400 when the client goes away.
-pub async fn read(body: Body, max: usize, timeout: Duration) -> Result<Bytes, Reject> {
-    match tokio::time::timeout(timeout, Limited::new(body, max).collect()).await {
-        Err(_) => Err(Reject::new(
-            StatusCode::REQUEST_TIMEOUT,
-            format!("the body took longer than {} ms to arrive", timeout.as_millis()),
-        )),
-        Ok(Ok(collected)) => Ok(collected.to_bytes()),
-        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => {
-            Err(Reject::too_large(format!("body is over the limit of {max} bytes")))
+/// How long a body may start slowly before [`read`] checks its rate.
+pub const RATE_GRACE: Duration = Duration::from_secs(1);
+/// How often [`read`] checks the rate while no bytes arrive.
+const RATE_CHECK: Duration = Duration::from_millis(250);
+
+/// Reads the whole body: 413 past `max` bytes; 408 when it takes longer than `timeout`, or when,
+/// after the first second, it has arrived at less than `min_rate` bytes a second on average (a
+/// client trickling bytes in; 0 turns the rate check off); 400 when the client goes away.
+pub async fn read(body: Body, max: usize, timeout: Duration, min_rate: u64) -> Result<Bytes, Reject> {
+    let start = Instant::now();
+    let deadline = start + timeout;
+    let mut body = Limited::new(body, max);
+    let mut buf = BytesMut::new();
+    loop {
+        let check = deadline.min(Instant::now() + RATE_CHECK);
+        // Waiting on a frame is cancel-safe: a frame is either returned or not taken.
+        match tokio::time::timeout_at(check.into(), body.frame()).await {
+            Ok(None) => return Ok(buf.freeze()),
+            Ok(Some(Ok(frame))) => {
+                if let Ok(data) = frame.into_data() {
+                    buf.extend_from_slice(&data);
+                }
+            }
+            Ok(Some(Err(e))) if e.is::<http_body_util::LengthLimitError>() => {
+                return Err(Reject::too_large(format!("body is over the limit of {max} bytes")));
+            }
+            Ok(Some(Err(e))) => return Err(Reject::bad_request(format!("could not read the body: {e}"))),
+            Err(_) => {}
         }
-        Ok(Err(e)) => Err(Reject::bad_request(format!("could not read the body: {e}"))),
+        let now = Instant::now();
+        if now >= deadline {
+            return Err(Reject::new(
+                StatusCode::REQUEST_TIMEOUT,
+                format!("the body took longer than {} ms to arrive", timeout.as_millis()),
+            ));
+        }
+        let counted = now.saturating_duration_since(start).saturating_sub(RATE_GRACE);
+        if min_rate > 0 && (buf.len() as f64) < counted.as_secs_f64() * min_rate as f64 {
+            return Err(Reject::new(
+                StatusCode::REQUEST_TIMEOUT,
+                format!("the body arrived slower than {min_rate} bytes a second"),
+            ));
+        }
     }
 }
 

@@ -7,7 +7,7 @@
 
 use crate::forward::{RetryPolicy, Upstream};
 use crate::validate::Limits;
-use axum::http::HeaderName;
+use axum::http::{HeaderName, HeaderValue};
 use clap::builder::BoolishValueParser;
 use clap::{Parser, ValueEnum};
 use std::fmt;
@@ -108,6 +108,31 @@ pub struct Args {
     /// Requests a client IP may send at once before the rate applies.
     #[arg(long, env = "CANOPY_RATE_BURST", default_value_t = 100)]
     pub rate_burst: u32,
+    /// Spans per second per client IP (0: no limit); more get 429 with Retry-After. This is
+    /// what bounds the upstream quota one address can spend.
+    #[arg(long, env = "CANOPY_CLIENT_SPAN_RATE", default_value_t = 1000.0)]
+    pub client_span_rate: f64,
+    /// Spans a client IP may send at once before the span rate applies.
+    #[arg(long, env = "CANOPY_CLIENT_SPAN_BURST", default_value_t = 20_000)]
+    pub client_span_burst: u64,
+    /// Bytes (after gzip decompression) per second per client IP (0: no limit).
+    #[arg(long, env = "CANOPY_CLIENT_BYTE_RATE", default_value_t = 2.0 * (1 << 20) as f64)]
+    pub client_byte_rate: f64,
+    /// Bytes a client IP may send at once before the byte rate applies.
+    #[arg(long, env = "CANOPY_CLIENT_BYTE_BURST", default_value_t = 32 << 20)]
+    pub client_byte_burst: u64,
+    /// Requests one client IP may have in flight (0: no cap); more get 429.
+    #[arg(long, env = "CANOPY_MAX_IN_FLIGHT_PER_CLIENT", default_value_t = 8)]
+    pub max_in_flight_per_client: usize,
+    /// Slowest accepted upload, bytes a second averaged after the first second (0: off);
+    /// slower bodies get 408.
+    #[arg(long, env = "CANOPY_MIN_BODY_RATE", default_value_t = 8192)]
+    pub min_body_rate: u64,
+    /// Require this token in the x-canopy-token header of every export (401 otherwise); the
+    /// SDK sends it with its `headers` option. Not a secret from your users (it ships in the
+    /// page), but it keeps casual scripts out. sendBeacon cannot send it.
+    #[arg(long, env = "CANOPY_INGEST_TOKEN", hide_env_values = true)]
+    pub ingest_token: Option<String>,
     /// Take the client IP from this header (the rightmost address), e.g. x-forwarded-for. Only
     /// behind a proxy that sets it.
     #[arg(long, env = "CANOPY_CLIENT_IP_HEADER")]
@@ -149,6 +174,14 @@ pub struct Config {
     pub skew_threshold_ms: u64,
     pub rate_limit: f64,
     pub rate_burst: u32,
+    pub client_span_rate: f64,
+    pub client_span_burst: u64,
+    pub client_byte_rate: f64,
+    pub client_byte_burst: u64,
+    pub max_in_flight_per_client: usize,
+    /// Bytes a second; 0 is off.
+    pub min_body_rate: u64,
+    pub ingest_token: Option<Secret>,
     pub client_ip_header: Option<HeaderName>,
     pub read_timeout: Duration,
     pub retry: RetryPolicy,
@@ -192,6 +225,18 @@ impl Config {
             .client_ip_header
             .map(|h| HeaderName::try_from(h.trim()).map_err(|_| format!("{h:?} is not a header name")))
             .transpose()?;
+        for (name, rate) in [
+            ("--rate-limit", a.rate_limit),
+            ("--client-span-rate", a.client_span_rate),
+            ("--client-byte-rate", a.client_byte_rate),
+        ] {
+            if !rate.is_finite() || rate < 0.0 {
+                return Err(format!("{name} must be a number, 0 or more (0 turns it off)"));
+            }
+        }
+        if a.ingest_token.as_ref().is_some_and(|t| !t.trim().is_empty() && HeaderValue::from_str(t.trim()).is_err()) {
+            return Err("CANOPY_INGEST_TOKEN must be visible ASCII (it travels in a header)".into());
+        }
         if a.max_in_flight == 0 || a.forward_budget_ms == 0 {
             return Err("--max-in-flight and --forward-budget-ms must be above 0".into());
         }
@@ -216,6 +261,13 @@ impl Config {
             skew_threshold_ms: a.skew_threshold_ms,
             rate_limit: a.rate_limit,
             rate_burst: a.rate_burst,
+            client_span_rate: a.client_span_rate,
+            client_span_burst: a.client_span_burst,
+            client_byte_rate: a.client_byte_rate,
+            client_byte_burst: a.client_byte_burst,
+            max_in_flight_per_client: a.max_in_flight_per_client,
+            min_body_rate: a.min_body_rate,
+            ingest_token: a.ingest_token.filter(|t| !t.trim().is_empty()).map(|t| Secret::new(t.trim())),
             client_ip_header,
             read_timeout: Duration::from_millis(a.read_timeout_ms.max(1)),
             retry: RetryPolicy { budget: Duration::from_millis(a.forward_budget_ms), ..RetryPolicy::default() },

@@ -1,6 +1,7 @@
 //! `POST /v1/traces`: read, decode, validate, correct skew, keep and/or forward.
 
-use crate::app::AppState;
+use crate::app::{AppState, ClientIp};
+use crate::config::Secret;
 use crate::decode::{self, BodyKind, Format};
 use crate::error::{Encoding, Reject};
 use crate::forward::{self, Outcome};
@@ -14,8 +15,12 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use prost::Message;
 use std::borrow::Cow;
+use std::net::{IpAddr, Ipv6Addr};
 use std::sync::atomic::Ordering::Relaxed;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// The header that carries the ingest token (`CANOPY_INGEST_TOKEN`).
+pub const TOKEN_HEADER: &str = "x-canopy-token";
 
 /// The handler. Errors are answered in the request's encoding.
 pub async fn export(State(app): State<AppState>, req: Request) -> Response {
@@ -36,36 +41,44 @@ pub async fn export(State(app): State<AppState>, req: Request) -> Response {
 
 async fn handle(app: &AppState, parts: &Parts, body: Body) -> Result<Response, Reject> {
     let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
-    let limits = &app.config.limits;
+    let config = &app.config;
+    let ip = parts.extensions.get::<ClientIp>().map_or(IpAddr::V6(Ipv6Addr::UNSPECIFIED), |c| c.0);
+    check_token(config.ingest_token.as_ref(), parts)?;
     let kind = decode::body_kind(&parts.headers)?;
-    body::check_declared_length(&parts.headers, limits.max_body_bytes)?;
+    body::check_declared_length(&parts.headers, config.limits.max_body_bytes)?;
     let sent_at = skew::sent_at(&parts.headers, parts.uri.query())?;
+    // Per client first: one address trickling bodies holds only its own slots.
+    let _client = app.clients.enter(ip).ok_or_else(|| {
+        Reject::new(StatusCode::TOO_MANY_REQUESTS, format!("too many requests in flight from {ip}")).with_retry_after(1)
+    })?;
+    let raw = body::read(body, config.limits.max_body_bytes, config.read_timeout, config.min_body_rate).await?;
+    // The shared slots are taken only once the body is in, so slow uploads cannot hold them.
     let _permit = app
         .in_flight
         .clone()
         .try_acquire_owned()
         .map_err(|_| Reject::unavailable("the relay is busy; try again shortly", 1))?;
-    let raw = body::read(body, limits.max_body_bytes, app.config.read_timeout).await?;
-    let (mut req, spans) = decode_and_check(app, kind, &raw)?;
-    drop(raw);
-    app.metrics.spans_received.fetch_add(spans as u64, Relaxed);
-    if let Some(offset) = sent_at.and_then(|s| skew::offset_ms(s, now_ms, app.config.skew_threshold_ms)) {
-        skew::apply(&mut req, offset);
+    let state = app.clone();
+    let (mut req, spans) = on_cpu(app, move || decode_and_check(&state, ip, kind, &raw)).await??;
+    if let Err(wait) = app.span_budget.take(ip, spans as u64, Instant::now()) {
+        app.metrics.spans_rejected.fetch_add(spans as u64, Relaxed);
+        return Err(over_budget(ip, "spans", wait));
     }
+    app.metrics.spans_received.fetch_add(spans as u64, Relaxed);
     if spans == 0 {
         return Ok(success(kind.format, None));
     }
-    if let Some(store) = &app.store {
-        let views = view::spans(&req);
-        if app.config.print {
-            let text = tree::render(&views);
-            tracing::info!(target: "canopy_relay::trace", "{}", text.trim_end());
+    let offset = sent_at.and_then(|s| skew::offset_ms(s, now_ms, config.skew_threshold_ms));
+    let state = app.clone();
+    let payload = on_cpu(app, move || {
+        if let Some(offset) = offset {
+            skew::apply(&mut req, offset);
         }
-        store.insert(views);
-    }
-    let Some(fwd) = &app.forwarder else { return Ok(success(kind.format, None)) };
-    let payload = forward::encode(&req);
-    drop(req);
+        keep(&state, &req);
+        state.forwarder.as_ref().map(|_| forward::encode(&req))
+    })
+    .await?;
+    let (Some(fwd), Some(payload)) = (&app.forwarder, payload) else { return Ok(success(kind.format, None)) };
     let m = &app.metrics;
     match fwd.send(payload).await {
         Outcome::Delivered(partial) => {
@@ -102,15 +115,45 @@ async fn handle(app: &AppState, parts: &Parts, body: Body) -> Result<Response, R
     }
 }
 
-/// Decompresses, decodes and validates (synchronous: no await holds the decoded request's
-/// memory, so at most one request per worker thread is in this stage).
-fn decode_and_check(app: &AppState, kind: BodyKind, raw: &Bytes) -> Result<(ExportTraceServiceRequest, usize), Reject> {
+/// 401 unless the request carries the configured ingest token (compared in constant time).
+fn check_token(token: Option<&Secret>, parts: &Parts) -> Result<(), Reject> {
+    let Some(token) = token else { return Ok(()) };
+    let sent = parts.headers.get(TOKEN_HEADER).map_or(&b""[..], |v| v.as_bytes());
+    let want = token.expose().as_bytes();
+    let same = sent.len() == want.len() && sent.iter().zip(want).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0;
+    if same { Ok(()) } else { Err(Reject::new(StatusCode::UNAUTHORIZED, format!("missing or wrong {TOKEN_HEADER}"))) }
+}
+
+fn over_budget(ip: IpAddr, what: &str, wait: Duration) -> Reject {
+    let secs = wait.as_secs_f64().ceil() as u64;
+    Reject::new(StatusCode::TOO_MANY_REQUESTS, format!("{ip} is over its {what} budget; retry in {secs} s"))
+        .with_retry_after(secs)
+}
+
+/// Runs CPU-heavy work (gunzip, decoding, validation, printing, encoding) on the blocking
+/// pool, at most [`AppState::cpu`]'s permits at once, so the async workers keep serving.
+async fn on_cpu<T: Send + 'static>(app: &AppState, work: impl FnOnce() -> T + Send + 'static) -> Result<T, Reject> {
+    let _permit = app.cpu.acquire().await.map_err(|_| Reject::unavailable("shutting down", 1))?;
+    tokio::task::spawn_blocking(work).await.map_err(|e| {
+        tracing::error!("a blocking task failed: {e}");
+        Reject::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+    })
+}
+
+/// Decompresses, charges the client's byte budget, decodes and validates.
+fn decode_and_check(
+    app: &AppState,
+    ip: IpAddr,
+    kind: BodyKind,
+    raw: &Bytes,
+) -> Result<(ExportTraceServiceRequest, usize), Reject> {
     let limits = &app.config.limits;
     let data: Cow<[u8]> =
         if kind.gzip { Cow::Owned(body::gunzip(raw, limits.max_decompressed_bytes)?) } else { Cow::Borrowed(raw) };
     if data.len() > limits.max_decompressed_bytes {
         return Err(Reject::too_large(format!("body is over {} bytes", limits.max_decompressed_bytes)));
     }
+    app.byte_budget.take(ip, data.len() as u64, Instant::now()).map_err(|wait| over_budget(ip, "bytes", wait))?;
     let req = decode::decode(kind.format, &data, limits)?;
     match validate::validate(&req, limits) {
         Ok(spans) => Ok((req, spans)),
@@ -119,6 +162,17 @@ fn decode_and_check(app: &AppState, kind: BodyKind, raw: &Bytes) -> Result<(Expo
             Err(e)
         }
     }
+}
+
+/// Keeps the request's spans for the viewer and prints them, when the relay keeps traces.
+fn keep(app: &AppState, req: &ExportTraceServiceRequest) {
+    let Some(store) = &app.store else { return };
+    let views = view::spans(req);
+    if app.config.print {
+        let text = tree::render(&views);
+        tracing::info!(target: "canopy_relay::trace", "{}", text.trim_end());
+    }
+    store.insert(views);
 }
 
 /// 200 with an `ExportTraceServiceResponse` in the request's encoding.

@@ -1,22 +1,38 @@
-//! A per-client token bucket: `rate` requests a second, bursts of `burst`.
+//! Per-client budgets: token buckets (requests, spans, bytes a second, with a burst) and a cap
+//! on requests in flight.
 //!
-//! Clients are keyed by IP address (IPv6 by its /64, which one host usually holds whole). The
+//! Clients are keyed by IP address (IPv6 by its /64, which one host usually holds whole). Each
 //! table is bounded: past [`MAX_CLIENTS`] entries, buckets that have refilled (the same as new)
-//! are forgotten first.
+//! are forgotten; if the table is still full, new clients share one overflow bucket until room
+//! comes back. Nobody's bucket is ever reset early (clearing the table would give everyone a
+//! fresh burst).
 
 use std::collections::HashMap;
-use std::net::IpAddr;
-use std::sync::Mutex;
+use std::net::{IpAddr, Ipv6Addr};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Most clients tracked at once.
 pub const MAX_CLIENTS: usize = 100_000;
+/// The longest wait a refusal names (a tiny rate must not become a huge or invalid duration).
+pub const MAX_WAIT: Duration = Duration::from_secs(300);
+/// How often a full table is swept for refilled buckets (a sweep visits every entry).
+const SWEEP_EVERY: Duration = Duration::from_secs(1);
+/// The key new clients share while the table is full (`::` is never a real peer).
+const OVERFLOW: IpAddr = IpAddr::V6(Ipv6Addr::UNSPECIFIED);
 
+/// A token bucket per client: `rate` units a second, at most `burst` at once.
 #[derive(Debug)]
 pub struct RateLimiter {
     rate: f64,
     burst: f64,
-    buckets: Mutex<HashMap<IpAddr, Bucket>>,
+    table: Mutex<Table>,
+}
+
+#[derive(Debug)]
+struct Table {
+    buckets: HashMap<IpAddr, Bucket>,
+    swept: Option<Instant>,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -26,39 +42,107 @@ struct Bucket {
 }
 
 impl RateLimiter {
-    /// `rate` requests a second per client (0 turns limiting off), `burst` at most at once.
-    pub fn new(rate: f64, burst: u32) -> RateLimiter {
-        RateLimiter { rate, burst: f64::from(burst.max(1)), buckets: Mutex::new(HashMap::new()) }
+    /// `rate` units a second per client (0 or less turns the limit off), `burst` at most at once.
+    pub fn new(rate: f64, burst: u64) -> RateLimiter {
+        let rate = if rate.is_finite() { rate } else { 0.0 };
+        let table = Table { buckets: HashMap::new(), swept: None };
+        RateLimiter { rate, burst: burst.max(1) as f64, table: Mutex::new(table) }
     }
 
-    /// Takes a token for `ip` at `now`, or says how long until one is available.
+    pub fn is_off(&self) -> bool {
+        self.rate <= 0.0
+    }
+
+    /// Takes one token for `ip` at `now`, or says how long until one is available.
     pub fn check(&self, ip: IpAddr, now: Instant) -> Result<(), Duration> {
-        if self.rate <= 0.0 {
+        self.take(ip, 1, now)
+    }
+
+    /// Takes `cost` tokens for `ip` at `now`, or says how long until there are enough (at
+    /// most [`MAX_WAIT`]). A cost above the burst is charged as the whole burst.
+    pub fn take(&self, ip: IpAddr, cost: u64, now: Instant) -> Result<(), Duration> {
+        if self.is_off() {
             return Ok(());
         }
-        let key = client_key(ip);
-        let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
-        if buckets.len() >= MAX_CLIENTS && !buckets.contains_key(&key) {
-            let (rate, burst) = (self.rate, self.burst);
-            buckets.retain(|_, b| b.tokens + now.duration_since(b.at).as_secs_f64() * rate < burst);
-            if buckets.len() >= MAX_CLIENTS {
-                buckets.clear();
-            }
-        }
-        let b = buckets.entry(key).or_insert(Bucket { tokens: self.burst, at: now });
-        b.tokens = (b.tokens + now.duration_since(b.at).as_secs_f64() * self.rate).min(self.burst);
+        let cost = (cost as f64).min(self.burst);
+        let mut table = self.table.lock().unwrap_or_else(|p| p.into_inner());
+        let key = table.key(client_key(ip), now, self.rate, self.burst);
+        let b = table.buckets.entry(key).or_insert(Bucket { tokens: self.burst, at: now });
+        b.tokens = (b.tokens + now.saturating_duration_since(b.at).as_secs_f64() * self.rate).min(self.burst);
         b.at = now;
-        if b.tokens >= 1.0 {
-            b.tokens -= 1.0;
+        if b.tokens >= cost {
+            b.tokens -= cost;
             Ok(())
         } else {
-            Err(Duration::from_secs_f64((1.0 - b.tokens) / self.rate))
+            let secs = (cost - b.tokens) / self.rate;
+            Err(Duration::try_from_secs_f64(secs).map_or(MAX_WAIT, |d| d.min(MAX_WAIT)))
+        }
+    }
+}
+
+impl Table {
+    /// `key` itself, or [`OVERFLOW`] when the table is full and cannot make room.
+    fn key(&mut self, key: IpAddr, now: Instant, rate: f64, burst: f64) -> IpAddr {
+        if self.buckets.len() < MAX_CLIENTS || self.buckets.contains_key(&key) {
+            return key;
+        }
+        if self.swept.is_none_or(|t| now.saturating_duration_since(t) >= SWEEP_EVERY) {
+            self.swept = Some(now);
+            self.buckets.retain(|_, b| b.tokens + now.saturating_duration_since(b.at).as_secs_f64() * rate < burst);
+        }
+        if self.buckets.len() < MAX_CLIENTS { key } else { OVERFLOW }
+    }
+}
+
+/// Requests in flight per client, capped: a client that opens many slow requests holds only
+/// its own slots.
+#[derive(Debug)]
+pub struct ClientSlots {
+    max: usize,
+    counts: Arc<Mutex<HashMap<IpAddr, usize>>>,
+}
+
+/// One request's slot; given back on drop.
+#[derive(Debug)]
+pub struct ClientSlot {
+    key: IpAddr,
+    counts: Arc<Mutex<HashMap<IpAddr, usize>>>,
+}
+
+impl ClientSlots {
+    /// At most `max` requests in flight per client (0: no cap). The table holds only clients
+    /// with a request in flight, so the connection cap bounds it.
+    pub fn new(max: usize) -> ClientSlots {
+        ClientSlots { max, counts: Arc::default() }
+    }
+
+    /// A slot for `ip`, or `None` when it already has `max` requests in flight.
+    pub fn enter(&self, ip: IpAddr) -> Option<ClientSlot> {
+        let key = client_key(ip);
+        let mut counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
+        let n = counts.entry(key).or_insert(0);
+        if self.max > 0 && *n >= self.max {
+            return None;
+        }
+        *n += 1;
+        Some(ClientSlot { key, counts: self.counts.clone() })
+    }
+}
+
+impl Drop for ClientSlot {
+    fn drop(&mut self) {
+        let mut counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = counts.get_mut(&self.key) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                counts.remove(&self.key);
+            }
         }
     }
 }
 
 /// IPv4 as is; IPv6 by its /64 (an IPv4-mapped address as IPv4).
-fn client_key(ip: IpAddr) -> IpAddr {
+pub fn client_key(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V4(_) => ip,
         IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
@@ -85,6 +169,60 @@ mod tests {
         assert!(rl.check("10.0.0.2".parse().unwrap(), t).is_ok(), "another client has its own bucket");
         assert!(rl.check(ip, t + Duration::from_millis(500)).is_ok(), "refilled");
         assert!(RateLimiter::new(0.0, 1).check(ip, t).is_ok(), "rate 0 is off");
+    }
+
+    #[test]
+    fn costs() {
+        let rl = RateLimiter::new(100.0, 1000);
+        let ip: IpAddr = "10.0.0.1".parse().unwrap();
+        let t = Instant::now();
+        assert!(rl.take(ip, 600, t).is_ok());
+        assert_eq!(rl.take(ip, 600, t).unwrap_err(), Duration::from_secs(2), "200 more at 100/s");
+        assert!(rl.take(ip, 400, t).is_ok(), "what is left");
+        assert!(rl.take(ip, 5000, t + Duration::from_secs(10)).is_ok(), "over the burst: charged the burst");
+    }
+
+    #[test]
+    fn a_tiny_rate_gives_the_longest_wait_not_a_panic() {
+        let ip: IpAddr = "10.0.0.1".parse().unwrap();
+        let t = Instant::now();
+        for rate in [1e-300, f64::MIN_POSITIVE, 1e-9] {
+            let rl = RateLimiter::new(rate, 1);
+            assert!(rl.check(ip, t).is_ok());
+            assert_eq!(rl.check(ip, t), Err(MAX_WAIT), "rate {rate}");
+        }
+        assert!(RateLimiter::new(f64::NAN, 1).is_off());
+    }
+
+    #[test]
+    fn a_full_table_is_never_cleared() {
+        let rl = RateLimiter::new(1.0, 2);
+        let t = Instant::now();
+        let victim: IpAddr = "192.0.2.1".parse().unwrap();
+        rl.check(victim, t).unwrap();
+        rl.check(victim, t).unwrap();
+        // Fill the table with clients whose buckets have not refilled.
+        for i in 0..MAX_CLIENTS as u32 - 1 {
+            rl.check(IpAddr::V4((0x0a00_0000 + i).into()), t).unwrap();
+        }
+        assert!(rl.check(victim, t).is_err(), "the victim's bucket was not reset by the flood");
+        let newcomer: IpAddr = "198.51.100.7".parse().unwrap();
+        assert!(rl.check(newcomer, t).is_ok(), "new clients share the overflow bucket");
+        assert!(rl.check("198.51.100.8".parse().unwrap(), t).is_ok());
+        assert!(rl.check("198.51.100.9".parse().unwrap(), t).is_err(), "the overflow bucket has a burst of 2");
+    }
+
+    #[test]
+    fn client_slots() {
+        let slots = ClientSlots::new(2);
+        let a: IpAddr = "10.0.0.1".parse().unwrap();
+        let (s1, s2) = (slots.enter(a).unwrap(), slots.enter(a).unwrap());
+        assert!(slots.enter(a).is_none(), "a third is refused");
+        assert!(slots.enter("10.0.0.2".parse().unwrap()).is_some(), "another client is not affected");
+        drop(s1);
+        assert!(slots.enter(a).is_some(), "a slot came back");
+        drop(s2);
+        assert!(slots.counts.lock().unwrap().is_empty(), "the table holds only clients in flight");
     }
 
     #[test]

@@ -9,8 +9,8 @@ use crate::model::{AnyValue, ExportTraceServiceRequest, KeyValue, Span, Value};
 use std::collections::HashSet;
 use std::fmt;
 
-/// Size limits. The defaults sit well above what the SDK sends (512 spans a batch, 128
-/// attributes a span) and what backend SDKs send.
+/// Size limits. The defaults sit above what the SDK sends (512 spans a batch, 128 attributes a
+/// span) and what backend SDKs send (512 spans a batch by default).
 #[derive(Clone, Debug)]
 pub struct Limits {
     /// Request body as received (compressed or not); a larger `Content-Length` is refused unread.
@@ -42,7 +42,7 @@ impl Default for Limits {
             max_decompressed_bytes: 16 << 20,
             max_nodes: 250_000,
             max_depth: 64,
-            max_spans: 10_000,
+            max_spans: 1024,
             max_attributes: 256,
             max_value_bytes: 32 << 10,
             max_events: 256,

@@ -140,3 +140,82 @@ async fn each_client_ip_has_its_own_rate() {
     assert_eq!((limited.status, limited.header("retry-after")), (429, Some("1")));
     assert_eq!(from("203.0.113.2").await.status, 200, "another client is not affected");
 }
+
+/// Opens a connection from `ip` (via x-forwarded-for) that declares a body of 1000 bytes and
+/// sends one.
+async fn slow_body(addr: std::net::SocketAddr, ip: &str) -> TcpStream {
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    let head = format!(
+        "POST /v1/traces HTTP/1.1\r\nhost: localhost\r\nx-forwarded-for: {ip}\r\ncontent-type: application/json\r\ncontent-length: 1000\r\nconnection: close\r\n\r\n{{"
+    );
+    s.write_all(head.as_bytes()).await.unwrap();
+    s
+}
+
+/// Issue 10, item 2: 64 slow bodies from one client used to hold all 64 in-flight slots, and
+/// everyone else got 503.
+#[tokio::test]
+async fn slow_bodies_from_one_client_do_not_lock_others_out() {
+    let config = Config {
+        client_ip_header: Some("x-forwarded-for".parse().unwrap()),
+        read_timeout: std::time::Duration::from_secs(5),
+        ..local()
+    };
+    assert_eq!((config.max_in_flight, config.max_in_flight_per_client), (64, 8), "the defaults");
+    let relay = Relay::start(config).await;
+    let mut slow = Vec::new();
+    for _ in 0..64 {
+        slow.push(slow_body(relay.addr, "203.0.113.1").await);
+    }
+    let t = Instant::now();
+    let other = post(&relay.traces(), "application/json", &[("x-forwarded-for", "203.0.113.2")], GOLDEN).await;
+    assert_eq!(other.status, 200, "another client is served: {}", other.message());
+    assert!(t.elapsed() < Duration::from_secs(2), "at once: {:?}", t.elapsed());
+    // Past its 8 slots, the slow client itself was refused at once.
+    let mut refused = 0;
+    for s in &mut slow[8..] {
+        let answer = read_all(s).await;
+        assert!(answer.starts_with("HTTP/1.1 429"), "{answer}");
+        assert!(answer.contains("too many requests in flight"), "{answer}");
+        refused += 1;
+    }
+    assert_eq!(refused, 56);
+    // Its 8 slow bodies are cut for being slower than the minimum rate, well before 5 s.
+    for s in &mut slow[..8] {
+        let answer = read_all(s).await;
+        assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+        assert!(answer.contains("slower than 8192 bytes a second"), "{answer}");
+    }
+    assert!(t.elapsed() < Duration::from_secs(4), "{:?}", t.elapsed());
+}
+
+/// Issue 10, item 2: a body trickling in below the minimum rate is cut after the grace second,
+/// not at the end of the (here long) read timeout.
+#[tokio::test]
+async fn a_body_below_the_minimum_rate_is_cut_early() {
+    let config = Config { read_timeout: Duration::from_secs(20), min_body_rate: 1000, ..local() };
+    let relay = Relay::start(config).await;
+    let mut s = TcpStream::connect(relay.addr).await.unwrap();
+    let head = "POST /v1/traces HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\ncontent-length: 100000\r\nconnection: close\r\n\r\n";
+    s.write_all(head.as_bytes()).await.unwrap();
+    let t = Instant::now();
+    let (mut reader, mut writer) = s.into_split();
+    // 100 bytes every 200 ms: 500 bytes a second, half the minimum. Bounded at 50 writes (10 s).
+    let trickle = tokio::spawn(async move {
+        for _ in 0..50 {
+            if writer.write_all(&[b' '; 100]).await.is_err() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    });
+    let mut out = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(15), reader.read_to_end(&mut out)).await;
+    trickle.abort();
+    let answer = String::from_utf8_lossy(&out);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("slower than 1000 bytes a second"), "{answer}");
+    assert!(t.elapsed() < Duration::from_secs(4), "cut after {:?}", t.elapsed());
+    // A body that arrives at a normal pace on the same relay is taken.
+    assert_eq!(post_json(&relay.traces(), GOLDEN).await.status, 200);
+}

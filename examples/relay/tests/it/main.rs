@@ -1,5 +1,6 @@
 //! The relay's integration tests: real HTTP on 127.0.0.1 against a recording upstream.
 
+mod budgets;
 mod corpus;
 mod cors;
 mod deep;
