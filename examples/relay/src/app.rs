@@ -7,7 +7,7 @@ use crate::forward::Forwarder;
 use crate::metrics::Metrics;
 use crate::ratelimit::{ClientSlots, RateLimiter};
 use crate::server::ClientAddr;
-use crate::store::Store;
+use crate::store::{Store, StoreLimits};
 use crate::{ingest, viewer};
 use axum::Router;
 use axum::extract::{Request, State};
@@ -67,7 +67,14 @@ impl AppState {
             None => None,
         };
         Ok(AppState(Arc::new(Relay {
-            store: config.store.then(|| Store::new(config.store_traces, config.store_spans)),
+            store: config.store.then(|| {
+                Store::new(StoreLimits {
+                    max_traces: config.store_traces,
+                    max_spans: config.store_spans,
+                    max_bytes: config.store_bytes,
+                    max_trace_bytes: config.store_trace_bytes,
+                })
+            }),
             forwarder,
             limiter: RateLimiter::new(config.rate_limit, u64::from(config.rate_burst)),
             span_budget: RateLimiter::new(config.client_span_rate, config.client_span_burst),
@@ -113,7 +120,7 @@ pub fn app(state: AppState) -> Router {
 }
 
 async fn metrics(State(app): State<AppState>) -> Response {
-    let text = app.metrics.render(app.store.as_ref().map(Store::len));
+    let text = app.metrics.render(app.store.as_ref().map(Store::stats));
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }
 

@@ -152,6 +152,12 @@ pub struct Args {
     /// Spans the local viewer keeps in all.
     #[arg(long, env = "CANOPY_STORE_SPANS", default_value_t = 100_000)]
     pub store_spans: usize,
+    /// Bytes the local viewer keeps in all (estimated; oldest traces go first).
+    #[arg(long, env = "CANOPY_STORE_BYTES", default_value_t = 32 << 20)]
+    pub store_bytes: usize,
+    /// Bytes one trace may take in the local viewer; its spans beyond are not kept.
+    #[arg(long, env = "CANOPY_STORE_TRACE_BYTES", default_value_t = 4 << 20)]
+    pub store_trace_bytes: usize,
     /// On SIGTERM/SIGINT, time to finish in-flight requests (ms).
     #[arg(long, env = "CANOPY_SHUTDOWN_GRACE_MS", default_value_t = 15_000)]
     pub shutdown_grace_ms: u64,
@@ -188,6 +194,8 @@ pub struct Config {
     pub max_in_flight: usize,
     pub store_traces: usize,
     pub store_spans: usize,
+    pub store_bytes: usize,
+    pub store_trace_bytes: usize,
     pub shutdown_grace: Duration,
 }
 
@@ -274,6 +282,8 @@ impl Config {
             max_in_flight: a.max_in_flight,
             store_traces: a.store_traces.max(1),
             store_spans: a.store_spans.max(1),
+            store_bytes: a.store_bytes.max(1),
+            store_trace_bytes: a.store_trace_bytes.clamp(1, a.store_bytes.max(1)),
             shutdown_grace: Duration::from_millis(a.shutdown_grace_ms),
         })
     }

@@ -1,5 +1,6 @@
 //! Counters for `GET /metrics`, in the Prometheus text format.
 
+use crate::store::StoreStats;
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
@@ -65,8 +66,8 @@ impl Metrics {
         self.latency_count.fetch_add(1, Relaxed);
     }
 
-    /// The text exposition; `stored` is how many traces the local store holds, if any.
-    pub fn render(&self, stored: Option<usize>) -> String {
+    /// The text exposition, with the local store's figures when there is one.
+    pub fn render(&self, store: Option<StoreStats>) -> String {
         let mut out = String::with_capacity(2048);
         let o = &mut out;
         header(o, "canopy_relay_requests_total", "counter", "Export requests, by response status.");
@@ -105,9 +106,18 @@ impl Metrics {
         let _ = writeln!(o, "{h}_bucket{{le=\"+Inf\"}} {count}");
         let _ = writeln!(o, "{h}_sum {}", self.latency_sum_micros.load(Relaxed) as f64 / 1e6);
         let _ = writeln!(o, "{h}_count {count}");
-        if let Some(n) = stored {
-            header(o, "canopy_relay_traces_stored", "gauge", "Traces held by the local viewer.");
-            let _ = writeln!(o, "canopy_relay_traces_stored {n}");
+        if let Some(st) = store {
+            for (name, kind, help, n) in [
+                ("traces_stored", "gauge", "Traces held by the local viewer.", st.traces as u64),
+                ("store_spans", "gauge", "Spans held by the local viewer.", st.spans as u64),
+                ("store_bytes", "gauge", "Estimated bytes held by the local viewer.", st.bytes as u64),
+                ("store_evicted_traces_total", "counter", "Traces evicted to stay within bounds.", st.evicted_traces),
+                ("store_skipped_spans_total", "counter", "Spans not kept: their trace was full.", st.skipped_spans),
+            ] {
+                let metric = format!("canopy_relay_{name}");
+                header(o, &metric, kind, help);
+                let _ = writeln!(o, "{metric} {n}");
+            }
         }
         out
     }
@@ -130,7 +140,7 @@ mod tests {
         m.spans_received.fetch_add(7, Relaxed);
         m.upstream_latency(Duration::from_millis(30));
         m.upstream_latency(Duration::from_secs(60));
-        let text = m.render(Some(3));
+        let text = m.render(Some(StoreStats { traces: 3, ..StoreStats::default() }));
         for line in [
             "canopy_relay_requests_total{code=\"200\"} 2",
             "canopy_relay_requests_total{code=\"413\"} 1",

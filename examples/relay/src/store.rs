@@ -1,16 +1,44 @@
-//! The local viewer's memory: recent traces, bounded by trace and span count.
+//! The local viewer's memory: recent traces, bounded in bytes as well as by trace and span count.
 //!
-//! Traces are ordered by when they last received a span; past either bound the least recently
-//! updated go first. A span sent twice (a client retry) is kept once.
+//! Traces are ordered by when they last received a span; past any bound the least recently
+//! updated go first. One trace holds at most `max_trace_bytes`: spans beyond are not kept (the
+//! count is in `/metrics`). Sizes are estimates of the memory a span takes (its strings, its
+//! attribute values, and a fixed overhead), so the bound holds whatever the spans carry. A span
+//! sent twice (a client retry) is kept once.
 
 use crate::view::{SpanView, TraceSummary};
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
 use std::sync::Mutex;
+
+/// Bytes counted for a span on top of its strings: the struct, its id in the dedup set, the
+/// vectors' headers.
+const SPAN_OVERHEAD: usize = 400;
+/// Bytes counted for one attribute on top of its key and value.
+const ATTR_OVERHEAD: usize = 64;
+
+/// The store's bounds.
+#[derive(Clone, Copy, Debug)]
+pub struct StoreLimits {
+    pub max_traces: usize,
+    pub max_spans: usize,
+    pub max_bytes: usize,
+    pub max_trace_bytes: usize,
+}
+
+/// What the store holds and has let go, for `/metrics`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StoreStats {
+    pub traces: usize,
+    pub spans: usize,
+    pub bytes: usize,
+    pub evicted_traces: u64,
+    pub skipped_spans: u64,
+}
 
 #[derive(Debug)]
 pub struct Store {
-    max_traces: usize,
-    max_spans: usize,
+    limits: StoreLimits,
     inner: Mutex<Inner>,
 }
 
@@ -21,6 +49,9 @@ struct Inner {
     order: BTreeMap<u64, String>,
     next: u64,
     spans: usize,
+    bytes: usize,
+    evicted_traces: u64,
+    skipped_spans: u64,
 }
 
 #[derive(Debug, Default)]
@@ -28,15 +59,19 @@ struct Trace {
     updated: u64,
     ids: HashSet<String>,
     spans: Vec<SpanView>,
+    bytes: usize,
+    /// The last resource counted (spans of one request share it; each is counted once).
+    resource: Option<Arc<Vec<crate::view::Attr>>>,
 }
 
 impl Store {
-    pub fn new(max_traces: usize, max_spans: usize) -> Store {
-        Store { max_traces, max_spans, inner: Mutex::default() }
+    pub fn new(limits: StoreLimits) -> Store {
+        Store { limits, inner: Mutex::default() }
     }
 
     /// Adds spans; returns how many were new.
     pub fn insert(&self, spans: Vec<SpanView>) -> usize {
+        let l = self.limits;
         let mut guard = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         let inner = &mut *guard;
         let mut added = 0;
@@ -49,19 +84,45 @@ impl Store {
             }
             trace.updated = seq;
             inner.order.insert(seq, span.trace_id.clone());
-            if trace.spans.len() < self.max_spans && trace.ids.insert(span.span_id.clone()) {
-                trace.spans.push(span);
-                inner.spans += 1;
-                added += 1;
+            if trace.ids.contains(&span.span_id) {
+                continue;
             }
+            let new_resource = trace.resource.as_ref().is_none_or(|r| !Arc::ptr_eq(r, &span.resource));
+            let size = span_bytes(&span) + if new_resource { attrs_bytes(&span.resource) } else { 0 };
+            if trace.spans.len() >= l.max_spans || trace.bytes + size > l.max_trace_bytes.min(l.max_bytes) {
+                inner.skipped_spans += 1;
+                continue;
+            }
+            if new_resource {
+                trace.resource = Some(span.resource.clone());
+            }
+            trace.ids.insert(span.span_id.clone());
+            trace.spans.push(span);
+            trace.bytes += size;
+            inner.spans += 1;
+            inner.bytes += size;
+            added += 1;
         }
-        while inner.traces.len() > self.max_traces || inner.spans > self.max_spans {
+        while inner.traces.len() > l.max_traces || inner.spans > l.max_spans || inner.bytes > l.max_bytes {
             let Some((_, id)) = inner.order.pop_first() else { break };
             if let Some(t) = inner.traces.remove(&id) {
                 inner.spans -= t.spans.len();
+                inner.bytes -= t.bytes;
+                inner.evicted_traces += 1;
             }
         }
         added
+    }
+
+    pub fn stats(&self) -> StoreStats {
+        let inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        StoreStats {
+            traces: inner.traces.len(),
+            spans: inner.spans,
+            bytes: inner.bytes,
+            evicted_traces: inner.evicted_traces,
+            skipped_spans: inner.skipped_spans,
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -86,6 +147,41 @@ impl Store {
         spans.sort_by_key(|s| s.start_time_unix_nano);
         Some(spans)
     }
+}
+
+/// The memory one span takes, estimated: its strings, attributes, events and links, plus a
+/// fixed overhead (its resource is counted apart, once per trace and request).
+fn span_bytes(s: &SpanView) -> usize {
+    let strings = s.trace_id.len() + s.span_id.len() + s.parent_span_id.len() + s.name.len() + s.status_message.len();
+    let events: usize = s.events.iter().map(|e| ATTR_OVERHEAD + e.name.len() + attrs_bytes(&e.attributes)).sum();
+    let links = s.links.len() * (ATTR_OVERHEAD + 48);
+    SPAN_OVERHEAD + strings + attrs_bytes(&s.attributes) + events + links
+}
+
+fn attrs_bytes(attrs: &[crate::view::Attr]) -> usize {
+    attrs.iter().map(|a| ATTR_OVERHEAD + a.key.len() + value_bytes(&a.value)).sum()
+}
+
+/// The memory a JSON value takes, estimated, walking it with an explicit stack.
+fn value_bytes(v: &serde_json::Value) -> usize {
+    use serde_json::Value as J;
+    let mut total = 0;
+    let mut stack = vec![v];
+    while let Some(v) = stack.pop() {
+        total += 32;
+        match v {
+            J::String(s) => total += s.len(),
+            J::Array(a) => stack.extend(a.iter()),
+            J::Object(o) => {
+                for (k, v) in o {
+                    total += 32 + k.len();
+                    stack.push(v);
+                }
+            }
+            J::Null | J::Bool(_) | J::Number(_) => {}
+        }
+    }
+    total
 }
 
 /// The root (the earliest span whose parent is not in the trace), counts and extent.
@@ -136,9 +232,13 @@ mod tests {
         }
     }
 
+    fn limits(max_traces: usize, max_spans: usize) -> StoreLimits {
+        StoreLimits { max_traces, max_spans, max_bytes: usize::MAX, max_trace_bytes: usize::MAX }
+    }
+
     #[test]
     fn summaries_and_dedup() {
-        let store = Store::new(10, 100);
+        let store = Store::new(limits(10, 100));
         let spans = vec![
             span(1, 2, Some(1), 2_000_000, 3_000_000),
             span(1, 1, None, 1_000_000, 5_000_000),
@@ -159,7 +259,7 @@ mod tests {
 
     #[test]
     fn bounds_evict_least_recent() {
-        let store = Store::new(2, 3);
+        let store = Store::new(limits(2, 3));
         store.insert(vec![span(1, 1, None, 1, 2)]);
         store.insert(vec![span(2, 1, None, 1, 2)]);
         store.insert(vec![span(1, 2, Some(1), 1, 2)]);
@@ -168,5 +268,39 @@ mod tests {
         assert_eq!(ids, [format!("{:032x}", 3), format!("{:032x}", 1)], "trace 2 was the least recently updated");
         store.insert(vec![span(4, 1, None, 1, 2), span(4, 2, None, 1, 2), span(4, 3, None, 1, 2)]);
         assert_eq!(store.len(), 1, "the span bound evicts whole traces");
+    }
+
+    #[test]
+    fn bytes_bound_the_store_and_each_trace() {
+        let big = |trace: u8, id: u8| SpanView {
+            attributes: vec![crate::view::Attr { key: "blob".into(), value: "x".repeat(10_000).into() }],
+            ..span(trace, id, None, 1, 2)
+        };
+        let one = span_bytes(&big(1, 1)) + attrs_bytes(&big(1, 1).resource);
+        assert!((10_000..11_000).contains(&one), "{one}");
+        let store =
+            Store::new(StoreLimits { max_traces: 100, max_spans: 100, max_bytes: 50_000, max_trace_bytes: 25_000 });
+        assert_eq!(store.insert((1..=3).map(|i| big(1, i)).collect()), 2, "the third span is over the trace's cap");
+        assert_eq!(store.stats().skipped_spans, 1);
+        store.insert(vec![big(2, 1), big(2, 2)]);
+        store.insert(vec![big(3, 1)]);
+        let stats = store.stats();
+        assert!(stats.bytes <= 50_000, "{stats:?}");
+        assert_eq!((stats.traces, stats.evicted_traces), (2, 1), "trace 1 went first: {stats:?}");
+        assert!(store.get(&format!("{:032x}", 1)).is_none());
+    }
+
+    #[test]
+    fn deep_values_are_measured_without_recursion() {
+        let mut v = serde_json::Value::Null;
+        for _ in 0..100_000 {
+            v = serde_json::Value::Array(vec![v]);
+        }
+        let n = std::thread::Builder::new().stack_size(256 << 10).spawn(move || {
+            let n = value_bytes(&v);
+            std::mem::forget(v); // dropping it recurses; not what this test is about
+            n
+        });
+        assert_eq!(n.unwrap().join().unwrap(), 32 * 100_001);
     }
 }

@@ -78,5 +78,5 @@ async fn a_100_000_deep_chain_is_ingested_printed_stored_and_viewed() {
 
 /// Local mode with room for one deep trace in the store.
 fn deep_local() -> Config {
-    Config { store_spans: 200_000, ..local() }
+    Config { store_spans: 200_000, store_bytes: 256 << 20, store_trace_bytes: 256 << 20, ..local() }
 }

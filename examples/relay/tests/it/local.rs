@@ -106,3 +106,61 @@ async fn healthz_metrics_and_unknown_routes() {
     assert!(nf.message().contains("POST /v1/traces"));
     assert_eq!(get(&relay.traces()).await.status, 405, "GET on the traces path");
 }
+
+/// One request's worth of OTLP JSON: `spans` spans of trace `trace`, each with `attrs`
+/// attributes of 32 KiB (what the SDK never sends, and gzip makes small).
+fn heavy(trace: usize, spans: usize, attrs: usize) -> String {
+    let value = "v".repeat(32 << 10);
+    let attrs: Vec<String> =
+        (0..attrs).map(|k| format!(r#"{{"key":"a{k}","value":{{"stringValue":"{value}"}}}}"#)).collect();
+    let attrs = attrs.join(",");
+    let spans: Vec<String> = (0..spans)
+        .map(|i| {
+            format!(
+                r#"{{"traceId":"{trace:032x}","spanId":"{:016x}","name":"big","kind":1,"startTimeUnixNano":"1","endTimeUnixNano":"2","attributes":[{attrs}]}}"#,
+                i + 1
+            )
+        })
+        .collect();
+    format!(r#"{{"resourceSpans":[{{"scopeSpans":[{{"spans":[{}]}}]}}]}}"#, spans.join(","))
+}
+
+fn metric(text: &str, name: &str) -> u64 {
+    let line = text.lines().find(|l| l.starts_with(name) && l.as_bytes().get(name.len()) == Some(&b' '));
+    line.and_then(|l| l.rsplit(' ').next()?.parse().ok()).unwrap_or_else(|| panic!("no {name} in\n{text}"))
+}
+
+/// Issue 10, item 3: the store was bounded by count only; 60 posts of big attributes took the
+/// process to about 1 GB. Now it is bounded in bytes, per trace and in all, oldest out first.
+#[tokio::test]
+async fn the_store_is_bounded_in_bytes_and_reports_evictions() {
+    let config = Config {
+        store_bytes: 4 << 20,
+        store_trace_bytes: 1 << 20,
+        client_byte_rate: 0.0,
+        client_span_rate: 0.0,
+        ..local()
+    };
+    let relay = Relay::start(config).await;
+    for trace in 1..=20 {
+        // 8 spans x 8 attributes x 32 KiB = 2 MiB of values a request, a few KB gzipped.
+        let body = gzip(heavy(trace, 8, 8).as_bytes());
+        assert!(body.len() < 100_000, "{}", body.len());
+        let res = post(&relay.traces(), "application/json", &[("content-encoding", "gzip")], body).await;
+        assert_eq!(res.status, 200, "{}", res.message());
+    }
+    let text = String::from_utf8(get(&relay.url("/metrics")).await.body).unwrap();
+    let bytes = metric(&text, "canopy_relay_store_bytes");
+    assert!(bytes <= 4 << 20, "{bytes} bytes kept, over the 4 MiB budget");
+    assert!(bytes > 2 << 20, "the budget is used: {bytes}");
+    let stored = metric(&text, "canopy_relay_traces_stored");
+    assert!((4..=5).contains(&stored), "{stored} traces kept");
+    assert_eq!(metric(&text, "canopy_relay_store_evicted_traces_total"), 20 - stored);
+    // Each trace is capped at 1 MiB: 3 of its 8 spans of 256 KiB fit.
+    assert_eq!(metric(&text, "canopy_relay_store_skipped_spans_total"), 20 * 5);
+    let list = get(&relay.url("/api/traces")).await.json();
+    let traces = list["traces"].as_array().unwrap();
+    assert_eq!(traces.len() as u64, stored);
+    assert_eq!(traces[0]["traceId"], format!("{:032x}", 20), "the newest are kept");
+    assert_eq!(traces[0]["spanCount"], 3);
+}
