@@ -11,7 +11,7 @@ use crate::store::{Store, StoreLimits};
 use crate::{ingest, viewer};
 use axum::Router;
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderName, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -89,7 +89,8 @@ impl AppState {
     }
 }
 
-/// The relay's routes: `POST /v1/traces`, the viewer (when traces are kept), `/healthz`,
+/// The relay's routes: `POST /v1/traces`, `/healthz`, and, unless `CANOPY_ADMIN_LISTEN` gives
+/// them a listener of their own ([`admin_app`]), the viewer (when traces are kept) and
 /// `/metrics`.
 pub fn app(state: AppState) -> Router {
     let traces = Router::new()
@@ -97,6 +98,18 @@ pub fn app(state: AppState) -> Router {
         .layer(middleware::from_fn_with_state(state.clone(), rate_limit))
         .layer(middleware::from_fn_with_state(state.cors.clone(), cors::layer))
         .layer(middleware::from_fn_with_state(state.clone(), count));
+    let router = Router::new().merge(traces);
+    let router = if state.config.admin_listen.is_some() { router } else { router.merge(admin_routes(&state)) };
+    finish(router, state)
+}
+
+/// The routes for `CANOPY_ADMIN_LISTEN`: the viewer (when traces are kept), `/metrics`,
+/// `/healthz`.
+pub fn admin_app(state: AppState) -> Router {
+    finish(admin_routes(&state), state)
+}
+
+fn admin_routes(state: &AppState) -> Router<AppState> {
     let viewer = if state.store.is_some() {
         Router::new()
             .route("/", get(viewer::page))
@@ -104,19 +117,27 @@ pub fn app(state: AppState) -> Router {
             .route("/viewer.css", get(viewer::style))
             .route("/api/traces", get(viewer::list))
             .route("/api/traces/{id}", get(viewer::trace))
-            .layer(middleware::from_fn_with_state(state.clone(), viewer::guard))
     } else {
         Router::new().route("/", get(|| async { "canopy-relay: forwarding; the viewer is off (see --tee)\n" }))
     };
-    Router::new()
-        .merge(traces)
-        .merge(viewer)
+    viewer.route("/metrics", get(metrics)).layer(middleware::from_fn_with_state(state.clone(), viewer::guard))
+}
+
+fn finish(router: Router<AppState>, state: AppState) -> Router {
+    router
         .route("/healthz", get(|| async { "ok\n" }))
-        .route("/metrics", get(metrics))
         .fallback(|| async {
             Reject::new(StatusCode::NOT_FOUND, format!("not found; OTLP goes to POST {TRACES_PATH}"))
         })
+        .layer(middleware::from_fn(nosniff))
         .with_state(state)
+}
+
+/// `X-Content-Type-Options: nosniff` on every answer (JSON and OTLP included).
+async fn nosniff(req: Request, next: Next) -> Response {
+    let mut res = next.run(req).await;
+    res.headers_mut().insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    res
 }
 
 async fn metrics(State(app): State<AppState>) -> Response {

@@ -81,9 +81,18 @@ pub struct Args {
     /// Do not print received traces to the console.
     #[arg(long, env = "CANOPY_QUIET", value_parser = BoolishValueParser::new())]
     pub quiet: bool,
-    /// Serve the viewer to any client; by default only to loopback clients with a loopback Host.
+    /// Serve the viewer and /metrics to any client; by default only to direct loopback
+    /// clients with a loopback Host. Never where traces hold user data.
     #[arg(long, env = "CANOPY_PUBLIC_VIEWER", value_parser = BoolishValueParser::new())]
     pub public_viewer: bool,
+    /// Serve the viewer and /metrics on this address instead of --listen (a loopback address,
+    /// e.g. 127.0.0.1:4319): behind a reverse proxy, point the proxy at --listen only.
+    #[arg(long, env = "CANOPY_ADMIN_LISTEN")]
+    pub admin_listen: Option<SocketAddr>,
+    /// Let anyone who sends `Authorization: Bearer <token>` read /metrics (e.g. Prometheus
+    /// scraping from another host).
+    #[arg(long, env = "CANOPY_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
     /// Correct span times when the browser clock is off by more than this (ms).
     #[arg(long, env = "CANOPY_SKEW_THRESHOLD_MS", default_value_t = 1000)]
     pub skew_threshold_ms: u64,
@@ -174,6 +183,9 @@ pub struct Config {
     /// Print each received trace to the console (with `store`).
     pub print: bool,
     pub public_viewer: bool,
+    /// A second listener for the viewer and `/metrics` (then not on `listen`).
+    pub admin_listen: Option<SocketAddr>,
+    pub metrics_token: Option<Secret>,
     pub allowed_origins: Vec<String>,
     pub allow_headers: Vec<String>,
     pub limits: Limits,
@@ -245,6 +257,9 @@ impl Config {
         if a.ingest_token.as_ref().is_some_and(|t| !t.trim().is_empty() && HeaderValue::from_str(t.trim()).is_err()) {
             return Err("CANOPY_INGEST_TOKEN must be visible ASCII (it travels in a header)".into());
         }
+        if a.admin_listen.is_some_and(|l| !l.ip().is_loopback()) && !a.public_viewer {
+            return Err("CANOPY_ADMIN_LISTEN must be a loopback address (or add --public-viewer)".into());
+        }
         if a.max_in_flight == 0 || a.forward_budget_ms == 0 {
             return Err("--max-in-flight and --forward-budget-ms must be above 0".into());
         }
@@ -263,6 +278,8 @@ impl Config {
             store,
             print: store && !a.quiet,
             public_viewer: a.public_viewer,
+            admin_listen: a.admin_listen,
+            metrics_token: a.metrics_token.filter(|t| !t.trim().is_empty()).map(|t| Secret::new(t.trim())),
             allowed_origins: a.allowed_origins,
             allow_headers: a.allow_headers,
             limits,
@@ -299,8 +316,9 @@ impl Config {
                 lines.push(format!("forwarding to {} {key}{ds}", u.url));
             }
         }
+        let admin = self.admin_listen.unwrap_or(self.listen);
         if self.store {
-            lines.push(format!("viewer: http://{}/", self.listen));
+            lines.push(format!("viewer: http://{admin}/"));
         }
         if self.allowed_origins.is_empty() {
             lines.push("allowed origins: none besides the relay's own (set CANOPY_ALLOWED_ORIGINS)".into());

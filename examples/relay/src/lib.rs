@@ -33,10 +33,10 @@ pub mod validate;
 mod view;
 mod viewer;
 
-pub use app::{AppState, TRACES_PATH, app};
+pub use app::{AppState, TRACES_PATH, admin_app, app};
 pub use config::{Args, Config, HONEYCOMB_EU, HONEYCOMB_US, Region, Secret};
 pub use cors::SDK_HEADERS;
 pub use error::{Encoding, Reject};
 pub use forward::{RetryPolicy, Upstream};
-pub use server::{ClientAddr, run, serve};
+pub use server::{ClientAddr, run, serve, serve_admin};
 pub use validate::Limits;

@@ -2,7 +2,7 @@
 //! clients are cut off), a bound on open connections, and graceful shutdown that lets in-flight
 //! requests (and their upstream forwards) finish within a grace period.
 
-use crate::app::{AppState, app};
+use crate::app::{AppState, admin_app, app};
 use crate::config::Config;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
@@ -25,26 +25,67 @@ const MAX_HEAD_BYTES: usize = 64 << 10;
 #[derive(Clone, Copy, Debug)]
 pub struct ClientAddr(pub SocketAddr);
 
-/// Binds `config.listen`, prints where, and serves until `shutdown` resolves.
+/// Binds `config.listen` (and `config.admin_listen`), prints where, and serves until
+/// `shutdown` resolves.
 pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(), String> {
-    let listener =
-        TcpListener::bind(config.listen).await.map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
-    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let bind = |addr: SocketAddr| async move {
+        let l = TcpListener::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+        let bound = l.local_addr().map_err(|e| e.to_string())?;
+        Ok::<_, String>((l, bound))
+    };
+    let (listener, addr) = bind(config.listen).await?;
+    let admin = match config.admin_listen {
+        Some(a) => Some(bind(a).await?),
+        None => None,
+    };
     let mut shown = config.clone();
     shown.listen = addr;
+    shown.admin_listen = admin.as_ref().map(|(_, a)| *a);
     // The banner is the program's output (scripts read the address from it), not a log line.
     let banner = format!("canopy-relay listening on http://{addr}\n{}\n", shown.describe());
     let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), banner.as_bytes());
     let state = AppState::new(config)?;
-    serve(listener, state, shutdown).await;
+    let Some((admin, _)) = admin else {
+        serve(listener, state, shutdown).await;
+        return Ok(());
+    };
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
+    let admin = tokio::spawn(serve_admin(admin, state.clone(), stopped(rx.clone())));
+    let main = serve(listener, state, stopped(rx));
+    let signal = async move {
+        shutdown.await;
+        let _ = tx.send(true);
+    };
+    tokio::join!(main, signal);
+    let _ = admin.await;
     Ok(())
 }
 
-/// Serves `state`'s routes on `listener` until `shutdown` resolves, then stops accepting and
-/// waits up to `shutdown_grace` for open requests.
+/// Serves `state`'s routes ([`app`]) on `listener` until `shutdown` resolves, then stops
+/// accepting and waits up to `shutdown_grace` for open requests.
 pub async fn serve(listener: TcpListener, state: AppState, shutdown: impl Future<Output = ()>) {
     let (read_timeout, grace) = (state.config.read_timeout, state.config.shutdown_grace);
-    let router = app(state);
+    serve_router(listener, app(state), read_timeout, grace, shutdown).await;
+}
+
+/// Serves the viewer and `/metrics` ([`admin_app`]) on `listener` (`CANOPY_ADMIN_LISTEN`).
+pub async fn serve_admin(listener: TcpListener, state: AppState, shutdown: impl Future<Output = ()>) {
+    let (read_timeout, grace) = (state.config.read_timeout, state.config.shutdown_grace);
+    serve_router(listener, admin_app(state), read_timeout, grace, shutdown).await;
+}
+
+/// The accept loop, hand-written (not `axum::serve`) for what axum's does not offer: a
+/// header-read timeout against slow-header clients, and a cap on open connections.
+async fn serve_router(
+    listener: TcpListener,
+    router: axum::Router,
+    read_timeout: Duration,
+    grace: Duration,
+    shutdown: impl Future<Output = ()>,
+) {
     let graceful = GracefulShutdown::new();
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     tokio::pin!(shutdown);

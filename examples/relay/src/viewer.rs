@@ -2,9 +2,12 @@
 //! step, no CDN, no inline script or style) and the JSON it reads, `GET /api/traces` and
 //! `GET /api/traces/{id}`.
 //!
-//! Traces hold user data, so by default the viewer answers only loopback clients that name a
-//! loopback host (`localhost`, `127.0.0.1`, `[::1]`): that also stops DNS-rebinding pages from
-//! reading it. `--public-viewer` lifts this; cross-origin requests are refused either way.
+//! Traces hold user data, so by default the viewer answers only direct loopback clients that
+//! name a loopback host (`localhost`, `127.0.0.1`, `[::1]`): that also stops DNS-rebinding pages
+//! from reading it. A reverse proxy on the same host also connects from loopback, so requests
+//! with proxy headers are refused, and `CANOPY_ADMIN_LISTEN` moves the viewer and `/metrics` to
+//! a listener of their own that the proxy does not point at. `--public-viewer` lifts the
+//! loopback rule; cross-origin requests are refused either way.
 
 use crate::app::AppState;
 use crate::error::Reject;
@@ -72,21 +75,44 @@ fn no_store(mut res: Response) -> Response {
     res
 }
 
-/// Refuses non-loopback clients (unless public) and cross-origin requests.
+/// Headers a proxy adds: a request that carries one came through a proxy, so its loopback
+/// peer says nothing about who sent it.
+const PROXY_HEADERS: [&str; 6] =
+    ["forwarded", "x-forwarded-for", "x-forwarded-host", "x-forwarded-proto", "x-real-ip", "via"];
+
+/// Guards the viewer and `/metrics`. Unless `--public-viewer`: the peer must be known to be
+/// loopback (no peer address fails closed), the `Host` a loopback name (keeps DNS-rebinding pages
+/// out), and no proxy header may be present. `/metrics` also answers anyone who sends
+/// `Authorization: Bearer <CANOPY_METRICS_TOKEN>`. Cross-origin requests are refused always.
 pub async fn guard(State(app): State<AppState>, req: Request, next: Next) -> Response {
     let host = req.headers().get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
-    if !app.config.public_viewer {
-        let peer_local = req.extensions().get::<ClientAddr>().is_none_or(|c| c.0.ip().to_canonical().is_loopback());
-        if !peer_local || !is_loopback_host(host) {
-            return Reject::new(StatusCode::FORBIDDEN, "the viewer answers only on loopback (see --public-viewer)")
-                .into_response();
-        }
-    }
     let origin = req.headers().get(header::ORIGIN).and_then(|o| o.to_str().ok());
     if origin.is_some_and(|o| o.split_once("://").is_none_or(|(_, rest)| !rest.eq_ignore_ascii_case(host))) {
         return Reject::new(StatusCode::FORBIDDEN, "cross-origin requests to the viewer are refused").into_response();
     }
+    if app.config.public_viewer || (req.uri().path() == "/metrics" && has_token(&app, &req)) {
+        return next.run(req).await;
+    }
+    let peer_local = req.extensions().get::<ClientAddr>().is_some_and(|c| c.0.ip().to_canonical().is_loopback());
+    let proxied = PROXY_HEADERS.iter().any(|h| req.headers().contains_key(*h));
+    if !peer_local || !is_loopback_host(host) || proxied {
+        return Reject::new(
+            StatusCode::FORBIDDEN,
+            "the viewer and /metrics answer only direct loopback requests (see CANOPY_ADMIN_LISTEN, \
+             CANOPY_METRICS_TOKEN, --public-viewer)",
+        )
+        .into_response();
+    }
     next.run(req).await
+}
+
+/// Whether the request carries `Authorization: Bearer <metrics token>` (constant-time compare).
+fn has_token(app: &AppState, req: &Request) -> bool {
+    let Some(token) = &app.config.metrics_token else { return false };
+    let sent = req.headers().get(header::AUTHORIZATION).map_or(&b""[..], |v| v.as_bytes());
+    let Some(sent) = sent.strip_prefix(b"Bearer ") else { return false };
+    let want = token.expose().as_bytes();
+    sent.len() == want.len() && sent.iter().zip(want).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
 }
 
 /// `localhost`, `*.localhost`, `127.0.0.1` or `[::1]`, with or without a port.

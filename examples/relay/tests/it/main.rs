@@ -4,6 +4,7 @@ mod budgets;
 mod corpus;
 mod cors;
 mod deep;
+mod exposure;
 mod forward;
 mod fuzz;
 mod limits;
