@@ -121,6 +121,7 @@ async function load(url, bodies, headersOf, conns, seconds, onWindow) {
   let next = 0, stop = false, measuring = false;
   const lat = [];
   let ok = 0, bad = 0, failed = 0, allOk = 0;
+  const statuses = {};
   const one = (body) => new Promise((resolve) => {
     const t = process.hrtime.bigint();
     const req = request({ host: u.hostname, port: u.port, path: u.pathname, method: "POST", agent, headers: { ...headersOf(), "content-length": body.length }, timeout: 30000 }, (res) => {
@@ -137,7 +138,7 @@ async function load(url, bodies, headersOf, conns, seconds, onWindow) {
       const r = await one(bodies[next++ % bodies.length]);
       if (r.status >= 200 && r.status < 300) allOk++;
       if (!counted || !measuring) continue; // only requests sent and answered inside the window
-      if (r.status >= 200 && r.status < 300) { ok++; lat.push(r.ms); } else if (r.status) bad++; else failed++;
+      if (r.status >= 200 && r.status < 300) { ok++; lat.push(r.ms); } else if (r.status) { bad++; statuses[r.status] = (statuses[r.status] || 0) + 1; } else failed++;
     }
   };
   const workers = Array.from({ length: conns }, worker);
@@ -152,7 +153,7 @@ async function load(url, bodies, headersOf, conns, seconds, onWindow) {
   stop = true;
   await Promise.race([Promise.all(workers), sleep(35000)]);
   agent.destroy();
-  return { ok, bad, failed, elapsed, lat, before, after, allOk };
+  return { ok, bad, failed, elapsed, lat, before, after, allOk, statuses };
 }
 
 /** The 32 bodies of 50 spans, in both formats. */
@@ -217,7 +218,7 @@ export async function measureRelay({ log, relayBin, venv, work }) {
       // 5 s); `stopped` counts again once the server has exited (its last batch goes at shutdown).
       const c1 = await settle(sink.url, 20000);
       const row = {
-        name, requests: r.ok, non2xx: r.bad, failed: r.failed, seconds: r.elapsed,
+        name, requests: r.ok, non2xx: r.bad, statuses: r.statuses, failed: r.failed, seconds: r.elapsed,
         spansPerS: (r.ok * SPANS) / r.elapsed, requestsPerS: r.ok / r.elapsed,
         p50: quantile(r.lat, 0.5), p90: quantile(r.lat, 0.9), p99: quantile(r.lat, 0.99), max: Math.max(...r.lat),
         serverCpuS: r.after[0] - r.before[0], sinkCpuS: r.after[1] - r.before[1],
@@ -231,13 +232,15 @@ export async function measureRelay({ log, relayBin, venv, work }) {
         row.deliveredServer = c2.serverSpans - c0.serverSpans;
         delete row.stopped;
       };
-      log(`relay: ${name}: ${fmt(row.spansPerS)} spans/s, p50 ${fmt(row.p50, 2)} ms, p99 ${fmt(row.p99, 2)} ms, ${r.bad} non-2xx, ${r.failed} failed; sink got ${row.delivered} spans`);
+      log(`relay: ${name}: ${fmt(row.spansPerS)} spans/s, p50 ${fmt(row.p50, 2)} ms, p99 ${fmt(row.p99, 2)} ms, ${r.bad} non-2xx ${JSON.stringify(r.statuses)}, ${r.failed} failed; sink got ${row.delivered} spans`);
       return row;
     };
 
     // Canopy's relay.
     const relay = await start(relayBin, [], {
-      env: { ...env0, CANOPY_LISTEN: "127.0.0.1:0", CANOPY_RATE_LIMIT: "0", CANOPY_QUIET: "1", CANOPY_UPSTREAM: `${sink.url}/v1/traces`, HONEYCOMB_API_KEY: "bench-key" },
+      env: { ...env0, CANOPY_LISTEN: "127.0.0.1:0", CANOPY_RATE_LIMIT: "0", CANOPY_QUIET: "1",
+        // The load generator is one client IP: its per-client budgets off, as the request rate limit.
+        CANOPY_CLIENT_SPAN_RATE: "0", CANOPY_CLIENT_BYTE_RATE: "0", CANOPY_MAX_IN_FLIGHT_PER_CLIENT: "0", CANOPY_UPSTREAM: `${sink.url}/v1/traces`, HONEYCOMB_API_KEY: "bench-key" },
       logFile: join(work, "relay.log"), re: /listening on (http:\/\/127\.0\.0\.1:\d+)/,
     });
     procs.push(relay.proc);
@@ -283,7 +286,7 @@ export function reportRelay(x, command) {
     "`bench/send_trace/app.py` is that endpoint as the write-up shows it (its `print` per span, `FlaskInstrumentor` and `RequestsInstrumentor` included), installed from `bench/send_trace/requirements.txt` (pinned: Flask 3.1.3, flask-cors 6.0.5, gunicorn 27.0.1, opentelemetry-sdk 1.45.1, instrumentation 0.66b1) into its own venv by `bench/run.sh`. " +
     `The write-up does not say how it is served, so two ways: **gunicorn with ${x.workers} sync workers** (how a Flask app is served in production, and the faster of the two) and **\`python3 -m flask run\`** (Flask's threaded server, what the user's backend Dockerfile runs). ` +
     `Their output (the \`print\`s, the request log) goes to a file, as a container's log (${fmt(x.logBytes.flask / 1048576, 1)} and ${fmt(x.logBytes.flaskDev / 1048576, 1)} MB in this run). ` +
-    "Canopy's relay: `canopy-relay` built with `cargo build --release`, run with `CANOPY_RATE_LIMIT=0 CANOPY_QUIET=1` and `CANOPY_UPSTREAM` (it decodes, validates, skew-checks, re-encodes as gzip protobuf and forwards). " +
+    "Canopy's relay: `canopy-relay` built with `cargo build --release`, run with `CANOPY_RATE_LIMIT=0 CANOPY_CLIENT_SPAN_RATE=0 CANOPY_CLIENT_BYTE_RATE=0 CANOPY_MAX_IN_FLIGHT_PER_CLIENT=0` (the load generator is one client IP, so its per-client limits are off), `CANOPY_QUIET=1` and `CANOPY_UPSTREAM` (it decodes, validates, skew-checks, re-encodes as gzip protobuf and forwards). " +
     "All send to the same OTLP sink (`bench/otlp_sink.mjs`, a Node process answering 200 at once), which counts the spans that arrive.", "");
   L.push(`**Load, the same for each:** the same ${x.spans} spans per request (32 page batches from \`examples/relay/bench/make_bodies.py\`, in rotation), in each one's format: to the relay as \`canopy-web\` sends them (OTLP/HTTP JSON, gzip: ${fmt(x.otlpGzBytes)} B a request, ${fmt(x.otlpJsonBytes)} B unzipped, with attributes), ` +
     `to Flask as the write-up's \`reportSpan()\` posts them (a JSON list of \`_spanContext\`, \`duration\`, \`startTime\`, \`endTime\`, \`name\`, \`parentSpanId\`: ${fmt(x.seedBytes)} B, no attributes, so less work for Flask). ` +
@@ -296,7 +299,7 @@ export function reportRelay(x, command) {
     const flask = row !== r;
     const extra = flask ? ` (+${fmt(row.deliveredServer)} SERVER spans from \`FlaskInstrumentor\`)` : "";
     const delivered = flask ? row.delivered - row.deliveredServer : row.delivered;
-    L.push(`| ${row.name} | ${fmt(row.requests)} | **${fmt(row.spansPerS)}** | ${fmt(row.requestsPerS, 1)} | ${fmt(row.p50, 2)} | ${fmt(row.p99, 2)} | ${fmt(row.max, 1)} | ${fmt(row.non2xx + row.failed)} | ${fmt(row.cpuMsPer1000, 1)} | ${fmt(delivered)} of ${fmt(row.sent)}${extra} | ${fmt(row.load[0], 2)}-${fmt(row.load[1], 2)} |`);
+    L.push(`| ${row.name} | ${fmt(row.requests)} | **${fmt(row.spansPerS)}** | ${fmt(row.requestsPerS, 1)} | ${fmt(row.p50, 2)} | ${fmt(row.p99, 2)} | ${fmt(row.max, 1)} | ${fmt(row.non2xx + row.failed)}${row.non2xx ? ` (${Object.entries(row.statuses).map(([k, v]) => `${fmt(v)} × ${k}`).join(", ")})` : ""} | ${fmt(row.cpuMsPer1000, 1)} | ${fmt(delivered)} of ${fmt(row.sent)}${extra} | ${fmt(row.load[0], 2)}-${fmt(row.load[1], 2)} |`);
   }
   L.push("");
   const x1 = (v) => fmt(v, v < 10 ? 1 : 0);
