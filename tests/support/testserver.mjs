@@ -15,7 +15,8 @@
 // Routes (GET unless said; every route accepts any method):
 //   /echo                 JSON: method, path, query, contentType, bodyLength, bodySha256, and the
 //                         request headers EXCEPT traceparent/tracestate (multipart boundaries are
-//                         replaced by "BOUNDARY" so FormData bodies compare equal across runs)
+//                         replaced by "BOUNDARY", and content-length is that body's length, so
+//                         FormData bodies compare equal across runs)
 //   /status/<code>        that status (200..599); 204/304 without a body
 //   /etag                 200 with ETag "canopy-v1"; 304 when If-None-Match matches
 //   /redirect?to=&code=   a redirect (301/302/303/307/308, default 302) to `to`
@@ -178,6 +179,8 @@ export function startServer({ cors = false } = {}) {
           if (k === "traceparent" || k === "tracestate") continue;
           headers[k] = k === "content-type" ? contentType : h[k];
         }
+        // The boundary's length is random in Firefox: report the length of the normalised body.
+        if (m && headers["content-length"] !== undefined) headers["content-length"] = String(body.length);
         const out = {
           method: req.method,
           path: p,

@@ -525,8 +525,13 @@ function xhr(opts) {
     };
     const label = (ev, prefix = "") => {
       let s = prefix + (ev.type === "readystatechange" ? `readystatechange:${x.readyState}` : ev.type);
-      // loaded/total are deterministic once a transfer completed; not for abort/error/timeout.
-      if (ev.type === "load" || (ev.type === "loadend" && x.status !== 0)) s += `(${ev.loaded}/${ev.total}/${ev.lengthComputable})`;
+      // loaded/total are deterministic once a transfer completed; not for abort/error/timeout,
+      // nor for a FormData upload in Firefox (its multipart boundary has a random length).
+      if (ev.type === "load" || (ev.type === "loadend" && x.status !== 0)) {
+        s += prefix === "upload:" && opts.body instanceof FormData
+          ? `(all ${ev.loaded === ev.total && ev.total > 0}/${ev.lengthComputable})`
+          : `(${ev.loaded}/${ev.total}/${ev.lengthComputable})`;
+      }
       return s;
     };
     const types = ["readystatechange", "loadstart", "progress", "abort", "error", "load", "timeout", "loadend"];
