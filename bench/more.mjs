@@ -151,7 +151,11 @@ export async function measureMemory(ctx) {
       ctx.countTaken(p);
       const heap0 = await gcHeap(p.page);
       const wasm0 = await call(p, "wasmBytes");
-      const made = await call(p, "queue", [MEM_SPANS]);
+      // Half, a reading, then the other half: the per-span figure at N/2 shows how it moves with N.
+      const half = await call(p, "queue", [MEM_SPANS / 2]);
+      const heapHalf = await gcHeap(p.page);
+      const wasmHalf = await call(p, "wasmBytes");
+      const made = half + (await call(p, "queue", [MEM_SPANS - half]));
       const early = ctx.countTaken(p);
       if (early) out.problems.push(`${sdk} round ${r + 1}: ${early} spans were exported before the flush`);
       const heap1 = await gcHeap(p.page);
@@ -159,7 +163,7 @@ export async function measureMemory(ctx) {
       await call(p, "flush", [], 60000);
       const got = ctx.countTaken(p);
       if (got !== made) out.problems.push(`${sdk} round ${r + 1}: ${made} spans queued, ${got} exported by the flush`);
-      out.samples[sdk].push({ js: heap1 - heap0, wasm: wasm1 - wasm0, wasmTotal: wasm1, spans: made });
+      out.samples[sdk].push({ js: heap1 - heap0, wasm: wasm1 - wasm0, wasmTotal: wasm1, spans: made, halfPer: (heapHalf - heap0 + wasmHalf - wasm0) / half });
       await ctx.pageMessages(p);
       await p.page.close();
     }
@@ -170,7 +174,7 @@ export async function measureMemory(ctx) {
     const s = out.samples[sdk];
     const per = s.map((x) => (x.js + x.wasm) / x.spans);
     out.result[sdk] = { per: median(per), js: median(s.map((x) => x.js / x.spans)), wasm: median(s.map((x) => x.wasm / x.spans)),
-      min: Math.min(...per), max: Math.max(...per), wasmTotal: Math.max(...s.map((x) => x.wasmTotal)) };
+      min: Math.min(...per), max: Math.max(...per), wasmTotal: Math.max(...s.map((x) => x.wasmTotal)), halfPer: median(s.map((x) => x.halfPer)) };
   }
   return out;
 }
@@ -183,7 +187,7 @@ export function reportMemory(m, command) {
     "(user actions of 5 spans: an active root with 2 attributes, a CLIENT span with 5 HTTP attributes, 3 children with 0-1 attributes). " +
     "Before and after, the page's garbage is collected (the DevTools protocol's `HeapProfiler.collectGarbage`, three times) and its JavaScript heap read (`Runtime.getHeapUsage`, used bytes); " +
     "for Canopy also its `WebAssembly.Memory` (noted by the harness when the glue instantiates the module). Wasm memory grows in 64 KiB pages and never shrinks: its growth is what the queue took beyond the free memory the module already had, spare capacity of growing buffers included, " +
-    "so the figure per span rises a little with the number queued (in a trial, 786 bytes at 5,000 spans and 983 at 20,000). " +
+    `so the figure per span moves with the number queued: at ${fmt(m.spans / 2)} spans (a reading half-way, same pages) it was ${fmt(c.halfPer)} bytes for Canopy and ${fmt(o.halfPer)} for OpenTelemetry. ` +
     `After 500 spans queued and flushed first (warm-up). The sink checked that nothing was exported before the flush and that the flush sent every span. ${m.rounds} rounds, alternating which SDK goes first; medians, range in parentheses. ${command}`, "");
   L.push("| bytes per queued span | OTel JS | Canopy | Canopy / OTel |", "|---|---|---|---|");
   L.push(`| JS heap | ${fmt(o.js)} | ${fmt(c.js)} | |`);
