@@ -485,6 +485,18 @@ F("Request with a ReadableStream body (duplex half)", async (e) => {
   const req = new Request(echo(e.same, "req-stream"), { method: "POST", body, duplex: "half" });
   return { r: await go([req]), after: reqState(req) };
 });
+F("Request with a POST body to the origin Canopy leaves alone (no CORS, not listed)", async (e) => {
+  const req = new Request(echo(e.nocors, "req-body-untraced"), { method: "POST", body: "untraced body", mode: "no-cors" });
+  const r = await go([req]);
+  return { r, after: reqState(req) };
+});
+F("Request in no-cors mode to the same origin: non-safelisted headers are dropped, ours too", async (e) => {
+  const req = new Request(echo(e.same, "req-no-cors-same"), { mode: "no-cors", headers: { "x-custom": "dropped", accept: "text/plain" } });
+  return {
+    request: await go([req]), after: reqState(req),
+    init: await go([echo(e.same, "init-no-cors-same"), { mode: "no-cors", method: "POST", body: "b", headers: { "x-custom": "dropped" } }]),
+  };
+});
 F("priority on a Request, on a Request with an init, and in an init (checked through DevTools)", async (e) => {
   const low = new Request(echo(e.same, "prio-request-low"), { priority: "low" });
   const lowWithInit = new Request(echo(e.same, "prio-request-low-init"), { priority: "low" });
