@@ -60,14 +60,19 @@ pub struct Args {
     /// (a flag shows in the process list). Never logged.
     #[arg(long, env = "HONEYCOMB_API_KEY", hide_env_values = true)]
     pub honeycomb_api_key: Option<String>,
+    /// Send to the upstream through this HTTP(S) proxy (http://proxy:3128). HTTP_PROXY and
+    /// HTTPS_PROXY are ignored: the key goes through a proxy only when you say so here.
+    #[arg(long, env = "CANOPY_UPSTREAM_PROXY")]
+    pub upstream_proxy: Option<String>,
     /// Honeycomb region used when no --upstream is given.
     #[arg(long, env = "CANOPY_HONEYCOMB_REGION", value_enum, default_value = "us")]
     pub honeycomb_region: Region,
     /// Honeycomb dataset, sent as x-honeycomb-dataset (only classic keys need it).
     #[arg(long, env = "CANOPY_DATASET")]
     pub dataset: Option<String>,
-    /// Origins allowed to post from a browser, comma-separated (https://app.example.com).
-    /// Other origins get 403; the relay's own origin is always allowed.
+    /// Origins allowed to post from a browser, comma-separated: https://app.example.com,
+    /// https://*.example.com (any subdomain), or * (any origin). Other origins get 403; the
+    /// relay's own origin is always allowed. Anything else is refused at startup.
     #[arg(long, env = "CANOPY_ALLOWED_ORIGINS", value_delimiter = ',')]
     pub allowed_origins: Vec<String>,
     /// Extra request headers CORS preflights may ask for, comma-separated, on top of
@@ -240,7 +245,9 @@ impl Config {
             (None, None) => None,
         };
         let upstream = url.map(|u| parse_upstream(&u, key.is_some())).transpose()?;
-        let upstream = upstream.map(|url| Upstream { url, api_key: key, dataset: a.dataset.filter(|d| !d.is_empty()) });
+        let proxy = a.upstream_proxy.filter(|p| !p.trim().is_empty()).map(|p| parse_proxy(&p)).transpose()?;
+        let upstream =
+            upstream.map(|url| Upstream { url, api_key: key, dataset: a.dataset.filter(|d| !d.is_empty()), proxy });
         let client_ip_header = a
             .client_ip_header
             .map(|h| HeaderName::try_from(h.trim()).map_err(|_| format!("{h:?} is not a header name")))
@@ -313,7 +320,12 @@ impl Config {
             Some(u) => {
                 let key = if u.api_key.is_some() { "with x-honeycomb-team" } else { "without a key" };
                 let ds = u.dataset.as_ref().map(|d| format!(", dataset {d:?}")).unwrap_or_default();
-                lines.push(format!("forwarding to {} {key}{ds}", u.url));
+                let via = u
+                    .proxy
+                    .as_ref()
+                    .map(|p| format!(" through the proxy {}", p.origin().ascii_serialization()))
+                    .unwrap_or_default();
+                lines.push(format!("forwarding to {} {key}{ds}{via}", u.url));
             }
         }
         let admin = self.admin_listen.unwrap_or(self.listen);
@@ -327,6 +339,15 @@ impl Config {
         }
         lines.join("\n")
     }
+}
+
+/// A proxy URL: http(s).
+fn parse_proxy(s: &str) -> Result<reqwest::Url, String> {
+    let url = reqwest::Url::parse(s.trim()).map_err(|e| format!("CANOPY_UPSTREAM_PROXY {s:?}: {e}"))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(format!("CANOPY_UPSTREAM_PROXY must be an http(s) URL, got {s:?}"));
+    }
+    Ok(url)
 }
 
 /// An upstream URL: http(s), no credentials in it, and no key sent in clear to another host.

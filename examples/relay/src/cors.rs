@@ -19,10 +19,63 @@ pub const SDK_HEADERS: [&str; 3] = ["content-type", "content-encoding", "x-canop
 /// How long a browser may cache a preflight (Chromium caps it at 7200 s).
 const MAX_AGE_SECS: u32 = 7200;
 
+/// One entry of `CANOPY_ALLOWED_ORIGINS`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Allowed {
+    /// `*`: any origin.
+    Any,
+    /// `https://app.example.com[:port]`.
+    Exact(String),
+    /// `https://*.example.com[:port]`: any subdomain (not the domain itself); `suffix` is
+    /// `.example.com[:port]`.
+    Subdomains { scheme: String, suffix: String },
+}
+
+impl Allowed {
+    fn parse(o: &str) -> Result<Allowed, String> {
+        if o == "*" {
+            return Ok(Allowed::Any);
+        }
+        let Some((scheme, rest)) = o.split_once("://").filter(|(s, _)| matches!(*s, "http" | "https")) else {
+            return Err(format!(
+                "allowed origin {o:?} must look like https://app.example.com (or https://*.example.com, or *)"
+            ));
+        };
+        let bad = |why: &str| Err(format!("allowed origin {o:?}: {why}"));
+        if rest.is_empty() || rest.contains('/') {
+            return bad("an origin is scheme://host[:port], nothing after");
+        }
+        match rest.strip_prefix("*.") {
+            Some(suffix) if !suffix.contains('*') && suffix.contains('.') => {
+                Ok(Allowed::Subdomains { scheme: scheme.to_owned(), suffix: format!(".{suffix}") })
+            }
+            Some(_) => bad("a wildcard must be followed by a domain with a dot, as in https://*.example.com"),
+            None if rest.contains('*') => bad("a wildcard may only be the first label, as in https://*.example.com"),
+            None => Ok(Allowed::Exact(o.to_owned())),
+        }
+    }
+
+    /// Whether `origin` (lowercase) matches.
+    fn matches(&self, origin: &str) -> bool {
+        match self {
+            Allowed::Any => true,
+            Allowed::Exact(o) => o == origin,
+            Allowed::Subdomains { scheme, suffix } => origin.split_once("://").is_some_and(|(s, rest)| {
+                let label = rest.strip_suffix(suffix.as_str()).unwrap_or("");
+                s == scheme
+                    && !label.is_empty()
+                    && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+                    && !label.starts_with('.')
+                    && !label.ends_with('.')
+            }),
+        }
+    }
+}
+
 /// The CORS policy.
 #[derive(Clone, Debug)]
 pub struct Cors {
-    origins: Vec<String>,
+    origins: Vec<Allowed>,
     headers: Vec<String>,
     allow_headers: HeaderValue,
 }
@@ -31,10 +84,7 @@ impl Cors {
     /// `origins` as `scheme://host[:port]`; `extra_headers` are allowed on top of the SDK's.
     pub fn new(origins: &[String], extra_headers: &[String]) -> Result<Cors, String> {
         let origins = origins.iter().map(|o| o.trim().trim_end_matches('/').to_ascii_lowercase());
-        let origins: Vec<String> = origins.filter(|o| !o.is_empty()).collect();
-        if let Some(bad) = origins.iter().find(|o| !(o.starts_with("http://") || o.starts_with("https://"))) {
-            return Err(format!("allowed origin {bad:?} must look like https://app.example.com"));
-        }
+        let origins = origins.filter(|o| !o.is_empty()).map(|o| Allowed::parse(&o)).collect::<Result<Vec<_>, _>>()?;
         let mut headers: Vec<String> = SDK_HEADERS.iter().map(|h| h.to_string()).collect();
         for h in extra_headers.iter().map(|h| h.trim().to_ascii_lowercase()).filter(|h| !h.is_empty()) {
             axum::http::HeaderName::try_from(h.as_str()).map_err(|_| format!("{h:?} is not a header name"))?;
@@ -51,7 +101,7 @@ impl Cors {
         let o = origin.to_ascii_lowercase();
         let same_host =
             host.is_some_and(|h| o.split_once("://").is_some_and(|(_, rest)| rest == h.to_ascii_lowercase()));
-        same_host || self.origins.contains(&o)
+        same_host || self.origins.iter().any(|a| a.matches(&o))
     }
 
     /// Answers a preflight from an allowed origin.
@@ -131,6 +181,25 @@ mod tests {
             assert_eq!(cors.allows(origin, host), want, "{why}");
         }
         assert!(Cors::new(&["app.example.com".into()], &[]).is_err(), "no scheme");
+        let wild = Cors::new(&["https://*.example.com".into(), "http://*.test.local:8080".into()], &[]).unwrap();
+        for (origin, want, why) in [
+            ("https://a.example.com", true, "a subdomain"),
+            ("https://a.b.example.com", true, "a deeper subdomain"),
+            ("https://example.com", false, "the domain itself"),
+            ("http://a.example.com", false, "other scheme"),
+            ("https://a.example.com.evil.com", false, "suffix after"),
+            ("https://evilexample.com", false, "no dot before the domain"),
+            ("https://a.example.com:8443", false, "other port"),
+            ("https://a_b.example.com", false, "not a host name"),
+            ("http://x.test.local:8080", true, "with a port"),
+        ] {
+            assert_eq!(wild.allows(origin, None), want, "{why}: {origin}");
+        }
+        assert!(Cors::new(&["*".into()], &[]).unwrap().allows("https://anything.example", None), "*");
+        for bad in ["https://app.*.com", "*.example.com", "https://*", "https://*.com/path", "https://*.*.example.com"]
+        {
+            assert!(Cors::new(&[bad.into()], &[]).is_err(), "{bad} is refused at startup");
+        }
         assert!(Cors::new(&[], &["bad header".into()]).is_err());
         let extra = Cors::new(&[], &["X-Tenant".into()]).unwrap();
         assert_eq!(extra.allow_headers, "content-type, content-encoding, x-canopy-sent-at, x-tenant");

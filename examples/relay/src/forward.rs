@@ -38,6 +38,9 @@ pub struct Upstream {
     pub url: reqwest::Url,
     pub api_key: Option<Secret>,
     pub dataset: Option<String>,
+    /// Send through this HTTP(S) proxy; `None` connects directly whatever `HTTP(S)_PROXY` says
+    /// (the key goes through a proxy only when asked).
+    pub proxy: Option<reqwest::Url>,
 }
 
 /// Retry policy.
@@ -89,7 +92,13 @@ enum Attempt {
 
 impl Forwarder {
     pub fn new(upstream: Upstream, policy: RetryPolicy, metrics: Arc<Metrics>) -> Result<Forwarder, String> {
-        let client = reqwest::Client::builder()
+        let builder = match &upstream.proxy {
+            Some(p) => {
+                reqwest::Client::builder().proxy(reqwest::Proxy::all(p.clone()).map_err(|e| format!("proxy: {e}"))?)
+            }
+            None => reqwest::Client::builder().no_proxy(),
+        };
+        let client = builder
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(policy.attempt_timeout)
             .user_agent(concat!("canopy-relay/", env!("CARGO_PKG_VERSION")))

@@ -33,6 +33,8 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
         let bound = l.local_addr().map_err(|e| e.to_string())?;
         Ok::<_, String>((l, bound))
     };
+    // Checked before anything is printed: the banner shows only a configuration that runs.
+    let state = AppState::new(config.clone())?;
     let (listener, addr) = bind(config.listen).await?;
     let admin = match config.admin_listen {
         Some(a) => Some(bind(a).await?),
@@ -44,7 +46,6 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     // The banner is the program's output (scripts read the address from it), not a log line.
     let banner = format!("canopy-relay listening on http://{addr}\n{}\n", shown.describe());
     let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), banner.as_bytes());
-    let state = AppState::new(config)?;
     let Some((admin, _)) = admin else {
         serve(listener, state, shutdown).await;
         return Ok(());

@@ -155,3 +155,27 @@ async fn a_rate_limited_answer_keeps_its_cors_headers() {
     assert!(res.message().contains("too many requests"), "{}", res.message());
     assert_eq!(up.received().len(), 2);
 }
+
+/// Issue 10, item 8: `*` was shown as allowed and then refused, and `https://*.example.com`
+/// matched nothing. Both work now; other wildcards are refused at startup.
+#[tokio::test]
+async fn wildcard_origins_work_and_other_patterns_are_refused() {
+    let up = Upstream::start().await;
+    let sub =
+        Relay::start(Config { allowed_origins: vec!["https://*.example.com".into()], ..forwarding(&up, Some(KEY)) })
+            .await;
+    let from = |relay: &Relay, origin: &'static str| {
+        let url = relay.traces();
+        async move { post(&url, "application/json", &[("origin", origin)], GOLDEN).await }
+    };
+    let ok = from(&sub, "https://shop.example.com").await;
+    assert_eq!((ok.status, ok.header("access-control-allow-origin")), (200, Some("https://shop.example.com")));
+    assert_eq!(from(&sub, "https://example.com").await.status, 403);
+    assert_eq!(from(&sub, "https://shop.example.com.evil.com").await.status, 403);
+    let any = Relay::start(Config { allowed_origins: vec!["*".into()], ..forwarding(&up, Some(KEY)) }).await;
+    let ok = from(&any, "https://anyone.test").await;
+    assert_eq!((ok.status, ok.header("access-control-allow-origin")), (200, Some("https://anyone.test")));
+    let bad = Config { allowed_origins: vec!["https://app.*.com".into()], ..local() };
+    let err = canopy_relay::AppState::new(bad).err().expect("refused at startup");
+    assert!(err.contains("wildcard"), "{err}");
+}

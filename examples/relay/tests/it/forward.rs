@@ -213,6 +213,7 @@ async fn an_unreachable_upstream_is_retried_then_handed_back() {
         url: format!("http://{closed}/v1/traces").parse().unwrap(),
         api_key: None,
         dataset: None,
+        proxy: None,
     });
     let relay = Relay::start(config).await;
     let res = post_json(&relay.traces(), GOLDEN).await;

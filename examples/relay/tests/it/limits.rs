@@ -219,3 +219,38 @@ async fn a_body_below_the_minimum_rate_is_cut_early() {
     // A body that arrives at a normal pace on the same relay is taken.
     assert_eq!(post_json(&relay.traces(), GOLDEN).await.status, 200);
 }
+
+/// Issue 10, item 8: gunzip, decoding and validation ran on the async workers, so a heavy
+/// request stalled every other connection on that worker. On a one-thread runtime the relay
+/// still answers /healthz while it decodes a large request.
+#[tokio::test(flavor = "current_thread")]
+async fn heavy_decoding_does_not_stall_the_async_worker() {
+    let limits =
+        Limits { max_spans: 100_000, max_nodes: 1_000_000, max_decompressed_bytes: 64 << 20, ..Limits::default() };
+    let config = Config { limits, client_span_rate: 0.0, client_byte_rate: 0.0, ..local() };
+    let relay = Relay::start(config).await;
+    // About 15 MiB of OTLP JSON, gzipped: a second or more of work in a debug build.
+    let body = gzip(sdk_batch("0af7651916cd43dd8448eb211c80319c", 40_000, now_ms()).as_bytes());
+    let url = relay.traces();
+    let heavy =
+        tokio::spawn(async move { post(&url, "application/json", &[("content-encoding", "gzip")], body).await });
+    let t = Instant::now();
+    let mut health = None;
+    // Bounded: 200 polls of /healthz, each answered at once when the worker is free.
+    for _ in 0..200 {
+        if heavy.is_finished() {
+            break;
+        }
+        let h0 = Instant::now();
+        let ok = get(&relay.url("/healthz")).await.status == 200;
+        health = Some(health.map_or(h0.elapsed(), |d: Duration| d.max(h0.elapsed())));
+        assert!(ok);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let res = heavy.await.unwrap();
+    assert_eq!(res.status, 200, "{}", res.message());
+    let took = t.elapsed();
+    let slowest = health.expect("polled /healthz while the request was processed");
+    assert!(took > Duration::from_millis(300), "the request took long enough to matter: {took:?}");
+    assert!(slowest < took / 3, "/healthz waited {slowest:?} while decoding took {took:?}");
+}

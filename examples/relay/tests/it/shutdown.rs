@@ -140,3 +140,39 @@ fn bad_configuration_exits_with_a_message() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("plain http"));
 }
+
+/// Issue 10, item 8: reqwest followed HTTP(S)_PROXY without saying so, so the key could go
+/// through a proxy nobody chose. It is used only when CANOPY_UPSTREAM_PROXY names it.
+#[tokio::test]
+async fn the_key_goes_through_a_proxy_only_when_asked() {
+    let (up, proxy) = (Upstream::start().await, Upstream::start().await);
+    // reqwest skips the environment's proxy for loopback IPs, so name the upstream "localhost".
+    let upstream = format!("http://localhost:{}/v1/traces", up.addr.port());
+    let proxy_url = format!("http://127.0.0.1:{}", proxy.addr.port());
+    let env = [
+        ("CANOPY_UPSTREAM", upstream.as_str()),
+        ("HONEYCOMB_API_KEY", KEY),
+        ("CANOPY_RATE_LIMIT", "0"),
+        ("HTTP_PROXY", proxy_url.as_str()),
+        ("http_proxy", proxy_url.as_str()),
+        ("ALL_PROXY", proxy_url.as_str()),
+    ];
+    let (mut child, addr, _) = spawn_binary(&env);
+    let res = post_json(&format!("http://{addr}/v1/traces"), GOLDEN).await;
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(res.status, 200, "{}", res.message());
+    assert_eq!((up.received().len(), proxy.received().len()), (1, 0), "HTTP_PROXY is ignored");
+
+    let mut with_proxy = env.to_vec();
+    with_proxy.push(("CANOPY_UPSTREAM_PROXY", proxy_url.as_str()));
+    let (mut child, addr, banner) = spawn_binary(&with_proxy);
+    assert!(banner.contains(&format!("through the proxy {proxy_url}")), "{banner}");
+    let res = post_json(&format!("http://{addr}/v1/traces"), GOLDEN).await;
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(res.status, 200, "{}", res.message());
+    let got = proxy.received();
+    assert_eq!(got.len(), 1, "CANOPY_UPSTREAM_PROXY is used");
+    assert_eq!(got[0].header("x-honeycomb-team"), Some(KEY));
+}

@@ -77,6 +77,7 @@ pub fn forwarding(upstream: &Upstream, key: Option<&str>) -> Config {
             url: upstream.url().parse().unwrap(),
             api_key: key.map(canopy_relay::Secret::new),
             dataset: None,
+            proxy: None,
         }),
         store: false,
         retry: RetryPolicy {
