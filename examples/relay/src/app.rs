@@ -11,7 +11,7 @@ use crate::store::{Store, StoreLimits};
 use crate::{ingest, viewer};
 use axum::Router;
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -126,9 +126,7 @@ fn admin_routes(state: &AppState) -> Router<AppState> {
 fn finish(router: Router<AppState>, state: AppState) -> Router {
     router
         .route("/healthz", get(|| async { "ok\n" }))
-        .fallback(|| async {
-            Reject::new(StatusCode::NOT_FOUND, format!("not found; OTLP goes to POST {TRACES_PATH}"))
-        })
+        .fallback(|| async { Reject::NotFound(format!("not found; OTLP goes to POST {TRACES_PATH}")) })
         .layer(middleware::from_fn(nosniff))
         .with_state(state)
 }
@@ -169,9 +167,7 @@ async fn rate_limit(State(app): State<AppState>, mut req: Request, next: Next) -
         Ok(()) => next.run(req).await,
         Err(wait) => {
             let secs = wait.as_secs_f64().ceil() as u64;
-            Reject::new(StatusCode::TOO_MANY_REQUESTS, format!("too many requests from {ip}; retry in {secs} s"))
-                .with_retry_after(secs)
-                .into_response()
+            Reject::RateLimited { ip, secs }.into_response()
         }
     }
 }

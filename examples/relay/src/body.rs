@@ -3,7 +3,7 @@
 
 use crate::error::Reject;
 use axum::body::Body;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, header};
 use bytes::{Bytes, BytesMut};
 use flate2::read::MultiGzDecoder;
 use http_body_util::{BodyExt, Limited};
@@ -52,17 +52,11 @@ pub async fn read(body: Body, max: usize, timeout: Duration, min_rate: u64) -> R
         }
         let now = Instant::now();
         if now >= deadline {
-            return Err(Reject::new(
-                StatusCode::REQUEST_TIMEOUT,
-                format!("the body took longer than {} ms to arrive", timeout.as_millis()),
-            ));
+            return Err(Reject::BodyTimeout { ms: timeout.as_millis() });
         }
         let counted = now.saturating_duration_since(start).saturating_sub(RATE_GRACE);
         if min_rate > 0 && (buf.len() as f64) < counted.as_secs_f64() * min_rate as f64 {
-            return Err(Reject::new(
-                StatusCode::REQUEST_TIMEOUT,
-                format!("the body arrived slower than {min_rate} bytes a second"),
-            ));
+            return Err(Reject::BodyTooSlow { rate: min_rate });
         }
     }
 }
@@ -96,13 +90,13 @@ mod tests {
         assert_eq!(gunzip(&gzip(b"hello"), 5).unwrap(), b"hello");
         let two = [gzip(b"ab"), gzip(b"cd")].concat();
         assert_eq!(gunzip(&two, 10).unwrap(), b"abcd", "concatenated members");
-        assert_eq!(gunzip(&gzip(b"hello!"), 5).unwrap_err().status, 413);
+        assert_eq!(gunzip(&gzip(b"hello!"), 5).unwrap_err().status(), 413);
         let bomb = gzip(&vec![0u8; 16 << 20]);
         assert!(bomb.len() < 20_000, "16 MiB of zeros compress to {} bytes", bomb.len());
-        assert_eq!(gunzip(&bomb, 1 << 20).unwrap_err().status, 413);
-        assert_eq!(gunzip(b"not gzip", 100).unwrap_err().status, 400);
+        assert_eq!(gunzip(&bomb, 1 << 20).unwrap_err().status(), 413);
+        assert_eq!(gunzip(b"not gzip", 100).unwrap_err().status(), 400);
         let z = gzip(b"hello");
-        assert_eq!(gunzip(&z[..z.len() - 4], 100).unwrap_err().status, 400, "truncated");
+        assert_eq!(gunzip(&z[..z.len() - 4], 100).unwrap_err().status(), 400, "truncated");
     }
 
     #[test]
@@ -112,8 +106,8 @@ mod tests {
         h.insert(header::CONTENT_LENGTH, "10".parse().unwrap());
         assert!(check_declared_length(&h, 10).is_ok());
         h.insert(header::CONTENT_LENGTH, "11".parse().unwrap());
-        assert_eq!(check_declared_length(&h, 10).unwrap_err().status, 413);
+        assert_eq!(check_declared_length(&h, 10).unwrap_err().status(), 413);
         h.insert(header::CONTENT_LENGTH, "x".parse().unwrap());
-        assert_eq!(check_declared_length(&h, 10).unwrap_err().status, 400);
+        assert_eq!(check_declared_length(&h, 10).unwrap_err().status(), 400);
     }
 }

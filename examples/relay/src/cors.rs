@@ -135,7 +135,7 @@ impl Cors {
 }
 
 fn refuse(message: String) -> Response {
-    Reject::new(StatusCode::FORBIDDEN, message).into_response()
+    Reject::Forbidden(message).into_response()
 }
 
 /// The middleware: refuses other origins, answers preflights, and marks allowed responses.

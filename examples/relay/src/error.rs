@@ -1,10 +1,11 @@
-//! [`Reject`]: a refused request, answered as OTLP/HTTP says (a `google.rpc.Status` body in the
-//! request's encoding), with a message that names what is wrong.
+//! [`Reject`]: why a request is refused, as a typed error, answered as OTLP/HTTP says (a
+//! `google.rpc.Status` body in the request's encoding) by one `IntoResponse` impl.
 
 use crate::model::RpcStatus;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use prost::Message;
+use std::net::IpAddr;
 
 /// How a response body is encoded: as the request was (OTLP answers in kind).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -13,65 +14,129 @@ pub enum Encoding {
     Protobuf,
 }
 
-/// A refused request: the HTTP status, a message for the client, and, for 429 and 503, how
-/// many seconds to wait before trying again.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Reject {
-    pub status: StatusCode,
-    pub message: String,
-    pub retry_after: Option<u64>,
+/// A refused request. The message (`Display`) is for the client: it names what is wrong and
+/// never holds the upstream's words or the relay's internals.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Reject {
+    /// 400: the body is malformed or breaks a rule (the message names the field).
+    #[error("{0}")]
+    BadRequest(String),
+    /// 413: over a size limit.
+    #[error("{0}")]
+    TooLarge(String),
+    /// 415: a content type or encoding the relay does not take.
+    #[error("{0}")]
+    Unsupported(String),
+    /// 408: the body did not arrive in time.
+    #[error("the body took longer than {ms} ms to arrive")]
+    BodyTimeout { ms: u128 },
+    /// 408: the body arrived slower than the minimum rate.
+    #[error("the body arrived slower than {rate} bytes a second")]
+    BodyTooSlow { rate: u64 },
+    /// 401: the ingest token is missing or wrong.
+    #[error("missing or wrong {header}")]
+    BadToken { header: &'static str },
+    /// 403: CORS, or the viewer's guard.
+    #[error("{0}")]
+    Forbidden(String),
+    /// 404.
+    #[error("{0}")]
+    NotFound(String),
+    /// 429: over the request rate.
+    #[error("too many requests from {ip}; retry in {secs} s")]
+    RateLimited { ip: IpAddr, secs: u64 },
+    /// 429: over a span or byte budget.
+    #[error("{ip} is over its {what} budget; retry in {secs} s")]
+    OverBudget { ip: IpAddr, what: &'static str, secs: u64 },
+    /// 429: too many requests in flight from one client.
+    #[error("too many requests in flight from {ip}")]
+    TooManyInFlight { ip: IpAddr },
+    /// 503: every processing slot is taken.
+    #[error("the relay is busy; try again shortly")]
+    Busy,
+    /// 503: the upstream did not take the data within the forward budget.
+    #[error("upstream unavailable; retry in {secs} s")]
+    UpstreamUnavailable { secs: u64 },
+    /// The upstream refused the data for good: its status, passed on (client and server errors
+    /// as they are, anything else as 502).
+    #[error("the upstream refused the data (HTTP {status}); the relay's log has the details")]
+    UpstreamRefused { status: StatusCode },
+    /// 500: a bug (the details are logged).
+    #[error("internal error")]
+    Internal,
 }
 
 impl Reject {
-    pub fn new(status: StatusCode, message: impl Into<String>) -> Reject {
-        Reject { status, message: message.into(), retry_after: None }
-    }
-
-    /// 400: the body is malformed or breaks a rule.
     pub fn bad_request(message: impl Into<String>) -> Reject {
-        Reject::new(StatusCode::BAD_REQUEST, message)
+        Reject::BadRequest(message.into())
     }
 
-    /// 413: over a size limit.
     pub fn too_large(message: impl Into<String>) -> Reject {
-        Reject::new(StatusCode::PAYLOAD_TOO_LARGE, message)
+        Reject::TooLarge(message.into())
     }
 
-    /// 415: a content type or encoding the relay does not take.
     pub fn unsupported(message: impl Into<String>) -> Reject {
-        Reject::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, message)
+        Reject::Unsupported(message.into())
     }
 
-    /// 503 with `Retry-After`: try again later; nothing was kept.
-    pub fn unavailable(message: impl Into<String>, retry_after: u64) -> Reject {
-        Reject::new(StatusCode::SERVICE_UNAVAILABLE, message).with_retry_after(retry_after)
+    pub fn forbidden(message: impl Into<String>) -> Reject {
+        Reject::Forbidden(message.into())
     }
 
-    pub fn with_retry_after(mut self, seconds: u64) -> Reject {
-        self.retry_after = Some(seconds.max(1));
-        self
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Reject::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Reject::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Reject::Unsupported(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Reject::BodyTimeout { .. } | Reject::BodyTooSlow { .. } => StatusCode::REQUEST_TIMEOUT,
+            Reject::BadToken { .. } => StatusCode::UNAUTHORIZED,
+            Reject::Forbidden(_) => StatusCode::FORBIDDEN,
+            Reject::NotFound(_) => StatusCode::NOT_FOUND,
+            Reject::RateLimited { .. } | Reject::OverBudget { .. } | Reject::TooManyInFlight { .. } => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
+            Reject::Busy | Reject::UpstreamUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Reject::UpstreamRefused { status } if status.is_client_error() || status.is_server_error() => *status,
+            Reject::UpstreamRefused { .. } => StatusCode::BAD_GATEWAY,
+            Reject::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// Seconds the client should wait before trying again (429 and 503), at least 1.
+    pub fn retry_after(&self) -> Option<u64> {
+        let secs = match self {
+            Reject::RateLimited { secs, .. } | Reject::OverBudget { secs, .. } => *secs,
+            Reject::UpstreamUnavailable { secs } => *secs,
+            Reject::TooManyInFlight { .. } | Reject::Busy => 1,
+            _ => return None,
+        };
+        Some(secs.max(1))
     }
 
     /// The response, its body a `google.rpc.Status` in `encoding`.
     pub fn into_response_as(self, encoding: Encoding) -> Response {
-        let code = grpc_code(self.status);
+        let status = self.status();
+        let code = grpc_code(status);
+        let retry_after = self.retry_after();
+        let message = self.to_string();
         let mut res = match encoding {
             Encoding::Json => {
-                let body = serde_json::json!({ "code": code, "message": self.message }).to_string();
-                (self.status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+                let body = serde_json::json!({ "code": code, "message": message }).to_string();
+                (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
             }
             Encoding::Protobuf => {
-                let body = RpcStatus { code, message: self.message }.encode_to_vec();
-                (self.status, [(header::CONTENT_TYPE, "application/x-protobuf")], body).into_response()
+                let body = RpcStatus { code, message }.encode_to_vec();
+                (status, [(header::CONTENT_TYPE, "application/x-protobuf")], body).into_response()
             }
         };
-        if let Some(secs) = self.retry_after {
+        if let Some(secs) = retry_after {
             res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         res
     }
 }
 
+/// Outside the traces route (where the request's encoding decides), answers are JSON.
 impl IntoResponse for Reject {
     fn into_response(self) -> Response {
         self.into_response_as(Encoding::Json)
@@ -89,5 +154,29 @@ fn grpc_code(status: StatusCode) -> i32 {
         429 => 8,             // RESOURCE_EXHAUSTED
         502 | 503 => 14,      // UNAVAILABLE
         _ => 2,               // UNKNOWN
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_and_retry_after() {
+        let ip: IpAddr = "203.0.113.1".parse().unwrap();
+        for (reject, status, retry) in [
+            (Reject::bad_request("x"), 400, None),
+            (Reject::BodyTooSlow { rate: 10 }, 408, None),
+            (Reject::RateLimited { ip, secs: 0 }, 429, Some(1)),
+            (Reject::OverBudget { ip, what: "spans", secs: 7 }, 429, Some(7)),
+            (Reject::UpstreamUnavailable { secs: 30 }, 503, Some(30)),
+            (Reject::UpstreamRefused { status: StatusCode::UNAUTHORIZED }, 401, None),
+            (Reject::UpstreamRefused { status: StatusCode::FOUND }, 502, None),
+        ] {
+            assert_eq!((reject.status().as_u16(), reject.retry_after()), (status, retry), "{reject:?}");
+        }
+        let res = Reject::Busy.into_response_as(Encoding::Protobuf);
+        assert_eq!(res.headers()[header::RETRY_AFTER], "1");
+        assert_eq!(res.headers()[header::CONTENT_TYPE], "application/x-protobuf");
     }
 }

@@ -31,8 +31,8 @@ pub async fn export(State(app): State<AppState>, req: Request) -> Response {
     match handle(&app, &parts, body).await {
         Ok(res) => res,
         Err(reject) => {
-            if reject.status.is_client_error() {
-                log_refusal(reject.status, &reject.message);
+            if reject.status().is_client_error() {
+                log_refusal(reject.status(), &reject.to_string());
             }
             reject.into_response_as(encoding)
         }
@@ -48,16 +48,10 @@ async fn handle(app: &AppState, parts: &Parts, body: Body) -> Result<Response, R
     body::check_declared_length(&parts.headers, config.limits.max_body_bytes)?;
     let sent_at = skew::sent_at(&parts.headers, parts.uri.query())?;
     // Per client first: one address trickling bodies holds only its own slots.
-    let _client = app.clients.enter(ip).ok_or_else(|| {
-        Reject::new(StatusCode::TOO_MANY_REQUESTS, format!("too many requests in flight from {ip}")).with_retry_after(1)
-    })?;
+    let _client = app.clients.enter(ip).ok_or(Reject::TooManyInFlight { ip })?;
     let raw = body::read(body, config.limits.max_body_bytes, config.read_timeout, config.min_body_rate).await?;
     // The shared slots are taken only once the body is in, so slow uploads cannot hold them.
-    let _permit = app
-        .in_flight
-        .clone()
-        .try_acquire_owned()
-        .map_err(|_| Reject::unavailable("the relay is busy; try again shortly", 1))?;
+    let _permit = app.in_flight.clone().try_acquire_owned().map_err(|_| Reject::Busy)?;
     let state = app.clone();
     let (mut req, spans) = on_cpu(app, move || decode_and_check(&state, ip, kind, &raw)).await??;
     if let Err(wait) = app.span_budget.take(ip, spans as u64, Instant::now()) {
@@ -100,17 +94,12 @@ async fn handle(app: &AppState, parts: &Parts, body: Body) -> Result<Response, R
         Outcome::Deferred { retry_after, reason } => {
             m.spans_deferred.fetch_add(spans as u64, Relaxed);
             tracing::warn!(spans, retry_after, "upstream unavailable, told the client to retry: {reason}");
-            Err(Reject::unavailable(format!("upstream unavailable; retry in {retry_after} s"), retry_after))
+            Err(Reject::UpstreamUnavailable { secs: retry_after })
         }
         Outcome::Refused { status, message } => {
             m.spans_dropped.fetch_add(spans as u64, Relaxed);
             tracing::warn!(spans, %status, "dropped spans the upstream refused: {message}");
-            let status =
-                if status.is_client_error() || status.is_server_error() { status } else { StatusCode::BAD_GATEWAY };
-            Err(Reject::new(
-                status,
-                format!("the upstream refused the data (HTTP {status}); the relay's log has the details"),
-            ))
+            Err(Reject::UpstreamRefused { status })
         }
     }
 }
@@ -121,22 +110,20 @@ fn check_token(token: Option<&Secret>, parts: &Parts) -> Result<(), Reject> {
     let sent = parts.headers.get(TOKEN_HEADER).map_or(&b""[..], |v| v.as_bytes());
     let want = token.expose().as_bytes();
     let same = sent.len() == want.len() && sent.iter().zip(want).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0;
-    if same { Ok(()) } else { Err(Reject::new(StatusCode::UNAUTHORIZED, format!("missing or wrong {TOKEN_HEADER}"))) }
+    if same { Ok(()) } else { Err(Reject::BadToken { header: TOKEN_HEADER }) }
 }
 
-fn over_budget(ip: IpAddr, what: &str, wait: Duration) -> Reject {
-    let secs = wait.as_secs_f64().ceil() as u64;
-    Reject::new(StatusCode::TOO_MANY_REQUESTS, format!("{ip} is over its {what} budget; retry in {secs} s"))
-        .with_retry_after(secs)
+fn over_budget(ip: IpAddr, what: &'static str, wait: Duration) -> Reject {
+    Reject::OverBudget { ip, what, secs: wait.as_secs_f64().ceil() as u64 }
 }
 
 /// Runs CPU-heavy work (gunzip, decoding, validation, printing, encoding) on the blocking
 /// pool, at most [`AppState::cpu`]'s permits at once, so the async workers keep serving.
 async fn on_cpu<T: Send + 'static>(app: &AppState, work: impl FnOnce() -> T + Send + 'static) -> Result<T, Reject> {
-    let _permit = app.cpu.acquire().await.map_err(|_| Reject::unavailable("shutting down", 1))?;
+    let _permit = app.cpu.acquire().await.map_err(|_| Reject::Busy)?;
     tokio::task::spawn_blocking(work).await.map_err(|e| {
         tracing::error!("a blocking task failed: {e}");
-        Reject::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+        Reject::Internal
     })
 }
 

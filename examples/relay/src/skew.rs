@@ -72,9 +72,9 @@ mod tests {
         assert_eq!(sent_at(&h, Some("sent_at=5")), Ok(Some(1_700_000_000_123)), "the header wins");
         for bad in ["-5", "1.5", "", "12345678901234567", "1e12", " 1"] {
             h.insert(HEADER, HeaderValue::from_str(bad).unwrap());
-            assert_eq!(sent_at(&h, None).unwrap_err().status, 400, "{bad:?}");
+            assert_eq!(sent_at(&h, None).unwrap_err().status(), 400, "{bad:?}");
         }
-        assert_eq!(sent_at(&HeaderMap::new(), Some("sent_at=abc")).unwrap_err().status, 400);
+        assert_eq!(sent_at(&HeaderMap::new(), Some("sent_at=abc")).unwrap_err().status(), 400);
     }
 
     #[test]

@@ -335,7 +335,7 @@ mod tests {
         for (edit, want, why) in cases {
             let mut s = span();
             edit(&mut s);
-            let got = validate(&req(vec![s]), &limits).map_err(|r| r.message);
+            let got = validate(&req(vec![s]), &limits).map_err(|r| r.to_string());
             match want {
                 None => assert_eq!(got, Ok(1), "{why}"),
                 Some(w) => assert!(got.as_ref().is_err_and(|m| m.contains(w)), "{why}: {got:?}"),
@@ -346,10 +346,13 @@ mod tests {
     #[test]
     fn duplicates_and_span_count() {
         let err = validate(&req(vec![span(), span()]), &Limits::default()).unwrap_err();
-        assert!(err.message.contains("resourceSpans[0].scopeSpans[0].spans[1].spanId: duplicate span 0202"), "{err:?}");
+        assert!(
+            err.to_string().contains("resourceSpans[0].scopeSpans[0].spans[1].spanId: duplicate span 0202"),
+            "{err:?}"
+        );
         let limits = Limits { max_spans: 1, ..Limits::default() };
         let mut other = span();
         other.span_id = vec![3; 8];
-        assert_eq!(validate(&req(vec![span(), other]), &limits).unwrap_err().status.as_u16(), 413);
+        assert_eq!(validate(&req(vec![span(), other]), &limits).unwrap_err().status().as_u16(), 413);
     }
 }

@@ -15,7 +15,7 @@ use crate::server::ClientAddr;
 use crate::view::SpanView;
 use axum::Json;
 use axum::extract::{Path, Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Response};
 use serde::Serialize;
@@ -65,8 +65,7 @@ pub async fn trace(State(app): State<AppState>, Path(id): Path<String>) -> Respo
     }
     match app.store.as_ref().and_then(|s| s.get(&id)) {
         Some(spans) => no_store(Json(TraceDetail { trace_id: id, spans }).into_response()),
-        None => Reject::new(StatusCode::NOT_FOUND, format!("no trace {id} (the viewer keeps recent traces only)"))
-            .into_response(),
+        None => Reject::NotFound(format!("no trace {id} (the viewer keeps recent traces only)")).into_response(),
     }
 }
 
@@ -88,7 +87,7 @@ pub async fn guard(State(app): State<AppState>, req: Request, next: Next) -> Res
     let host = req.headers().get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
     let origin = req.headers().get(header::ORIGIN).and_then(|o| o.to_str().ok());
     if origin.is_some_and(|o| o.split_once("://").is_none_or(|(_, rest)| !rest.eq_ignore_ascii_case(host))) {
-        return Reject::new(StatusCode::FORBIDDEN, "cross-origin requests to the viewer are refused").into_response();
+        return Reject::forbidden("cross-origin requests to the viewer are refused").into_response();
     }
     if app.config.public_viewer || (req.uri().path() == "/metrics" && has_token(&app, &req)) {
         return next.run(req).await;
@@ -96,8 +95,7 @@ pub async fn guard(State(app): State<AppState>, req: Request, next: Next) -> Res
     let peer_local = req.extensions().get::<ClientAddr>().is_some_and(|c| c.0.ip().to_canonical().is_loopback());
     let proxied = PROXY_HEADERS.iter().any(|h| req.headers().contains_key(*h));
     if !peer_local || !is_loopback_host(host) || proxied {
-        return Reject::new(
-            StatusCode::FORBIDDEN,
+        return Reject::forbidden(
             "the viewer and /metrics answer only direct loopback requests (see CANOPY_ADMIN_LISTEN, \
              CANOPY_METRICS_TOKEN, --public-viewer)",
         )

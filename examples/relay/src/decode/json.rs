@@ -322,7 +322,7 @@ mod tests {
     use super::*;
 
     fn decode_str(s: &str) -> Result<ExportTraceServiceRequest, String> {
-        decode(s.as_bytes(), &Limits::default()).map_err(|r| r.message)
+        decode(s.as_bytes(), &Limits::default()).map_err(|r| r.to_string())
     }
 
     fn span(fields: &str) -> String {

@@ -138,7 +138,7 @@ mod tests {
             if let Some(ce) = ce {
                 h.insert(CONTENT_ENCODING, HeaderValue::from_static(ce));
             }
-            let got = body_kind(&h).map(|k| (k.format, k.gzip)).map_err(|r| r.status.as_u16());
+            let got = body_kind(&h).map(|k| (k.format, k.gzip)).map_err(|r| r.status().as_u16());
             assert_eq!(&got, want, "{why}");
         }
     }

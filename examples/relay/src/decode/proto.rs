@@ -154,7 +154,7 @@ mod tests {
     }
 
     fn err(body: &[u8], limits: &Limits) -> String {
-        decode(body, limits).unwrap_err().message
+        decode(body, limits).unwrap_err().to_string()
     }
 
     #[test]

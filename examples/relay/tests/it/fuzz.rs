@@ -232,7 +232,7 @@ fn decoders_hold_their_properties() {
         let got =
             decode(Format::Json, json.as_bytes(), &limits).unwrap_or_else(|e| panic!("seed {at:#x}: {e:?}\n{json}"));
         assert!(got == want, "seed {at:#x}: JSON decoded differently\n{json}");
-        assert_eq!(validate(&got, &limits).map_err(|e| e.message), Ok(want.span_count()), "seed {at:#x}");
+        assert_eq!(validate(&got, &limits).map_err(|e| e.to_string()), Ok(want.span_count()), "seed {at:#x}");
         let proto = decode(Format::Protobuf, &want.encode_to_vec(), &limits).unwrap();
         assert!(proto == want, "seed {at:#x}: protobuf decoded differently");
         if corpus.len() < 64 {
