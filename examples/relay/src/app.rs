@@ -2,7 +2,7 @@
 
 use crate::config::Config;
 use crate::cors::{self, Cors};
-use crate::error::Reject;
+use crate::error::{ConfigError, Reject};
 use crate::forward::Forwarder;
 use crate::metrics::Metrics;
 use crate::ratelimit::{ClientSlots, RateLimiter};
@@ -60,7 +60,7 @@ impl Deref for AppState {
 }
 
 impl AppState {
-    pub fn new(config: Config) -> Result<AppState, String> {
+    pub fn new(config: Config) -> Result<AppState, ConfigError> {
         let metrics = Arc::new(Metrics::default());
         let forwarder = match &config.upstream {
             Some(u) => Some(Forwarder::new(u.clone(), config.retry.clone(), metrics.clone())?),

@@ -5,6 +5,7 @@
 //! `CANOPY_*` name for every other flag. Without a key and without an upstream the relay runs
 //! local-only: it keeps traces in memory and serves the viewer.
 
+use crate::error::ConfigError;
 use crate::forward::{RetryPolicy, Upstream};
 use crate::validate::Limits;
 use axum::http::{HeaderName, HeaderValue};
@@ -236,7 +237,7 @@ impl Args {
 
 impl Config {
     /// Resolves flags: picks the upstream, checks URLs and names.
-    pub fn from_args(a: Args) -> Result<Config, String> {
+    pub fn from_args(a: Args) -> Result<Config, ConfigError> {
         let key = a.honeycomb_api_key.filter(|k| !k.trim().is_empty()).map(|k| Secret::new(k.trim()));
         let url = match (a.upstream.filter(|u| !u.trim().is_empty()), &key) {
             (Some(u), _) => Some(u),
@@ -250,7 +251,7 @@ impl Config {
             upstream.map(|url| Upstream { url, api_key: key, dataset: a.dataset.filter(|d| !d.is_empty()), proxy });
         let client_ip_header = a
             .client_ip_header
-            .map(|h| HeaderName::try_from(h.trim()).map_err(|_| format!("{h:?} is not a header name")))
+            .map(|h| HeaderName::try_from(h.trim()).map_err(|_| ConfigError::HeaderName(h.clone())))
             .transpose()?;
         for (name, rate) in [
             ("--rate-limit", a.rate_limit),
@@ -258,17 +259,17 @@ impl Config {
             ("--client-byte-rate", a.client_byte_rate),
         ] {
             if !rate.is_finite() || rate < 0.0 {
-                return Err(format!("{name} must be a number, 0 or more (0 turns it off)"));
+                return Err(ConfigError::Rate(name));
             }
         }
         if a.ingest_token.as_ref().is_some_and(|t| !t.trim().is_empty() && HeaderValue::from_str(t.trim()).is_err()) {
-            return Err("CANOPY_INGEST_TOKEN must be visible ASCII (it travels in a header)".into());
+            return Err(ConfigError::HeaderValue("CANOPY_INGEST_TOKEN"));
         }
         if a.admin_listen.is_some_and(|l| !l.ip().is_loopback()) && !a.public_viewer {
-            return Err("CANOPY_ADMIN_LISTEN must be a loopback address (or add --public-viewer)".into());
+            return Err(ConfigError::AdminNotLoopback);
         }
         if a.max_in_flight == 0 || a.forward_budget_ms == 0 {
-            return Err("--max-in-flight and --forward-budget-ms must be above 0".into());
+            return Err(ConfigError::Zero);
         }
         let limits = Limits {
             max_body_bytes: a.max_body_bytes,
@@ -342,26 +343,32 @@ impl Config {
 }
 
 /// A proxy URL: http(s).
-fn parse_proxy(s: &str) -> Result<reqwest::Url, String> {
-    let url = reqwest::Url::parse(s.trim()).map_err(|e| format!("CANOPY_UPSTREAM_PROXY {s:?}: {e}"))?;
+fn parse_proxy(s: &str) -> Result<reqwest::Url, ConfigError> {
+    http_url("CANOPY_UPSTREAM_PROXY", s)
+}
+
+/// `s` as an http(s) URL, or why not.
+fn http_url(name: &'static str, s: &str) -> Result<reqwest::Url, ConfigError> {
+    let url = reqwest::Url::parse(s.trim()).map_err(|e| ConfigError::BadUrl {
+        name,
+        value: s.to_owned(),
+        reason: e.to_string(),
+    })?;
     if !matches!(url.scheme(), "http" | "https") {
-        return Err(format!("CANOPY_UPSTREAM_PROXY must be an http(s) URL, got {s:?}"));
+        return Err(ConfigError::NotHttp { name, value: s.to_owned() });
     }
     Ok(url)
 }
 
 /// An upstream URL: http(s), no credentials in it, and no key sent in clear to another host.
-fn parse_upstream(s: &str, has_key: bool) -> Result<reqwest::Url, String> {
-    let url = reqwest::Url::parse(s.trim()).map_err(|e| format!("CANOPY_UPSTREAM {s:?}: {e}"))?;
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err(format!("CANOPY_UPSTREAM must be an http(s) URL, got {s:?}"));
-    }
+fn parse_upstream(s: &str, has_key: bool) -> Result<reqwest::Url, ConfigError> {
+    let url = http_url("CANOPY_UPSTREAM", s)?;
     if !url.username().is_empty() || url.password().is_some() {
-        return Err("CANOPY_UPSTREAM must not hold credentials; use HONEYCOMB_API_KEY".into());
+        return Err(ConfigError::CredentialsInUrl);
     }
     let loopback = matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
     if has_key && url.scheme() == "http" && !loopback {
-        return Err("refusing to send HONEYCOMB_API_KEY over plain http to another host; use https".into());
+        return Err(ConfigError::KeyInClear);
     }
     Ok(url)
 }
@@ -372,7 +379,7 @@ mod tests {
 
     fn config(args: &[&str]) -> Result<Config, String> {
         let args = Args::parse_without_env(std::iter::once("canopy-relay").chain(args.iter().copied()));
-        Config::from_args(args.map_err(|e| e.to_string())?)
+        Config::from_args(args.map_err(|e| e.to_string())?).map_err(|e| e.to_string())
     }
 
     #[test]

@@ -7,7 +7,7 @@
 //! Requests without an `Origin` (backend SDKs, curl) are not CORS and pass. `Retry-After` is
 //! exposed so the SDK can honour it on 429 and 503.
 
-use crate::error::Reject;
+use crate::error::{ConfigError, Reject};
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
@@ -32,16 +32,15 @@ enum Allowed {
 }
 
 impl Allowed {
-    fn parse(o: &str) -> Result<Allowed, String> {
+    fn parse(o: &str) -> Result<Allowed, ConfigError> {
         if o == "*" {
             return Ok(Allowed::Any);
         }
         let Some((scheme, rest)) = o.split_once("://").filter(|(s, _)| matches!(*s, "http" | "https")) else {
-            return Err(format!(
-                "allowed origin {o:?} must look like https://app.example.com (or https://*.example.com, or *)"
-            ));
+            let why = "it must look like https://app.example.com (or https://*.example.com, or *)";
+            return Err(ConfigError::Origin { origin: o.to_owned(), why });
         };
-        let bad = |why: &str| Err(format!("allowed origin {o:?}: {why}"));
+        let bad = |why: &'static str| Err(ConfigError::Origin { origin: o.to_owned(), why });
         if rest.is_empty() || rest.contains('/') {
             return bad("an origin is scheme://host[:port], nothing after");
         }
@@ -82,17 +81,19 @@ pub struct Cors {
 
 impl Cors {
     /// `origins` as `scheme://host[:port]`; `extra_headers` are allowed on top of the SDK's.
-    pub fn new(origins: &[String], extra_headers: &[String]) -> Result<Cors, String> {
+    pub fn new(origins: &[String], extra_headers: &[String]) -> Result<Cors, ConfigError> {
         let origins = origins.iter().map(|o| o.trim().trim_end_matches('/').to_ascii_lowercase());
         let origins = origins.filter(|o| !o.is_empty()).map(|o| Allowed::parse(&o)).collect::<Result<Vec<_>, _>>()?;
         let mut headers: Vec<String> = SDK_HEADERS.iter().map(|h| h.to_string()).collect();
         for h in extra_headers.iter().map(|h| h.trim().to_ascii_lowercase()).filter(|h| !h.is_empty()) {
-            axum::http::HeaderName::try_from(h.as_str()).map_err(|_| format!("{h:?} is not a header name"))?;
+            axum::http::HeaderName::try_from(h.as_str()).map_err(|_| ConfigError::HeaderName(h.clone()))?;
             if !headers.contains(&h) {
                 headers.push(h);
             }
         }
-        let allow_headers = HeaderValue::try_from(headers.join(", ")).map_err(|e| e.to_string())?;
+        // Header names joined by ", " are always a valid value.
+        let allow_headers =
+            HeaderValue::try_from(headers.join(", ")).map_err(|_| ConfigError::HeaderValue("CANOPY_ALLOW_HEADERS"))?;
         Ok(Cors { origins, headers, allow_headers })
     }
 

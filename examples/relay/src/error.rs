@@ -143,6 +143,42 @@ impl IntoResponse for Reject {
     }
 }
 
+/// A configuration the relay will not run with; the message names the setting.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{name} {value:?} is not a valid URL: {reason}")]
+    BadUrl { name: &'static str, value: String, reason: String },
+    #[error("{name} must be an http(s) URL, got {value:?}")]
+    NotHttp { name: &'static str, value: String },
+    #[error("CANOPY_UPSTREAM must not hold credentials; use HONEYCOMB_API_KEY")]
+    CredentialsInUrl,
+    #[error("refusing to send HONEYCOMB_API_KEY over plain http to another host; use https")]
+    KeyInClear,
+    #[error("{0:?} is not a header name")]
+    HeaderName(String),
+    #[error("{0} must be visible ASCII (it travels in a header)")]
+    HeaderValue(&'static str),
+    #[error("{0} must be a number, 0 or more (0 turns it off)")]
+    Rate(&'static str),
+    #[error("--max-in-flight and --forward-budget-ms must be above 0")]
+    Zero,
+    #[error("CANOPY_ADMIN_LISTEN must be a loopback address (or add --public-viewer)")]
+    AdminNotLoopback,
+    #[error("allowed origin {origin:?}: {why}")]
+    Origin { origin: String, why: &'static str },
+    #[error("the HTTP client for the upstream: {0}")]
+    HttpClient(#[source] reqwest::Error),
+}
+
+/// Why the relay could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind { addr: std::net::SocketAddr, source: std::io::Error },
+}
+
 /// The gRPC status code that goes with an HTTP status (`google.rpc.Code`).
 fn grpc_code(status: StatusCode) -> i32 {
     match status.as_u16() {

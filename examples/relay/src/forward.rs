@@ -10,6 +10,7 @@
 //! messages (the upstream's words go to the relay's log).
 
 use crate::config::Secret;
+use crate::error::ConfigError;
 use crate::metrics::Metrics;
 use crate::model::{ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse, RpcStatus};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -91,10 +92,10 @@ enum Attempt {
 }
 
 impl Forwarder {
-    pub fn new(upstream: Upstream, policy: RetryPolicy, metrics: Arc<Metrics>) -> Result<Forwarder, String> {
+    pub fn new(upstream: Upstream, policy: RetryPolicy, metrics: Arc<Metrics>) -> Result<Forwarder, ConfigError> {
         let builder = match &upstream.proxy {
             Some(p) => {
-                reqwest::Client::builder().proxy(reqwest::Proxy::all(p.clone()).map_err(|e| format!("proxy: {e}"))?)
+                reqwest::Client::builder().proxy(reqwest::Proxy::all(p.clone()).map_err(ConfigError::HttpClient)?)
             }
             None => reqwest::Client::builder().no_proxy(),
         };
@@ -103,18 +104,18 @@ impl Forwarder {
             .connect_timeout(policy.attempt_timeout)
             .user_agent(concat!("canopy-relay/", env!("CARGO_PKG_VERSION")))
             .build()
-            .map_err(|e| format!("HTTP client: {e}"))?;
+            .map_err(ConfigError::HttpClient)?;
         let mut headers = HeaderMap::new();
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/x-protobuf"));
         headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
         if let Some(key) = &upstream.api_key {
             let mut v =
-                HeaderValue::from_str(key.expose()).map_err(|_| "HONEYCOMB_API_KEY is not a valid header value")?;
+                HeaderValue::from_str(key.expose()).map_err(|_| ConfigError::HeaderValue("HONEYCOMB_API_KEY"))?;
             v.set_sensitive(true);
             headers.insert("x-honeycomb-team", v);
         }
         if let Some(ds) = &upstream.dataset {
-            let v = HeaderValue::from_str(ds).map_err(|_| "CANOPY_DATASET is not a valid header value")?;
+            let v = HeaderValue::from_str(ds).map_err(|_| ConfigError::HeaderValue("CANOPY_DATASET"))?;
             headers.insert("x-honeycomb-dataset", v);
         }
         Ok(Forwarder { client, upstream, headers, policy, metrics })

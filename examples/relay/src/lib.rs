@@ -36,7 +36,7 @@ mod viewer;
 pub use app::{AppState, TRACES_PATH, admin_app, app};
 pub use config::{Args, Config, HONEYCOMB_EU, HONEYCOMB_US, Region, Secret};
 pub use cors::SDK_HEADERS;
-pub use error::{Encoding, Reject};
+pub use error::{ConfigError, Encoding, Reject, StartError};
 pub use forward::{RetryPolicy, Upstream};
 pub use server::{ClientAddr, run, serve, serve_admin};
 pub use validate::Limits;

@@ -4,6 +4,7 @@
 
 use crate::app::{AppState, admin_app, app};
 use crate::config::Config;
+use crate::error::StartError;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -27,11 +28,11 @@ pub struct ClientAddr(pub SocketAddr);
 
 /// Binds `config.listen` (and `config.admin_listen`), prints where, and serves until
 /// `shutdown` resolves.
-pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(), String> {
+pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(), StartError> {
     let bind = |addr: SocketAddr| async move {
-        let l = TcpListener::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
-        let bound = l.local_addr().map_err(|e| e.to_string())?;
-        Ok::<_, String>((l, bound))
+        let l = TcpListener::bind(addr).await.map_err(|source| StartError::Bind { addr, source })?;
+        let bound = l.local_addr().map_err(|source| StartError::Bind { addr, source })?;
+        Ok::<_, StartError>((l, bound))
     };
     // Checked before anything is printed: the banner shows only a configuration that runs.
     let state = AppState::new(config.clone())?;

@@ -315,3 +315,28 @@ pub async fn eventually(mut f: impl FnMut() -> bool) {
     }
     panic!("condition not met within 5 s");
 }
+
+/// The relay's router, driven without a socket (`tower::ServiceExt::oneshot`, as axum's testing
+/// example does), for tests that need no timeouts, slow clients or peer addresses.
+pub struct App(axum::Router);
+
+impl App {
+    pub fn new(config: Config) -> App {
+        App(canopy_relay::app(AppState::new(config).unwrap()))
+    }
+
+    /// Sends `req` through the router and collects the answer.
+    pub async fn send(&self, req: axum::http::Request<axum::body::Body>) -> Res {
+        use http_body_util::BodyExt;
+        use tower::ServiceExt;
+        let res = self.0.clone().oneshot(req).await.unwrap();
+        let status = res.status().as_u16();
+        let mut headers = reqwest::header::HeaderMap::new();
+        for (k, v) in res.headers() {
+            headers
+                .append(k.as_str().parse::<reqwest::header::HeaderName>().unwrap(), v.as_bytes().try_into().unwrap());
+        }
+        let body = res.into_body().collect().await.unwrap().to_bytes().to_vec();
+        Res { status, headers, body }
+    }
+}
