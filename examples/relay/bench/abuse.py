@@ -7,7 +7,8 @@ Each party connects from its own loopback address (127.0.0.2-127.0.0.9; Linux ro
 
   slow bodies   127.0.0.2  64 connections at once, each declaring 1000 bytes and sending 1
   deep chains   127.0.0.3  a trace 1000 spans deep per request, all one chain across requests
-  big attrs     127.0.0.4  one span of 236 attributes of 32 KiB (7.5 MiB; 30 KB gzipped), new trace each
+  big attrs     127.0.0.4  one span of 236 (or 100) attributes of 32 KiB (7.5 MiB; 30 KB gzipped), a new
+                           trace each time (60 bodies in turn)
   flood         127.0.0.5  4 loops posting a 5-span batch as fast as they can
   normal        127.0.0.9  a 50-span SDK batch every 200 ms
 
@@ -133,8 +134,11 @@ async def sample(end, peak):
 
 async def main():
     value = "x" * (32 << 10)
-    attrs = [{"key": f"a{k}", "value": {"stringValue": value}} for k in range(236)]
-    big_bodies = [gzip.compress(otlp([span(hexid(16), hexid(8), None, "big", attrs)]).encode(), 1) for _ in range(60)]
+    # Alternately 236 attributes (7.5 MiB: over the store's 4 MiB per trace) and 100 (3.2 MiB:
+    # kept, so the store fills up and evicts).
+    attrs = lambda n: [{"key": f"a{k}", "value": {"stringValue": value}} for k in range(n)]
+    big_bodies = [gzip.compress(otlp([span(hexid(16), hexid(8), None, "big", attrs(236 if i % 2 else 100))]).encode(), 1)
+                  for i in range(60)]
     base = rss_mb()
     end = time.monotonic() + secs
     counts = {k: {} for k in ("slow", "deep", "big", "flood")}

@@ -9,6 +9,7 @@ secs=${1:-15} conns=${2:-32} spans=${3:-50}
 threads=$((conns < 2 ? conns : 2))
 command -v wrk >/dev/null || { echo "needs wrk: apt-get install -y wrk" >&2; exit 1; }
 cargo build -p canopy-relay --release --bin canopy-relay --example bench_sink --quiet
+target=${CARGO_TARGET_DIR:-target}
 
 tmp=$(mktemp -d)
 pids=()
@@ -28,14 +29,16 @@ start() {
   [ -n "$url" ] || { echo "did not start: $*" >&2; cat "$out" >&2; exit 1; }
 }
 
-start "$tmp/sink.out" target/release/examples/bench_sink 127.0.0.1:0
+start "$tmp/sink.out" "$target/release/examples/bench_sink" 127.0.0.1:0
 sink=$url
 echo "| scenario | requests | spans/s | requests/s | p50 ms | p90 ms | p99 ms | max ms | non-2xx |"
 echo "|---|---|---|---|---|---|---|---|---|"
 scenario() {
   local name=$1 gz=$2; shift 2
+  # One load generator is one client: its per-client limits are off here (bench/abuse.sh runs with them on).
   start "$tmp/relay.out" env -i PATH="$PATH" CANOPY_LISTEN=127.0.0.1:0 CANOPY_RATE_LIMIT=0 CANOPY_QUIET=1 \
-    "$@" target/release/canopy-relay
+    CANOPY_CLIENT_SPAN_RATE=0 CANOPY_CLIENT_BYTE_RATE=0 CANOPY_MAX_IN_FLIGHT_PER_CLIENT=0 \
+    "$@" "$target/release/canopy-relay"
   local relay=$url
   local out result
   out=$(BODIES="$tmp/bodies" COUNT=32 GZIP=$gz wrk -t"$threads" -c"$conns" -d"${secs}s" --latency \
