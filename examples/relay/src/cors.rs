@@ -6,6 +6,9 @@
 //! only for [`SDK_HEADERS`] (plus what the operator added); it is answered with exactly those.
 //! Requests without an `Origin` (backend SDKs, curl) are not CORS and pass. `Retry-After` is
 //! exposed so the SDK can honour it on 429 and 503.
+//!
+//! Hand-written, not tower-http's `CorsLayer`: that one lets a disallowed origin's request run
+//! and only leaves the headers out; here it is refused with 403 before the handler.
 
 use crate::error::{ConfigError, Reject};
 use axum::extract::{Request, State};
