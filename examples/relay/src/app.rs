@@ -44,6 +44,8 @@ pub struct Relay {
     pub in_flight: Arc<Semaphore>,
     /// CPU work at once on the blocking pool (one per core).
     pub cpu: Semaphore,
+    /// Bytes of request bodies in memory at once (charged as they arrive).
+    pub body_bytes: Arc<Semaphore>,
 }
 
 /// The client's address for budgets: the peer, or the configured header's (set by
@@ -83,6 +85,7 @@ impl AppState {
             cors: Arc::new(Cors::new(&config.allowed_origins, &cors_headers(&config))?),
             in_flight: Arc::new(Semaphore::new(config.max_in_flight)),
             cpu: Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get())),
+            body_bytes: Arc::new(Semaphore::new(config.max_body_bytes_in_flight.min(Semaphore::MAX_PERMITS))),
             metrics,
             config,
         })))

@@ -8,7 +8,9 @@ use bytes::{Bytes, BytesMut};
 use flate2::read::MultiGzDecoder;
 use http_body_util::{BodyExt, Limited};
 use std::io::Read;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// 413 when `Content-Length` declares more than `max` bytes: refused before reading.
 pub fn check_declared_length(headers: &HeaderMap, max: usize) -> Result<(), Reject> {
@@ -29,18 +31,34 @@ const RATE_CHECK: Duration = Duration::from_millis(250);
 /// Reads the whole body: 413 past `max` bytes; 408 when it takes longer than `timeout`, or when,
 /// after the first second, it has arrived at less than `min_rate` bytes a second on average (a
 /// client trickling bytes in; 0 turns the rate check off); 400 when the client goes away.
-pub async fn read(body: Body, max: usize, timeout: Duration, min_rate: u64) -> Result<Bytes, Reject> {
+///
+/// Every byte is charged to `budget` (the bytes of all bodies in memory at once) as it arrives:
+/// 503 when it is spent. The returned permit holds the charge until dropped.
+pub async fn read(
+    body: Body,
+    max: usize,
+    timeout: Duration,
+    min_rate: u64,
+    budget: &Arc<Semaphore>,
+) -> Result<(Bytes, Option<OwnedSemaphorePermit>), Reject> {
     let start = Instant::now();
     let deadline = start + timeout;
     let mut body = Limited::new(body, max);
     let mut buf = BytesMut::new();
+    let mut charged: Option<OwnedSemaphorePermit> = None;
     loop {
         let check = deadline.min(Instant::now() + RATE_CHECK);
         // Waiting on a frame is cancel-safe: a frame is either returned or not taken.
         match tokio::time::timeout_at(check.into(), body.frame()).await {
-            Ok(None) => return Ok(buf.freeze()),
+            Ok(None) => return Ok((buf.freeze(), charged)),
             Ok(Some(Ok(frame))) => {
                 if let Ok(data) = frame.into_data() {
+                    let n = u32::try_from(data.len()).map_err(|_| Reject::Busy)?;
+                    let permit = budget.clone().try_acquire_many_owned(n).map_err(|_| Reject::Busy)?;
+                    match &mut charged {
+                        Some(c) => c.merge(permit),
+                        None => charged = Some(permit),
+                    }
                     buf.extend_from_slice(&data);
                 }
             }

@@ -158,6 +158,9 @@ pub struct Args {
     /// Time one request may spend on upstream retries before the client gets 503 (ms).
     #[arg(long, env = "CANOPY_FORWARD_BUDGET_MS", default_value_t = 10_000)]
     pub forward_budget_ms: u64,
+    /// Bytes of request bodies held in memory at once, charged as they arrive; past it, 503.
+    #[arg(long, env = "CANOPY_MAX_BODY_BYTES_IN_FLIGHT", default_value_t = 64 << 20)]
+    pub max_body_bytes_in_flight: usize,
     /// Requests processed at once; more get 503 with Retry-After.
     #[arg(long, env = "CANOPY_MAX_IN_FLIGHT", default_value_t = 64)]
     pub max_in_flight: usize,
@@ -210,6 +213,7 @@ pub struct Config {
     pub read_timeout: Duration,
     pub retry: RetryPolicy,
     pub max_in_flight: usize,
+    pub max_body_bytes_in_flight: usize,
     pub store_traces: usize,
     pub store_spans: usize,
     pub store_bytes: usize,
@@ -305,6 +309,7 @@ impl Config {
             read_timeout: Duration::from_millis(a.read_timeout_ms.max(1)),
             retry: RetryPolicy { budget: Duration::from_millis(a.forward_budget_ms), ..RetryPolicy::default() },
             max_in_flight: a.max_in_flight,
+            max_body_bytes_in_flight: a.max_body_bytes_in_flight.max(a.max_body_bytes),
             store_traces: a.store_traces.max(1),
             store_spans: a.store_spans.max(1),
             store_bytes: a.store_bytes.max(1),

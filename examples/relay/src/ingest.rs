@@ -49,11 +49,15 @@ async fn handle(app: &AppState, parts: &Parts, body: Body) -> Result<Response, R
     let sent_at = skew::sent_at(&parts.headers, parts.uri.query())?;
     // Per client first: one address trickling bodies holds only its own slots.
     let _client = app.clients.enter(ip).ok_or(Reject::TooManyInFlight { ip })?;
-    let raw = body::read(body, config.limits.max_body_bytes, config.read_timeout, config.min_body_rate).await?;
+    let limits = &config.limits;
+    let (raw, charged) =
+        body::read(body, limits.max_body_bytes, config.read_timeout, config.min_body_rate, &app.body_bytes).await?;
     // The shared slots are taken only once the body is in, so slow uploads cannot hold them.
     let _permit = app.in_flight.clone().try_acquire_owned().map_err(|_| Reject::Busy)?;
     let state = app.clone();
     let (mut req, spans) = on_cpu(app, move || decode_and_check(&state, ip, kind, &raw)).await??;
+    drop(charged); // the body is gone; the decoded request is bounded by the CPU pool
+
     if let Err(wait) = app.span_budget.take(ip, spans as u64, Instant::now()) {
         app.metrics.spans_rejected.fetch_add(spans as u64, Relaxed);
         return Err(over_budget(ip, "spans", wait));

@@ -254,3 +254,40 @@ async fn heavy_decoding_does_not_stall_the_async_worker() {
     assert!(took > Duration::from_millis(300), "the request took long enough to matter: {took:?}");
     assert!(slowest < took / 3, "/healthz waited {slowest:?} while decoding took {took:?}");
 }
+
+/// Bodies are read before a request takes a processing slot (item 2), so the bytes of all
+/// bodies in memory at once have their own bound, charged as bytes arrive: past it, 503.
+#[tokio::test]
+async fn bodies_in_memory_at_once_are_bounded_in_bytes() {
+    let config = Config {
+        max_body_bytes_in_flight: 20_000,
+        limits: Limits { max_body_bytes: 20_000, ..Limits::default() },
+        client_ip_header: Some("x-forwarded-for".parse().unwrap()),
+        read_timeout: Duration::from_secs(5),
+        ..local()
+    };
+    let relay = Relay::start(config).await;
+    // Client A sends 15 000 of its declared 20 000 bytes and waits.
+    let mut a = TcpStream::connect(relay.addr).await.unwrap();
+    let head = "POST /v1/traces HTTP/1.1\r\nhost: localhost\r\nx-forwarded-for: 203.0.113.1\r\ncontent-type: application/json\r\ncontent-length: 20000\r\nconnection: close\r\n\r\n";
+    a.write_all(head.as_bytes()).await.unwrap();
+    a.write_all(&[b' '; 15_000]).await.unwrap();
+    // Client B's 10 KB body does not fit beside it (bounded: 100 tries, answered at once each).
+    let body = format!("{}{GOLDEN}", " ".repeat(10_000));
+    let mut busy = None;
+    for _ in 0..100 {
+        let res = post(&relay.traces(), "application/json", &[("x-forwarded-for", "203.0.113.2")], body.clone()).await;
+        if res.status == 503 {
+            busy = Some(res);
+            break;
+        }
+        assert_eq!(res.status, 200, "{}", res.message());
+    }
+    let busy = busy.expect("a body that does not fit in the budget gets 503");
+    assert_eq!(busy.header("retry-after"), Some("1"));
+    // Once A is cut off (slower than the minimum rate), B fits again.
+    let answer = read_all(&mut a).await;
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    let res = post(&relay.traces(), "application/json", &[("x-forwarded-for", "203.0.113.2")], body).await;
+    assert_eq!(res.status, 200, "{}", res.message());
+}
