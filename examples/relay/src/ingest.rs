@@ -54,28 +54,15 @@ async fn handle(app: &AppState, parts: &Parts, body: Body) -> Result<Response, R
         body::read(body, limits.max_body_bytes, config.read_timeout, config.min_body_rate, &app.body_bytes).await?;
     // The shared slots are taken only once the body is in, so slow uploads cannot hold them.
     let _permit = app.in_flight.clone().try_acquire_owned().map_err(|_| Reject::Busy)?;
+    let offset = sent_at.and_then(|s| skew::offset_ms(s, now_ms, config.skew_threshold_ms));
     let state = app.clone();
-    let (mut req, spans) = on_cpu(app, move || decode_and_check(&state, ip, kind, &raw)).await??;
-    drop(charged); // the body is gone; the decoded request is bounded by the CPU pool
-
-    if let Err(wait) = app.span_budget.take(ip, spans as u64, Instant::now()) {
-        app.metrics.spans_rejected.fetch_add(spans as u64, Relaxed);
-        return Err(over_budget(ip, "spans", wait));
-    }
-    app.metrics.spans_received.fetch_add(spans as u64, Relaxed);
+    // One blocking task from the body to the upstream payload, so that at most one decoded
+    // request per core exists at a time.
+    let (spans, payload) = on_cpu(app, move || process(&state, ip, kind, &raw, offset)).await??;
+    drop(charged);
     if spans == 0 {
         return Ok(success(kind.format, None));
     }
-    let offset = sent_at.and_then(|s| skew::offset_ms(s, now_ms, config.skew_threshold_ms));
-    let state = app.clone();
-    let payload = on_cpu(app, move || {
-        if let Some(offset) = offset {
-            skew::apply(&mut req, offset);
-        }
-        keep(&state, &req);
-        state.forwarder.as_ref().map(|_| forward::encode(&req))
-    })
-    .await?;
     let (Some(fwd), Some(payload)) = (&app.forwarder, payload) else { return Ok(success(kind.format, None)) };
     let m = &app.metrics;
     match fwd.send(payload).await {
@@ -153,6 +140,31 @@ fn decode_and_check(
             Err(e)
         }
     }
+}
+
+/// Decodes and checks the body, charges the client's span budget, corrects skew, keeps the
+/// spans (when the relay keeps traces) and encodes the upstream payload (when it forwards).
+fn process(
+    app: &AppState,
+    ip: IpAddr,
+    kind: BodyKind,
+    raw: &Bytes,
+    offset: Option<i64>,
+) -> Result<(usize, Option<Bytes>), Reject> {
+    let (mut req, spans) = decode_and_check(app, ip, kind, raw)?;
+    if let Err(wait) = app.span_budget.take(ip, spans as u64, Instant::now()) {
+        app.metrics.spans_rejected.fetch_add(spans as u64, Relaxed);
+        return Err(over_budget(ip, "spans", wait));
+    }
+    app.metrics.spans_received.fetch_add(spans as u64, Relaxed);
+    if spans == 0 {
+        return Ok((0, None));
+    }
+    if let Some(offset) = offset {
+        skew::apply(&mut req, offset);
+    }
+    keep(app, &req);
+    Ok((spans, app.forwarder.as_ref().map(|_| forward::encode(&req))))
 }
 
 /// Keeps the request's spans for the viewer and prints them, when the relay keeps traces.
