@@ -34,7 +34,11 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    // CPU work runs on the blocking pool one task per core at a time (see ingest); a few more
+    // threads serve DNS lookups. Fewer threads also means fewer malloc arenas holding memory.
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let runtime = match tokio::runtime::Builder::new_multi_thread().max_blocking_threads(cores + 2).enable_all().build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("canopy-relay: cannot start the runtime: {e}");
