@@ -7,6 +7,8 @@
 // attaching to the Promise it returns. Ids, sampling, limits, encoding and export stay in Rust.
 
 import * as raw from "./canopy_web.js";
+import { Boundary as B } from "./canopy_web.js";
+import { errorParts } from "./error.js";
 
 let memory = null;
 let words = null;
@@ -43,6 +45,39 @@ function toMillis(t) {
 
 const str = (s) => (typeof s === "string" ? s : String(s));
 
+/** Handle for "the attributes of the next span, event or link" (defined in src/web/js_raw.rs). */
+const PENDING = B.Pending;
+
+/** Hands one attribute to Rust, by type: the only decision here is JavaScript's `typeof`. */
+function setAttr(h, key, value) {
+  switch (typeof value) {
+    case "string": raw.__attrStr(h, key, value); break;
+    case "number": raw.__attrNum(h, key, value); break;
+    case "boolean": raw.__attrBool(h, key, value); break;
+    default: if (value !== null && value !== undefined) raw.__attr(h, key, value);
+  }
+}
+
+function setAttrs(h, attributes) {
+  if (attributes === null || typeof attributes !== "object") return;
+  for (const key of Object.keys(attributes)) setAttr(h, key, attributes[key]);
+}
+
+/** Writes a SpanContext-like object's (or another SDK's span's) ids to the scratch buffer via
+ *  Rust, which checks them; returns its trace state, or false when the ids are invalid. */
+function loadContext(p) {
+  try {
+    const cx = typeof p.spanContext === "function" ? p.spanContext() : p;
+    if (!cx || typeof cx.traceId !== "string" || typeof cx.spanId !== "string") return false;
+    if (!raw.__parent(cx.traceId, cx.spanId, Number(cx.traceFlags) >>> 0, cx.isRemote === true)) return false;
+    const ts = cx.traceState;
+    if (typeof ts === "string") return ts;
+    return ts && typeof ts.serialize === "function" ? String(ts.serialize()) : undefined;
+  } catch (_) {
+    return false;
+  }
+}
+
 /** A span. End it with `end()`; a span that is dropped without `end()` is never exported. */
 export class Span {
   constructor(handle, w, traceState) {
@@ -54,19 +89,13 @@ export class Span {
 
   /** Sets an attribute. Invalid values (objects, mixed arrays, null) are ignored. */
   setAttribute(key, value) {
-    if (memory === null || typeof key !== "string") return this;
-    switch (typeof value) {
-      case "string": raw.__attrStr(this._h, key, value); break;
-      case "number": raw.__attrNum(this._h, key, value); break;
-      case "boolean": raw.__attrBool(this._h, key, value); break;
-      default: if (value !== null && value !== undefined) raw.__attr(this._h, key, value);
-    }
+    if (memory !== null && typeof key === "string") setAttr(this._h, key, value);
     return this;
   }
 
   /** Sets several attributes. */
   setAttributes(attributes) {
-    if (memory !== null && attributes !== null && typeof attributes === "object") raw.__attrs(this._h, attributes);
+    if (memory !== null) setAttrs(this._h, attributes);
     return this;
   }
 
@@ -74,14 +103,20 @@ export class Span {
   addEvent(name, attributesOrTime, time) {
     if (memory === null) return this;
     const t = toMillis(attributesOrTime);
-    if (!Number.isNaN(t)) raw.__event(this._h, str(name), undefined, t);
-    else raw.__event(this._h, str(name), attributesOrTime, toMillis(time));
+    if (!Number.isNaN(t)) raw.__event(this._h, str(name), t);
+    else {
+      setAttrs(PENDING, attributesOrTime);
+      raw.__event(this._h, str(name), toMillis(time));
+    }
     return this;
   }
 
   /** Records an exception as an `exception` event (type, message, stack trace). */
   recordException(exception, time) {
-    if (memory !== null) raw.__exception(this._h, exception, toMillis(time));
+    if (memory !== null) {
+      const [type, message, stack] = errorParts(exception);
+      raw.__exception(this._h, type, message, stack, toMillis(time));
+    }
   }
 
   /** Sets the status: `{ code: 0 | 1 | 2, message? }` (unset, ok, error). */
@@ -100,7 +135,13 @@ export class Span {
 
   /** Links this span to another: `{ context: SpanContext, attributes? }`. */
   addLink(link) {
-    if (memory !== null && link) raw.__link(this._h, link);
+    if (memory !== null && link && link.context) {
+      const ts = loadContext(link.context);
+      if (ts !== false) {
+        setAttrs(PENDING, link.attributes);
+        raw.__link(this._h, ts);
+      }
+    }
     return this;
   }
 
@@ -120,7 +161,7 @@ export class Span {
       traceId: hex8(this._t0) + hex8(this._t1) + hex8(this._t2) + hex8(this._t3),
       spanId: hex8(this._s0) + hex8(this._s1),
       traceFlags: this._f & 0xff,
-      isRemote: (this._f & 0x100) !== 0,
+      isRemote: (this._f & B.FlagRemote) !== 0,
     };
     if (this._ts !== undefined) cx.traceState = this._ts;
     return cx;
@@ -132,7 +173,10 @@ export class Span {
   }
 
   _fail(error) {
-    if (memory !== null) raw.__fail(this._h, error);
+    if (memory !== null) {
+      const [type, message, stack] = errorParts(error);
+      raw.__fail(this._h, type, message, stack);
+    }
   }
 
   _load() {
@@ -146,32 +190,34 @@ const NOOP_WORDS = [0, 0, 0, 0, 0, 0, 0];
 
 function start(name, options, parent) {
   if (memory === null) return new Span(-1, NOOP_WORDS, undefined);
-  // Options are read here, so the wasm side gets plain values instead of reading properties.
-  let mode = 0, ts, kind = 255, startMs = NaN, attributes, links, other;
+  let mode = B.ParentCurrent, ts, kind = 255, startMs = NaN, links;
   if (options !== undefined && options !== null) {
-    if (options.root === true) mode = 2;
+    if (options.root === true) mode = B.ParentRoot;
     else if (parent === undefined) {
       const p = options.parent;
       if (p instanceof Span) parent = p;
-      else if (p !== undefined && p !== null) other = p; // a SpanContext or another SDK's span
+      else if (p !== undefined && p !== null) {
+        // A SpanContext or another SDK's span; an unreadable one makes a root, never a guess.
+        ts = loadContext(p);
+        if (ts === false) { mode = B.ParentRoot; ts = undefined; } else mode = B.ParentScratch;
+      }
     }
     if (options.kind !== undefined) kind = kindCode(options.kind);
     startMs = toMillis(options.startTime);
-    attributes = options.attributes;
+    setAttrs(PENDING, options.attributes);
     links = options.links;
   }
-  if (parent !== undefined && mode === 0) {
+  if (parent !== undefined && mode === B.ParentCurrent) {
     parent._load();
-    mode = 1;
+    mode = B.ParentScratch;
     ts = parent._ts;
   }
-  const h =
-    options === undefined && ts === undefined
-      ? raw.__start0(str(name), mode)
-      : raw.__start(str(name), mode, ts, kind, startMs, attributes, links, other);
+  const h = raw.__start(str(name), mode, ts, kind, startMs);
   const w = scratch();
-  const traceState = (w[6] & 0x200) !== 0 ? raw.__traceState(h) : undefined;
-  return new Span(h, w, traceState);
+  const traceState = (w[6] & B.FlagTraceState) !== 0 ? raw.__traceState(h) : undefined;
+  const span = new Span(h, w, traceState);
+  if (Array.isArray(links)) for (const l of links) span.addLink(l);
+  return span;
 }
 
 /** The spans made current by running `startActiveSpan`/`withSpan` callbacks. */

@@ -1,51 +1,51 @@
 // The export transport's browser calls. Kept in JS because each is a handful of DOM calls that
-// would cost more wasm as Reflect glue; policy (what to send, when, retries) stays in Rust.
+// would cost more wasm as glue; every decision (what to send, when, keepalive or not, retries,
+// what to store) is Rust's (src/export/machine.rs), and these only perform it.
 
-/** POSTs `body` and resolves to [status, retryAfter, rejectedSpans, partialMessage]; never rejects
- *  (a network error, timeout or refusal is status 0). */
-export async function post(fetch, url, body, headers, keepalive, timeoutMs, gzipped) {
+/** POSTs `bytes` (a view of wasm memory: copied before anything else runs), gzipped first when
+ *  `gzip`, and calls `done(status, retryAfter, rejectedSpans, message)` once; never throws (a
+ *  network error, timeout or refusal is status 0). */
+export function post(fetch, url, bytes, headers, keepalive, timeoutMs, gzip, done) {
+  const body = new Blob([bytes]);
   const h = Object.assign({ "content-type": "application/json" }, headers);
-  h["x-canopy-sent-at"] = String(Date.now());
-  if (gzipped) h["content-encoding"] = "gzip";
-  const init = { method: "POST", headers: h, body, keepalive, credentials: "omit" };
-  try {
-    if (typeof AbortSignal !== "undefined" && AbortSignal.timeout) init.signal = AbortSignal.timeout(timeoutMs);
-  } catch (_) {}
-  let res;
-  try {
-    res = await fetch.call(globalThis, url, init);
-  } catch (_) {
-    return [0, null, 0, null];
-  }
-  const retryAfter = res.headers.get("retry-after");
-  let rejected = 0, message = null;
-  if (res.ok && /json/.test(res.headers.get("content-type") || "")) {
+  const send = (payload, gzipped) => {
+    h["x-canopy-sent-at"] = String(Date.now());
+    if (gzipped) h["content-encoding"] = "gzip";
+    const init = { method: "POST", headers: h, body: payload, keepalive, credentials: "omit" };
     try {
-      const ps = (await res.json()).partialSuccess;
-      if (ps) {
-        rejected = Number(ps.rejectedSpans || 0);
-        message = ps.errorMessage || null;
-      }
+      if (typeof AbortSignal !== "undefined" && AbortSignal.timeout) init.signal = AbortSignal.timeout(timeoutMs);
     } catch (_) {}
-  } else if (!res.ok) {
-    try { message = (await res.text()).slice(0, 300); } catch (_) {}
-  }
-  return [res.status, retryAfter, rejected, message];
-}
-
-/** Gzips UTF-8 bytes with CompressionStream (buffered, so keepalive can carry it). `bytes` is a
- *  view of wasm memory: the Blob copies it before anything else runs. */
-export async function gzip(bytes) {
-  const stream = new Blob([bytes]).stream().pipeThrough(new CompressionStream("gzip"));
-  return new Uint8Array(await new Response(stream).arrayBuffer());
+    return fetch.call(globalThis, url, init);
+  };
+  const compressed = gzip
+    ? new Response(body.stream().pipeThrough(new CompressionStream("gzip"))).arrayBuffer().then((b) => send(b, true), () => send(body, false))
+    : send(body, false);
+  Promise.resolve(compressed)
+    .then(async (res) => {
+      let rejected = 0, message = null;
+      if (res.ok && /json/.test(res.headers.get("content-type") || "")) {
+        try {
+          const ps = (await res.json()).partialSuccess;
+          if (ps) {
+            rejected = Number(ps.rejectedSpans || 0);
+            message = ps.errorMessage || null;
+          }
+        } catch (_) {}
+      } else if (!res.ok) {
+        try { message = (await res.text()).slice(0, 300); } catch (_) {}
+      }
+      return [res.status, res.headers.get("retry-after"), rejected, message];
+    }, () => [0, null, 0, null])
+    .then((r) => {
+      try { done(r[0], r[1], r[2], r[3]); } catch (_) {}
+    });
 }
 
 export function canGzip() {
   return typeof CompressionStream === "function" && typeof Blob === "function" && typeof Response === "function";
 }
 
-/** Page hide: a keepalive POST started synchronously. False when the browser refuses it (no
- *  keepalive support, or it throws), so the caller falls back to a beacon. */
+/** Page hide: a keepalive POST started synchronously. False when the browser refuses it. */
 export function sendKeepalive(fetch, url, text, headers) {
   try {
     const h = Object.assign({ "content-type": "application/json" }, headers);
@@ -58,7 +58,8 @@ export function sendKeepalive(fetch, url, text, headers) {
   }
 }
 
-/** navigator.sendBeacon with a CORS-safelisted type (no preflight, no custom headers). */
+/** navigator.sendBeacon with a CORS-safelisted type (no preflight, no custom headers); false
+ *  when the browser refuses it (no sendBeacon, or over its budget). */
 export function beacon(url, text) {
   try {
     const n = globalThis.navigator;
@@ -79,8 +80,7 @@ export function isOffline() {
 export function takeStored(key) {
   try {
     const s = globalThis.localStorage;
-    if (!s) return [];
-    const v = s.getItem(key);
+    const v = s ? s.getItem(key) : null;
     if (v === null) return [];
     s.removeItem(key);
     const docs = JSON.parse(v);
@@ -90,34 +90,32 @@ export function takeStored(key) {
   }
 }
 
-/** Appends documents to the saved ones, keeping the newest within `maxBytes`. Returns how many
- *  documents were left out. */
+/** Appends documents to the saved ones, keeping the newest within `maxBytes`. */
 export function store(key, docs, maxBytes) {
   try {
     const s = globalThis.localStorage;
-    if (!s) return docs.length;
+    if (!s) return;
     let all = [];
     try { all = JSON.parse(s.getItem(key) || "[]"); } catch (_) {}
     if (!Array.isArray(all)) all = [];
     all = all.concat(docs);
-    let size = all.reduce((n, d) => n + d.length, 0), dropped = 0;
-    while (all.length && size > maxBytes) { size -= all.shift().length; dropped++; }
+    let size = all.reduce((n, d) => n + d.length, 0);
+    while (all.length && size > maxBytes) size -= all.shift().length;
     s.setItem(key, JSON.stringify(all));
-    return dropped;
-  } catch (_) {
-    return docs.length;
-  }
+  } catch (_) {}
 }
 
-/** Calls `cb` when the page is hidden or unloaded, and `online` when the browser comes online. */
-export function listen(onHide, onOnline) {
+/** Calls `onHide` when the page is hidden or unloaded, `onShow` when it is shown again, and
+ *  `onOnline` when the browser comes online. */
+export function listen(onHide, onShow, onOnline) {
   const g = globalThis;
   try {
     if (g.document) {
-      g.document.addEventListener("visibilitychange", () => { if (g.document.visibilityState === "hidden") onHide(); });
+      g.document.addEventListener("visibilitychange", () => (g.document.visibilityState === "hidden" ? onHide() : onShow()));
     }
     if (typeof g.addEventListener === "function") {
       g.addEventListener("pagehide", () => onHide());
+      g.addEventListener("pageshow", (e) => { if (e.persisted) onShow(); });
       g.addEventListener("online", () => onOnline());
     }
   } catch (_) {}

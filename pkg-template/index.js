@@ -88,6 +88,16 @@ function viteDepsFallback() {
   return here[0].slice(0, i) + "/node_modules/canopy-web/canopy_web_bg.wasm";
 }
 
+/** Why the .wasm did not load, in words a user can act on. */
+function loadFailure(e) {
+  const text = String((e && e.message) || e);
+  if (/Content Security Policy|CSP|unsafe-eval/i.test(text)) {
+    return "canopy: the page's Content-Security-Policy blocks WebAssembly, so tracing is off. " +
+      "Allow it with 'wasm-unsafe-eval' in script-src, e.g. Content-Security-Policy: script-src 'self' 'wasm-unsafe-eval'.";
+  }
+  return "canopy: could not load canopy_web_bg.wasm, so tracing is off:";
+}
+
 /**
  * Starts Canopy: loads the .wasm if needed, then validates `config`, patches fetch and
  * XMLHttpRequest and starts exporting. Resolves to true when running, false when it could not
@@ -105,7 +115,7 @@ export function init(config) {
     () => (gen === generation ? startNow(config) : false),
     (e) => {
       if (gen !== generation) return false;
-      console.error("canopy: could not load canopy_web_bg.wasm, so tracing is off:", e);
+      console.error(loadFailure(e), e);
       stopStarting();
       return false;
     },
@@ -235,7 +245,6 @@ function startPending(name, options, parent) {
   else if (options && options.root === true) span._parent = null;
   else if (options && options.parent !== undefined && options.parent !== null) span._parent = options.parent;
   else if (pendingActive.length > 0) span._parent = pendingActive[pendingActive.length - 1];
-  else span._beforeLoad = typeof document !== "undefined" && document.readyState !== "complete";
   pending.push(span);
   return span;
 }
@@ -263,7 +272,6 @@ class PendingSpan {
     this._attributes = options && options.attributes ? { ...options.attributes } : undefined;
     this._links = options && Array.isArray(options.links) ? options.links.slice() : undefined;
     this._parent = undefined; // PendingSpan | Span | SpanContext | null (a new trace) | undefined (the default)
-    this._beforeLoad = false;
     this._calls = [];
     this._real = null;
     this._ended = false;
@@ -358,13 +366,14 @@ class PendingSpan {
   }
 }
 
-/** Makes each pending span real, in creation order (so parents come before their children). */
+/**
+ * Makes each pending span real, in creation order (so parents come before their children), by
+ * the same calls a running Canopy gets: the parent is the one recorded (a pending span made
+ * current by startActiveSpan/withSpan, an explicit parent) or, for a root, Rust's own rule with
+ * the recorded start time (a page's server-rendered trace is joined by root spans that started
+ * before the load event).
+ */
 function replay(spans) {
-  // Spans started while the page loaded belong to the server-rendered trace (<meta name=
-  // "traceparent">), even if it has finished loading since. The first of them is left to Canopy's
-  // own rule (a page's first root span joins the document's trace, and marks it used); the
-  // others are given that parent, if the first joined.
-  let documentParent; // undefined: no such span yet; null: none to join
   for (const p of spans) {
     if (p._dropped) continue;
     const options = { startTime: p._start };
@@ -373,8 +382,6 @@ function replay(spans) {
     if (p._links !== undefined) options.links = p._links;
     let parent = p._parent;
     if (parent instanceof PendingSpan) parent = parent._real !== null ? parent._real : null;
-    const firstOfDocument = parent === undefined && p._beforeLoad && documentParent === undefined;
-    if (parent === undefined && p._beforeLoad && documentParent) parent = documentParent;
     if (parent === null) options.root = true;
     else if (parent !== undefined) options.parent = parent;
     try {
@@ -383,10 +390,6 @@ function replay(spans) {
       p._drop();
       continue;
     }
-    if (firstOfDocument) {
-      const cx = readDocumentParent();
-      documentParent = cx !== null && p._real.spanContext().traceId === cx.traceId ? cx : null;
-    }
     const calls = p._calls;
     p._calls = [];
     for (const [method, args] of calls) {
@@ -394,21 +397,5 @@ function replay(spans) {
         p._real[method](...args);
       } catch (_) {}
     }
-  }
-}
-
-/** The page's `<meta name="traceparent">` (and tracestate) as a remote span context, or null. */
-function readDocumentParent() {
-  try {
-    const meta = (name) => document.querySelector(`meta[name="${name}"]`);
-    const tp = meta("traceparent");
-    const m = tp && /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?$/.exec(tp.content.trim());
-    if (!m || m[1] === "ff" || (m[1] === "00" && m[5] !== undefined)) return null;
-    const cx = { traceId: m[2], spanId: m[3], traceFlags: parseInt(m[4], 16), isRemote: true };
-    const ts = meta("tracestate");
-    if (ts && ts.content) cx.traceState = ts.content;
-    return cx;
-  } catch (_) {
-    return null;
   }
 }

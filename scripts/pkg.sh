@@ -7,14 +7,23 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
 rm -rf pkg
-wasm-pack --log-level warn build --release --target web --out-dir pkg 2>&1 | grep -v "failed to get wasm-pack version" || true
-test -f pkg/canopy_web_bg.wasm
-tools/node_modules/.bin/wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
-  --enable-mutable-globals --enable-reference-types --enable-multivalue \
-  pkg/canopy_web_bg.wasm -o pkg/canopy_web_bg.wasm
-cp js/api.js js/api.d.ts pkg/
+opt() {
+  tools/node_modules/.bin/wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
+    --enable-mutable-globals --enable-reference-types --enable-multivalue "$1" -o "$1"
+}
+# Production: the lean runtime (src: npm/). Development (the "development" export condition):
+# std, console_error_panic_hook and readable panics, in pkg/dev/ with its own copy of the JS.
+wasm-pack --log-level warn build npm --release --target web --out-dir ../pkg --out-name canopy_web 2>&1 | grep -v "failed to get wasm-pack version" || true
+wasm-pack --log-level warn build npm --release --target web --out-dir ../pkg/dev --out-name canopy_web -- --features dev 2>&1 | grep -v "failed to get wasm-pack version" || true
+test -f pkg/canopy_web_bg.wasm && test -f pkg/dev/canopy_web_bg.wasm
+opt pkg/canopy_web_bg.wasm
+opt pkg/dev/canopy_web_bg.wasm
+rm -f pkg/dev/package.json pkg/dev/README.md pkg/dev/.gitignore pkg/dev/LICENSE pkg/dev/*.d.ts
+cp js/api.js js/api.d.ts js/error.js pkg/
 cp js/react.js js/react.d.ts pkg/
 cp -r pkg-template/. pkg/
+cp LICENSE pkg/
+cp js/api.js js/error.js js/react.js pkg-template/index.js pkg/dev/
 rm -f pkg/.gitignore
 # The version is Cargo.toml's; every file package.json names must exist (npm pack skips missing ones).
 version=$(awk -F'"' '/^version = /{print $2; exit}' Cargo.toml)

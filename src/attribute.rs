@@ -2,7 +2,10 @@
 //!
 //! A value is a string, bool, 64-bit integer, double, or a homogeneous array of one of those.
 
-use std::borrow::Cow;
+#[allow(unused_imports)]
+use crate::prelude::*;
+
+use alloc::borrow::Cow;
 
 /// A string that is either `'static` (no allocation) or owned.
 pub type Str = Cow<'static, str>;

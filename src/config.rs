@@ -7,6 +7,9 @@
 //! config.validate()?;
 //! ```
 
+#[allow(unused_imports)]
+use crate::prelude::*;
+
 use crate::attribute::KeyValue;
 use crate::error::{ConfigError, ConfigProblem};
 
@@ -248,8 +251,9 @@ impl Config {
     }
 }
 
-/// An endpoint is an `http://` or `https://` URL with a host, or a path starting with one `/`.
-/// No whitespace or control characters anywhere.
+/// An endpoint is an `http://` or `https://` URL with a host the URL parser accepts (no
+/// forbidden host code points, a port of at most 65535), or a path starting with one `/`. No
+/// whitespace or control characters anywhere. (The browser edge also runs `new URL` on it.)
 pub fn is_valid_endpoint(s: &str) -> bool {
     if s.is_empty() || s.bytes().any(|b| b <= b' ' || b == 0x7f) {
         return false;
@@ -261,10 +265,32 @@ pub fn is_valid_endpoint(s: &str) -> bool {
     } else {
         return s.starts_with('/') && !s.starts_with("//");
     };
-    let host_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let host_end = rest.find(['/', '?', '#', '\\']).unwrap_or(rest.len());
     let authority = &rest[..host_end];
-    let host = authority.rsplit('@').next().unwrap_or("");
-    !host.is_empty() && !host.starts_with(':')
+    let host_port = authority.rsplit('@').next().unwrap_or("");
+    let (host, port) = if let Some(v6) = host_port.strip_prefix('[') {
+        match v6.split_once(']') {
+            Some((addr, after))
+                if !addr.is_empty() && addr.bytes().all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.') =>
+            {
+                (addr, after.strip_prefix(':'))
+            }
+            _ => return false,
+        }
+    } else {
+        match host_port.split_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (host_port, None),
+        }
+    };
+    let forbidden = b" #%/:<>?@[\\]^|";
+    if host.is_empty() || (!host_port.starts_with('[') && host.bytes().any(|b| forbidden.contains(&b))) {
+        return false;
+    }
+    match port {
+        None | Some("") => true,
+        Some(p) => p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()) && p.parse::<u32>().is_ok_and(|n| n <= 65535),
+    }
 }
 
 /// An HTTP token (RFC 9110): the characters allowed in a header name.
@@ -293,6 +319,15 @@ mod tests {
             ("https://exa mple.com", false, "whitespace"),
             ("/v1/traces\n", false, "control character"),
             ("not a url", false, "prose"),
+            ("http://127.0.0.1:65535/v1/traces", true, "the largest port"),
+            ("http://127.0.0.1:65536/v1/traces", false, "a port above 65535 (new URL throws)"),
+            ("http://127.0.0.1:99999999999/x", false, "a port that overflows"),
+            ("http://127.0.0.1:4x/x", false, "a port that is not a number"),
+            ("http://127.0.0.1:/x", true, "an empty port is the default one"),
+            ("http://[::1]:4318/v1/traces", true, "IPv6 with a port"),
+            ("http://[::1/x", false, "unclosed IPv6 bracket"),
+            ("http://exa<mple.com/x", false, "a forbidden host code point"),
+            ("http://user:pw@host.example/x", true, "credentials are allowed by the parser"),
         ];
         for (input, want, why) in rows {
             assert_eq!(is_valid_endpoint(input), *want, "{input:?}: {why}");

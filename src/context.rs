@@ -5,11 +5,14 @@
 //! ([`with_span_context`]); code that runs later passes its parent explicitly. So a span can
 //! never leak into an unrelated flow.
 
-use crate::span_context::SpanContext;
-use std::cell::RefCell;
+#[allow(unused_imports)]
+use crate::prelude::*;
 
-thread_local! {
-    static STACK: RefCell<Vec<SpanContext>> = const { RefCell::new(Vec::new()) };
+use crate::span_context::SpanContext;
+use core::cell::RefCell;
+
+local! {
+    static STACK: RefCell<Vec<SpanContext>> = RefCell::new(Vec::new());
 }
 
 /// The current span's context, if a callback is running inside one.

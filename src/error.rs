@@ -1,5 +1,8 @@
 //! Error types. Each holds only what its function can really return.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
+
 use core::fmt;
 
 /// One thing wrong with a configuration.
@@ -24,31 +27,46 @@ pub enum ConfigProblem {
     },
 }
 
-impl fmt::Display for ConfigProblem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl ConfigProblem {
+    /// Appends the problem in words (by hand: `core::fmt` would cost the lean build its bytes).
+    pub fn write_to(&self, out: &mut String) {
         match self {
             ConfigProblem::NotAnObject => {
-                f.write_str("the config must be an object, e.g. init({ serviceName: \"my-app\" })")
+                out.push_str("the config must be an object, e.g. init({ serviceName: \"my-app\" })")
             }
-            ConfigProblem::MissingServiceName => f.write_str("serviceName is required (a non-empty string)"),
+            ConfigProblem::MissingServiceName => out.push_str("serviceName is required (a non-empty string)"),
             ConfigProblem::InvalidEndpoint(e) => {
-                write!(f, "endpoint \"{e}\" is not an http(s) URL or a path starting with \"/\"")
+                out.push_str("endpoint \"");
+                out.push_str(e);
+                out.push_str("\" is not an http(s) URL or a path starting with \"/\"");
             }
             ConfigProblem::SampleRateOutOfRange(r) => {
-                // Not `{r}`: f64 Display links the float formatter (~9 KB gzip) into the wasm.
-                let mut n = String::new();
+                out.push_str("sampleRate must be a number from 0 to 1, got ");
                 if r.is_nan() {
-                    n.push_str("NaN");
+                    out.push_str("NaN");
                 } else {
-                    crate::export::otlp_json::push_f64(&mut n, *r);
+                    crate::export::otlp_json::push_f64(out, *r);
                 }
-                write!(f, "sampleRate must be a number from 0 to 1, got {n}")
             }
             ConfigProblem::InvalidHeader(h) => {
-                write!(f, "header \"{h}\" is not a valid HTTP header name/value")
+                out.push_str("header \"");
+                out.push_str(h);
+                out.push_str("\" is not a valid HTTP header name/value");
             }
-            ConfigProblem::WrongType { key, expected } => write!(f, "{key} must be {expected}"),
+            ConfigProblem::WrongType { key, expected } => {
+                out.push_str(key);
+                out.push_str(" must be ");
+                out.push_str(expected);
+            }
         }
+    }
+}
+
+impl fmt::Display for ConfigProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut s = String::new();
+        self.write_to(&mut s);
+        f.write_str(&s)
     }
 }
 
@@ -59,17 +77,25 @@ pub struct ConfigError {
     pub problems: Vec<ConfigProblem>,
 }
 
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("canopy: invalid config:")?;
+impl ConfigError {
+    /// The message: `canopy: invalid config:` and one line per problem.
+    pub fn message(&self) -> String {
+        let mut s = String::from("canopy: invalid config:");
         for p in &self.problems {
-            write!(f, "\n  - {p}")?;
+            s.push_str("\n  - ");
+            p.write_to(&mut s);
         }
-        Ok(())
+        s
     }
 }
 
-impl std::error::Error for ConfigError {}
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message())
+    }
+}
+
+impl core::error::Error for ConfigError {}
 
 #[cfg(test)]
 mod tests {

@@ -4,6 +4,9 @@
 //! (in the browser from `crypto.getRandomValues`). They are never all zero and are always
 //! written as lowercase hex.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
+
 use core::fmt;
 
 const HEX: &[u8; 16] = b"0123456789abcdef";

@@ -11,7 +11,18 @@
 //! let data = { let _f = load.child("fetchData"); fetch_data().await };
 //! let _p = load.child("processData");
 //! ```
+#![no_std]
 #![warn(missing_docs)]
+
+extern crate alloc;
+// std where there is one to have: natively (tests, tools) and in the development build.
+#[cfg(any(not(target_arch = "wasm32"), feature = "std", test))]
+extern crate std;
+
+#[macro_use]
+mod local;
+mod float;
+mod prelude;
 
 pub mod attribute;
 pub mod config;

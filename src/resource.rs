@@ -1,5 +1,8 @@
 //! The resource: attributes that describe the whole page (service, SDK, browser, session).
 
+#[allow(unused_imports)]
+use crate::prelude::*;
+
 use crate::attribute::KeyValue;
 
 /// The instrumentation scope name written in every export.

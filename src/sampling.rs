@@ -4,6 +4,9 @@
 //! right-most 7 bytes of its trace id (the part W3C Level 2 promises is random) fall under
 //! `rate * 2^56`, so every service that sees the same trace id decides the same way.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
+
 use crate::ids::TraceId;
 use crate::span_context::SpanContext;
 

@@ -12,6 +12,9 @@
 //! load.set_attribute(KeyValue::new("items", 3i64));
 //! ```
 
+#[allow(unused_imports)]
+use crate::prelude::*;
+
 use crate::attribute::{self, KeyValue, Str};
 use crate::span_context::SpanContext;
 use crate::span_data::{Event, Link, SpanData, SpanKind, Status};

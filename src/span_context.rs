@@ -1,5 +1,8 @@
 //! [`SpanContext`]: the part of a span that crosses process boundaries.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
+
 use crate::ids::{SpanId, TraceFlags, TraceId};
 use crate::propagation::TraceState;
 

@@ -1,5 +1,8 @@
 //! [`SpanData`]: a finished span as plain data, what processors and exporters consume.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
+
 use crate::attribute::{KeyValue, Str};
 use crate::ids::SpanId;
 use crate::span_context::SpanContext;

@@ -3,6 +3,9 @@
 //! In the browser, `now()` is `performance.timeOrigin + performance.now()`: monotonic within the
 //! page and sub-millisecond. Natively it is the system clock.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
+
 /// Converts epoch milliseconds (a JS `Date.now()` or `Date#getTime()`) to epoch nanoseconds.
 /// Negative or non-finite input gives 0.
 #[inline]
@@ -10,8 +13,8 @@ pub fn millis_to_nanos(ms: f64) -> u64 {
     if !(ms.is_finite() && ms > 0.0) {
         return 0;
     }
-    let whole = ms.trunc();
-    (whole as u64).saturating_mul(1_000_000).saturating_add(((ms - whole) * 1_000_000.0).round() as u64)
+    let whole = crate::float::trunc(ms);
+    (whole as u64).saturating_mul(1_000_000).saturating_add(crate::float::round((ms - whole) * 1_000_000.0) as u64)
 }
 
 /// JS numbers below this are `performance.now()` offsets, not epoch milliseconds.

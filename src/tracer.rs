@@ -9,6 +9,9 @@
 //! let _process = load.child("processData");
 //! ```
 
+#[allow(unused_imports)]
+use crate::prelude::*;
+
 use crate::attribute::{self, KeyValue, Str};
 use crate::config::{Config, SpanLimits};
 use crate::export::SpanProcessor;
@@ -16,8 +19,8 @@ use crate::ids::{IdGenerator, TraceFlags};
 use crate::span::{Parent, Span, SpanBuilder};
 use crate::span_context::SpanContext;
 use crate::span_data::{SpanData, SpanKind, Status};
-use std::cell::{Cell, RefCell};
-use std::rc::Rc;
+use alloc::rc::Rc;
+use core::cell::{Cell, RefCell};
 
 /// Creates spans. Cheap to clone (a reference-counted handle).
 #[derive(Clone)]
@@ -38,8 +41,9 @@ struct Inner {
     processor: Option<Rc<dyn SpanProcessor>>,
     /// The server-rendered context from `<meta name="traceparent">`, if any.
     document_parent: RefCell<Option<SpanContext>>,
-    /// Once closed, only a first root span may still join the document's trace.
-    document_parent_closed: Cell<bool>,
+    /// When the document finished loading (epoch ns); root spans that start before it join
+    /// the document's trace, and after it only a first root span (if none joined).
+    document_loaded_at: Cell<Option<u64>>,
     document_parent_used: Cell<bool>,
     enabled: Cell<bool>,
 }
@@ -66,7 +70,7 @@ impl Tracer {
                 enabled: Cell::new(processor.is_some()),
                 processor,
                 document_parent: RefCell::new(None),
-                document_parent_closed: Cell::new(false),
+                document_loaded_at: Cell::new(None),
                 document_parent_used: Cell::new(false),
             }),
         }
@@ -101,14 +105,23 @@ impl Tracer {
     /// Sets the server-rendered context that root spans join (from `<meta name="traceparent">`).
     pub fn set_document_parent(&self, cx: Option<SpanContext>) {
         *self.inner.document_parent.borrow_mut() = cx;
-        self.inner.document_parent_closed.set(false);
+        self.inner.document_loaded_at.set(None);
         self.inner.document_parent_used.set(false);
     }
 
-    /// Ends the document's window: from now on only a first root span (if none joined yet) joins
-    /// the server-rendered trace. Called at the page's `load` event.
+    /// Ends the document's window now: root spans that start from now on join the
+    /// server-rendered trace only if none joined before. Called at the page's `load` event.
     pub fn close_document_parent(&self) {
-        self.inner.document_parent_closed.set(true);
+        self.close_document_parent_at(crate::time::now());
+    }
+
+    /// [`Tracer::close_document_parent`] at a given time (epoch ns): a root span whose start
+    /// time is earlier still joins, so spans recorded before the SDK was ready and replayed
+    /// later (with their own start times) get the parent they would have had.
+    pub fn close_document_parent_at(&self, t: u64) {
+        if self.inner.document_loaded_at.get().is_none() {
+            self.inner.document_loaded_at.set(Some(t));
+        }
     }
 
     /// Stops recording: later spans propagate context but are not exported.
@@ -128,11 +141,12 @@ impl Tracer {
         }
     }
 
-    fn document_parent(&self) -> Option<SpanContext> {
+    fn document_parent(&self, start: u64) -> Option<SpanContext> {
         let i = &self.inner;
         let dp = i.document_parent.borrow();
         let cx = dp.as_ref()?;
-        if i.document_parent_closed.get() && i.document_parent_used.get() {
+        let during_load = i.document_loaded_at.get().is_none_or(|loaded| start < loaded);
+        if !during_load && i.document_parent_used.get() {
             return None;
         }
         i.document_parent_used.set(true);
@@ -147,10 +161,11 @@ impl Tracer {
         start_time: Option<u64>,
         parent: Parent,
     ) -> Span {
+        let start = start_time.unwrap_or_else(crate::time::now);
         let parent = match parent {
             Parent::Explicit(cx) if cx.is_valid() => Some(cx),
             Parent::Explicit(_) | Parent::Root => None,
-            Parent::Current => crate::context::current().or_else(|| self.document_parent()),
+            Parent::Current => crate::context::current().or_else(|| self.document_parent(start)),
         };
         let (trace_id, span_id) = {
             let mut ids = self.inner.ids.borrow_mut();
@@ -178,7 +193,7 @@ impl Tracer {
                 parent_is_remote,
                 name,
                 kind,
-                start_time: start_time.unwrap_or_else(crate::time::now),
+                start_time: start,
                 end_time: 0,
                 attributes,
                 dropped_attributes_count,

@@ -128,6 +128,18 @@ fn document_parent_joins_first_roots_then_closes() {
     let s = mem.take();
     assert_eq!(by_name(&s, "first").parent_span_id, remote.span_id);
     assert!(!by_name(&s, "second").parent_span_id.is_valid());
+
+    // Replayed with their own start times (spans recorded before the .wasm was ready): those
+    // that started before the load event join, whenever they are replayed; later ones do not.
+    t.set_document_parent(Some(remote.clone()));
+    t.close_document_parent_at(2_000);
+    drop(t.span("recorded-early-1").start_time(1_000).start());
+    drop(t.span("recorded-early-2").start_time(1_500).start());
+    drop(t.span("recorded-late").start_time(3_000).start());
+    let s = mem.take();
+    assert_eq!(by_name(&s, "recorded-early-1").parent_span_id, remote.span_id);
+    assert_eq!(by_name(&s, "recorded-early-2").parent_span_id, remote.span_id);
+    assert!(!by_name(&s, "recorded-late").parent_span_id.is_valid(), "after the load, and one already joined");
 }
 
 #[test]

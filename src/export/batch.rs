@@ -2,9 +2,12 @@
 //!
 //! Pure logic; the browser pipeline drives it with a timer and `fetch`.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
+
 use crate::config::BatchConfig;
 use crate::span_data::SpanData;
-use std::collections::VecDeque;
+use alloc::collections::VecDeque;
 
 /// What happened to a pushed span.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -65,7 +68,7 @@ impl BatchQueue {
 
     /// Spans dropped since the last call (and resets the count).
     pub fn take_dropped(&mut self) -> u64 {
-        std::mem::take(&mut self.dropped)
+        core::mem::take(&mut self.dropped)
     }
 }
 

@@ -1,5 +1,8 @@
 //! Renders a batch of spans as an indented tree, for `debug: true`.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
+
 use crate::ids::SpanId;
 use crate::span_data::SpanData;
 
@@ -59,7 +62,7 @@ fn line(out: &mut String, s: &SpanData, depth: usize, top: bool) {
     }
     let us = s.end_time.saturating_sub(s.start_time) / 1000;
     out.push(' ');
-    out.push_str(&(us / 1000).to_string());
+    crate::export::otlp_json::push_u64(out, us / 1000);
     out.push('.');
     out.push((b'0' + ((us % 1000) / 100) as u8) as char);
     out.push_str(" ms");
@@ -80,7 +83,7 @@ mod tests {
     use crate::export::InMemoryProcessor;
     use crate::tracer::Tracer;
     use crate::{Config, span_data::SpanKind};
-    use std::rc::Rc;
+    use alloc::rc::Rc;
 
     #[test]
     fn nests_children_under_parents() {

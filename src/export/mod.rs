@@ -4,13 +4,17 @@
 //! ([`batch::BatchQueue`]) and posts OTLP/HTTP JSON ([`otlp_json::Encoder`]);
 //! [`InMemoryProcessor`] keeps spans for tests.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
+
 pub mod batch;
 pub mod debug_tree;
+pub mod machine;
 pub mod otlp_json;
 pub mod retry;
 
 use crate::span_data::SpanData;
-use std::cell::RefCell;
+use core::cell::RefCell;
 
 /// Receives every sampled span when it ends.
 pub trait SpanProcessor {
@@ -34,7 +38,7 @@ pub struct InMemoryProcessor {
 impl InMemoryProcessor {
     /// Removes and returns the spans ended so far, in end order.
     pub fn take(&self) -> Vec<SpanData> {
-        std::mem::take(&mut self.spans.borrow_mut())
+        core::mem::take(&mut self.spans.borrow_mut())
     }
 }
 

@@ -19,6 +19,9 @@
 //! Everything is pushed into a `String` by hand, doubles included (see `push_f64`): nothing
 //! here goes through `core::fmt`, whose float formatting alone is ~18 KB of wasm.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
+
 use crate::attribute::{KeyValue, Value};
 use crate::ids::push_hex;
 use crate::resource::Resource;
@@ -102,7 +105,7 @@ impl Encoder {
             push_span(&mut one, span);
             if count > 0 && doc.len() + 1 + one.len() + SUFFIX.len() > max_bytes {
                 doc.push_str(SUFFIX);
-                docs.push((std::mem::take(&mut doc), count));
+                docs.push((core::mem::take(&mut doc), count));
                 count = 0;
                 self.begin(&mut doc, 0);
             }
@@ -405,7 +408,7 @@ pub(crate) fn push_f64(out: &mut String, v: f64) {
     }
     let a = v.abs();
     // 2^53: below it every integral double converts to u64 exactly.
-    if a < 9_007_199_254_740_992.0 && a.fract() == 0.0 {
+    if a < 9_007_199_254_740_992.0 && crate::float::fract(a) == 0.0 {
         push_u64(out, a as u64);
         return;
     }
@@ -426,7 +429,7 @@ pub(crate) fn push_f64(out: &mut String, v: f64) {
     }
     // Ties to even (one wasm instruction, `f64.nearest`): when `m` lands on a .5, the even
     // side is more often the short one (4.4 gives m = 4400000000000000.5).
-    let mut mant = m.round_ties_even() as u64;
+    let mut mant = crate::float::round_ties_even(m) as u64;
     if biased != 0 {
         // 15 digits when they are within half an ulp of `a`, give or take the rounding error of
         // `m` itself: they (nearly always) read back the same, and short decimals lose their
@@ -440,7 +443,7 @@ pub(crate) fn push_f64(out: &mut String, v: f64) {
             _ => 3.0,
         };
         let slack = m * (1.0 / 9_007_199_254_740_992.0) * (roundings + 1.0 / sig);
-        let m15 = (m / 10.0).round_ties_even() * 10.0;
+        let m15 = crate::float::round_ties_even(m / 10.0) * 10.0;
         if (m15 - m).abs() <= slack {
             mant = m15 as u64;
         }
@@ -524,7 +527,7 @@ mod split_tests {
     use super::*;
     use crate::export::InMemoryProcessor;
     use crate::{Config, Tracer};
-    use std::rc::Rc;
+    use alloc::rc::Rc;
 
     fn spans(n: usize) -> Vec<SpanData> {
         let mem = Rc::new(InMemoryProcessor::default());

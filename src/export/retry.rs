@@ -3,6 +3,9 @@
 //! Only what OTLP calls retryable is retried: network errors and HTTP 429, 502, 503, 504, with
 //! exponential backoff and jitter, honouring `Retry-After`. Everything else is final.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
+
 /// Attempts per request, the first included (OpenTelemetry JS's number).
 pub const MAX_ATTEMPTS: u32 = 5;
 /// Backoff before the second attempt, milliseconds.
@@ -69,7 +72,7 @@ fn parse_imf_fixdate(s: &str) -> Option<f64> {
     if b.len() != 29 || &b[3..5] != b", " || &b[25..] != b" GMT" {
         return None;
     }
-    let num = |r: std::ops::Range<usize>| -> Option<u32> {
+    let num = |r: core::ops::Range<usize>| -> Option<u32> {
         let t = s.get(r)?;
         if t.bytes().all(|c| c.is_ascii_digit()) { t.parse().ok() } else { None }
     };

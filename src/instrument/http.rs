@@ -3,8 +3,11 @@
 //! Pure logic, shared by the fetch and XMLHttpRequest instrumentation. Attribute names follow
 //! the current OpenTelemetry HTTP client conventions.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
+
 use crate::attribute::{KeyValue, Str};
-use std::borrow::Cow;
+use alloc::borrow::Cow;
 
 /// The pieces of an absolute `http(s)` URL that spans need.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

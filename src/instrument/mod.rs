@@ -3,4 +3,7 @@
 //! [`http`] holds the pure rules (attributes, URL matching); the browser wrappers for `fetch`
 //! and `XMLHttpRequest` live in `web::instrument` and `js/instrument.js`.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
+
 pub mod http;

@@ -2,6 +2,9 @@
 //!
 //! Parsing and formatting follow W3C Trace Context Level 2 exactly; see each module.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
+
 mod traceparent;
 mod tracestate;
 

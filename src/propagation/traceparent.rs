@@ -16,6 +16,9 @@
 //!
 //! The parser works on bytes, so no input (non-ASCII included) can make it panic.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
+
 use core::fmt;
 
 use crate::ids::{SpanId, TraceFlags, TraceId, hex_val, push_hex};
@@ -61,7 +64,7 @@ impl fmt::Display for TraceParentError {
     }
 }
 
-impl std::error::Error for TraceParentError {}
+impl core::error::Error for TraceParentError {}
 
 /// Decodes exactly `2 * N` lowercase hex bytes.
 #[inline]
@@ -306,7 +309,7 @@ mod tests {
         for e in [WrongLength, InvalidVersion, MissingDelimiter, InvalidTraceId, InvalidParentId, InvalidFlags] {
             let msg = e.to_string();
             assert!(msg.starts_with("traceparent "), "{msg}");
-            let _: &dyn std::error::Error = &e;
+            let _: &dyn core::error::Error = &e;
         }
     }
 

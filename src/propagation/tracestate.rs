@@ -19,8 +19,11 @@
 //! or any invalid member rejects the whole header: the caller then drops `tracestate` but keeps
 //! `traceparent`.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
+
+use alloc::rc::Rc;
 use core::fmt;
-use std::rc::Rc;
 
 /// Most list members a `tracestate` may hold.
 const MAX_MEMBERS: usize = 32;
@@ -81,7 +84,7 @@ impl fmt::Display for TraceStateError {
     }
 }
 
-impl std::error::Error for TraceStateError {}
+impl core::error::Error for TraceStateError {}
 
 fn valid_key(key: &str) -> bool {
     let b = key.as_bytes();
@@ -544,7 +547,7 @@ mod tests {
         for e in [MissingEquals, InvalidKey, InvalidValue, DuplicateKey, TooManyMembers] {
             let msg = e.to_string();
             assert!(msg.starts_with("tracestate "), "{msg}");
-            let _: &dyn std::error::Error = &e;
+            let _: &dyn core::error::Error = &e;
         }
     }
 

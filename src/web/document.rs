@@ -1,5 +1,8 @@
 //! What the page tells us: `<meta name="traceparent">`, the browser, and the tab's session.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
+
 use super::platform::{get, global_get};
 use crate::attribute::KeyValue;
 use crate::propagation::{TraceState, parse_traceparent};
@@ -8,6 +11,25 @@ use js_sys::{Function, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
 
 const SESSION_KEY: &str = "canopy.session.id";
+
+#[wasm_bindgen::prelude::wasm_bindgen(module = "/js/page.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = resolveUrl)]
+    fn resolve_url_js(url: &str) -> Option<String>;
+    #[wasm_bindgen(js_name = loadEventTime)]
+    fn load_event_time() -> Option<f64>;
+}
+
+/// When the document's `load` event happened (epoch ns), if it has.
+pub fn loaded_at() -> Option<u64> {
+    load_event_time().map(|t| super::platform::clock().at(t))
+}
+
+/// `url` resolved against the page by the browser's URL parser (`new URL(url, base)`), or
+/// `None` when the parser rejects it.
+pub fn resolve_url(url: &str) -> Option<String> {
+    resolve_url_js(url)
+}
 
 /// The server-rendered context from `<meta name="traceparent" content="…">` (and
 /// `<meta name="tracestate">`), if the page has a valid one.

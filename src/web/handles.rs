@@ -8,9 +8,12 @@
 //! A span that JavaScript drops without ending is never exported (as in OpenTelemetry JS); the
 //! slab keeps at most [`MAX_LIVE`] unended spans and discards the oldest beyond that.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
+
 use crate::span::Span;
-use std::cell::RefCell;
-use std::collections::VecDeque;
+use alloc::collections::VecDeque;
+use core::cell::RefCell;
 
 /// Unended spans kept at most.
 pub const MAX_LIVE: usize = 16 * 1024;
@@ -35,8 +38,8 @@ struct Slab {
     evicted: u64,
 }
 
-thread_local! {
-    static SLAB: RefCell<Slab> = RefCell::new(Slab::default());
+local! {
+    static SLAB: RefCell<Slab> = RefCell::new(Slab { slots: Vec::new(), free: Vec::new(), live: 0, order: VecDeque::new(), evicted: 0 });
 }
 
 fn pack(index: u32, generation: u32) -> u64 {

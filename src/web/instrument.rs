@@ -6,6 +6,9 @@
 //! entry (never by reading or cloning the caller's body); if no entry comes within
 //! [`TIMING_WAIT_MS`], it ends at the time the headers arrived.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
+
 use super::platform::{self, get, global_get};
 use crate::attribute::{KeyValue, Str};
 use crate::config::{Config, UrlPattern};
@@ -13,8 +16,8 @@ use crate::instrument::http::{origin_of, prefix_matches, request_attributes};
 use crate::propagation::format_traceparent;
 use crate::span::Span;
 use crate::span_data::{SpanKind, Status};
+use core::cell::RefCell;
 use js_sys::{Array, Function, Object, Reflect};
-use std::cell::RefCell;
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 
@@ -39,6 +42,12 @@ extern "C" {
 extern "C" {
     #[wasm_bindgen(js_name = setTimeout)]
     fn set_timeout(cb: &Function, ms: f64) -> JsValue;
+}
+
+#[wasm_bindgen(module = "/js/error.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = errorParts)]
+    fn error_parts(e: &JsValue) -> Array;
 }
 
 enum Matcher {
@@ -100,9 +109,11 @@ struct Hooks {
     object: JsValue,
 }
 
-thread_local! {
-    static INST: RefCell<Option<Inst>> = const { RefCell::new(None) };
-    static HOOKS: RefCell<Option<Hooks>> = const { RefCell::new(None) };
+local! {
+    static INST: RefCell<Option<Inst>> = RefCell::new(None);
+}
+local! {
+    static HOOKS: RefCell<Option<Hooks>> = RefCell::new(None);
 }
 
 fn with_inst<R>(f: impl FnOnce(&mut Inst) -> R) -> Option<R> {
@@ -116,7 +127,7 @@ pub fn install(config: &Config) {
     let g = js_sys::global();
     let loc = global_get("location");
     let page_origin = get(&loc, "origin").as_string().filter(|o| o != "null");
-    let export_url = resolve(&config.endpoint, &get(&loc, "href"));
+    let export_url = super::document::resolve_url(&config.endpoint);
     let mut inst = Inst {
         page_origin,
         export_url,
@@ -205,13 +216,6 @@ fn end_waiting(due: impl Fn(f64) -> bool) {
 /// True while some span waits for its timing entry.
 pub fn has_waiting() -> bool {
     with_inst(|i| i.slots.iter().flatten().any(|p| p.waiting.is_some())).unwrap_or(false)
-}
-
-fn resolve(endpoint: &str, base: &JsValue) -> Option<String> {
-    let ctor: Function = global_get("URL").dyn_into().ok()?;
-    let args = Array::of2(&JsValue::from_str(endpoint), base);
-    let u = Reflect::construct(&ctor, &args).ok()?;
-    get(&u, "href").as_string()
 }
 
 fn ensure_hooks() {
@@ -346,7 +350,9 @@ fn on_response(id: u32, response: JsValue) {
 
 fn on_fail(id: u32, err: JsValue) {
     let Some(mut p) = take(id) else { return };
-    let (kind, message, stack) = super::convert::exception(&err);
+    let parts = error_parts(&err);
+    let part = |i| parts.get(i).as_string().map(Str::Owned);
+    let (kind, message, stack) = (part(0), part(1), part(2));
     let error_type = kind.clone().unwrap_or(Str::Borrowed("_OTHER"));
     p.span.set_attribute(KeyValue::new("error.type", error_type));
     p.span.record_failure(kind, message, stack);
@@ -445,7 +451,7 @@ fn finish_with_entry(mut p: Pending, entry: &JsValue) {
 }
 
 fn arm_sweep() {
-    let armed = with_inst(|i| std::mem::replace(&mut i.sweep_armed, true)).unwrap_or(true);
+    let armed = with_inst(|i| core::mem::replace(&mut i.sweep_armed, true)).unwrap_or(true);
     if armed {
         return;
     }

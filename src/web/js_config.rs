@@ -1,5 +1,8 @@
 //! `init(config)`'s JavaScript object to [`Config`], with every problem and unknown key listed.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
+
 use super::convert;
 use super::platform::get;
 use crate::config::{Config, UrlPattern};
@@ -71,7 +74,13 @@ pub fn parse(v: &JsValue) -> (Result<Config, ConfigError>, Vec<String>) {
     }
     let res = get(v, "resourceAttributes");
     if res.is_object() {
-        c.resource_attributes = convert::attributes(&res);
+        for e in Object::entries(res.unchecked_ref()).iter() {
+            let pair: js_sys::Array = e.unchecked_into();
+            let v = convert::attr_value(&pair.get(1));
+            if let (Some(k), Some(v)) = (pair.get(0).as_string(), v) {
+                c.resource_attributes.push(crate::attribute::KeyValue { key: k.into(), value: v });
+            }
+        }
     } else if !res.is_undefined() && !res.is_null() {
         problems.push(ConfigProblem::WrongType { key: "resourceAttributes", expected: "an object" });
     }
@@ -187,7 +196,7 @@ fn count(v: &JsValue, key: &str, name: &'static str, out: &mut usize, problems: 
         return;
     }
     match x.as_f64() {
-        Some(n) if n.fract() == 0.0 && (0.0..=1e15).contains(&n) => *out = n as usize,
+        Some(n) if crate::float::fract(n) == 0.0 && (0.0..=1e15).contains(&n) => *out = n as usize,
         _ => problems.push(ConfigProblem::WrongType { key: name, expected: "a whole number >= 0" }),
     }
 }

@@ -6,16 +6,19 @@
 //! Times arrive as JS numbers (`NaN` = now): epoch milliseconds, or `performance.now()` offsets
 //! below [`crate::time::PERF_OFFSET_LIMIT_MS`].
 
+#[allow(unused_imports)]
+use crate::prelude::*;
+
 use super::convert;
 use super::handles;
-use super::platform::{self, get};
+use super::platform;
 use crate::attribute::{KeyValue, Str, Value};
 use crate::ids::{SpanId, TraceFlags, TraceId};
 use crate::propagation::TraceState;
 use crate::span::{Parent, Span};
 use crate::span_context::SpanContext;
-use crate::span_data::Status;
-use std::cell::UnsafeCell;
+use crate::span_data::{SpanKind, Status};
+use core::cell::UnsafeCell;
 use wasm_bindgen::prelude::*;
 
 /// Words: trace id (4), span id (2), flags (1; bit 8 = is_remote, bit 9 = has a trace state).
@@ -24,8 +27,27 @@ struct Scratch(UnsafeCell<[u32; 8]>);
 unsafe impl Sync for Scratch {}
 static SCRATCH: Scratch = Scratch(UnsafeCell::new([0; 8]));
 
-const FLAG_REMOTE: u32 = 0x100;
-const FLAG_TRACE_STATE: u32 = 0x200;
+/// The numbers that cross the boundary, defined once: wasm-bindgen writes this enum into the
+/// JavaScript glue (`Boundary.ParentRoot`, …), and `js/api.js` uses it from there.
+#[wasm_bindgen]
+#[derive(Clone, Copy)]
+pub enum Boundary {
+    /// `__start`: the parent is the current span (else the page's server-rendered trace).
+    ParentCurrent = 0,
+    /// `__start`: the parent is the context in the scratch buffer.
+    ParentScratch = 1,
+    /// `__start`: no parent (a new trace).
+    ParentRoot = 2,
+    /// Scratch flags word: the context is remote.
+    FlagRemote = 0x100,
+    /// Scratch flags word: the span has a trace state (read it with `__traceState`).
+    FlagTraceState = 0x200,
+    /// The handle meaning "the attributes of the next span, event or link".
+    Pending = 0x7FFF_FFFF,
+}
+
+const FLAG_REMOTE: u32 = Boundary::FlagRemote as u32;
+const FLAG_TRACE_STATE: u32 = Boundary::FlagTraceState as u32;
 
 fn write_scratch(cx: &SpanContext) {
     // SAFETY: see `Scratch`; no reference to the buffer outlives this call.
@@ -76,58 +98,66 @@ pub fn scratch_ptr() -> u32 {
     SCRATCH.0.get() as u32
 }
 
-/// Starts a span. `parent_mode`: 0 = `parent` (a SpanContext-like object or another SDK's
-/// span) if given, else the current span; 1 = the context in the scratch buffer (with
-/// `trace_state`); 2 = none (a new trace). `kind` is OpenTelemetry JS's number (255 = default),
+local! {
+    /// Attributes set with handle [`PENDING`]: the next `__start`, `__event` or `__link` takes them.
+    static KVS: core::cell::RefCell<Vec<KeyValue>> = core::cell::RefCell::new(Vec::new());
+}
+
+/// The handle that means "the attributes of the next span, event or link".
+const PENDING: f64 = Boundary::Pending as u32 as f64;
+
+fn take_kvs() -> Vec<KeyValue> {
+    KVS.with(|k| core::mem::take(&mut *k.borrow_mut()))
+}
+
+fn set(handle: f64, kv: KeyValue) {
+    if handle == PENDING {
+        KVS.with(|k| k.borrow_mut().push(kv));
+    } else {
+        handles::with(handle, |s| s.set_attribute(kv));
+    }
+}
+
+/// Writes a parent given by its hex ids (another SDK's span, a SpanContext object) to the
+/// scratch buffer; false (scratch untouched) when the ids are not valid.
+#[wasm_bindgen(js_name = __parent)]
+pub fn parent(trace_id: &str, span_id: &str, flags: u32, remote: bool) -> bool {
+    let (Some(t), Some(s)) = (TraceId::from_hex(trace_id), SpanId::from_hex(span_id)) else { return false };
+    let cx = SpanContext {
+        trace_id: t,
+        span_id: s,
+        trace_flags: TraceFlags(flags as u8 & TraceFlags::KNOWN),
+        is_remote: remote,
+        trace_state: TraceState::default(),
+    };
+    if !cx.is_valid() {
+        return false;
+    }
+    write_scratch(&cx);
+    true
+}
+
+/// Starts a span with the pending attributes. `parent_mode`: 0 = the current span (else the
+/// page's server-rendered trace), 1 = the context in the scratch buffer (with `trace_state`),
+/// 2 = none (a new trace). `kind` is OpenTelemetry JS's number (anything else: internal),
 /// `start_ms` NaN = now. Writes the new span's context to the scratch buffer and returns its
 /// handle.
 #[wasm_bindgen(js_name = __start)]
-#[allow(clippy::too_many_arguments)]
-pub fn start(
-    name: String,
-    parent_mode: u32,
-    trace_state: Option<String>,
-    kind: u32,
-    start_ms: f64,
-    attributes: JsValue,
-    links: JsValue,
-    parent: JsValue,
-) -> f64 {
-    let mut o = convert::SpanOpts {
-        kind: crate::span_data::SpanKind::from_otel_js(kind),
-        start_time: time(start_ms),
-        ..Default::default()
-    };
-    if !attributes.is_undefined() {
-        o.attributes = convert::attributes(&attributes);
-    }
-    if !links.is_undefined() {
-        o.links = convert::links(&links);
-    }
-    o.parent = match parent_mode {
-        1 => Parent::Explicit(read_scratch(trace_state)),
-        2 => Parent::Root,
-        // An unreadable parent makes a root rather than guessing one.
-        _ if !parent.is_undefined() => convert::span_context(&parent).map(Parent::Explicit).unwrap_or(Parent::Root),
+pub fn start(name: String, parent_mode: u32, trace_state: Option<String>, kind: u32, start_ms: f64) -> f64 {
+    let parent = match parent_mode {
+        m if m == Boundary::ParentScratch as u32 => Parent::Explicit(read_scratch(trace_state)),
+        m if m == Boundary::ParentRoot as u32 => Parent::Root,
         _ => Parent::Current,
     };
-    let span = super::js_api::build(name, o);
-    write_scratch(span.span_context());
-    handles::insert(span)
-}
-
-/// [`start`] without options: the common case, with no JS values to convert.
-#[wasm_bindgen(js_name = __start0)]
-pub fn start0(name: String, parent_mode: u32) -> f64 {
-    let o = convert::SpanOpts {
-        parent: match parent_mode {
-            1 => Parent::Explicit(read_scratch(None)),
-            2 => Parent::Root,
-            _ => Parent::Current,
-        },
-        ..Default::default()
-    };
-    let span = super::js_api::build(name, o);
+    let t = super::tracer();
+    let mut b = t.span(Str::Owned(name)).parent_choice(parent).attributes(take_kvs());
+    if let Some(k) = SpanKind::from_otel_js(kind) {
+        b = b.kind(k);
+    }
+    if let Some(s) = time(start_ms) {
+        b = b.start_time(s);
+    }
+    let span = b.start();
     write_scratch(span.span_context());
     handles::insert(span)
 }
@@ -149,50 +179,37 @@ pub fn end(handle: f64, time_ms: f64) {
     }
 }
 
-/// Sets a string attribute.
+/// Sets a string attribute (handle [`PENDING`]: for the next span, event or link).
 #[wasm_bindgen(js_name = __attrStr)]
 pub fn attr_str(handle: f64, key: String, value: String) {
-    handles::with(handle, |s| {
-        s.set_attribute(KeyValue { key: Str::Owned(key), value: Value::String(Str::Owned(value)) })
-    });
+    set(handle, KeyValue { key: Str::Owned(key), value: Value::String(Str::Owned(value)) });
 }
 
 /// Sets a number attribute (integers become `intValue`, as OpenTelemetry JS does).
 #[wasm_bindgen(js_name = __attrNum)]
 pub fn attr_num(handle: f64, key: String, value: f64) {
-    let v = if value.fract() == 0.0 && value.abs() <= 9_007_199_254_740_991.0 {
-        Value::I64(value as i64)
-    } else {
-        Value::F64(value)
-    };
-    handles::with(handle, |s| s.set_attribute(KeyValue { key: Str::Owned(key), value: v }));
+    let v = if crate::float::is_safe_integer(value) { Value::I64(value as i64) } else { Value::F64(value) };
+    set(handle, KeyValue { key: Str::Owned(key), value: v });
 }
 
 /// Sets a boolean attribute.
 #[wasm_bindgen(js_name = __attrBool)]
 pub fn attr_bool(handle: f64, key: String, value: bool) {
-    handles::with(handle, |s| s.set_attribute(KeyValue { key: Str::Owned(key), value: Value::Bool(value) }));
+    set(handle, KeyValue { key: Str::Owned(key), value: Value::Bool(value) });
 }
 
-/// Sets an attribute of any other type (arrays, bigint); invalid values are ignored.
+/// Sets an array (or bigint) attribute; invalid values (mixed arrays, objects) are ignored.
 #[wasm_bindgen(js_name = __attr)]
 pub fn attr(handle: f64, key: String, value: JsValue) {
     if let Some(v) = convert::attr_value(&value) {
-        handles::with(handle, |s| s.set_attribute(KeyValue { key: Str::Owned(key), value: v }));
+        set(handle, KeyValue { key: Str::Owned(key), value: v });
     }
 }
 
-/// Sets the attributes of a plain object.
-#[wasm_bindgen(js_name = __attrs)]
-pub fn attrs(handle: f64, attributes: JsValue) {
-    let kvs = convert::attributes(&attributes);
-    handles::with(handle, |s| s.set_attributes(kvs));
-}
-
-/// Adds an event (`time` NaN = now).
+/// Adds an event with the pending attributes (`time` NaN = now).
 #[wasm_bindgen(js_name = __event)]
-pub fn event(handle: f64, name: String, attributes: JsValue, time_ms: f64) {
-    let attrs = convert::attributes(&attributes);
+pub fn event(handle: f64, name: String, time_ms: f64) {
+    let attrs = take_kvs();
     let t = time(time_ms);
     handles::with(handle, |s| match t {
         Some(t) => s.add_event_at(Str::Owned(name), t, attrs),
@@ -200,20 +217,30 @@ pub fn event(handle: f64, name: String, attributes: JsValue, time_ms: f64) {
     });
 }
 
-/// Records an exception event.
-#[wasm_bindgen(js_name = __exception)]
-pub fn exception(handle: f64, exception: JsValue, time_ms: f64) {
-    let (kind, message, stack) = convert::exception(&exception);
-    let t = time(time_ms);
-    handles::with(handle, |s| s.record_exception(kind, message, stack, t));
+/// Adds a link to the context in the scratch buffer (see [`parent`]), with the pending attributes.
+#[wasm_bindgen(js_name = __link)]
+pub fn link(handle: f64, trace_state: Option<String>) {
+    let attrs = take_kvs();
+    let cx = read_scratch(trace_state);
+    handles::with(handle, |s| s.add_link(cx, attrs));
 }
 
-/// Records `error` as the span's failure (exception event + error status) and ends it.
+fn owned(s: Option<String>) -> Option<Str> {
+    s.map(Str::Owned)
+}
+
+/// Records an exception event from its parts (type, message, stack trace).
+#[wasm_bindgen(js_name = __exception)]
+pub fn exception(handle: f64, kind: Option<String>, message: Option<String>, stack: Option<String>, time_ms: f64) {
+    let t = time(time_ms);
+    handles::with(handle, |s| s.record_exception(owned(kind), owned(message), owned(stack), t));
+}
+
+/// Records a failure (exception event + error status) and ends the span.
 #[wasm_bindgen(js_name = __fail)]
-pub fn fail(handle: f64, error: JsValue) {
-    let (kind, message, stack) = convert::exception(&error);
+pub fn fail(handle: f64, kind: Option<String>, message: Option<String>, stack: Option<String>) {
     if let Some(mut s) = handles::take(handle) {
-        s.record_failure(kind, message, stack);
+        s.record_failure(owned(kind), owned(message), owned(stack));
         s.end();
     }
 }
@@ -233,15 +260,6 @@ pub fn status(handle: f64, code: u32, message: Option<String>) {
 #[wasm_bindgen(js_name = __rename)]
 pub fn rename(handle: f64, name: String) {
     handles::with(handle, |s| s.update_name(Str::Owned(name)));
-}
-
-/// Adds a link `{ context, attributes }`.
-#[wasm_bindgen(js_name = __link)]
-pub fn link(handle: f64, link: JsValue) {
-    if let Some(cx) = convert::span_context(&get(&link, "context")) {
-        let attrs = convert::attributes(&get(&link, "attributes"));
-        handles::with(handle, |s| s.add_link(cx, attrs));
-    }
 }
 
 /// True while the span records (sampled, not ended).

@@ -1,5 +1,8 @@
 //! The browser edge: the JavaScript API, the export pipeline, and what the page tells us.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
+
 mod convert;
 pub mod document;
 mod handles;
@@ -9,29 +12,31 @@ mod js_config;
 mod js_raw;
 pub mod pipeline;
 pub mod platform;
+mod timer;
 mod types;
 
 use crate::attribute::{self, KeyValue};
 use crate::config::Config;
 use crate::error::ConfigError;
-use crate::ids::IdGenerator;
 use crate::resource::{Resource, SDK_VERSION};
 use crate::tracer::Tracer;
+use alloc::rc::Rc;
+use core::cell::RefCell;
 use js_sys::{Function, Promise};
-use pipeline::{Pipeline, PipelineProcessor};
-use std::cell::RefCell;
-use std::rc::Rc;
+use pipeline::PipelineProcessor;
+
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 
 struct Sdk {
     tracer: Tracer,
-    pipeline: Rc<Pipeline>,
 }
 
-thread_local! {
-    static SDK: RefCell<Option<Sdk>> = const { RefCell::new(None) };
-    static NOOP: Tracer = Tracer::noop();
+local! {
+    static SDK: RefCell<Option<Sdk>> = RefCell::new(None);
+}
+local! {
+    static NOOP: RefCell<Option<Tracer>> = RefCell::new(None);
 }
 
 /// Starts Canopy from Rust and returns its tracer.
@@ -46,6 +51,10 @@ thread_local! {
 /// ```
 pub fn init(config: Config) -> Result<Tracer, ConfigError> {
     config.validate()?;
+    if document::resolve_url(&config.endpoint).is_none() {
+        // The browser's URL parser is the last word (the Rust rule mirrors its main cases).
+        return Err(ConfigError { problems: vec![crate::error::ConfigProblem::InvalidEndpoint(config.endpoint)] });
+    }
     if let Some(t) = SDK.with(|s| s.borrow().as_ref().map(|s| s.tracer.clone())) {
         platform::warn("init called while already running: keeping the first configuration");
         return Ok(t);
@@ -58,22 +67,21 @@ pub fn init(config: Config) -> Result<Tracer, ConfigError> {
         }
     };
     let seed = platform::seed();
-    let mut session_ids = IdGenerator::from_seed(seed);
-    session_ids.trace_id();
-    let session = document::session_id(|| session_ids.trace_id().to_hex());
-    let resource = build_resource(&config, session);
-    let pipeline = Pipeline::new(&config, &resource, fetch);
-    let tracer = Tracer::new(&config, seed, Rc::new(PipelineProcessor(pipeline.clone())));
+    let resource = build_resource(&config, document::session_id(platform::random_id));
+    pipeline::start(&config, &resource, fetch);
+    let tracer = Tracer::new(&config, seed, Rc::new(PipelineProcessor));
     tracer.set_document_parent(document::meta_parent());
     if document::document_complete() {
-        tracer.close_document_parent();
+        match document::loaded_at() {
+            Some(t) => tracer.close_document_parent_at(t),
+            None => tracer.close_document_parent(),
+        }
     } else {
         let t = tracer.clone();
         let cb = Closure::once_into_js(move || t.close_document_parent());
         document::on_load(cb.unchecked_ref());
     }
-    pipeline::set_current(Some(&pipeline));
-    SDK.with(|s| *s.borrow_mut() = Some(Sdk { tracer: tracer.clone(), pipeline }));
+    SDK.with(|s| *s.borrow_mut() = Some(Sdk { tracer: tracer.clone() }));
     instrument::install(&config);
     Ok(tracer)
 }
@@ -81,57 +89,52 @@ pub fn init(config: Config) -> Result<Tracer, ConfigError> {
 /// The running tracer, or a no-op tracer (spans propagate ids but record nothing) before
 /// `init` and after `shutdown`.
 pub fn tracer() -> Tracer {
-    SDK.with(|s| s.borrow().as_ref().map(|s| s.tracer.clone())).unwrap_or_else(|| NOOP.with(|t| t.clone()))
+    SDK.with(|s| s.borrow().as_ref().map(|s| s.tracer.clone()))
+        .unwrap_or_else(|| NOOP.with(|n| n.borrow_mut().get_or_insert_with(Tracer::noop).clone()))
 }
 
 /// How long `forceFlush` lets in-flight fetch spans wait for their timing entries.
-const FLUSH_TIMING_GRACE_MS: i32 = 100;
+const FLUSH_TIMING_GRACE_MS: f64 = 100.0;
 
-/// Sends everything queued; the Promise resolves when done. Fetch spans still waiting for their
-/// resource timing entry get a short grace period, then end with what is known.
-pub fn force_flush() -> Promise {
-    let Some(p) = SDK.with(|s| s.borrow().as_ref().map(|s| s.pipeline.clone())) else {
-        return Promise::resolve(&JsValue::UNDEFINED);
-    };
+/// Sends everything queued and calls `done` once each batch has had an attempt. Fetch spans
+/// still waiting for their resource timing entry get a short grace period, then end with what
+/// is known.
+pub fn flush_then(done: Function) {
     if !instrument::has_waiting() {
-        return p.flush();
+        return pipeline::flush(done);
     }
-    wasm_bindgen_futures::future_to_promise(async move {
-        sleep(FLUSH_TIMING_GRACE_MS).await;
+    timer::once(FLUSH_TIMING_GRACE_MS, move || {
         instrument::finish_waiting();
-        let _ = wasm_bindgen_futures::JsFuture::from(p.flush()).await;
-        Ok(JsValue::UNDEFINED)
-    })
+        pipeline::flush(done);
+    });
 }
 
-async fn sleep(ms: i32) {
-    let p = Promise::new(&mut |resolve, _| {
-        if let Ok(st) = platform::global_get("setTimeout").dyn_into::<Function>() {
-            let _ = st.call2(&JsValue::UNDEFINED, &resolve, &JsValue::from(ms));
-        } else {
-            let _ = resolve.call0(&JsValue::UNDEFINED);
+/// Sends everything queued; the Promise resolves when each batch has had an attempt.
+pub fn force_flush() -> Promise {
+    Promise::new(&mut |resolve, _| flush_then(resolve))
+}
+
+/// Stops recording and patching at once, flushes what was recorded, then calls `done`; `init`
+/// may run again afterwards.
+pub fn shutdown_then(done: Function) {
+    let Some(sdk) = SDK.with(|s| s.borrow_mut().take()) else {
+        let _ = done.call0(&JsValue::UNDEFINED);
+        return;
+    };
+    instrument::uninstall();
+    sdk.tracer.disable();
+    let after = Closure::once_into_js(move || {
+        if SDK.with(|s| s.borrow().is_none()) {
+            pipeline::stop();
         }
+        let _ = done.call0(&JsValue::UNDEFINED);
     });
-    let _ = wasm_bindgen_futures::JsFuture::from(p).await;
+    pipeline::flush(after.unchecked_into());
 }
 
 /// Flushes and stops; later spans are not recorded, and `init` may run again.
 pub fn shutdown() -> Promise {
-    let Some(sdk) = SDK.with(|s| s.borrow_mut().take()) else {
-        return Promise::resolve(&JsValue::UNDEFINED);
-    };
-    instrument::uninstall();
-    sdk.tracer.disable();
-    let flushed = sdk.pipeline.flush();
-    let pipeline = sdk.pipeline.clone();
-    wasm_bindgen_futures::future_to_promise(async move {
-        let _ = wasm_bindgen_futures::JsFuture::from(flushed).await;
-        pipeline.stop();
-        if SDK.with(|s| s.borrow().is_none()) {
-            pipeline::set_current(None);
-        }
-        Ok(JsValue::UNDEFINED)
-    })
+    Promise::new(&mut |resolve, _| shutdown_then(resolve))
 }
 
 fn build_resource(config: &Config, session_id: String) -> Resource {

@@ -1,8 +1,11 @@
 //! The browser edge: clock, randomness, console. Works in a window and in a worker.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
+
 use crate::time::PageClock;
+use core::cell::Cell;
 use js_sys::Reflect;
-use std::cell::Cell;
 use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen]
@@ -19,8 +22,8 @@ extern "C" {
     fn console_log(s: &str);
 }
 
-thread_local! {
-    static CLOCK: Cell<Option<PageClock>> = const { Cell::new(None) };
+local! {
+    static CLOCK: Cell<Option<PageClock>> = Cell::new(None);
 }
 
 /// The page clock (created on first use).
@@ -56,6 +59,16 @@ pub fn seed() -> [u8; 32] {
         buf[8..16].copy_from_slice(&((perf_now() * 1e3) as u64).to_le_bytes());
     }
     buf
+}
+
+/// A fresh random 128-bit id in hex, from the browser's CSPRNG (not from the tracer's id
+/// generator, so it cannot be read off a `traceparent`). With no crypto, the clock.
+pub fn random_id() -> String {
+    let mut buf = [0u8; 16];
+    if get_random_values(&mut buf).is_err() {
+        buf[..16].copy_from_slice(&seed()[..16]);
+    }
+    crate::ids::TraceId(buf).to_hex()
 }
 
 /// `console.warn` with the `canopy:` prefix.

@@ -1,5 +1,8 @@
 //! TypeScript types for the JavaScript API (wasm-bindgen cannot derive them).
 
+#[allow(unused_imports)]
+use crate::prelude::*;
+
 use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen(typescript_custom_section)]

@@ -35,13 +35,16 @@ before(async () => {
 });
 after(async () => { if (work) await rm(work, { recursive: true, force: true }); });
 
-test("the tarball holds the entries, the API, the glue, the snippets and the .wasm, and nothing else", () => {
-  const expected = ["LICENSE", "README.md", "package.json", "index.js", "index.d.ts", "react.js", "react.d.ts", "api.js", "api.d.ts",
-    "canopy_web.js", "canopy_web.d.ts", "canopy_web_bg.wasm", "canopy_web_bg.wasm.d.ts"];
+test("the tarball holds the entries, the API, the glue, the snippets and the .wasm (production and development), and nothing else", () => {
+  const expected = ["LICENSE", "README.md", "package.json", "index.js", "index.d.ts", "react.js", "react.d.ts", "api.js", "api.d.ts", "error.js",
+    "canopy_web.js", "canopy_web.d.ts", "canopy_web_bg.wasm", "canopy_web_bg.wasm.d.ts",
+    "dev/index.js", "dev/react.js", "dev/api.js", "dev/error.js", "dev/canopy_web.js", "dev/canopy_web_bg.wasm"];
   for (const f of expected) assert.ok(files.includes(f), `${f} is packed`);
-  const snippets = files.filter((f) => f.startsWith("snippets/"));
-  assert.ok(snippets.some((f) => f.endsWith("/js/instrument.js")) && snippets.some((f) => f.endsWith("/js/transport.js")), "the wasm-bindgen snippets are packed");
-  const extra = files.filter((f) => !expected.includes(f) && !f.startsWith("snippets/"));
+  for (const d of ["snippets/", "dev/snippets/"]) {
+    const snippets = files.filter((f) => f.startsWith(d));
+    assert.ok(snippets.some((f) => f.endsWith("/js/instrument.js")) && snippets.some((f) => f.endsWith("/js/transport.js")), `the wasm-bindgen snippets are packed in ${d}`);
+  }
+  const extra = files.filter((f) => !expected.includes(f) && !f.startsWith("snippets/") && !f.startsWith("dev/snippets/"));
   assert.deepEqual(extra, [], "no stray files");
 });
 
@@ -63,9 +66,9 @@ test("package.json: ESM exports with types for '.' and './react', sideEffects fa
   const cargo = await readFile(`${root}Cargo.toml`, "utf8");
   assert.equal(pkg.version, /^version = "([^"]+)"/m.exec(cargo)[1], "the version is Cargo.toml's");
   assert.equal(pkg.type, "module");
-  assert.deepEqual(pkg.exports["."], { types: "./index.d.ts", default: "./index.js" });
-  assert.deepEqual(pkg.exports["./react"], { types: "./react.d.ts", default: "./react.js" });
-  assert.deepEqual(Object.keys(pkg.exports["."]), ["types", "default"], "types comes first, as TypeScript requires");
+  assert.deepEqual(pkg.exports["."], { types: "./index.d.ts", development: "./dev/index.js", default: "./index.js" });
+  assert.deepEqual(pkg.exports["./react"], { types: "./react.d.ts", development: "./dev/react.js", default: "./react.js" });
+  assert.deepEqual(Object.keys(pkg.exports["."]), ["types", "development", "default"], "types first (TypeScript), default last");
   assert.equal(pkg.module, "./index.js");
   assert.equal(pkg.types, "./index.d.ts");
   assert.equal(pkg.sideEffects, false);

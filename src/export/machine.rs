@@ -1,0 +1,601 @@
+//! The export state machine: every decision of the batch span processor, with no I/O.
+//!
+//! The browser edge (`web::pipeline`) feeds it ended spans ([`Exporter::on_end`]), asks it what
+//! to do ([`Exporter::next_action`]: send a document now, wait until a time, or nothing), tells
+//! it how each request ended ([`Exporter::on_response`]) and, when the page is hidden, asks for
+//! the page-hide plan ([`Exporter::on_hide`]). It performs only the timers, requests, beacons
+//! and storage calls it is told to. Times are milliseconds on one monotonic clock
+//! (`performance.now()` in the browser).
+//!
+//! The rules:
+//! - A batch is encoded when `max_export_batch_size` spans wait, when the oldest waited
+//!   `scheduled_delay_millis`, or on a flush. One request is in flight at a time.
+//! - OTLP's retryable outcomes (network error, 429, 502, 503, 504) are retried with backoff
+//!   ([`super::retry`]), never sooner than the backoff, `Retry-After` honoured up to its cap.
+//!   After [`retry::MAX_ATTEMPTS`] the document stays at the front and the exporter pauses
+//!   for the backoff, then starts again. Other statuses drop the document (reported once).
+//! - A normal request rides `keepalive` when its body fits what is left of the browser's
+//!   keepalive budget, so it survives the page closing mid-flight.
+//! - On page hide, fresh documents leave at once (a beacon where no custom header is needed,
+//!   else a keepalive request, within the budget); documents that already failed, and anything
+//!   over the budget or offline, are stored and sent once on the next load.
+
+#[allow(unused_imports)]
+use crate::prelude::*;
+
+use super::batch::{BatchQueue, Pushed};
+use super::otlp_json::Encoder;
+use super::retry::{self, Outcome};
+use crate::config::BatchConfig;
+use crate::span_data::SpanData;
+use alloc::collections::VecDeque;
+
+/// The browser's budget for keepalive request bodies in flight (Fetch: 64 KiB).
+pub const KEEPALIVE_BUDGET_BYTES: usize = 64 * 1024;
+/// Keepalive requests in flight at most (Chromium allows about 9 per page).
+pub const KEEPALIVE_MAX_REQUESTS: usize = 8;
+/// Document size on page hide: small, so several fit the keepalive budget.
+pub const HIDE_DOC_BYTES: usize = 15 * 1024;
+/// Documents waiting in memory after failed attempts, at most (the newest beyond are dropped
+/// and counted). Documents are encoded only when none wait, so this bounds memory together with
+/// the span queue.
+pub const MAX_WAITING_DOCS: usize = 16;
+
+/// An encoded request body.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Doc {
+    /// OTLP/HTTP JSON.
+    pub body: String,
+    /// Spans in it (0 for a document restored from storage: not counted again).
+    pub spans: usize,
+    /// It had an attempt that failed (so the endpoint was unreachable or refusing lately).
+    pub failed: bool,
+}
+
+/// What the edge should do now.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Action {
+    /// POST [`Exporter::in_flight`]'s body, with `keepalive` as given; then report the outcome
+    /// with [`Exporter::on_response`].
+    Send {
+        /// Use `fetch(..., { keepalive: true })`.
+        keepalive: bool,
+    },
+    /// Nothing to send before this time: call [`Exporter::next_action`] again then.
+    WaitUntil(f64),
+    /// A request is out: wait for its outcome.
+    Busy,
+    /// Nothing queued.
+    Idle,
+}
+
+/// How a page-hide document should leave, in order of preference.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Via {
+    /// `navigator.sendBeacon` (`text/plain`, `?sent_at=`; no custom headers). The browsers
+    /// deliver it at page close and, unlike a keepalive `fetch`, Firefox also at quit.
+    Beacon,
+    /// `fetch(..., { keepalive: true })` with the configured headers.
+    Keepalive,
+}
+
+/// The page-hide plan.
+#[derive(Debug, Default, PartialEq)]
+pub struct HidePlan {
+    /// Documents to send now, each with the ways to try in order; one that no way accepts is to
+    /// be stored.
+    pub send: Vec<(String, &'static [Via])>,
+    /// Documents to store for the next page load.
+    pub store: Vec<String>,
+}
+
+/// What the edge should tell the user about a finished request (it words it, once).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Notice {
+    /// Delivered, but the receiver rejected some spans (OTLP partial success).
+    Rejected {
+        /// Spans rejected.
+        spans: u64,
+    },
+    /// Refused with a non-retryable status: the spans are dropped.
+    Refused {
+        /// The HTTP status.
+        status: u16,
+        /// Spans dropped.
+        spans: usize,
+    },
+    /// Still failing after every attempt; the spans wait and will be retried.
+    Failing {
+        /// The HTTP status, 0 for a network error or timeout.
+        status: u16,
+        /// Spans waiting.
+        spans: usize,
+    },
+}
+
+/// The batch span processor's decisions. See the module docs for the rules.
+pub struct Exporter {
+    queue: BatchQueue,
+    encoder: Encoder,
+    /// Encoded documents, oldest first.
+    docs: VecDeque<Doc>,
+    /// The document whose request is out, with its keepalive reservation.
+    in_flight: Option<(Doc, usize)>,
+    /// Attempts made for the front document.
+    attempt: u32,
+    /// No request before this time (backoff, `Retry-After`).
+    paused_until: f64,
+    /// When the oldest queued span's delay runs out.
+    deadline: Option<f64>,
+    /// A flush asked for everything queued to be sent now.
+    flushing: bool,
+    keepalive_bytes: usize,
+    keepalive_count: usize,
+    /// Spans dropped from waiting documents, reported with the next batch.
+    lost: u64,
+    delay_ms: f64,
+    max_doc_bytes: usize,
+    /// Page-hide documents may use a beacon (no custom headers to send).
+    beacon_ok: bool,
+    /// The `debug` option: each batch rendered as a span tree, for the edge to print.
+    pub debug: bool,
+    log: Vec<String>,
+}
+
+impl Exporter {
+    /// An exporter batching per `config`, encoding with `encoder`. `beacon_ok`: the export needs
+    /// no custom header (a beacon cannot send one). `stored`: documents saved by an earlier page.
+    pub fn new(config: BatchConfig, encoder: Encoder, beacon_ok: bool, stored: Vec<String>) -> Exporter {
+        let queue = BatchQueue::new(config);
+        let c = queue.config().clone();
+        Exporter {
+            queue,
+            encoder,
+            docs: stored.into_iter().map(|body| Doc { body, spans: 0, failed: false }).collect(),
+            in_flight: None,
+            attempt: 0,
+            paused_until: 0.0,
+            deadline: None,
+            flushing: false,
+            keepalive_bytes: 0,
+            keepalive_count: 0,
+            lost: 0,
+            delay_ms: c.scheduled_delay_millis as f64,
+            max_doc_bytes: c.max_export_bytes,
+            beacon_ok,
+            debug: false,
+            log: Vec::new(),
+        }
+    }
+
+    /// The batches encoded since the last call, as span trees (with [`Exporter::debug`] on).
+    pub fn take_log(&mut self) -> Vec<String> {
+        core::mem::take(&mut self.log)
+    }
+
+    /// A span ended at `now`. Returns when the edge should next ask [`Exporter::next_action`], if
+    /// that changed: the end of the delay for the first span queued, or `now` once a batch is
+    /// full (the edge defers it to a task of its own, so no export work runs inside the caller's
+    /// code).
+    pub fn on_end(&mut self, span: SpanData, now: f64) -> Option<f64> {
+        match self.queue.push(span) {
+            Pushed::Dropped => None,
+            Pushed::BatchReady => (self.queue.len() == self.queue.config().max_export_batch_size).then_some(now),
+            Pushed::Queued => {
+                if self.deadline.is_none() {
+                    self.deadline = Some(now + self.delay_ms);
+                    return self.deadline;
+                }
+                None
+            }
+        }
+    }
+
+    /// Send everything queued now (`forceFlush`), without waiting for the delay. A paused
+    /// exporter stays paused: a flush promises an attempt, not a delivery.
+    pub fn flush(&mut self) {
+        self.flushing = true;
+    }
+
+    /// The `online` event: retry now.
+    pub fn on_online(&mut self) {
+        self.paused_until = 0.0;
+    }
+
+    /// True when everything queued has had an attempt (sent, refused, or waiting to retry), or
+    /// nothing can be attempted before a backoff ends: what `forceFlush` waits for (it never
+    /// waits through a backoff).
+    pub fn settled(&self, now: f64) -> bool {
+        self.in_flight.is_none()
+            && (now < self.paused_until || (self.queue.is_empty() && self.docs.iter().all(|d| d.failed)))
+    }
+
+    /// The document being sent.
+    pub fn in_flight(&self) -> Option<&Doc> {
+        self.in_flight.as_ref().map(|(d, _)| d)
+    }
+
+    /// Spans waiting (queued, encoded or in flight).
+    pub fn pending_spans(&self) -> usize {
+        self.queue.len() + self.docs.iter().map(|d| d.spans).sum::<usize>() + self.in_flight().map_or(0, |d| d.spans)
+    }
+
+    /// What to do at `now`. `offline`: the browser says it is offline (the `online` event will
+    /// call [`Exporter::on_online`]).
+    pub fn next_action(&mut self, now: f64, offline: bool) -> Action {
+        if self.in_flight.is_some() {
+            return Action::Busy;
+        }
+        if self.docs.is_empty() {
+            let due = self.flushing
+                || self.queue.len() >= self.queue.config().max_export_batch_size
+                || self.deadline.is_some_and(|d| now >= d);
+            if due && (!self.queue.is_empty() || self.lost > 0) {
+                self.encode_batch(now);
+            }
+        }
+        if self.docs.is_empty() {
+            self.flushing = false;
+            return match self.deadline {
+                Some(d) if !self.queue.is_empty() => Action::WaitUntil(d),
+                _ => {
+                    self.deadline = None;
+                    Action::Idle
+                }
+            };
+        }
+        if now < self.paused_until {
+            return Action::WaitUntil(self.paused_until);
+        }
+        if offline {
+            return Action::Idle;
+        }
+        let doc = self.docs.pop_front().unwrap_or_else(|| Doc { body: String::new(), spans: 0, failed: false });
+        let size = doc.body.len();
+        let keepalive =
+            self.keepalive_bytes + size <= KEEPALIVE_BUDGET_BYTES && self.keepalive_count < KEEPALIVE_MAX_REQUESTS;
+        let reserved = if keepalive {
+            self.keepalive_bytes += size;
+            self.keepalive_count += 1;
+            size
+        } else {
+            0
+        };
+        self.in_flight = Some((doc, reserved));
+        Action::Send { keepalive }
+    }
+
+    fn encode_batch(&mut self, now: f64) {
+        let batch = self.queue.take_batch();
+        let dropped = self.queue.take_dropped() + core::mem::take(&mut self.lost);
+        if self.debug {
+            let mut m = String::from("canopy: exporting ");
+            super::otlp_json::push_u64(&mut m, batch.len() as u64);
+            m.push_str(" span(s)");
+            if dropped > 0 {
+                m.push_str(" (");
+                super::otlp_json::push_u64(&mut m, dropped);
+                m.push_str(" dropped: queue full)");
+            }
+            m.push('\n');
+            m.push_str(&super::debug_tree::render(&batch));
+            self.log.push(m);
+        }
+        for (body, spans) in self.encoder.encode_split(&batch, dropped, self.max_doc_bytes) {
+            self.docs.push_back(Doc { body, spans, failed: false });
+        }
+        self.deadline = if self.queue.is_empty() { None } else { Some(now + self.delay_ms) };
+        if self.queue.is_empty() {
+            self.flushing = false;
+        }
+    }
+
+    /// The outcome of the request for [`Exporter::in_flight`]: an HTTP status (0: network
+    /// error or timeout), the server's `Retry-After` in milliseconds, the spans an OTLP partial
+    /// success rejected, and a uniform random number in `[0, 1)` for the backoff's jitter.
+    pub fn on_response(
+        &mut self,
+        now: f64,
+        status: u16,
+        retry_after_ms: Option<f64>,
+        rejected: u64,
+        jitter: f64,
+    ) -> Option<Notice> {
+        let (mut doc, reserved) = self.in_flight.take()?;
+        if reserved > 0 {
+            self.keepalive_bytes -= reserved;
+            self.keepalive_count -= 1;
+        }
+        match retry::classify(status, retry_after_ms) {
+            Outcome::Success => {
+                self.attempt = 0;
+                (rejected > 0).then_some(Notice::Rejected { spans: rejected })
+            }
+            Outcome::Drop => {
+                self.attempt = 0;
+                Some(Notice::Refused { status, spans: doc.spans })
+            }
+            Outcome::Retry(ra) => {
+                self.attempt += 1;
+                self.paused_until = now + retry::backoff_ms(self.attempt, jitter, ra);
+                doc.failed = true;
+                let spans = doc.spans;
+                self.docs.push_front(doc);
+                while self.docs.len() > MAX_WAITING_DOCS {
+                    if let Some(d) = self.docs.pop_back() {
+                        self.lost += d.spans as u64;
+                    }
+                }
+                if self.attempt >= retry::MAX_ATTEMPTS {
+                    self.attempt = 0;
+                    return Some(Notice::Failing { status, spans });
+                }
+                None
+            }
+        }
+    }
+
+    /// Page hide: everything waiting leaves now or is stored. `offline`: the browser is offline.
+    pub fn on_hide(&mut self, offline: bool) -> HidePlan {
+        let mut plan = HidePlan::default();
+        let mut fresh: Vec<String> = Vec::new();
+        for d in self.docs.drain(..) {
+            if d.failed { plan.store.push(d.body) } else { fresh.push(d.body) }
+        }
+        self.attempt = 0;
+        let mut spans = Vec::with_capacity(self.queue.len());
+        loop {
+            let b = self.queue.take_batch();
+            if b.is_empty() {
+                break;
+            }
+            spans.extend(b);
+        }
+        let dropped = self.queue.take_dropped() + core::mem::take(&mut self.lost);
+        if !spans.is_empty() || dropped > 0 {
+            fresh.extend(self.encoder.encode_split(&spans, dropped, HIDE_DOC_BYTES).into_iter().map(|(b, _)| b));
+        }
+        self.deadline = None;
+        const BEACON_FIRST: &[Via] = &[Via::Beacon, Via::Keepalive];
+        const KEEPALIVE_ONLY: &[Via] = &[Via::Keepalive];
+        for body in fresh {
+            let size = body.len();
+            if offline || self.keepalive_bytes + size > KEEPALIVE_BUDGET_BYTES {
+                plan.store.push(body);
+                continue;
+            }
+            // Beacons and keepalive requests share the browser's budget.
+            self.keepalive_bytes += size;
+            plan.send.push((body, if self.beacon_ok { BEACON_FIRST } else { KEEPALIVE_ONLY }));
+        }
+        plan
+    }
+
+    /// The page is shown again (bfcache, tab switched back): what page hide sent has long left
+    /// the budget.
+    pub fn on_show(&mut self) {
+        self.keepalive_bytes = self.in_flight.as_ref().map_or(0, |(_, r)| *r);
+        self.keepalive_count = usize::from(self.keepalive_bytes > 0);
+    }
+
+    /// Drops everything (shutdown after the final flush).
+    pub fn clear(&mut self) {
+        self.docs.clear();
+        while !self.queue.take_batch().is_empty() {}
+        self.deadline = None;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::{SpanId, TraceFlags, TraceId};
+    use crate::resource::Resource;
+    use crate::span_context::SpanContext;
+    use crate::span_data::{SpanKind, Status};
+
+    fn span(n: u8) -> SpanData {
+        SpanData {
+            span_context: SpanContext::new(TraceId([1; 16]), SpanId([n.max(1); 8]), TraceFlags::SAMPLED),
+            parent_span_id: SpanId::INVALID,
+            parent_is_remote: false,
+            name: "s".into(),
+            kind: SpanKind::Internal,
+            start_time: 1,
+            end_time: 2,
+            attributes: Vec::new(),
+            dropped_attributes_count: 0,
+            events: Vec::new(),
+            dropped_events_count: 0,
+            links: Vec::new(),
+            dropped_links_count: 0,
+            status: Status::Unset,
+        }
+    }
+
+    fn exporter(batch: usize, beacon_ok: bool) -> Exporter {
+        let config = BatchConfig { max_export_batch_size: batch, ..BatchConfig::default() };
+        let enc = Encoder::new(&Resource { attributes: Vec::new() }, "t", "");
+        Exporter::new(config, enc, beacon_ok, Vec::new())
+    }
+
+    fn spans_in(body: &str) -> usize {
+        body.matches("\"spanId\"").count()
+    }
+
+    #[test]
+    fn waits_for_the_delay_then_sends_one_document() {
+        let mut e = exporter(512, true);
+        assert_eq!(e.on_end(span(1), 0.0), Some(5000.0), "the first span arms the timer");
+        assert_eq!(e.on_end(span(2), 10.0), None, "later spans do not");
+        assert_eq!(e.next_action(10.0, false), Action::WaitUntil(5000.0));
+        assert_eq!(e.next_action(5000.0, false), Action::Send { keepalive: true }, "small: rides keepalive");
+        assert_eq!(spans_in(&e.in_flight().unwrap().body), 2);
+        assert_eq!(e.next_action(5001.0, false), Action::Busy, "one request at a time");
+        assert!(!e.settled(5001.0));
+        assert_eq!(e.on_response(5002.0, 200, None, 0, 0.5), None);
+        assert_eq!(e.next_action(5002.0, false), Action::Idle);
+        assert!(e.settled(5002.0));
+    }
+
+    #[test]
+    fn a_full_batch_goes_at_once() {
+        let mut e = exporter(3, true);
+        e.on_end(span(1), 0.0);
+        e.on_end(span(2), 0.0);
+        assert_eq!(e.on_end(span(3), 7.0), Some(7.0), "batch full: now");
+        assert_eq!(e.on_end(span(4), 8.0), None, "once");
+        assert_eq!(e.next_action(1.0, false), Action::Send { keepalive: true });
+    }
+
+    #[test]
+    fn flush_sends_a_partial_batch() {
+        let mut e = exporter(512, true);
+        e.on_end(span(1), 0.0);
+        e.flush();
+        assert_eq!(e.next_action(1.0, false), Action::Send { keepalive: true });
+    }
+
+    #[test]
+    fn retries_with_backoff_and_honours_retry_after() {
+        let mut e = exporter(1, true);
+        e.on_end(span(1), 0.0);
+        assert!(matches!(e.next_action(0.0, false), Action::Send { .. }));
+        assert_eq!(e.on_response(0.0, 503, None, 0, 0.5), None, "first failure: retry quietly");
+        assert_eq!(e.next_action(1.0, false), Action::WaitUntil(1000.0), "backoff 1 s (jitter 0.5 = none)");
+        assert!(e.settled(1.0), "a flush does not wait through backoff");
+        e.on_end(span(2), 1.0);
+        assert!(e.settled(1.0), "not even for spans that ended during it");
+        assert!(matches!(e.next_action(1000.0, false), Action::Send { .. }));
+        e.on_response(1000.0, 429, Some(30_000.0), 0, 0.5);
+        assert_eq!(e.next_action(1001.0, false), Action::WaitUntil(31_000.0), "Retry-After wins when longer");
+        assert!(matches!(e.next_action(31_000.0, false), Action::Send { .. }));
+        e.on_response(31_000.0, 429, Some(0.0), 0, 0.5);
+        assert_eq!(
+            e.next_action(31_000.0, false),
+            Action::WaitUntil(31_000.0 + 1500.0 * 1.5),
+            "never sooner than the backoff"
+        );
+    }
+
+    #[test]
+    fn gives_up_for_now_after_max_attempts_and_keeps_the_document() {
+        let mut e = exporter(1, true);
+        e.on_end(span(1), 0.0);
+        let mut now = 0.0;
+        let mut notices = Vec::new();
+        for _ in 0..retry::MAX_ATTEMPTS {
+            match e.next_action(now, false) {
+                Action::Send { .. } => {}
+                Action::WaitUntil(t) => {
+                    now = t;
+                    assert!(matches!(e.next_action(now, false), Action::Send { .. }));
+                }
+                a => panic!("unexpected {a:?}"),
+            }
+            notices.extend(e.on_response(now, 0, None, 0, 0.5));
+        }
+        assert_eq!(notices, vec![Notice::Failing { status: 0, spans: 1 }]);
+        assert_eq!(e.pending_spans(), 1, "still waiting, not dropped");
+    }
+
+    #[test]
+    fn non_retryable_statuses_drop() {
+        let mut e = exporter(1, true);
+        e.on_end(span(1), 0.0);
+        e.next_action(0.0, false);
+        assert_eq!(e.on_response(0.0, 400, None, 0, 0.5), Some(Notice::Refused { status: 400, spans: 1 }));
+        assert_eq!(e.pending_spans(), 0);
+    }
+
+    #[test]
+    fn partial_success_is_reported() {
+        let mut e = exporter(1, true);
+        e.on_end(span(1), 0.0);
+        e.next_action(0.0, false);
+        assert_eq!(e.on_response(0.0, 200, None, 1, 0.5), Some(Notice::Rejected { spans: 1 }));
+    }
+
+    #[test]
+    fn offline_waits_and_online_resumes() {
+        let mut e = exporter(1, true);
+        e.on_end(span(1), 0.0);
+        assert_eq!(e.next_action(0.0, true), Action::Idle);
+        e.on_online();
+        assert!(matches!(e.next_action(1.0, false), Action::Send { .. }));
+    }
+
+    #[test]
+    fn keepalive_only_within_the_budget() {
+        let mut e = exporter(1, true);
+        e.keepalive_bytes = KEEPALIVE_BUDGET_BYTES - 10;
+        e.on_end(span(1), 0.0);
+        assert_eq!(e.next_action(0.0, false), Action::Send { keepalive: false });
+        e.on_response(0.0, 200, None, 0, 0.5);
+        assert_eq!(e.keepalive_bytes, KEEPALIVE_BUDGET_BYTES - 10, "nothing reserved, nothing released");
+    }
+
+    #[test]
+    fn page_hide_sends_fresh_and_stores_failed() {
+        let mut e = exporter(1, true);
+        e.on_end(span(1), 0.0);
+        e.next_action(0.0, false);
+        e.on_response(0.0, 0, None, 0, 0.5); // network error: waits for a retry
+        e.on_end(span(2), 1.0);
+        e.on_end(span(3), 1.0);
+        let plan = e.on_hide(false);
+        assert_eq!(plan.store.len(), 1, "the document that failed is stored for the next load");
+        assert_eq!(spans_in(&plan.store[0]), 1);
+        assert_eq!(plan.send.len(), 1);
+        assert_eq!(spans_in(&plan.send[0].0), 2);
+        assert_eq!(plan.send[0].1, &[Via::Beacon, Via::Keepalive], "beacon first: delivered at quit too");
+        assert_eq!(e.pending_spans(), 0);
+    }
+
+    #[test]
+    fn page_hide_with_custom_headers_uses_keepalive_and_stores_what_does_not_fit() {
+        let mut e = exporter(4096, false);
+        for i in 0..2000 {
+            e.on_end(span((i % 250) as u8), 0.0);
+        }
+        let plan = e.on_hide(false);
+        assert!(plan.send.iter().all(|(_, v)| *v == [Via::Keepalive]));
+        let sent: usize = plan.send.iter().map(|(b, _)| b.len()).sum();
+        assert!(sent <= KEEPALIVE_BUDGET_BYTES, "within the keepalive budget");
+        assert!(!plan.store.is_empty(), "the rest is stored");
+        let all: usize = plan.send.iter().map(|(b, _)| spans_in(b)).sum::<usize>()
+            + plan.store.iter().map(|b| spans_in(b)).sum::<usize>();
+        assert_eq!(all, 2000, "nothing lost");
+    }
+
+    #[test]
+    fn offline_page_hide_stores_everything() {
+        let mut e = exporter(512, true);
+        e.on_end(span(1), 0.0);
+        let plan = e.on_hide(true);
+        assert!(plan.send.is_empty());
+        assert_eq!(plan.store.len(), 1);
+    }
+
+    #[test]
+    fn stored_documents_go_first_on_the_next_load() {
+        let enc = Encoder::new(&Resource { attributes: Vec::new() }, "t", "");
+        let mut e = Exporter::new(BatchConfig::default(), enc, true, vec!["{\"stored\":1}".into()]);
+        assert_eq!(e.next_action(0.0, false), Action::Send { keepalive: true });
+        assert_eq!(e.in_flight().unwrap().body, "{\"stored\":1}");
+    }
+
+    #[test]
+    fn waiting_documents_are_bounded_and_losses_reported() {
+        let config = BatchConfig { max_export_batch_size: 1, max_export_bytes: 1024, ..BatchConfig::default() };
+        let enc = Encoder::new(&Resource { attributes: Vec::new() }, "t", "");
+        let mut e = Exporter::new(config, enc, true, Vec::new());
+        for _ in 0..MAX_WAITING_DOCS + 5 {
+            e.docs.push_back(Doc { body: "x".into(), spans: 1, failed: true });
+        }
+        e.in_flight = Some((Doc { body: "y".into(), spans: 1, failed: true }, 0));
+        e.on_response(0.0, 503, None, 0, 0.5);
+        assert_eq!(e.docs.len(), MAX_WAITING_DOCS);
+        assert_eq!(e.lost, 6);
+    }
+}
