@@ -80,3 +80,32 @@ async fn a_100_000_deep_chain_is_ingested_printed_stored_and_viewed() {
 fn deep_local() -> Config {
     Config { store_spans: 200_000, store_bytes: 256 << 20, store_trace_bytes: 256 << 20, ..local() }
 }
+
+/// The viewer page itself, in headless Chromium (set up by `make test`, like the SDK's browser
+/// tests: a missing Chromium or playwright-core fails, it is not skipped), on a 100 000-deep
+/// chain: every span is a row, the DOM nests at most `MAX_NEST` (64) levels, no script error
+/// (a recursive walk threw "Maximum call stack size exceeded"), no CSP violation.
+#[tokio::test]
+async fn the_viewer_page_renders_a_100_000_deep_chain_in_chromium() {
+    let relay = Relay::start(Config { limits: deep_limits(), ..deep_local() }).await;
+    let body = gzip(&chain(DEPTH));
+    let res = post(&relay.traces(), "application/x-protobuf", &[("content-encoding", "gzip")], body).await;
+    assert_eq!(res.status, 200, "{}", res.message());
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+    let playwright = format!("{root}/tools/node_modules/playwright-core/index.mjs");
+    assert!(std::path::Path::new(&playwright).exists(), "{playwright}: run scripts/setup.sh (make test does)");
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/it/viewer_deep.mjs");
+    let base = relay.url("");
+    let rows = DEPTH.to_string();
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new("node").args([script, &playwright, &base, TRACE, &rows]).output().expect("node runs")
+    })
+    .await
+    .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let got: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(got["rows"], DEPTH, "{got}");
+    assert_eq!(got["nest"], 64, "{got}");
+    assert_eq!(got["errors"], serde_json::json!([]), "{got}");
+    assert_eq!(got["css"], "rgb(255, 255, 255)", "viewer.css applied under the CSP: {got}");
+}
