@@ -343,6 +343,21 @@ impl Config {
         } else {
             lines.push(format!("allowed origins: {}", self.allowed_origins.join(", ")));
         }
+        let who = if self.public_viewer { "anyone (--public-viewer)" } else { "direct loopback requests only" };
+        let token = if self.metrics_token.is_some() { "; /metrics also with its bearer token" } else { "" };
+        lines.push(format!("viewer and /metrics: {who}{token}"));
+        let rate = |r: f64, unit: &str| if r > 0.0 { format!("{r} {unit}/s") } else { format!("no {unit} limit") };
+        let in_flight = match self.max_in_flight_per_client {
+            0 => "no in-flight cap".to_owned(),
+            n => format!("{n} in flight"),
+        };
+        lines.push(format!(
+            "per client: {}, {}, {}, {in_flight}{}",
+            rate(self.rate_limit, "requests"),
+            rate(self.client_span_rate, "spans"),
+            rate(self.client_byte_rate, "bytes"),
+            if self.ingest_token.is_some() { "; ingest token required" } else { "" }
+        ));
         lines.join("\n")
     }
 }
@@ -399,6 +414,12 @@ mod tests {
         assert_eq!(up.api_key.as_ref().map(Secret::expose), Some("k1"));
         assert!(!hc.store, "forwarding alone keeps no traces");
         assert!(!format!("{hc:?}").contains("k1") && !hc.describe().contains("k1"), "the key is never shown");
+        assert!(
+            hc.describe().contains("per client: 20 requests/s, 1000 spans/s, 2097152 bytes/s, 8 in flight"),
+            "{}",
+            hc.describe()
+        );
+        assert!(hc.describe().contains("viewer and /metrics: direct loopback requests only"));
 
         let eu = config(&["--honeycomb-api-key", "k", "--honeycomb-region", "eu", "--tee", "--quiet"]).unwrap();
         assert_eq!(eu.upstream.unwrap().url.as_str(), HONEYCOMB_EU);
