@@ -220,20 +220,30 @@ function start(name, options, parent) {
   return span;
 }
 
-/** The spans made current by running `startActiveSpan`/`withSpan` callbacks. */
+/** The Span objects of the contexts Rust holds current (src/context.rs owns the stack; this
+ *  only lets `getActiveSpan()` return the caller's own object). */
 const active = [];
+
+/** Makes `span` current (Rust's stack) until `exit(token)`. */
+export function enter(span) {
+  span._load();
+  active.push(span);
+  return raw.__enter(span._ts);
+}
+
+/** Undoes `enter`. */
+export function exit(token) {
+  raw.__exit(token);
+  active.length = Math.max(0, token - 1);
+}
 
 function run(span, fn, arg) {
   if (memory === null) return fn(arg);
-  span._load();
-  const depth = raw.__enter(span._ts);
-  const len = active.length;
-  active.push(span);
+  const token = enter(span);
   try {
     return fn(arg);
   } finally {
-    raw.__exit(depth);
-    active.length = len;
+    exit(token);
   }
 }
 

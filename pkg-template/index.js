@@ -20,6 +20,8 @@ import * as api from "./api.js";
 
 /** Spans kept while the .wasm loads; later ones are not recorded. */
 const MAX_PENDING = 1024;
+/** Recorded starts, enters and exits at most (bounded memory before the .wasm is ready). */
+const MAX_LOG = 4 * MAX_PENDING;
 /** Calls kept per such span (attributes, events, …); later ones are ignored. */
 const MAX_CALLS = 256;
 /** OpenTelemetry's invalid span context: what a span reports before the .wasm is ready. */
@@ -30,8 +32,9 @@ let loaded = false;
 let phase = "idle"; // "idle" | "starting" (init called, .wasm not ready) | "running"
 let starting = null; // init's Promise<boolean> while starting
 let generation = 0; // bumped by shutdown, so a load that finishes later does not start Canopy
-let pending = []; // PendingSpans in creation order, while starting
-const pendingActive = []; // PendingSpans made current by startActiveSpan/withSpan while starting
+let pending = []; // the calls recorded while starting, in order: ["start", PendingSpan] | ["enter", PendingSpan] | ["exit"]
+let spansPending = 0;
+const pendingActive = []; // PendingSpans being run by startActiveSpan/withSpan (for getActiveSpan only)
 
 const now = () => (typeof performance !== "undefined" ? performance.now() : Date.now());
 
@@ -137,19 +140,21 @@ function startNow(config) {
     if (phase === "starting") stopStarting();
     return false;
   }
-  const spans = pending;
+  const calls = pending;
   phase = "running";
   starting = null;
   pending = [];
-  replay(spans);
+  spansPending = 0;
+  replay(calls);
   return true;
 }
 
 function stopStarting() {
   phase = "idle";
   starting = null;
-  for (const p of pending) p._drop();
+  for (const [op, p] of pending) if (op === "start") p._drop();
   pending = [];
+  spansPending = 0;
 }
 
 /** True from the moment Canopy runs until `shutdown`. */
@@ -216,13 +221,18 @@ export function shutdown() {
   return api.shutdown();
 }
 
+/** Runs `fn` with `span` current, recording the enter and the exit: on replay Rust makes the
+ *  real span current at the same point, and picks every parent itself. */
 function runPending(span, fn, arg) {
   const depth = pendingActive.length;
+  const record = pending.length < MAX_LOG;
   pendingActive.push(span);
+  if (record) pending.push(["enter", span]);
   try {
     return fn(arg);
   } finally {
     pendingActive.length = depth;
+    if (record) pending.push(["exit"]);
   }
 }
 
@@ -237,15 +247,17 @@ function realOptions(options) {
 
 function startPending(name, options, parent) {
   const span = new PendingSpan(name, options);
-  if (pending.length >= MAX_PENDING) {
+  if (spansPending >= MAX_PENDING) {
     span._drop();
     return span;
   }
+  // Only what the caller said: an explicit parent, or a new trace. The default (the current
+  // span, else the page's trace) is left to Rust at replay.
   if (parent !== undefined) span._parent = parent;
   else if (options && options.root === true) span._parent = null;
   else if (options && options.parent !== undefined && options.parent !== null) span._parent = options.parent;
-  else if (pendingActive.length > 0) span._parent = pendingActive[pendingActive.length - 1];
-  pending.push(span);
+  spansPending++;
+  pending.push(["start", span]);
   return span;
 }
 
@@ -367,35 +379,50 @@ class PendingSpan {
 }
 
 /**
- * Makes each pending span real, in creation order (so parents come before their children), by
- * the same calls a running Canopy gets: the parent is the one recorded (a pending span made
- * current by startActiveSpan/withSpan, an explicit parent) or, for a root, Rust's own rule with
- * the recorded start time (a page's server-rendered trace is joined by root spans that started
- * before the load event).
+ * Replays the recorded calls in order through the running API: each span is started with what
+ * the caller said (its recorded start time, an explicit parent), and the enters and exits of
+ * startActiveSpan/withSpan make the real spans current at the same points, so the parent of
+ * every other span is chosen by Rust, by the same rule as when Canopy runs (the current span,
+ * else the page's server-rendered trace for spans that started before the load event).
  */
-function replay(spans) {
-  for (const p of spans) {
-    if (p._dropped) continue;
-    const options = { startTime: p._start };
-    if (p._kind !== undefined) options.kind = p._kind;
-    if (p._attributes !== undefined) options.attributes = p._attributes;
-    if (p._links !== undefined) options.links = p._links;
-    let parent = p._parent;
-    if (parent instanceof PendingSpan) parent = parent._real !== null ? parent._real : null;
-    if (parent === null) options.root = true;
-    else if (parent !== undefined) options.parent = parent;
+function replay(calls) {
+  const tokens = [];
+  for (const [op, p] of calls) {
     try {
-      p._real = api.startSpan(p._name, options);
-    } catch (_) {
-      p._drop();
-      continue;
-    }
-    const calls = p._calls;
-    p._calls = [];
-    for (const [method, args] of calls) {
-      try {
-        p._real[method](...args);
-      } catch (_) {}
-    }
+      if (op === "exit") {
+        const t = tokens.pop();
+        if (t !== null && t !== undefined) api.exit(t);
+      } else if (op === "enter") {
+        tokens.push(p._real !== null ? api.enter(p._real) : null);
+      } else if (!p._dropped) start(p);
+    } catch (_) {}
+  }
+  while (tokens.length > 0) {
+    const t = tokens.pop();
+    if (t !== null && t !== undefined) api.exit(t);
+  }
+}
+
+function start(p) {
+  const options = { startTime: p._start };
+  if (p._kind !== undefined) options.kind = p._kind;
+  if (p._attributes !== undefined) options.attributes = p._attributes;
+  if (p._links !== undefined) options.links = p._links;
+  let parent = p._parent;
+  if (parent instanceof PendingSpan) parent = parent._real !== null ? parent._real : null;
+  if (parent === null) options.root = true;
+  else if (parent !== undefined) options.parent = parent;
+  try {
+    p._real = api.startSpan(p._name, options);
+  } catch (_) {
+    p._drop();
+    return;
+  }
+  const calls = p._calls;
+  p._calls = [];
+  for (const [method, args] of calls) {
+    try {
+      p._real[method](...args);
+    } catch (_) {}
   }
 }
