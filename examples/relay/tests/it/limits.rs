@@ -252,7 +252,8 @@ async fn heavy_decoding_does_not_stall_the_async_worker() {
     let took = t.elapsed();
     let slowest = health.expect("polled /healthz while the request was processed");
     assert!(took > Duration::from_millis(300), "the request took long enough to matter: {took:?}");
-    assert!(slowest < took / 3, "/healthz waited {slowest:?} while decoding took {took:?}");
+    // Before the fix /healthz waited for the whole decode (slowest ~ took).
+    assert!(slowest < took / 2, "/healthz waited {slowest:?} while decoding took {took:?}");
 }
 
 /// Bodies are read before a request takes a processing slot (item 2), so the bytes of all
