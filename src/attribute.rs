@@ -83,8 +83,12 @@ pub struct KeyValue {
 impl KeyValue {
     /// A new key-value pair.
     ///
-    /// ```ignore
+    /// ```
+    /// use canopy_web::{KeyValue, Value};
+    ///
     /// let kv = KeyValue::new("http.request.method", "GET");
+    /// assert_eq!(kv.value, Value::String("GET".into()));
+    /// assert_eq!(KeyValue::new("http.response.status_code", 200).value, Value::I64(200));
     /// ```
     pub fn new(key: impl Into<Str>, value: impl Into<Value>) -> Self {
         KeyValue { key: key.into(), value: value.into() }

@@ -2,9 +2,12 @@
 //!
 //! The same structure backs the JavaScript `init(config)` and the Rust API.
 //!
-//! ```ignore
+//! ```
+//! use canopy_web::Config;
+//!
 //! let config = Config::new("frontend").with_endpoint("https://relay.example.com/v1/traces").with_sample_rate(0.25);
-//! config.validate()?;
+//! assert!(config.validate().is_ok());
+//! assert_eq!(config.batch.max_export_batch_size, 512); // the rest keeps the defaults
 //! ```
 
 #[allow(unused_imports)]
@@ -131,6 +134,21 @@ pub enum UrlPattern {
 }
 
 /// Everything `init` takes.
+///
+/// [`Config::new`] fills every default from [`defaults`]; the `with_*` methods and the public
+/// fields change them. [`Config::validate`] (which `init` runs first) reports every problem at
+/// once rather than the first.
+///
+/// ```
+/// use canopy_web::{Config, ConfigProblem};
+///
+/// let config = Config::new("frontend").with_header("x-team", "web");
+/// assert_eq!((config.endpoint.as_str(), config.sample_rate), ("/v1/traces", 1.0));
+///
+/// let bad = Config::new(" ").with_sample_rate(2.0);
+/// let err = bad.validate().unwrap_err();
+/// assert_eq!(err.problems, [ConfigProblem::MissingServiceName, ConfigProblem::SampleRateOutOfRange(2.0)]);
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct Config {
     /// `service.name` (required).

@@ -12,10 +12,31 @@ use core::fmt;
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
 /// A 16-byte trace id. All zero is invalid.
+///
+/// Written as 32 lowercase hex characters in `traceparent` and in OTLP JSON.
+///
+/// ```
+/// use canopy_web::TraceId;
+///
+/// let id = TraceId::from_hex("4bf92f3577b34da6a3ce929d0e0e4736").unwrap();
+/// assert_eq!(id.to_hex(), "4bf92f3577b34da6a3ce929d0e0e4736");
+/// assert!(id.is_valid() && !TraceId::INVALID.is_valid());
+/// assert_eq!(TraceId::from_hex("4BF92F3577B34DA6A3CE929D0E0E4736"), None); // uppercase
+/// ```
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct TraceId(pub [u8; 16]);
 
 /// An 8-byte span id. All zero is invalid.
+///
+/// Written as 16 lowercase hex characters.
+///
+/// ```
+/// use canopy_web::SpanId;
+///
+/// let id = SpanId::from_hex("00f067aa0ba902b7").unwrap();
+/// assert_eq!(id, SpanId([0x00, 0xf0, 0x67, 0xaa, 0x0b, 0xa9, 0x02, 0xb7]));
+/// assert_eq!(SpanId::from_hex("0000000000000000"), Some(SpanId::INVALID)); // parses, but invalid
+/// ```
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct SpanId(pub [u8; 8]);
 

@@ -3,13 +3,28 @@
 //! One trace per user action: the click, the fetches it caused, and the backend work behind
 //! them, nested correctly, exported as OTLP/HTTP JSON.
 //!
-//! From Rust (Leptos, Yew, Dioxus, or any wasm app):
+//! From Rust (Leptos, Yew, Dioxus, or any wasm app), start Canopy once with
+//! `let tracer = canopy_web::init(Config::new("frontend"))?;` and keep the [`Tracer`] it
+//! returns (`init`, and `tracer()` that gives it back anywhere, exist on wasm32 only: `init`
+//! starts the browser's export pipeline). A span ends when dropped; a child names its parent, so
+//! the tree stays right across `.await`. The example runs natively: its hidden setup builds the
+//! tracer with [`Tracer::new`] and an [`InMemoryProcessor`](export::InMemoryProcessor).
 //!
-//! ```ignore
-//! let tracer = canopy_web::init(canopy_web::Config::new("frontend"))?;
+//! ```
+//! # use canopy_web::{Config, Tracer, export::InMemoryProcessor};
+//! # use std::rc::Rc;
+//! # let spans = Rc::new(InMemoryProcessor::default());
+//! # let tracer = Tracer::new(&Config::new("frontend"), [7; 32], spans.clone());
 //! let load = tracer.start("loadData");
-//! let data = { let _f = load.child("fetchData"); fetch_data().await };
-//! let _p = load.child("processData");
+//! {
+//!     let _fetch = load.child("fetchData"); // ends at the end of the block
+//!     // fetch_data().await
+//! }
+//! let process = load.child("processData");
+//! # drop(process);
+//! # drop(load);
+//! # let names: Vec<_> = spans.take().into_iter().map(|s| s.name).collect();
+//! # assert_eq!(names, ["fetchData", "processData", "loadData"]);
 //! ```
 #![no_std]
 #![warn(missing_docs)]

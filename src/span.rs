@@ -4,12 +4,21 @@
 //! handed to the tracer's processor if it was sampled. Every mutation applies the span limits
 //! silently and counts what it dropped; nothing panics.
 //!
-//! ```ignore
-//! let tracer = canopy_web::tracer();
+//! ```
+//! # use canopy_web::{Config, KeyValue, Tracer, export::InMemoryProcessor};
+//! # use std::rc::Rc;
+//! # let spans = Rc::new(InMemoryProcessor::default());
+//! # let tracer = Tracer::new(&Config::new("frontend"), [1; 32], spans.clone());
+//! // In the browser: let tracer = canopy_web::tracer();
 //! let mut load = tracer.start("loadData");
-//! let fetch = load.child("fetchData");      // ends when dropped
+//! let fetch = load.child("fetchData"); // ends when dropped
 //! drop(fetch);
 //! load.set_attribute(KeyValue::new("items", 3i64));
+//! # drop(load);
+//! # let ended = spans.take();
+//! # assert_eq!(ended[0].name, "fetchData");
+//! # assert_eq!(ended[0].parent_span_id, ended[1].span_context.span_id);
+//! # assert_eq!(ended[1].attributes, [KeyValue::new("items", 3i64)]);
 //! ```
 
 #[allow(unused_imports)]
@@ -21,6 +30,24 @@ use crate::span_data::{Event, Link, SpanData, SpanKind, Status};
 use crate::tracer::Tracer;
 
 /// A span being recorded. Ends on [`Span::end`] or on drop.
+///
+/// Start one with [`Tracer::start`], [`Tracer::span`] or [`Span::child`]. An unsampled span
+/// records nothing but still carries its [`SpanContext`], so its children and outgoing
+/// requests stay in the same trace.
+///
+/// ```
+/// use canopy_web::{Config, KeyValue, Status, Tracer, export::InMemoryProcessor};
+/// use std::rc::Rc;
+///
+/// let spans = Rc::new(InMemoryProcessor::default());
+/// let tracer = Tracer::new(&Config::new("frontend"), [1; 32], spans.clone());
+/// let mut span = tracer.start("save");
+/// span.set_attribute(KeyValue::new("app.items", 3i64));
+/// span.set_status(Status::Error("quota exceeded".into()));
+/// span.end();
+/// assert!(!span.is_recording() && span.span_context().is_valid());
+/// assert_eq!(spans.take()[0].status, Status::Error("quota exceeded".into()));
+/// ```
 #[must_use = "a span ends (and is exported) when dropped; bind it to a variable"]
 pub struct Span {
     cx: SpanContext,
@@ -215,6 +242,28 @@ pub enum Parent {
 }
 
 /// Options for a new span. Start it with [`SpanBuilder::start`].
+///
+/// From [`Tracer::span`] or [`Span::child_builder`]. Defaults: kind internal, start time now,
+/// parent the current span (else the page's server-rendered context, else a new trace).
+///
+/// ```
+/// # use canopy_web::{Config, Tracer, export::InMemoryProcessor};
+/// # use std::rc::Rc;
+/// # let spans = Rc::new(InMemoryProcessor::default());
+/// # let tracer = Tracer::new(&Config::new("frontend"), [1; 32], spans.clone());
+/// use canopy_web::{KeyValue, SpanKind, propagation::parse_traceparent};
+///
+/// let remote = parse_traceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01").unwrap();
+/// let span = tracer
+///     .span("GET /api/activities/home")
+///     .kind(SpanKind::Client)
+///     .attribute(KeyValue::new("http.request.method", "GET"))
+///     .parent(remote.clone())
+///     .start();
+/// assert_eq!(span.span_context().trace_id, remote.trace_id);
+/// # drop(span);
+/// # assert_eq!(spans.take()[0].parent_span_id, remote.span_id);
+/// ```
 #[must_use]
 pub struct SpanBuilder<'a> {
     pub(crate) tracer: &'a Tracer,

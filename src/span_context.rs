@@ -9,6 +9,17 @@ use crate::propagation::TraceState;
 /// The identity of a span as it travels: trace id, span id, flags and `tracestate`.
 ///
 /// Cheap to clone (the trace state is reference counted and usually empty).
+///
+/// ```
+/// use canopy_web::{SpanContext, SpanId, TraceFlags, TraceId};
+/// use canopy_web::propagation::format_traceparent;
+///
+/// let cx = SpanContext::new(TraceId([0xab; 16]), SpanId([0xcd; 8]), TraceFlags::SAMPLED);
+/// assert!(cx.is_valid() && cx.is_sampled() && !cx.is_remote);
+/// let mut header = String::new();
+/// format_traceparent(&cx, &mut header);
+/// assert_eq!(header, "00-abababababababababababababababab-cdcdcdcdcdcdcdcd-01");
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub struct SpanContext {
     /// The trace this span belongs to.

@@ -1,12 +1,25 @@
 //! [`Tracer`]: creates spans, picks their parents, samples, and hands finished spans on.
 //!
-//! ```ignore
-//! let tracer = Tracer::new(&Config::new("frontend"), seed, Rc::new(my_processor));
-//! let mut load = tracer.start("loadData");
+//! In the browser, `canopy_web::init` builds the tracer (its processor is the export pipeline).
+//! Anywhere else, build one with any [`SpanProcessor`]:
+//!
+//! ```
+//! use canopy_web::{Config, Tracer, export::InMemoryProcessor};
+//! use std::rc::Rc;
+//!
+//! let spans = Rc::new(InMemoryProcessor::default());
+//! let seed = [7; 32]; // id generator seed: the browser uses crypto.getRandomValues
+//! let tracer = Tracer::new(&Config::new("frontend"), seed, spans.clone());
+//! let load = tracer.start("loadData");
 //! {
 //!     let _fetch = load.child("fetchData");
 //! }
-//! let _process = load.child("processData");
+//! let process = load.child("processData");
+//! # drop(process);
+//! # drop(load);
+//! let ended = spans.take();
+//! assert_eq!(ended.len(), 3);
+//! assert!(ended.iter().all(|s| s.span_context.trace_id == ended[2].span_context.trace_id));
 //! ```
 
 #[allow(unused_imports)]
@@ -23,6 +36,25 @@ use alloc::rc::Rc;
 use core::cell::{Cell, RefCell};
 
 /// Creates spans. Cheap to clone (a reference-counted handle).
+///
+/// A new span's parent is, by default, the current span: the one whose [`Tracer::in_span`] or
+/// [`Span::in_scope`] callback is running. Nothing stays current after the callback returns
+/// (there is no implicit async context), so code after an `.await` names its parent with
+/// [`Span::child`]. Root spans are sampled with `config.sample_rate`; children follow their
+/// parent's decision.
+///
+/// ```
+/// # use canopy_web::{Config, Tracer, export::InMemoryProcessor};
+/// # use std::rc::Rc;
+/// # let spans = Rc::new(InMemoryProcessor::default());
+/// # let tracer = Tracer::new(&Config::new("frontend"), [7; 32], spans.clone());
+/// tracer.in_span("click", |click| {
+///     let validate = tracer.start("validate"); // the click is current: it is the parent
+///     assert_eq!(validate.data().unwrap().parent_span_id, click.span_context().span_id);
+/// });
+/// let later = tracer.start("later"); // nothing is current any more: a new trace
+/// assert!(!later.data().unwrap().parent_span_id.is_valid());
+/// ```
 #[derive(Clone)]
 pub struct Tracer {
     inner: Rc<Inner>,

@@ -114,6 +114,27 @@ pub enum Notice {
 }
 
 /// The batch span processor's decisions. See the module docs for the rules.
+///
+/// ```
+/// # use canopy_web::{Config, Tracer, export::InMemoryProcessor};
+/// # use std::rc::Rc;
+/// # let mem = Rc::new(InMemoryProcessor::default());
+/// # drop(Tracer::new(&Config::new("frontend"), [3; 32], mem.clone()).start("loadData"));
+/// # let span = mem.take().remove(0);
+/// use canopy_web::BatchConfig;
+/// use canopy_web::export::machine::{Action, Exporter};
+/// use canopy_web::export::otlp_json::Encoder;
+/// use canopy_web::resource::Resource;
+///
+/// let encoder = Encoder::new(&Resource::default(), "canopy-web", "");
+/// let mut ex = Exporter::new(BatchConfig::default(), encoder, true, Vec::new());
+/// assert_eq!(ex.on_end(span, 0.0), Some(5000.0)); // ask again when the delay ends
+/// assert_eq!(ex.next_action(10.0, false), Action::WaitUntil(5000.0));
+/// assert_eq!(ex.next_action(5000.0, false), Action::Send { keepalive: true });
+/// assert!(ex.in_flight().unwrap().body.contains("loadData")); // the edge POSTs this body
+/// assert_eq!(ex.on_response(5020.0, 200, None, 0, 0.5), None); // delivered
+/// assert_eq!(ex.next_action(5020.0, false), Action::Idle);
+/// ```
 pub struct Exporter {
     queue: BatchQueue,
     encoder: Encoder,

@@ -24,11 +24,15 @@ pub trait SpanProcessor {
 
 /// Keeps ended spans in memory, for tests and for apps that want to inspect them.
 ///
-/// ```ignore
+/// ```
+/// use canopy_web::{Config, Tracer, export::InMemoryProcessor};
+/// use std::rc::Rc;
+///
 /// let mem = Rc::new(InMemoryProcessor::default());
 /// let tracer = Tracer::new(&Config::new("test"), [0; 32], mem.clone());
 /// drop(tracer.start("work"));
 /// assert_eq!(mem.take()[0].name, "work");
+/// assert!(mem.take().is_empty()); // taken
 /// ```
 #[derive(Default)]
 pub struct InMemoryProcessor {

@@ -39,10 +39,22 @@ const FLAG_IS_REMOTE: u32 = 0x200;
 
 /// Pre-encodes the resource and scope once; encodes batches of spans.
 ///
-/// ```ignore
+/// ```
+/// # use canopy_web::{Config, Tracer, export::InMemoryProcessor};
+/// # use std::rc::Rc;
+/// # let mem = Rc::new(InMemoryProcessor::default());
+/// # drop(Tracer::new(&Config::new("frontend"), [3; 32], mem.clone()).start("loadData"));
+/// # let spans = mem.take();
+/// use canopy_web::KeyValue;
+/// use canopy_web::export::otlp_json::Encoder;
+/// use canopy_web::resource::{Resource, SCOPE_NAME, SDK_VERSION};
+///
+/// let resource = Resource { attributes: vec![KeyValue::new("service.name", "frontend")] };
 /// let enc = Encoder::new(&resource, SCOPE_NAME, SDK_VERSION);
 /// let mut body = String::new();
 /// enc.encode(&spans, &mut body);
+/// assert!(body.starts_with(r#"{"resourceSpans":[{"resource":{"attributes":[{"key":"service.name""#));
+/// assert!(body.contains(r#""name":"loadData""#));
 /// ```
 #[derive(Clone, Debug)]
 pub struct Encoder {

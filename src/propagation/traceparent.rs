@@ -85,6 +85,22 @@ fn decode_hex<const N: usize>(b: &[u8]) -> Option<[u8; N]> {
 /// this SDK knows ([`TraceFlags::KNOWN`]: sampled and random-trace-id); other bits are cleared
 /// as the spec requires. A higher version is accepted as described in the module docs and is
 /// re-emitted as version 00 by [`format_traceparent`].
+///
+/// ```
+/// use canopy_web::propagation::{TraceParentError, format_traceparent, parse_traceparent};
+///
+/// let cx = parse_traceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01").unwrap();
+/// assert!(cx.is_remote && cx.is_sampled());
+/// assert_eq!(cx.span_id.to_hex(), "00f067aa0ba902b7");
+///
+/// let later = parse_traceparent("01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra").unwrap();
+/// let mut header = String::new();
+/// format_traceparent(&later, &mut header); // always written as version 00
+/// assert!(header.starts_with("00-4bf92f35"));
+///
+/// let zero = "00-00000000000000000000000000000000-00f067aa0ba902b7-01";
+/// assert_eq!(parse_traceparent(zero), Err(TraceParentError::InvalidTraceId));
+/// ```
 pub fn parse_traceparent(header: &str) -> Result<SpanContext, TraceParentError> {
     let b = header.trim_matches([' ', '\t']).as_bytes();
 

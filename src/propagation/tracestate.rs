@@ -52,6 +52,16 @@ impl Member {
 ///
 /// Immutable and cheap to clone (one reference-counted list, nothing at all when empty);
 /// [`insert`](Self::insert) and [`remove`](Self::remove) return a new value.
+///
+/// ```
+/// use canopy_web::propagation::{TraceState, TraceStateError};
+///
+/// let ts = TraceState::parse("rojo=00f067aa0ba902b7, congo=t61rcWkgMzE").unwrap();
+/// assert_eq!(ts.get("congo"), Some("t61rcWkgMzE"));
+/// let ts = ts.insert("congo", "ucfJifl5GOE").unwrap(); // updated entries move to the front
+/// assert_eq!(ts.header_value(), "congo=ucfJifl5GOE,rojo=00f067aa0ba902b7");
+/// assert_eq!(TraceState::parse("a=1,a=2"), Err(TraceStateError::DuplicateKey));
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub struct TraceState(Option<Rc<Vec<Member>>>);
 
