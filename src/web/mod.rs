@@ -45,10 +45,14 @@ local! {
 /// `<meta name="traceparent">`, and starts the batch export pipeline. A second call while
 /// running warns and returns the running tracer: there is never a second pipeline.
 ///
-/// ```ignore
+/// ```no_run
 /// let tracer = canopy_web::init(canopy_web::Config::new("frontend"))?;
-/// let _span = tracer.start("boot");
+/// let _boot = tracer.start("boot");
+/// # Ok::<(), canopy_web::ConfigError>(())
 /// ```
+///
+/// This module is wasm32-only: native `cargo test` never sees the example above, and
+/// `cargo test --doc --target wasm32-unknown-unknown` compiles it.
 pub fn init(config: Config) -> Result<Tracer, ConfigError> {
     config.validate()?;
     if document::resolve_url(&config.endpoint).is_none() {
