@@ -215,3 +215,46 @@ export function uninstallXhr(g, state) {
     }
   } catch (_) {}
 }
+
+/** The hooks object the wrappers call, around Rust's callbacks: `response` gets the status
+ *  (the wrapper hands over the Response, which Rust never reads), and one PerformanceObserver
+ *  hands each `fetch` resource timing entry's URL and numbers to `timing`, in the order of
+ *  Timing in src/web/instrument.rs. */
+export function makeHooks(start, response, fail, xhrEnd, timing) {
+  try {
+    if (typeof PerformanceObserver === "function") {
+      new PerformanceObserver((list) => {
+        for (const e of list.getEntries()) {
+          if (e.initiatorType !== "fetch") continue;
+          try {
+            timing(e.name, [e.startTime, e.domainLookupStart, e.domainLookupEnd, e.connectStart, e.connectEnd,
+              e.secureConnectionStart, e.requestStart, e.responseStart, e.responseEnd, e.encodedBodySize || 0]);
+          } catch (_) {}
+        }
+      }).observe({ type: "resource" });
+    }
+  } catch (_) {}
+  return { start, response: (id, r) => response(id, r && typeof r.status === "number" ? r.status : 0), fail, xhrEnd };
+}
+
+/** The original `fetch` if `fetch` is currently a Canopy wrapper (so the exporter never makes
+ *  spans of its own), else `fetch` itself; undefined where there is none. */
+export function originalFetch() {
+  const f = globalThis.fetch;
+  if (typeof f !== "function") return undefined;
+  const state = f[FETCH_STATE];
+  return state && typeof state.original === "function" ? state.original : f;
+}
+
+/** The page's origin (`location.origin`), undefined in a context without one. */
+export function pageOrigin() {
+  try {
+    return globalThis.location ? String(globalThis.location.origin) : undefined;
+  } catch (_) {
+    return undefined;
+  }
+}
+
+export function hasXhr() {
+  return typeof globalThis.XMLHttpRequest === "function";
+}

@@ -9,7 +9,8 @@
 #[allow(unused_imports)]
 use crate::prelude::*;
 
-use super::platform::{self, get, global_get};
+use super::platform;
+use super::timer;
 use crate::attribute::{KeyValue, Str};
 use crate::config::{Config, UrlPattern};
 use crate::instrument::http::{origin_of, prefix_matches, request_attributes};
@@ -17,7 +18,7 @@ use crate::propagation::format_traceparent;
 use crate::span::Span;
 use crate::span_data::{SpanKind, Status};
 use core::cell::RefCell;
-use js_sys::{Array, Function, Object, Reflect};
+use js_sys::{Array, Function};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 
@@ -36,12 +37,14 @@ extern "C" {
     fn install_xhr(g: &JsValue, hooks: &JsValue) -> JsValue;
     #[wasm_bindgen(js_name = uninstallXhr)]
     fn uninstall_xhr(g: &JsValue, state: &JsValue);
-}
-
-#[wasm_bindgen]
-extern "C" {
-    #[wasm_bindgen(js_name = setTimeout)]
-    fn set_timeout(cb: &Function, ms: f64) -> JsValue;
+    #[wasm_bindgen(js_name = makeHooks)]
+    fn make_hooks(start: &Function, response: &Function, fail: &Function, xhr_end: &Function, timing: &Function) -> JsValue;
+    #[wasm_bindgen(js_name = originalFetch)]
+    fn original_fetch_js() -> Option<Function>;
+    #[wasm_bindgen(js_name = pageOrigin)]
+    fn page_origin() -> Option<String>;
+    #[wasm_bindgen(js_name = hasXhr)]
+    fn has_xhr() -> bool;
 }
 
 #[wasm_bindgen(module = "/js/error.js")]
@@ -62,9 +65,8 @@ impl Matcher {
             UrlPattern::Regex { source, flags } => {
                 // `g`/`y` make `test` stateful (lastIndex); drop them.
                 let flags: String = flags.chars().filter(|c| *c != 'g' && *c != 'y').collect();
-                let ctor: Function = global_get("RegExp").dyn_into().ok()?;
-                let args = Array::of2(&JsValue::from_str(source), &JsValue::from_str(&flags));
-                Reflect::construct(&ctor, &args).ok().map(|r| Matcher::Regex(r.unchecked_into()))
+                // The source and flags come from a RegExp the page built, so this cannot throw.
+                Some(Matcher::Regex(js_sys::RegExp::new(source, &flags)))
             }
         }
     }
@@ -96,16 +98,42 @@ struct Inst {
     xhr_state: Option<JsValue>,
     sweep_armed: bool,
     /// Resource timing entries seen before their response hook ran (bounded).
-    early: Vec<JsValue>,
+    early: Vec<Entry>,
+}
+
+/// A `fetch` resource timing entry: its URL and [`Timing`] numbers, in that order.
+struct Entry {
+    name: String,
+    t: Vec<f64>,
+}
+
+/// The positions of a resource timing entry's numbers, as `js/instrument.js` sends them.
+#[derive(Clone, Copy)]
+enum Timing {
+    Start,
+    DnsStart,
+    DnsEnd,
+    ConnectStart,
+    ConnectEnd,
+    SecureStart,
+    RequestStart,
+    ResponseStart,
+    ResponseEnd,
+    EncodedBodySize,
+}
+
+impl Entry {
+    fn get(&self, k: Timing) -> f64 {
+        self.t.get(k as usize).copied().unwrap_or(0.0)
+    }
 }
 
 struct Hooks {
     _start: Closure<dyn FnMut(String, String) -> JsValue>,
-    _response: Closure<dyn FnMut(u32, JsValue)>,
+    _response: Closure<dyn FnMut(u32, u16)>,
     _fail: Closure<dyn FnMut(u32, JsValue)>,
     _xhr_end: Closure<dyn FnMut(u32, u16, Option<String>)>,
-    _observe: Closure<dyn FnMut(JsValue)>,
-    sweep: Closure<dyn FnMut()>,
+    _timing: Closure<dyn FnMut(String, Vec<f64>)>,
     object: JsValue,
 }
 
@@ -125,8 +153,7 @@ fn with_inst<R>(f: impl FnOnce(&mut Inst) -> R) -> Option<R> {
 pub fn install(config: &Config) {
     ensure_hooks();
     let g = js_sys::global();
-    let loc = global_get("location");
-    let page_origin = get(&loc, "origin").as_string().filter(|o| o != "null");
+    let page_origin = page_origin().filter(|o| o != "null");
     let export_url = super::document::resolve_url(&config.endpoint);
     let mut inst = Inst {
         page_origin,
@@ -151,7 +178,7 @@ pub fn install(config: &Config) {
     if config.instrument_xhr {
         let s = install_xhr(&g, &hooks);
         match s.as_string() {
-            Some(why) if global_get("XMLHttpRequest").is_function() => platform::warn(&why),
+            Some(why) if has_xhr() => platform::warn(&why),
             Some(_) => {}
             None => inst.xhr_state = Some(s),
         }
@@ -178,11 +205,7 @@ pub fn uninstall() {
 /// The original `fetch` if `fetch` is currently a Canopy wrapper (so the exporter never makes
 /// spans of its own), else `fetch` itself.
 pub fn original_fetch() -> Option<Function> {
-    let f = global_get("fetch");
-    let key = js_sys::Symbol::for_("canopy.fetch");
-    let state = Reflect::get(&f, &key).unwrap_or(JsValue::UNDEFINED);
-    let orig = get(&state, "original");
-    if orig.is_function() { orig.dyn_into().ok() } else { f.dyn_into().ok() }
+    original_fetch_js()
 }
 
 /// Ends every span waiting for its timing entry now, at the time its headers arrived (used by
@@ -223,35 +246,20 @@ fn ensure_hooks() {
         return;
     }
     let start = Closure::<dyn FnMut(String, String) -> JsValue>::new(on_start);
-    let response = Closure::<dyn FnMut(u32, JsValue)>::new(on_response);
+    let response = Closure::<dyn FnMut(u32, u16)>::new(on_response);
     let fail = Closure::<dyn FnMut(u32, JsValue)>::new(on_fail);
     let xhr_end = Closure::<dyn FnMut(u32, u16, Option<String>)>::new(on_xhr_end);
-    let observe = Closure::<dyn FnMut(JsValue)>::new(on_entries);
-    let sweep = Closure::<dyn FnMut()>::new(on_sweep);
-    let object = Object::new();
-    let _ = Reflect::set(&object, &"start".into(), start.as_ref());
-    let _ = Reflect::set(&object, &"response".into(), response.as_ref());
-    let _ = Reflect::set(&object, &"fail".into(), fail.as_ref());
-    let _ = Reflect::set(&object, &"xhrEnd".into(), xhr_end.as_ref());
-    // One PerformanceObserver for resource entries, for the life of the page.
-    if let Ok(ctor) = global_get("PerformanceObserver").dyn_into::<Function>() {
-        if let Ok(obs) = Reflect::construct(&ctor, &Array::of1(observe.as_ref())) {
-            let opts = Object::new();
-            let _ = Reflect::set(&opts, &"type".into(), &"resource".into());
-            if let Ok(f) = get(&obs, "observe").dyn_into::<Function>() {
-                let _ = f.call1(&obs, &opts);
-            }
-        }
-    }
-    let hooks = Hooks {
-        _start: start,
-        _response: response,
-        _fail: fail,
-        _xhr_end: xhr_end,
-        _observe: observe,
-        sweep,
-        object: object.into(),
-    };
+    let timing = Closure::<dyn FnMut(String, Vec<f64>)>::new(|name, t| on_entry(Entry { name, t }));
+    // One PerformanceObserver for `fetch` resource entries, for the life of the page (set up by
+    // makeHooks).
+    let object = make_hooks(
+        start.as_ref().unchecked_ref(),
+        response.as_ref().unchecked_ref(),
+        fail.as_ref().unchecked_ref(),
+        xhr_end.as_ref().unchecked_ref(),
+        timing.as_ref().unchecked_ref(),
+    );
+    let hooks = Hooks { _start: start, _response: response, _fail: fail, _xhr_end: xhr_end, _timing: timing, object };
     HOOKS.with(|h| *h.borrow_mut() = Some(hooks));
 }
 
@@ -324,8 +332,7 @@ fn set_status_code(span: &mut Span, status: u16) {
     }
 }
 
-fn on_response(id: u32, response: JsValue) {
-    let status = get(&response, "status").as_f64().unwrap_or(0.0) as u16;
+fn on_response(id: u32, status: u16) {
     let now = crate::time::now();
     let deadline = platform::perf_now_ms() + TIMING_WAIT_MS;
     let early = with_inst(|inst| {
@@ -333,7 +340,7 @@ fn on_response(id: u32, response: JsValue) {
         set_status_code(&mut p.span, status);
         p.waiting = Some((now, deadline));
         let href = p.href.clone();
-        let pos = inst.early.iter().position(|e| get(e, "name").as_string().as_deref() == Some(strip_fragment(&href)));
+        let pos = inst.early.iter().position(|e| e.name == strip_fragment(&href));
         Some(pos.map(|i| inst.early.remove(i)))
     })
     .flatten()
@@ -380,68 +387,63 @@ fn strip_fragment(s: &str) -> &str {
     s.split_once('#').map_or(s, |(u, _)| u)
 }
 
-fn on_entries(list: JsValue) {
-    let Ok(get_entries) = get(&list, "getEntries").dyn_into::<Function>() else { return };
-    let Ok(entries) = get_entries.call0(&list) else { return };
-    for entry in entries.unchecked_into::<Array>().iter() {
-        if get(&entry, "initiatorType").as_string().as_deref() != Some("fetch") {
-            continue;
+fn on_entry(entry: Entry) {
+    let start = entry.get(Timing::Start);
+    // Some(pending span): the span is waiting for this entry; None: keep the entry for a
+    // response hook that has not run yet (or drop it: not ours).
+    let matched = with_inst(|inst| {
+        let mut best: Option<(usize, f64)> = None;
+        for (i, slot) in inst.slots.iter().enumerate() {
+            if let Some(p) = slot {
+                if strip_fragment(&p.href) == entry.name
+                    && p.start_perf <= start + 1.0
+                    && best.is_none_or(|(_, s)| p.start_perf > s)
+                {
+                    best = Some((i, p.start_perf));
+                }
+            }
         }
-        let Some(name) = get(&entry, "name").as_string() else { continue };
-        let start = get(&entry, "startTime").as_f64().unwrap_or(0.0);
-        let matched = with_inst(|inst| {
-            let mut best: Option<(usize, f64)> = None;
-            for (i, slot) in inst.slots.iter().enumerate() {
-                if let Some(p) = slot {
-                    if strip_fragment(&p.href) == name
-                        && p.start_perf <= start + 1.0
-                        && best.is_none_or(|(_, s)| p.start_perf > s)
-                    {
-                        best = Some((i, p.start_perf));
-                    }
+        let (i, _) = best?;
+        if inst.slots[i].as_ref().is_some_and(|p| p.waiting.is_some()) {
+            inst.free.push(i as u32);
+            return inst.slots[i].take();
+        }
+        // The body finished before our response hook ran: keep the entry for it.
+        if inst.early.len() >= 32 {
+            inst.early.remove(0);
+        }
+        None
+    })
+    .flatten();
+    match matched {
+        Some(p) => finish_with_entry(p, &entry),
+        None => {
+            with_inst(|inst| {
+                if inst.slots.iter().flatten().any(|p| strip_fragment(&p.href) == entry.name) {
+                    inst.early.push(entry);
                 }
-            }
-            match best {
-                Some((i, _)) if inst.slots[i].as_ref().is_some_and(|p| p.waiting.is_some()) => {
-                    let p = inst.slots[i].take();
-                    inst.free.push(i as u32);
-                    p
-                }
-                Some(_) => {
-                    // The body finished before our response hook ran: keep the entry for it.
-                    if inst.early.len() >= 32 {
-                        inst.early.remove(0);
-                    }
-                    inst.early.push(entry.clone());
-                    None
-                }
-                None => None,
-            }
-        })
-        .flatten();
-        if let Some(p) = matched {
-            finish_with_entry(p, &entry);
+            });
         }
     }
 }
 
-fn finish_with_entry(mut p: Pending, entry: &JsValue) {
-    let n = |k: &str| get(entry, k).as_f64().unwrap_or(0.0);
+fn finish_with_entry(mut p: Pending, entry: &Entry) {
+    let n = |k: Timing| entry.get(k);
     let clock = platform::clock();
-    let end = n("responseEnd");
+    let end = n(Timing::ResponseEnd);
     let phases: [(&'static str, f64, f64); 5] = [
-        ("canopy.timing.dns_ms", n("domainLookupStart"), n("domainLookupEnd")),
-        ("canopy.timing.connect_ms", n("connectStart"), n("connectEnd")),
-        ("canopy.timing.tls_ms", n("secureConnectionStart"), n("connectEnd")),
-        ("canopy.timing.request_ms", n("requestStart"), n("responseStart")),
-        ("canopy.timing.response_ms", n("responseStart"), end),
+        ("canopy.timing.dns_ms", n(Timing::DnsStart), n(Timing::DnsEnd)),
+        ("canopy.timing.connect_ms", n(Timing::ConnectStart), n(Timing::ConnectEnd)),
+        ("canopy.timing.tls_ms", n(Timing::SecureStart), n(Timing::ConnectEnd)),
+        ("canopy.timing.request_ms", n(Timing::RequestStart), n(Timing::ResponseStart)),
+        ("canopy.timing.response_ms", n(Timing::ResponseStart), end),
     ];
     for (key, a, b) in phases {
         if a > 0.0 && b >= a {
             p.span.set_attribute(KeyValue::new(key, b - a));
         }
     }
-    let size = n("encodedBodySize");
+    let size = n(Timing::EncodedBodySize);
     if size > 0.0 {
         p.span.set_attribute(KeyValue::new("http.response.body.size", size as i64));
     }
@@ -452,14 +454,9 @@ fn finish_with_entry(mut p: Pending, entry: &JsValue) {
 
 fn arm_sweep() {
     let armed = with_inst(|i| core::mem::replace(&mut i.sweep_armed, true)).unwrap_or(true);
-    if armed {
-        return;
+    if !armed {
+        timer::once(TIMING_WAIT_MS + 50.0, on_sweep);
     }
-    HOOKS.with(|h| {
-        if let Some(h) = h.borrow().as_ref() {
-            set_timeout(h.sweep.as_ref().unchecked_ref(), TIMING_WAIT_MS + 50.0);
-        }
-    });
 }
 
 fn on_sweep() {
