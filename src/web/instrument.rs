@@ -38,7 +38,13 @@ extern "C" {
     #[wasm_bindgen(js_name = uninstallXhr)]
     fn uninstall_xhr(g: &JsValue, state: &JsValue);
     #[wasm_bindgen(js_name = makeHooks)]
-    fn make_hooks(start: &Function, response: &Function, fail: &Function, xhr_end: &Function, timing: &Function) -> JsValue;
+    fn make_hooks(
+        start: &Function,
+        response: &Function,
+        fail: &Function,
+        xhr_end: &Function,
+        timing: &Function,
+    ) -> JsValue;
     #[wasm_bindgen(js_name = originalFetch)]
     fn original_fetch_js() -> Option<Function>;
     #[wasm_bindgen(js_name = pageOrigin)]
