@@ -2,43 +2,110 @@
 // would cost more wasm as glue; every decision (what to send, when, keepalive or not, retries,
 // what to store) is Rust's (src/export/machine.rs), and these only perform it.
 
-/** POSTs `bytes` (a view of wasm memory: copied before anything else runs), gzipped first when
- *  `gzip`, and calls `done(status, retryAfter, rejectedSpans, message)` once; never throws (a
- *  network error, timeout or refusal is status 0). */
-export function post(fetch, url, bytes, headers, keepalive, timeoutMs, gzip, done) {
-  const body = new Blob([bytes]);
-  const h = Object.assign({ "content-type": "application/json" }, headers);
+/** One export request: gzips `body` (a Blob) when `gzip`, POSTs it, and resolves to
+ *  [status, retryAfter, rejectedSpans, message]; never rejects (a network error, timeout or
+ *  refusal is status 0). Self-contained (only globals), because the export worker runs its
+ *  source too. */
+async function exportOnce(fetch, url, body, headers, keepalive, timeoutMs, gzip) {
   const send = (payload, gzipped) => {
+    const h = Object.assign({ "content-type": "application/json" }, headers);
     h["x-canopy-sent-at"] = String(Date.now());
     if (gzipped) h["content-encoding"] = "gzip";
     const init = { method: "POST", headers: h, body: payload, keepalive, credentials: "omit" };
     try {
       if (typeof AbortSignal !== "undefined" && AbortSignal.timeout) init.signal = AbortSignal.timeout(timeoutMs);
     } catch (_) {}
-    return fetch.call(globalThis, url, init);
+    return fetch(url, init);
   };
-  const compressed = gzip
-    ? new Response(body.stream().pipeThrough(new CompressionStream("gzip"))).arrayBuffer().then((b) => send(b, true), () => send(body, false))
-    : send(body, false);
-  Promise.resolve(compressed)
-    .then(async (res) => {
-      let rejected = 0, message = null;
-      if (res.ok && /json/.test(res.headers.get("content-type") || "")) {
-        try {
-          const ps = (await res.json()).partialSuccess;
-          if (ps) {
-            rejected = Number(ps.rejectedSpans || 0);
-            message = ps.errorMessage || null;
-          }
-        } catch (_) {}
-      } else if (!res.ok) {
-        try { message = (await res.text()).slice(0, 300); } catch (_) {}
-      }
-      return [res.status, res.headers.get("retry-after"), rejected, message];
-    }, () => [0, null, 0, null])
-    .then((r) => {
-      try { done(r[0], r[1], r[2], r[3]); } catch (_) {}
-    });
+  try {
+    let res;
+    if (gzip) {
+      let packed;
+      try {
+        packed = await new Response(body.stream().pipeThrough(new CompressionStream("gzip"))).arrayBuffer();
+      } catch (_) {}
+      res = await (packed ? send(packed, true) : send(body, false));
+    } else {
+      res = await send(body, false);
+    }
+    let rejected = 0, message = null;
+    if (res.ok && /json/.test(res.headers.get("content-type") || "")) {
+      try {
+        const ps = (await res.json()).partialSuccess;
+        if (ps) {
+          rejected = Number(ps.rejectedSpans || 0);
+          message = ps.errorMessage || null;
+        }
+      } catch (_) {}
+    } else if (!res.ok) {
+      try { message = (await res.text()).slice(0, 300); } catch (_) {}
+    }
+    return [res.status, res.headers.get("retry-after"), rejected, message];
+  } catch (_) {
+    return [0, null, 0, null];
+  }
+}
+
+// The export worker: compression and the request off the main thread, as Datadog's and
+// Sentry's browser SDKs do, so a page pays only for a copy and a postMessage per batch. Used
+// for requests that do not ride keepalive (keepalive requests are small, and must survive the
+// page closing, which a worker does not). Where a worker cannot start (a Content-Security-Policy
+// without blob: in worker-src, no Worker), everything runs on the main thread.
+let worker; // undefined: not tried yet; null: not available
+const waiting = new Map();
+let nextCall = 1;
+
+function exportWorker() {
+  if (worker !== undefined) return worker;
+  worker = null;
+  try {
+    if (typeof Worker !== "function" || typeof Blob !== "function" || typeof URL === "undefined") return null;
+    const src = `const exportOnce = ${exportOnce.toString()};\n` +
+      "onmessage = (e) => { const [id, url, buf, headers, timeoutMs, gzip] = e.data;" +
+      " exportOnce(fetch, url, new Blob([buf]), headers, false, timeoutMs, gzip).then((r) => postMessage([id, r])); };";
+    const href = URL.createObjectURL(new Blob([src], { type: "text/javascript" }));
+    const w = new Worker(href);
+    URL.revokeObjectURL(href);
+    w.onmessage = (e) => {
+      const [id, r] = e.data;
+      const done = waiting.get(id);
+      waiting.delete(id);
+      if (done) finish(done, r);
+    };
+    // Refused after all (CSP, a crash): the calls in flight fail as network errors (Rust retries
+    // them), and the main thread sends from now on.
+    w.onerror = () => {
+      worker = null;
+      for (const done of waiting.values()) finish(done, [0, null, 0, null]);
+      waiting.clear();
+    };
+    worker = w;
+  } catch (_) {
+    worker = null;
+  }
+  return worker;
+}
+
+function finish(done, r) {
+  try { done(r[0], r[1], r[2], r[3]); } catch (_) {}
+}
+
+/** POSTs `bytes` (a view of wasm memory: copied before anything else runs), gzipped first when
+ *  `gzip`, and calls `done(status, retryAfter, rejectedSpans, message)` once; never throws. */
+export function post(fetch, url, bytes, headers, keepalive, timeoutMs, gzip, done) {
+  const w = keepalive ? null : exportWorker();
+  if (w !== null) {
+    try {
+      const copy = bytes.slice();
+      const id = nextCall++;
+      w.postMessage([id, url, copy.buffer, headers, timeoutMs, gzip], [copy.buffer]);
+      waiting.set(id, done);
+      return;
+    } catch (_) {}
+  }
+  const body = new Blob([bytes]);
+  const f = (u, init) => fetch.call(globalThis, u, init);
+  exportOnce(f, url, body, headers, keepalive, timeoutMs, gzip).then((r) => finish(done, r));
 }
 
 export function canGzip() {

@@ -121,7 +121,8 @@ pub fn start(config: &Config, resource: &Resource, fetch: Function) {
     machine.debug = config.debug;
     let p = Rc::new(Pipeline {
         machine: RefCell::new(machine),
-        endpoint: config.endpoint.clone(),
+        // Absolute: the export worker resolves nothing against the page.
+        endpoint: super::document::resolve_url(&config.endpoint).unwrap_or_else(|| config.endpoint.clone()),
         headers,
         timeout_ms: config.batch.export_timeout_millis,
         gzip: config.compression && can_gzip(),

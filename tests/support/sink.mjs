@@ -80,7 +80,10 @@ export function startSink(port = 0) {
     if (!file.startsWith(root + "/")) { res.writeHead(403, cors); res.end(); return; }
     try {
       const data = await readFile(file);
-      res.writeHead(200, { ...cors, "content-type": types[extname(file)] || "application/octet-stream" });
+      const headers = { ...cors, "content-type": types[extname(file)] || "application/octet-stream" };
+      // ?csp=… serves a page under that Content-Security-Policy (the CSP tests).
+      if (url.searchParams.has("csp")) headers["content-security-policy"] = url.searchParams.get("csp");
+      res.writeHead(200, headers);
       res.end(data);
     } catch {
       res.writeHead(404, cors);
