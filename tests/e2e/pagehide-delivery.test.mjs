@@ -77,9 +77,10 @@ for (const browser of browsers()) describe(browser, () => {
     await page.context().close();
   });
 
-  // SDK bug in Firefox (issue 9): page hide sends by keepalive fetch, and a keepalive fetch started while Firefox
-  // closes the tab often never arrives (all 50 spans lost in about half the runs); a beacon does arrive.
-  const closeTodo = browser === "firefox" && "SDK bug: keepalive fetch at tab close is lost in Firefox; page hide should prefer sendBeacon";
+  // Firefox: page hide now sends by beacon (no longer by keepalive fetch, which Firefox loses at tab close), and
+  // at browser quit all 50 spans arrive; but after a WebDriver BiDi page close, about one run in three still
+  // receives nothing within 10 s (seen 2026-12-06, 1 of 3 runs). Not understood yet: left as todo, not hidden.
+  const closeTodo = browser === "firefox" && "Firefox: after a BiDi page close nothing arrives in about 1 run of 3 (beacon at pagehide)";
   test(`page close: all ${N} queued spans arrive`, { todo: closeTodo }, async () => {
     const page = await h.page();
     await queueSpans(page, "close");
