@@ -65,20 +65,31 @@ async function instantiate(input) {
     return await loadWasm();
   } catch (e) {
     // Vite's dev server before Vite 8 pre-bundles dependencies into node_modules/.vite/deps
-    // without the .wasm next to them (the glue's URL gets index.html); the package's own copy
-    // is still served.
-    const alt = viteDepsFallback();
-    if (alt === undefined) throw e;
-    return loadWasm({ module_or_path: alt });
+    // without the .wasm next to them (the glue's URL gets index.html); the package's own copies
+    // are still served. Which one matches the pre-bundled glue is not known here: Vite resolves
+    // the "development" condition (dev/) unless configured otherwise. The development .wasm is
+    // tried first because the production glue cannot link it (it imports the panic hook's
+    // functions, which only the development glue provides), so a wrong guess fails and the
+    // production .wasm is tried next; the production .wasm, on the other hand, would link with
+    // either glue.
+    const candidates = viteDepsFallback();
+    if (candidates === undefined) throw e;
+    for (const url of candidates) {
+      try {
+        return await loadWasm({ module_or_path: url });
+      } catch (_) {}
+    }
+    throw e;
   }
 }
 
 /**
- * The installed package's .wasm when this module runs from Vite's dependency cache, else
- * undefined. Where this module runs from is read from a stack trace, whose first URL is this
- * function's file, NOT from `import.meta.url`: webpack 5 replaces a bare `import.meta.url` with
- * the build machine's file:// path, which would then ship in every app's bundle. A stack we
- * cannot read (Error.stackTraceLimit = 0, an unknown format) only means no fallback.
+ * The installed package's .wasm files (development build first) when this module runs from
+ * Vite's dependency cache, else undefined. Where this module runs from is read from a stack
+ * trace, whose first URL is this function's file, NOT from `import.meta.url`: webpack 5 replaces
+ * a bare `import.meta.url` with the build machine's file:// path, which would then ship in every
+ * app's bundle. A stack we cannot read (Error.stackTraceLimit = 0, an unknown format) only means
+ * no fallback.
  */
 function viteDepsFallback() {
   let stack = "";
@@ -88,7 +99,8 @@ function viteDepsFallback() {
   const here = /[a-z][a-z0-9+.-]*:\/\/[^\s()]+/i.exec(stack);
   const i = here ? here[0].indexOf("/node_modules/.vite/") : -1;
   if (i < 0) return undefined;
-  return here[0].slice(0, i) + "/node_modules/canopy-web/canopy_web_bg.wasm";
+  const dir = here[0].slice(0, i) + "/node_modules/canopy-web/";
+  return [dir + "dev/canopy_web_bg.wasm", dir + "canopy_web_bg.wasm"];
 }
 
 /** Why the .wasm did not load, in words a user can act on. */
