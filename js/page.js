@@ -22,3 +22,48 @@ export function loadEventTime() {
     return undefined;
   }
 }
+
+/** `<meta name="…">`'s content, or undefined. */
+export function meta(name) {
+  try {
+    const el = globalThis.document && globalThis.document.querySelector(`meta[name="${name}"]`);
+    return el && typeof el.content === "string" ? el.content : undefined;
+  } catch (_) {
+    return undefined;
+  }
+}
+
+/** True once the document has loaded (or where there is no document, in a worker). */
+export function documentComplete() {
+  const d = globalThis.document;
+  return !d || d.readyState === "complete";
+}
+
+/** `[navigator.userAgent, navigator.language]`, each undefined where missing. */
+export function browserFacts() {
+  const n = globalThis.navigator;
+  return [n && typeof n.userAgent === "string" ? n.userAgent : undefined, n && typeof n.language === "string" ? n.language : undefined];
+}
+
+/** sessionStorage, which can be missing or throw (privacy modes, quota). */
+export function sessionGet(key) {
+  try {
+    const v = globalThis.sessionStorage.getItem(key);
+    return typeof v === "string" ? v : undefined;
+  } catch (_) {
+    return undefined;
+  }
+}
+
+export function sessionSet(key, value) {
+  try {
+    globalThis.sessionStorage.setItem(key, value);
+  } catch (_) {}
+}
+
+/** Calls `cb` once at the window's `load` event (never where there is no window). */
+export function onLoad(cb) {
+  try {
+    if (typeof globalThis.addEventListener === "function") globalThis.addEventListener("load", () => cb(), { once: true });
+  } catch (_) {}
+}

@@ -52,6 +52,17 @@ pub struct Doc {
     pub failed: bool,
 }
 
+/// When the edge should next ask the exporter, after a span ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Wake {
+    /// As it was.
+    Unchanged,
+    /// After the batch delay: call [`Exporter::start_delay`] with the time now and arm a timer.
+    AfterDelay,
+    /// As soon as possible (a batch is full), in a task of its own.
+    Now,
+}
+
 /// What the edge should do now.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Action {
@@ -122,13 +133,14 @@ pub enum Notice {
 /// # drop(Tracer::new(&Config::new("frontend"), [3; 32], mem.clone()).start("loadData"));
 /// # let span = mem.take().remove(0);
 /// use canopy_web::BatchConfig;
-/// use canopy_web::export::machine::{Action, Exporter};
+/// use canopy_web::export::machine::{Action, Exporter, Wake};
 /// use canopy_web::export::otlp_json::Encoder;
 /// use canopy_web::resource::Resource;
 ///
 /// let encoder = Encoder::new(&Resource::default(), "canopy-web", "");
 /// let mut ex = Exporter::new(BatchConfig::default(), encoder, true, Vec::new());
-/// assert_eq!(ex.on_end(span, 0.0), Some(5000.0)); // ask again when the delay ends
+/// assert_eq!(ex.on_end(span), Wake::AfterDelay); // the edge reads the clock and arms a timer
+/// assert_eq!(ex.start_delay(0.0), 5000.0); // ask again when the delay ends
 /// assert_eq!(ex.next_action(10.0, false), Action::WaitUntil(5000.0));
 /// assert_eq!(ex.next_action(5000.0, false), Action::Send { keepalive: true });
 /// assert!(ex.in_flight().unwrap().body.contains("loadData")); // the edge POSTs this body
@@ -148,6 +160,8 @@ pub struct Exporter {
     paused_until: f64,
     /// When the oldest queued span's delay runs out.
     deadline: Option<f64>,
+    /// [`Wake::AfterDelay`] was returned and [`Exporter::start_delay`] not called yet.
+    delay_pending: bool,
     /// A flush asked for everything queued to be sent now.
     flushing: bool,
     keepalive_bytes: usize,
@@ -177,6 +191,7 @@ impl Exporter {
             attempt: 0,
             paused_until: 0.0,
             deadline: None,
+            delay_pending: false,
             flushing: false,
             keepalive_bytes: 0,
             keepalive_count: 0,
@@ -194,22 +209,28 @@ impl Exporter {
         core::mem::take(&mut self.log)
     }
 
-    /// A span ended at `now`. Returns when the edge should next ask [`Exporter::next_action`], if
-    /// that changed: the end of the delay for the first span queued, or `now` once a batch is
-    /// full (the edge defers it to a task of its own, so no export work runs inside the caller's
-    /// code).
-    pub fn on_end(&mut self, span: SpanData, now: f64) -> Option<f64> {
+    /// A span ended. Returns when the edge should next ask [`Exporter::next_action`], if that
+    /// changed: after the delay, for the first span queued, or at once when a batch is full (the
+    /// edge defers it to a task of its own, so no export work runs inside the caller's code).
+    /// Takes no time: reading the clock costs a span more than this call, so the edge reads it
+    /// only when told to ([`Exporter::start_delay`]).
+    pub fn on_end(&mut self, span: SpanData) -> Wake {
         match self.queue.push(span) {
-            Pushed::Dropped => None,
-            Pushed::BatchReady => (self.queue.len() == self.queue.config().max_export_batch_size).then_some(now),
-            Pushed::Queued => {
-                if self.deadline.is_none() {
-                    self.deadline = Some(now + self.delay_ms);
-                    return self.deadline;
-                }
-                None
+            Pushed::Dropped => Wake::Unchanged,
+            Pushed::BatchReady if self.queue.len() == self.queue.config().max_export_batch_size => Wake::Now,
+            Pushed::BatchReady => Wake::Unchanged,
+            Pushed::Queued if self.deadline.is_none() && !self.delay_pending => {
+                self.delay_pending = true;
+                Wake::AfterDelay
             }
+            Pushed::Queued => Wake::Unchanged,
         }
+    }
+
+    /// The edge's answer to [`Wake::AfterDelay`]: the delay started at `now`; returns when it ends.
+    pub fn start_delay(&mut self, now: f64) -> f64 {
+        self.delay_pending = false;
+        *self.deadline.get_or_insert(now + self.delay_ms)
     }
 
     /// Send everything queued now (`forceFlush`), without waiting for the delay. A paused
@@ -244,6 +265,9 @@ impl Exporter {
     /// What to do at `now`. `offline`: the browser says it is offline (the `online` event will
     /// call [`Exporter::on_online`]).
     pub fn next_action(&mut self, now: f64, offline: bool) -> Action {
+        if self.delay_pending {
+            self.start_delay(now);
+        }
         if self.in_flight.is_some() {
             return Action::Busy;
         }
@@ -447,8 +471,9 @@ mod tests {
     #[test]
     fn waits_for_the_delay_then_sends_one_document() {
         let mut e = exporter(512, true);
-        assert_eq!(e.on_end(span(1), 0.0), Some(5000.0), "the first span arms the timer");
-        assert_eq!(e.on_end(span(2), 10.0), None, "later spans do not");
+        assert_eq!(e.on_end(span(1)), Wake::AfterDelay, "the first span arms the timer");
+        assert_eq!(e.start_delay(0.0), 5000.0);
+        assert_eq!(e.on_end(span(2)), Wake::Unchanged, "later spans do not");
         assert_eq!(e.next_action(10.0, false), Action::WaitUntil(5000.0));
         assert_eq!(e.next_action(5000.0, false), Action::Send { keepalive: true }, "small: rides keepalive");
         assert_eq!(spans_in(&e.in_flight().unwrap().body), 2);
@@ -462,17 +487,17 @@ mod tests {
     #[test]
     fn a_full_batch_goes_at_once() {
         let mut e = exporter(3, true);
-        e.on_end(span(1), 0.0);
-        e.on_end(span(2), 0.0);
-        assert_eq!(e.on_end(span(3), 7.0), Some(7.0), "batch full: now");
-        assert_eq!(e.on_end(span(4), 8.0), None, "once");
+        e.on_end(span(1));
+        e.on_end(span(2));
+        assert_eq!(e.on_end(span(3)), Wake::Now, "batch full: now");
+        assert_eq!(e.on_end(span(4)), Wake::Unchanged, "once");
         assert_eq!(e.next_action(1.0, false), Action::Send { keepalive: true });
     }
 
     #[test]
     fn flush_sends_a_partial_batch() {
         let mut e = exporter(512, true);
-        e.on_end(span(1), 0.0);
+        e.on_end(span(1));
         e.flush();
         assert_eq!(e.next_action(1.0, false), Action::Send { keepalive: true });
     }
@@ -480,12 +505,12 @@ mod tests {
     #[test]
     fn retries_with_backoff_and_honours_retry_after() {
         let mut e = exporter(1, true);
-        e.on_end(span(1), 0.0);
+        e.on_end(span(1));
         assert!(matches!(e.next_action(0.0, false), Action::Send { .. }));
         assert_eq!(e.on_response(0.0, 503, None, 0, 0.5), None, "first failure: retry quietly");
         assert_eq!(e.next_action(1.0, false), Action::WaitUntil(1000.0), "backoff 1 s (jitter 0.5 = none)");
         assert!(e.settled(1.0), "a flush does not wait through backoff");
-        e.on_end(span(2), 1.0);
+        e.on_end(span(2));
         assert!(e.settled(1.0), "not even for spans that ended during it");
         assert!(matches!(e.next_action(1000.0, false), Action::Send { .. }));
         e.on_response(1000.0, 429, Some(30_000.0), 0, 0.5);
@@ -502,7 +527,7 @@ mod tests {
     #[test]
     fn gives_up_for_now_after_max_attempts_and_keeps_the_document() {
         let mut e = exporter(1, true);
-        e.on_end(span(1), 0.0);
+        e.on_end(span(1));
         let mut now = 0.0;
         let mut notices = Vec::new();
         for _ in 0..retry::MAX_ATTEMPTS {
@@ -523,7 +548,7 @@ mod tests {
     #[test]
     fn non_retryable_statuses_drop() {
         let mut e = exporter(1, true);
-        e.on_end(span(1), 0.0);
+        e.on_end(span(1));
         e.next_action(0.0, false);
         assert_eq!(e.on_response(0.0, 400, None, 0, 0.5), Some(Notice::Refused { status: 400, spans: 1 }));
         assert_eq!(e.pending_spans(), 0);
@@ -532,7 +557,7 @@ mod tests {
     #[test]
     fn partial_success_is_reported() {
         let mut e = exporter(1, true);
-        e.on_end(span(1), 0.0);
+        e.on_end(span(1));
         e.next_action(0.0, false);
         assert_eq!(e.on_response(0.0, 200, None, 1, 0.5), Some(Notice::Rejected { spans: 1 }));
     }
@@ -540,7 +565,7 @@ mod tests {
     #[test]
     fn offline_waits_and_online_resumes() {
         let mut e = exporter(1, true);
-        e.on_end(span(1), 0.0);
+        e.on_end(span(1));
         assert_eq!(e.next_action(0.0, true), Action::Idle);
         e.on_online();
         assert!(matches!(e.next_action(1.0, false), Action::Send { .. }));
@@ -550,7 +575,7 @@ mod tests {
     fn keepalive_only_within_the_budget() {
         let mut e = exporter(1, true);
         e.keepalive_bytes = KEEPALIVE_BUDGET_BYTES - 10;
-        e.on_end(span(1), 0.0);
+        e.on_end(span(1));
         assert_eq!(e.next_action(0.0, false), Action::Send { keepalive: false });
         e.on_response(0.0, 200, None, 0, 0.5);
         assert_eq!(e.keepalive_bytes, KEEPALIVE_BUDGET_BYTES - 10, "nothing reserved, nothing released");
@@ -559,11 +584,11 @@ mod tests {
     #[test]
     fn page_hide_sends_fresh_and_stores_failed() {
         let mut e = exporter(1, true);
-        e.on_end(span(1), 0.0);
+        e.on_end(span(1));
         e.next_action(0.0, false);
         e.on_response(0.0, 0, None, 0, 0.5); // network error: waits for a retry
-        e.on_end(span(2), 1.0);
-        e.on_end(span(3), 1.0);
+        e.on_end(span(2));
+        e.on_end(span(3));
         let plan = e.on_hide(false);
         assert_eq!(plan.store.len(), 1, "the document that failed is stored for the next load");
         assert_eq!(spans_in(&plan.store[0]), 1);
@@ -577,7 +602,7 @@ mod tests {
     fn page_hide_with_custom_headers_uses_keepalive_and_stores_what_does_not_fit() {
         let mut e = exporter(4096, false);
         for i in 0..2000 {
-            e.on_end(span((i % 250) as u8), 0.0);
+            e.on_end(span((i % 250) as u8));
         }
         let plan = e.on_hide(false);
         assert!(plan.send.iter().all(|(_, v)| *v == [Via::Keepalive]));
@@ -592,7 +617,7 @@ mod tests {
     #[test]
     fn offline_page_hide_stores_everything() {
         let mut e = exporter(512, true);
-        e.on_end(span(1), 0.0);
+        e.on_end(span(1));
         let plan = e.on_hide(true);
         assert!(plan.send.is_empty());
         assert_eq!(plan.store.len(), 1);

@@ -13,7 +13,7 @@ use super::platform;
 use super::timer::Timer;
 use crate::config::Config;
 use crate::export::SpanProcessor;
-use crate::export::machine::{Action, Exporter, Notice, Via};
+use crate::export::machine::{Action, Exporter, Notice, Via, Wake};
 use crate::export::otlp_json::{Encoder, push_u64};
 use crate::export::retry;
 use crate::resource::Resource;
@@ -86,10 +86,15 @@ pub struct PipelineProcessor;
 impl SpanProcessor for PipelineProcessor {
     fn on_end(&self, span: SpanData) {
         if let Some(p) = current() {
-            let now = platform::perf_now_ms();
-            let wake = p.machine.borrow_mut().on_end(span, now);
-            if let Some(t) = wake {
-                p.timer.arm(t - now);
+            let wake = p.machine.borrow_mut().on_end(span);
+            match wake {
+                Wake::Unchanged => {}
+                Wake::Now => p.timer.arm(0.0),
+                Wake::AfterDelay => {
+                    let now = platform::perf_now_ms();
+                    let at = p.machine.borrow_mut().start_delay(now);
+                    p.timer.arm(at - now);
+                }
             }
         }
     }

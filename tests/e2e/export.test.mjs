@@ -168,13 +168,14 @@ for (const browser of browsers()) describe(browser, () => {
       for (let i = 0; i < total; i++) window.canopy.startSpan(`big-${i}`, { attributes: { pad: "y".repeat(120) } }).end();
     }, total);
     await page.goto(`${h.base}/tests/e2e/pages/api.html?next`);
+    await page.waitForFunction(() => document.body.dataset.ready === "1", null, { timeout: 10000 });
     if (browser === "firefox") {
       // Firefox puts no 64 KiB quota on sendBeacon, so the SDK may send everything at hide; else the rest is saved.
       const stored = await page.evaluate(() => JSON.parse(localStorage.getItem("canopy.unsent.v1") || "[]").length);
       if (stored === 0) await waitFor("every span at hide (nothing saved)", () => spansOf(h.sink.received).length >= total, 10000);
       else await waitFor("some spans at hide, the rest saved", () => spansOf(h.sink.received).length > 0, 10000);
     } else {
-      await new Promise((r) => setTimeout(r, 1500));
+      await waitFor("the spans sent at hide", () => spansOf(h.sink.received).length > 0, 10000);
       const beforeReload = spansOf(h.sink.received).length;
       assert.ok(beforeReload > 0 && beforeReload < total, `some sent at hide (${beforeReload}), the rest saved`);
       const stored = await page.evaluate(() => JSON.parse(localStorage.getItem("canopy.unsent.v1") || "[]").length);

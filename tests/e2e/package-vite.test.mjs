@@ -189,7 +189,8 @@ for (const browser of browsers()) describe(browser, () => {
     try {
       const { wasm, scripts } = await exercise(server.url);
       assert.ok(scripts.some((p) => p.startsWith("/node_modules/.vite/deps/canopy-web")), `Vite pre-bundled the package: ${scripts.join(", ")}`);
-      assert.match(wasm.url, /\/node_modules\/canopy-web\/canopy_web_bg\.wasm/, "and the .wasm is the installed package's own");
+      // The dev server resolves the "development" export condition: the development build's .wasm.
+      assert.match(wasm.url, /\/node_modules\/canopy-web\/dev\/canopy_web_bg\.wasm/, "and the .wasm is the installed package's development build");
       assert.doesNotMatch(server.output(), /error|403|fs\.allow/i, "no server errors");
     } finally {
       await server.stop();
