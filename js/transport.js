@@ -172,16 +172,17 @@ export function store(key, docs, maxBytes) {
   } catch (_) {}
 }
 
-/** Calls `onHide` when the page is hidden or unloaded, `onShow` when it is shown again, and
- *  `onOnline` when the browser comes online. */
+/** Calls `onHide(unloading)` when the page is hidden or unloaded (`unloading`: a `pagehide`
+ *  while the page is still visible, as Firefox's tab close fires it), `onShow` when it is shown
+ *  again, and `onOnline` when the browser comes online. */
 export function listen(onHide, onShow, onOnline) {
   const g = globalThis;
   try {
     if (g.document) {
-      g.document.addEventListener("visibilitychange", () => (g.document.visibilityState === "hidden" ? onHide() : onShow()));
+      g.document.addEventListener("visibilitychange", () => (g.document.visibilityState === "hidden" ? onHide(false) : onShow()));
     }
     if (typeof g.addEventListener === "function") {
-      g.addEventListener("pagehide", () => onHide());
+      g.addEventListener("pagehide", () => onHide(!!g.document && g.document.visibilityState === "visible"));
       g.addEventListener("pageshow", (e) => { if (e.persisted) onShow(); });
       g.addEventListener("online", () => onOnline());
     }

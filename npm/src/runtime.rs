@@ -15,8 +15,9 @@ fn panic(_: &core::panic::PanicInfo) -> ! {
     core::arch::wasm32::unreachable()
 }
 
-/// Size classes: 16 B << class, up to 2 GiB.
-const CLASSES: usize = 28;
+/// Size classes: 16, 24, 32, 48, 64, 96, … (powers of two and the halfway 1.5× steps, so a block
+/// wastes at most a third of itself), up to 2 GiB.
+const CLASSES: usize = 56;
 const MIN_SHIFT: u32 = 4;
 const PAGE: usize = 65536;
 
@@ -35,10 +36,20 @@ unsafe impl Sync for Allocator {}
 #[global_allocator]
 static ALLOCATOR: Allocator = Allocator(UnsafeCell::new(Heap { free: [0; CLASSES], next: 0, end: 0 }));
 
+/// The class for a layout: even classes are 16 << (class / 2) bytes, odd ones 1.5 times the
+/// even class below. An alignment above 8 takes a power-of-two class (aligned to its size).
 #[inline]
 fn class_of(layout: &Layout) -> usize {
     let size = layout.size().max(layout.align()).max(1 << MIN_SHIFT);
-    (usize::BITS - (size - 1).leading_zeros() - MIN_SHIFT) as usize
+    let k = (usize::BITS - (size - 1).leading_zeros() - MIN_SHIFT) as usize; // 16 << k >= size
+    if k > 0 && layout.align() <= 8 && size <= 3 << (k as u32 + MIN_SHIFT - 2) { 2 * k - 1 } else { 2 * k }
+}
+
+/// A class's block size.
+#[inline]
+fn size_of_class(class: usize) -> usize {
+    let k = (class as u32).div_ceil(2);
+    if class % 2 == 1 { 3 << (k + MIN_SHIFT - 2) } else { 1 << (k + MIN_SHIFT) }
 }
 
 unsafe impl GlobalAlloc for Allocator {
@@ -55,9 +66,10 @@ unsafe impl GlobalAlloc for Allocator {
             heap.free[class] = unsafe { *(head as *const usize) };
             return head as *mut u8;
         }
-        let size = 1usize << (class as u32 + MIN_SHIFT);
-        // Blocks are aligned to their size (up to a page), which covers any alignment asked.
-        let align = size.min(PAGE);
+        let size = size_of_class(class);
+        // Blocks are aligned to the largest power of two dividing their size (up to a page),
+        // which covers any alignment their class takes.
+        let align = (1usize << size.trailing_zeros()).min(PAGE);
         let start = (heap.next + align - 1) & !(align - 1);
         if start + size > heap.end || heap.next == 0 {
             let pages = size.div_ceil(PAGE) + 1;

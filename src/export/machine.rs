@@ -381,7 +381,12 @@ impl Exporter {
     }
 
     /// Page hide: everything waiting leaves now or is stored. `offline`: the browser is offline.
-    pub fn on_hide(&mut self, offline: bool) -> HidePlan {
+    /// `unloading`: the page is being unloaded while still visible (Firefox's tab close fires
+    /// `pagehide` before any `visibilitychange`): a keepalive request goes first then, because
+    /// Firefox delivers it from `pagehide` (8 of 8 in a probe) more reliably than a beacon (5 of 8);
+    /// otherwise a beacon goes first, because Firefox delivers beacons, and not keepalive
+    /// requests, when the whole browser quits.
+    pub fn on_hide(&mut self, offline: bool, unloading: bool) -> HidePlan {
         let mut plan = HidePlan::default();
         let mut fresh: Vec<String> = Vec::new();
         for d in self.docs.drain(..) {
@@ -402,7 +407,13 @@ impl Exporter {
         }
         self.deadline = None;
         const BEACON_FIRST: &[Via] = &[Via::Beacon, Via::Keepalive];
+        const KEEPALIVE_FIRST: &[Via] = &[Via::Keepalive, Via::Beacon];
         const KEEPALIVE_ONLY: &[Via] = &[Via::Keepalive];
+        let ways = match (self.beacon_ok, unloading) {
+            (false, _) => KEEPALIVE_ONLY,
+            (true, true) => KEEPALIVE_FIRST,
+            (true, false) => BEACON_FIRST,
+        };
         for body in fresh {
             let size = body.len();
             if offline || self.keepalive_bytes + size > KEEPALIVE_BUDGET_BYTES {
@@ -411,7 +422,7 @@ impl Exporter {
             }
             // Beacons and keepalive requests share the browser's budget.
             self.keepalive_bytes += size;
-            plan.send.push((body, if self.beacon_ok { BEACON_FIRST } else { KEEPALIVE_ONLY }));
+            plan.send.push((body, ways));
         }
         plan
     }
@@ -589,13 +600,16 @@ mod tests {
         e.on_response(0.0, 0, None, 0, 0.5); // network error: waits for a retry
         e.on_end(span(2));
         e.on_end(span(3));
-        let plan = e.on_hide(false);
+        let plan = e.on_hide(false, false);
         assert_eq!(plan.store.len(), 1, "the document that failed is stored for the next load");
         assert_eq!(spans_in(&plan.store[0]), 1);
         assert_eq!(plan.send.len(), 1);
         assert_eq!(spans_in(&plan.send[0].0), 2);
         assert_eq!(plan.send[0].1, &[Via::Beacon, Via::Keepalive], "beacon first: delivered at quit too");
         assert_eq!(e.pending_spans(), 0);
+        e.on_end(span(4));
+        let plan = e.on_hide(false, true);
+        assert_eq!(plan.send[0].1, &[Via::Keepalive, Via::Beacon], "unloading while visible: keepalive first");
     }
 
     #[test]
@@ -604,7 +618,7 @@ mod tests {
         for i in 0..2000 {
             e.on_end(span((i % 250) as u8));
         }
-        let plan = e.on_hide(false);
+        let plan = e.on_hide(false, false);
         assert!(plan.send.iter().all(|(_, v)| *v == [Via::Keepalive]));
         let sent: usize = plan.send.iter().map(|(b, _)| b.len()).sum();
         assert!(sent <= KEEPALIVE_BUDGET_BYTES, "within the keepalive budget");
@@ -618,7 +632,7 @@ mod tests {
     fn offline_page_hide_stores_everything() {
         let mut e = exporter(512, true);
         e.on_end(span(1));
-        let plan = e.on_hide(true);
+        let plan = e.on_hide(true, false);
         assert!(plan.send.is_empty());
         assert_eq!(plan.store.len(), 1);
     }

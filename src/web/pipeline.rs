@@ -107,7 +107,7 @@ local! {
 
 local! {
     /// Page-lifetime listeners (hide, show, online) that reach whichever pipeline is current.
-    static LISTENERS: RefCell<Option<[Closure<dyn FnMut()>; 3]>> = RefCell::new(None);
+    static LISTENERS: RefCell<Option<(Closure<dyn FnMut(bool)>, [Closure<dyn FnMut()>; 2])>> = RefCell::new(None);
 }
 
 fn current() -> Option<Rc<Pipeline>> {
@@ -275,8 +275,8 @@ impl Pipeline {
     }
 
     /// Page hide: carries out the exporter's plan.
-    fn on_hide(&self) {
-        let plan = self.machine.borrow_mut().on_hide(is_offline());
+    fn on_hide(&self, unloading: bool) {
+        let plan = self.machine.borrow_mut().on_hide(is_offline(), unloading);
         let mut keep = plan.store;
         for (body, ways) in plan.send {
             let sent = ways.iter().any(|via| match via {
@@ -298,10 +298,10 @@ fn ensure_listeners() {
         if l.borrow().is_some() {
             return;
         }
-        let hide = Closure::<dyn FnMut()>::new(|| {
+        let hide = Closure::<dyn FnMut(bool)>::new(|unloading: bool| {
             super::instrument::finish_waiting();
             if let Some(p) = current() {
-                p.on_hide();
+                p.on_hide(unloading);
             }
         });
         let show = Closure::<dyn FnMut()>::new(|| {
@@ -317,6 +317,6 @@ fn ensure_listeners() {
             }
         });
         listen(hide.as_ref().unchecked_ref(), show.as_ref().unchecked_ref(), online.as_ref().unchecked_ref());
-        *l.borrow_mut() = Some([hide, show, online]);
+        *l.borrow_mut() = Some((hide, [show, online]));
     });
 }

@@ -77,10 +77,10 @@ for (const browser of browsers()) describe(browser, () => {
     await page.context().close();
   });
 
-  // Firefox: page hide now sends by beacon (no longer by keepalive fetch, which Firefox loses at tab close), and
-  // at browser quit all 50 spans arrive; but after a WebDriver BiDi page close, about one run in three still
-  // receives nothing within 10 s (seen 2026-12-06, 1 of 3 runs). Not understood yet: left as todo, not hidden.
-  const closeTodo = browser === "firefox" && "Firefox: after a BiDi page close nothing arrives in about 1 run of 3 (beacon at pagehide)";
+  // Firefox: after a WebDriver BiDi page close, nothing arrives in about half the runs whatever the SDK sends
+  // with (beacon first: 2 of 3 runs delivered; keepalive first from a visible pagehide: 2 of 4, 2026-12-06),
+  // while navigation and Chromium deliver every time. Not understood yet: left as todo, not hidden.
+  const closeTodo = browser === "firefox" && "Firefox: after a BiDi page close nothing arrives in about half the runs";
   test(`page close: all ${N} queued spans arrive`, { todo: closeTodo }, async () => {
     const page = await h.page();
     await queueSpans(page, "close");
