@@ -195,6 +195,7 @@ impl Span {
     }
 
     /// Ends the span at `time` (epoch nanoseconds; clamped to not precede the start).
+    #[inline(never)] // one copy in the .wasm, not one per place that ends a span
     pub fn end_at(&mut self, time: u64) {
         if let Some(mut d) = self.rec.take() {
             d.end_time = time.max(d.start_time);

@@ -9,6 +9,14 @@ use crate::prelude::*;
 use crate::attribute::{KeyValue, Str};
 use alloc::borrow::Cow;
 
+/// `scheme://rest` split at the first `://` (byte search: a `&str` pattern would link core's
+/// two-way string searcher into the .wasm).
+fn split_scheme(url: &str) -> Option<(&str, &str)> {
+    let b = url.as_bytes();
+    let i = b.windows(3).position(|w| w == b"://")?;
+    Some((&url[..i], &url[i + 3..]))
+}
+
 /// The pieces of an absolute `http(s)` URL that spans need.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct UrlParts<'a> {
@@ -23,7 +31,7 @@ pub struct UrlParts<'a> {
 /// Splits an absolute URL (as normalized by the browser's `URL`). `None` for anything that is
 /// not `http:`/`https:` with a host.
 pub fn parse_url(url: &str) -> Option<UrlParts<'_>> {
-    let (scheme, rest) = url.split_once("://")?;
+    let (scheme, rest) = split_scheme(url)?;
     let default_port = match scheme {
         "http" => 80,
         "https" => 443,
@@ -59,7 +67,7 @@ pub fn parse_url(url: &str) -> Option<UrlParts<'_>> {
 /// an absolute `http(s)` URL, credentials removed.
 pub fn origin_of(url: &str) -> Option<Cow<'_, str>> {
     parse_url(url)?;
-    let (scheme, rest) = url.split_once("://")?;
+    let (scheme, rest) = split_scheme(url)?;
     let auth_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     let authority = &rest[..auth_end];
     let Some((_, hostport)) = authority.rsplit_once('@') else {
@@ -79,7 +87,7 @@ const SENSITIVE_QUERY_KEYS: &[&str] = &["AWSAccessKeyId", "Signature", "sig", "X
 /// values of signature-like query parameters by `REDACTED`; the fragment dropped.
 pub fn redact_url(url: &str) -> Cow<'_, str> {
     let url = url.split_once('#').map_or(url, |(u, _)| u);
-    let Some((scheme, rest)) = url.split_once("://") else { return Cow::Borrowed(url) };
+    let Some((scheme, rest)) = split_scheme(url) else { return Cow::Borrowed(url) };
     let auth_end = rest.find(['/', '?']).unwrap_or(rest.len());
     let has_credentials = rest[..auth_end].contains('@');
     let query_start = rest.find('?');

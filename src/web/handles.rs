@@ -120,23 +120,41 @@ pub fn take(handle: f64) -> Option<Span> {
 /// Runs `f` on a live span. Returns `None` (and does nothing) for a stale handle.
 ///
 /// The span is taken out while `f` runs, so `f` may call back into JavaScript safely.
+#[inline]
 pub fn with<R>(handle: f64, f: impl FnOnce(&mut Span) -> R) -> Option<R> {
+    let (i, g, mut span) = take_live(handle)?;
+    let r = f(&mut span);
+    put_back(i, g, span);
+    Some(r)
+}
+
+/// The slab half of [`with`], kept out of line so each export does not carry a copy of it.
+#[inline(never)]
+fn take_live(handle: f64) -> Option<(usize, u32, Span)> {
     let (i, g) = unpack(handle)?;
-    let mut span = SLAB.with(|s| {
+    SLAB.with(|s| {
         let mut s = s.borrow_mut();
         let slot = s.slots.get_mut(i)?;
         if slot.generation != g {
             return None;
         }
-        slot.span.take()
-    })?;
-    let r = f(&mut span);
-    SLAB.with(|s| {
+        slot.span.take().map(|span| (i, g, span))
+    })
+}
+
+#[inline(never)]
+fn put_back(i: usize, g: u32, span: Span) {
+    let stale = SLAB.with(|s| {
         let mut s = s.borrow_mut();
         match s.slots.get_mut(i) {
-            Some(slot) if slot.generation == g && slot.span.is_none() => slot.span = Some(span),
-            _ => span.discard(),
+            Some(slot) if slot.generation == g && slot.span.is_none() => {
+                slot.span = Some(span);
+                None
+            }
+            _ => Some(span),
         }
     });
-    Some(r)
+    if let Some(mut span) = stale {
+        span.discard();
+    }
 }
