@@ -33,6 +33,8 @@ pub struct Relay {
     pub metrics: Arc<Metrics>,
     pub store: Option<Store>,
     pub forwarder: Option<Forwarder>,
+    /// Sends exceptions to Rollbar (`ROLLBAR_ACCESS_TOKEN`).
+    pub rollbar: Option<crate::rollbar::Rollbar>,
     pub limiter: RateLimiter,
     /// Spans and bytes (after gzip) per client.
     pub span_budget: RateLimiter,
@@ -78,6 +80,11 @@ impl AppState {
                 })
             }),
             forwarder,
+            rollbar: config
+                .rollbar
+                .as_ref()
+                .map(|r| crate::rollbar::Rollbar::start(r, metrics.rollbar.clone()))
+                .transpose()?,
             limiter: RateLimiter::new(config.rate_limit, u64::from(config.rate_burst)),
             span_budget: RateLimiter::new(config.client_span_rate, config.client_span_burst),
             byte_budget: RateLimiter::new(config.client_byte_rate, config.client_byte_burst),

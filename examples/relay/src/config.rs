@@ -7,6 +7,7 @@
 
 use crate::error::ConfigError;
 use crate::forward::{RetryPolicy, Upstream};
+use crate::rollbar::RollbarConfig;
 use crate::validate::Limits;
 use axum::http::{HeaderName, HeaderValue};
 use clap::builder::BoolishValueParser;
@@ -71,6 +72,16 @@ pub struct Args {
     /// Honeycomb dataset, sent as x-honeycomb-dataset (only classic keys need it).
     #[arg(long, env = "CANOPY_DATASET")]
     pub dataset: Option<String>,
+    /// Rollbar project token (post_server_item): exceptions in received spans are also sent to
+    /// Rollbar as items. Prefer the environment variable. Never logged, never sent to browsers.
+    #[arg(long, env = "ROLLBAR_ACCESS_TOKEN", hide_env_values = true)]
+    pub rollbar_access_token: Option<String>,
+    /// Rollbar's item endpoint (a stand-in for tests, a proxy you run).
+    #[arg(long, env = "ROLLBAR_ENDPOINT", default_value = crate::rollbar::ROLLBAR_ITEM_URL)]
+    pub rollbar_endpoint: String,
+    /// Rollbar `environment` for items whose resource has no deployment.environment.name.
+    #[arg(long, env = "CANOPY_ROLLBAR_ENVIRONMENT", default_value = "production")]
+    pub rollbar_environment: String,
     /// Origins allowed to post from a browser, comma-separated: https://app.example.com,
     /// https://*.example.com (any subdomain), or * (any origin). Other origins get 403; the
     /// relay's own origin is always allowed. Anything else is refused at startup.
@@ -187,6 +198,8 @@ pub struct Config {
     pub listen: SocketAddr,
     /// Forward here; `None` is local-only.
     pub upstream: Option<Upstream>,
+    /// Send exceptions to Rollbar; `None` (no token) is off.
+    pub rollbar: Option<RollbarConfig>,
     /// Keep traces for the viewer and `/api/traces`.
     pub store: bool,
     /// Print each received trace to the console (with `store`).
@@ -284,9 +297,11 @@ impl Config {
             ..Limits::default()
         };
         let store = upstream.is_none() || a.tee;
+        let rollbar = rollbar(a.rollbar_access_token, &a.rollbar_endpoint, a.rollbar_environment)?;
         Ok(Config {
             listen: a.listen,
             upstream,
+            rollbar,
             store,
             print: store && !a.quiet,
             public_viewer: a.public_viewer,
@@ -334,6 +349,9 @@ impl Config {
                 lines.push(format!("forwarding to {} {key}{ds}{via}", u.url));
             }
         }
+        if let Some(r) = &self.rollbar {
+            lines.push(format!("Rollbar: exceptions to {} (environment fallback {:?})", r.endpoint, r.environment));
+        }
         let admin = self.admin_listen.unwrap_or(self.listen);
         if self.store {
             lines.push(format!("viewer: http://{admin}/"));
@@ -360,6 +378,23 @@ impl Config {
         ));
         lines.join("\n")
     }
+}
+
+/// Rollbar's settings: off without a token; the token must fit a header and never travel in
+/// clear to another host.
+fn rollbar(token: Option<String>, endpoint: &str, environment: String) -> Result<Option<RollbarConfig>, ConfigError> {
+    let Some(token) = token.filter(|t| !t.trim().is_empty()).map(|t| Secret::new(t.trim())) else { return Ok(None) };
+    if HeaderValue::from_str(token.expose()).is_err() {
+        return Err(ConfigError::HeaderValue("ROLLBAR_ACCESS_TOKEN"));
+    }
+    let endpoint = http_url("ROLLBAR_ENDPOINT", endpoint)?;
+    let loopback = matches!(endpoint.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
+    if endpoint.scheme() == "http" && !loopback {
+        return Err(ConfigError::SecretInClear("ROLLBAR_ACCESS_TOKEN"));
+    }
+    let environment =
+        if environment.trim().is_empty() { "production".to_owned() } else { environment.trim().to_owned() };
+    Ok(Some(RollbarConfig { token, endpoint, environment }))
 }
 
 /// A proxy URL: http(s).
@@ -396,6 +431,7 @@ fn parse_upstream(s: &str, has_key: bool) -> Result<reqwest::Url, ConfigError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rollbar::ROLLBAR_ITEM_URL;
 
     fn config(args: &[&str]) -> Result<Config, String> {
         let args = Args::parse_without_env(std::iter::once("canopy-relay").chain(args.iter().copied()));
@@ -427,6 +463,40 @@ mod tests {
 
         let collector = config(&["--upstream", "http://collector:4318/v1/traces"]).unwrap();
         assert!(collector.upstream.unwrap().api_key.is_none(), "an upstream without a key");
+    }
+
+    #[test]
+    fn rollbar_settings() {
+        assert!(config(&[]).unwrap().rollbar.is_none(), "off without a token");
+        assert!(config(&["--rollbar-endpoint", "http://127.0.0.1:9/"]).unwrap().rollbar.is_none());
+        let c = config(&["--rollbar-access-token", " rb-secret "]).unwrap();
+        let r = c.rollbar.as_ref().unwrap();
+        assert_eq!(
+            (r.token.expose(), r.endpoint.as_str(), r.environment.as_str()),
+            ("rb-secret", ROLLBAR_ITEM_URL, "production")
+        );
+        assert!(!format!("{c:?}").contains("rb-secret") && !c.describe().contains("rb-secret"), "never shown");
+        assert!(
+            c.describe().contains("Rollbar: exceptions to https://api.rollbar.com/api/1/item/"),
+            "{}",
+            c.describe()
+        );
+        let local = [
+            "--rollbar-access-token",
+            "t",
+            "--rollbar-endpoint",
+            "http://127.0.0.1:9/i",
+            "--rollbar-environment",
+            "qa",
+        ];
+        assert_eq!(config(&local).unwrap().rollbar.unwrap().environment, "qa");
+        for (args, why) in [
+            (&["--rollbar-access-token", "t", "--rollbar-endpoint", "http://rollbar.example/i"][..], "token in clear"),
+            (&["--rollbar-access-token", "t", "--rollbar-endpoint", "ftp://x/"], "scheme"),
+            (&["--rollbar-access-token", "t\u{7f}"], "not a header value"),
+        ] {
+            assert!(config(args).is_err(), "{why}");
+        }
     }
 
     #[test]

@@ -166,6 +166,10 @@ pub enum ConfigError {
     AdminNotLoopback,
     #[error("allowed origin {origin:?}: {why}")]
     Origin { origin: String, why: &'static str },
+    #[error("refusing to send {0} over plain http to another host; use https")]
+    SecretInClear(&'static str),
+    #[error("Rollbar's sender needs a Tokio runtime (build the state inside one)")]
+    NoRuntime,
     #[error("the HTTP client for the upstream: {0}")]
     HttpClient(#[source] reqwest::Error),
 }

@@ -164,6 +164,10 @@ fn process(
         skew::apply(&mut req, offset);
     }
     keep(app, &req);
+    // Queued for the Rollbar sender task: ingest never waits on Rollbar.
+    if let Some(rollbar) = &app.rollbar {
+        rollbar.submit(&req);
+    }
     Ok((spans, app.forwarder.as_ref().map(|_| forward::encode(&req))))
 }
 

@@ -29,6 +29,8 @@ pub struct Metrics {
     latency: [AtomicU64; BUCKETS.len()],
     latency_sum_micros: AtomicU64,
     latency_count: AtomicU64,
+    /// Rollbar items (see `rollbar.rs`); shared with its sender task.
+    pub rollbar: std::sync::Arc<crate::rollbar::Counters>,
 }
 
 impl Default for Metrics {
@@ -46,6 +48,7 @@ impl Default for Metrics {
             latency: Default::default(),
             latency_sum_micros: AtomicU64::new(0),
             latency_count: AtomicU64::new(0),
+            rollbar: Default::default(),
         }
     }
 }
@@ -106,6 +109,7 @@ impl Metrics {
         let _ = writeln!(o, "{h}_bucket{{le=\"+Inf\"}} {count}");
         let _ = writeln!(o, "{h}_sum {}", self.latency_sum_micros.load(Relaxed) as f64 / 1e6);
         let _ = writeln!(o, "{h}_count {count}");
+        self.rollbar.render(o);
         if let Some(st) = store {
             for (name, kind, help, n) in [
                 ("traces_stored", "gauge", "Traces held by the local viewer.", st.traces as u64),

@@ -9,6 +9,7 @@ mod forward;
 mod fuzz;
 mod limits;
 mod local;
+mod rollbar;
 mod shutdown;
 mod skew;
 mod support;
