@@ -1,10 +1,7 @@
-//! fetch and XMLHttpRequest instrumentation: the Rust side of `js/instrument.js`.
-//!
-//! Each request gets a CLIENT span, child of the span current at call time. Same-origin URLs and
-//! URLs matching `propagateTraceHeaderCorsUrls` get `traceparent`/`tracestate`. A fetch span
-//! ends when the response body has arrived, read from the request's PerformanceResourceTiming
-//! entry (never by reading or cloning the caller's body); if no entry comes within
-//! [`TIMING_WAIT_MS`], it ends at the time the headers arrived.
+//! fetch and XMLHttpRequest instrumentation, the browser edge: installs `js/instrument.js`'s
+//! wrappers and performs what [`crate::instrument::requests`] decides (which request gets a
+//! CLIENT span and `traceparent`, which resource timing entry ends which fetch span). Each
+//! request's span is a child of the span current at call time.
 
 #[allow(unused_imports)]
 use crate::prelude::*;
@@ -13,7 +10,8 @@ use super::platform;
 use super::timer;
 use crate::attribute::{KeyValue, Str};
 use crate::config::{Config, UrlPattern};
-use crate::instrument::http::{origin_of, prefix_matches, request_attributes};
+use crate::instrument::http::{prefix_matches, request_attributes};
+use crate::instrument::requests::{Decision, Entry, Pending, Requests, TIMING_WAIT_MS, decide};
 use crate::propagation::format_traceparent;
 use crate::span::Span;
 use crate::span_data::{SpanKind, Status};
@@ -21,11 +19,6 @@ use core::cell::RefCell;
 use js_sys::{Array, Function};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
-
-/// How long a fetch span waits for its resource timing entry after the headers arrived.
-pub const TIMING_WAIT_MS: f64 = 10_000.0;
-/// Requests in flight that are tracked at most; beyond it requests pass through untraced.
-pub const MAX_IN_FLIGHT: usize = 1024;
 
 #[wasm_bindgen(module = "/js/instrument.js")]
 extern "C" {
@@ -85,53 +78,15 @@ impl Matcher {
     }
 }
 
-struct Pending {
-    span: Span,
-    href: String,
-    start_perf: f64,
-    /// Set once the response headers arrived: (epoch ns then, perf deadline for timing).
-    waiting: Option<(u64, f64)>,
-}
-
 struct Inst {
     page_origin: Option<String>,
     export_url: Option<String>,
     propagate: Vec<Matcher>,
     ignore: Vec<Matcher>,
-    slots: Vec<Option<Pending>>,
-    free: Vec<u32>,
+    requests: Requests<Span>,
     fetch_state: Option<JsValue>,
     xhr_state: Option<JsValue>,
     sweep_armed: bool,
-    /// Resource timing entries seen before their response hook ran (bounded).
-    early: Vec<Entry>,
-}
-
-/// A `fetch` resource timing entry: its URL and [`Timing`] numbers, in that order.
-struct Entry {
-    name: String,
-    t: Vec<f64>,
-}
-
-/// The positions of a resource timing entry's numbers, as `js/instrument.js` sends them.
-#[derive(Clone, Copy)]
-enum Timing {
-    Start,
-    DnsStart,
-    DnsEnd,
-    ConnectStart,
-    ConnectEnd,
-    SecureStart,
-    RequestStart,
-    ResponseStart,
-    ResponseEnd,
-    EncodedBodySize,
-}
-
-impl Entry {
-    fn get(&self, k: Timing) -> f64 {
-        self.t.get(k as usize).copied().unwrap_or(0.0)
-    }
 }
 
 struct Hooks {
@@ -166,12 +121,10 @@ pub fn install(config: &Config) {
         export_url,
         propagate: config.propagate_trace_header_cors_urls.iter().filter_map(Matcher::compile).collect(),
         ignore: config.ignore_urls.iter().filter_map(Matcher::compile).collect(),
-        slots: Vec::new(),
-        free: Vec::new(),
+        requests: Requests::default(),
         fetch_state: None,
         xhr_state: None,
         sweep_armed: false,
-        early: Vec::new(),
     };
     let hooks = HOOKS.with(|h| h.borrow().as_ref().map(|h| h.object.clone())).unwrap_or(JsValue::UNDEFINED);
     if config.instrument_fetch {
@@ -223,28 +176,16 @@ pub fn finish_waiting() {
 /// Ends, at the time their headers arrived, the spans waiting for timing whose deadline passes
 /// `due` (given the perf-clock deadline).
 fn end_waiting(due: impl Fn(f64) -> bool) {
-    let done: Vec<Pending> = with_inst(|inst| {
-        let mut out = Vec::new();
-        for i in 0..inst.slots.len() {
-            if inst.slots[i].as_ref().is_some_and(|p| p.waiting.is_some_and(|w| due(w.1))) {
-                if let Some(p) = inst.slots[i].take() {
-                    inst.free.push(i as u32);
-                    out.push(p);
-                }
-            }
-        }
-        out
-    })
-    .unwrap_or_default();
+    let done = with_inst(|inst| inst.requests.take_due(due)).unwrap_or_default();
     for mut p in done {
-        let t = p.waiting.map(|w| w.0).unwrap_or_else(crate::time::now);
+        let t = p.headers_at().unwrap_or_else(crate::time::now);
         p.span.end_at(t);
     }
 }
 
 /// True while some span waits for its timing entry.
 pub fn has_waiting() -> bool {
-    with_inst(|i| i.slots.iter().flatten().any(|p| p.waiting.is_some())).unwrap_or(false)
+    with_inst(|i| i.requests.has_waiting()).unwrap_or(false)
 }
 
 fn ensure_hooks() {
@@ -271,19 +212,16 @@ fn ensure_hooks() {
 
 fn on_start(href: String, method: String) -> JsValue {
     let decision = with_inst(|inst| {
-        let ignored = inst.ignore.iter().any(|m| m.matches(&href))
-            || inst.export_url.as_deref().is_some_and(|e| prefix_matches(&href, e));
-        if ignored || inst.slots.len() - inst.free.len() >= MAX_IN_FLIGHT {
-            return None;
-        }
-        let same_origin = match (&inst.page_origin, origin_of(&href)) {
-            (Some(p), Some(o)) => *p == o,
-            _ => false,
-        };
-        Some(same_origin || inst.propagate.iter().any(|m| m.matches(&href)))
-    })
-    .flatten();
-    let Some(propagate) = decision else { return JsValue::UNDEFINED };
+        decide(
+            &href,
+            inst.page_origin.as_deref(),
+            inst.export_url.as_deref(),
+            inst.requests.in_flight(),
+            |u| inst.ignore.iter().any(|m| m.matches(u)),
+            |u| inst.propagate.iter().any(|m| m.matches(u)),
+        )
+    });
+    let Some(Decision::Trace { propagate }) = decision else { return JsValue::UNDEFINED };
     let (name, attrs) = request_attributes(&method, &href);
     let span = super::tracer().span(name).kind(SpanKind::Client).attributes(attrs).start();
     let out = Array::new();
@@ -297,18 +235,8 @@ fn on_start(href: String, method: String) -> JsValue {
             out.set(2, JsValue::from_str(&ts));
         }
     }
-    let pending = Pending { span, href, start_perf: platform::perf_now_ms(), waiting: None };
-    let id = with_inst(|inst| match inst.free.pop() {
-        Some(i) => {
-            inst.slots[i as usize] = Some(pending);
-            i
-        }
-        None => {
-            inst.slots.push(Some(pending));
-            (inst.slots.len() - 1) as u32
-        }
-    });
-    match id {
+    let start = platform::perf_now_ms();
+    match with_inst(|inst| inst.requests.insert(span, href, start)) {
         Some(id) => {
             out.set(0, JsValue::from(id));
             out.into()
@@ -317,13 +245,8 @@ fn on_start(href: String, method: String) -> JsValue {
     }
 }
 
-fn take(id: u32) -> Option<Pending> {
-    with_inst(|inst| {
-        let p = inst.slots.get_mut(id as usize)?.take()?;
-        inst.free.push(id);
-        Some(p)
-    })
-    .flatten()
+fn take(id: u32) -> Option<Pending<Span>> {
+    with_inst(|inst| inst.requests.take(id)).flatten()
 }
 
 fn set_status_code(span: &mut Span, status: u16) {
@@ -339,24 +262,16 @@ fn set_status_code(span: &mut Span, status: u16) {
 }
 
 fn on_response(id: u32, status: u16) {
-    let now = crate::time::now();
-    let deadline = platform::perf_now_ms() + TIMING_WAIT_MS;
-    let early = with_inst(|inst| {
-        let p = inst.slots.get_mut(id as usize)?.as_mut()?;
-        set_status_code(&mut p.span, status);
-        p.waiting = Some((now, deadline));
-        let href = p.href.clone();
-        let pos = inst.early.iter().position(|e| e.name == strip_fragment(&href));
-        Some(pos.map(|i| inst.early.remove(i)))
-    })
-    .flatten()
-    .flatten();
-    match early {
-        Some(entry) => {
-            if let Some(p) = take(id) {
-                finish_with_entry(p, &entry);
-            }
+    let (now, now_perf) = (crate::time::now(), platform::perf_now_ms());
+    let done = with_inst(|inst| {
+        if let Some(span) = inst.requests.span_mut(id) {
+            set_status_code(span, status);
         }
+        inst.requests.on_response(id, now, now_perf)
+    })
+    .flatten();
+    match done {
+        Some((p, entry)) => finish_with_entry(p, &entry),
         None => arm_sweep(),
     }
 }
@@ -389,72 +304,17 @@ fn on_xhr_end(id: u32, status: u16, failure: Option<String>) {
     p.span.end();
 }
 
-fn strip_fragment(s: &str) -> &str {
-    s.split_once('#').map_or(s, |(u, _)| u)
-}
-
 fn on_entry(entry: Entry) {
-    let start = entry.get(Timing::Start);
-    // Some(pending span): the span is waiting for this entry; None: keep the entry for a
-    // response hook that has not run yet (or drop it: not ours).
-    let matched = with_inst(|inst| {
-        let mut best: Option<(usize, f64)> = None;
-        for (i, slot) in inst.slots.iter().enumerate() {
-            if let Some(p) = slot {
-                if strip_fragment(&p.href) == entry.name
-                    && p.start_perf <= start + 1.0
-                    && best.is_none_or(|(_, s)| p.start_perf > s)
-                {
-                    best = Some((i, p.start_perf));
-                }
-            }
-        }
-        let (i, _) = best?;
-        if inst.slots[i].as_ref().is_some_and(|p| p.waiting.is_some()) {
-            inst.free.push(i as u32);
-            return inst.slots[i].take();
-        }
-        // The body finished before our response hook ran: keep the entry for it.
-        if inst.early.len() >= 32 {
-            inst.early.remove(0);
-        }
-        None
-    })
-    .flatten();
-    match matched {
-        Some(p) => finish_with_entry(p, &entry),
-        None => {
-            with_inst(|inst| {
-                if inst.slots.iter().flatten().any(|p| strip_fragment(&p.href) == entry.name) {
-                    inst.early.push(entry);
-                }
-            });
-        }
+    if let Some((p, entry)) = with_inst(|inst| inst.requests.on_entry(entry)).flatten() {
+        finish_with_entry(p, &entry);
     }
 }
 
-fn finish_with_entry(mut p: Pending, entry: &Entry) {
-    let n = |k: Timing| entry.get(k);
-    let clock = platform::clock();
-    let end = n(Timing::ResponseEnd);
-    let phases: [(&'static str, f64, f64); 5] = [
-        ("canopy.timing.dns_ms", n(Timing::DnsStart), n(Timing::DnsEnd)),
-        ("canopy.timing.connect_ms", n(Timing::ConnectStart), n(Timing::ConnectEnd)),
-        ("canopy.timing.tls_ms", n(Timing::SecureStart), n(Timing::ConnectEnd)),
-        ("canopy.timing.request_ms", n(Timing::RequestStart), n(Timing::ResponseStart)),
-        ("canopy.timing.response_ms", n(Timing::ResponseStart), end),
-    ];
-    for (key, a, b) in phases {
-        if a > 0.0 && b >= a {
-            p.span.set_attribute(KeyValue::new(key, b - a));
-        }
-    }
-    let size = n(Timing::EncodedBodySize);
-    if size > 0.0 {
-        p.span.set_attribute(KeyValue::new("http.response.body.size", size as i64));
-    }
-    let header_time = p.waiting.map(|w| w.0).unwrap_or_else(crate::time::now);
-    let t = if end > 0.0 { clock.at(end).max(header_time) } else { header_time };
+fn finish_with_entry(mut p: Pending<Span>, entry: &Entry) {
+    let (attrs, end) = entry.span_facts();
+    p.span.set_attributes(attrs);
+    let header_time = p.headers_at().unwrap_or_else(crate::time::now);
+    let t = end.map_or(header_time, |e| platform::clock().at(e).max(header_time));
     p.span.end_at(t);
 }
 
@@ -469,7 +329,7 @@ fn on_sweep() {
     let now = platform::perf_now_ms();
     with_inst(|inst| {
         inst.sweep_armed = false;
-        inst.early.clear();
+        inst.requests.clear_early();
     });
     end_waiting(|deadline| deadline <= now);
     if has_waiting() {
