@@ -1,7 +1,9 @@
 //! Export: where finished spans go.
 //!
-//! [`SpanProcessor`] receives each sampled span when it ends. The browser pipeline batches
-//! ([`batch::BatchQueue`]) and posts OTLP/HTTP JSON ([`otlp_json::Encoder`]);
+//! [`SpanProcessor`] receives each sampled span when it ends, as in opentelemetry-rust. The
+//! browser's batch span processor is the export state machine ([`machine::Exporter`]: batching,
+//! retries, page hide) over a bounded queue ([`batch::BatchQueue`]) and the OTLP/HTTP JSON
+//! encoder ([`otlp_json::Encoder`]); the browser edge (`web::pipeline`) only performs its I/O.
 //! [`InMemoryProcessor`] keeps spans for tests.
 
 #[allow(unused_imports)]
@@ -16,10 +18,18 @@ pub mod retry;
 use crate::span_data::SpanData;
 use core::cell::RefCell;
 
-/// Receives every sampled span when it ends.
+/// Receives every sampled span when it ends. The other hooks have no-op defaults, so an
+/// implementor writes only what it needs.
 pub trait SpanProcessor {
     /// Called once per ended, sampled span.
     fn on_end(&self, span: SpanData);
+
+    /// Sends what is queued now (without waiting for the batch delay). Asynchronous where the
+    /// export is: the browser's `forceFlush()` Promise says when each batch had an attempt.
+    fn force_flush(&self) {}
+
+    /// Stops: later spans are dropped. Call [`SpanProcessor::force_flush`] first to keep them.
+    fn shutdown(&self) {}
 }
 
 /// Keeps ended spans in memory, for tests and for apps that want to inspect them.

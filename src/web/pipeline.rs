@@ -84,6 +84,17 @@ pub struct Pipeline {
 pub struct PipelineProcessor;
 
 impl SpanProcessor for PipelineProcessor {
+    fn force_flush(&self) {
+        if let Some(p) = current() {
+            p.machine.borrow_mut().flush();
+            p.step();
+        }
+    }
+
+    fn shutdown(&self) {
+        stop();
+    }
+
     fn on_end(&self, span: SpanData) {
         if let Some(p) = current() {
             let wake = p.machine.borrow_mut().on_end(span);
