@@ -16,10 +16,6 @@ extern "C" {
     static TIME_ORIGIN: f64;
     #[wasm_bindgen(catch, js_namespace = crypto, js_name = getRandomValues)]
     fn get_random_values(buf: &mut [u8]) -> Result<(), JsValue>;
-    #[wasm_bindgen(js_namespace = console, js_name = warn)]
-    fn console_warn(s: &str);
-    #[wasm_bindgen(js_namespace = console, js_name = log)]
-    fn console_log(s: &str);
 }
 
 local! {
@@ -76,17 +72,12 @@ pub fn warn(msg: &str) {
     let mut s = String::with_capacity(8 + msg.len());
     s.push_str("canopy: ");
     s.push_str(msg);
-    console_warn(&s);
+    web_sys::console::warn_1(&JsValue::from_str(&s));
 }
 
 /// `console.log`, unprefixed.
 pub fn log(msg: &str) {
-    console_log(msg);
-}
-
-/// A property of the global object (`window` or the worker's `self`).
-pub fn global_get(key: &str) -> JsValue {
-    Reflect::get(&js_sys::global(), &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
+    web_sys::console::log_1(&JsValue::from_str(msg));
 }
 
 /// A property of an object, `undefined` if reading it throws.

@@ -18,7 +18,7 @@ fn sink() -> &'static str {
 }
 
 async fn fetch_json(url: &str) -> JsValue {
-    let fetch: Function = platform::global_get("fetch").unchecked_into();
+    let fetch: Function = Reflect::get(&js_sys::global(), &"fetch".into()).unwrap().unchecked_into();
     let resp = JsFuture::from(fetch.call1(&JsValue::UNDEFINED, &url.into()).unwrap().unchecked_into::<Promise>())
         .await
         .unwrap();
