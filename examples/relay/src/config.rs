@@ -72,8 +72,9 @@ pub struct Args {
     /// Honeycomb dataset, sent as x-honeycomb-dataset (only classic keys need it).
     #[arg(long, env = "CANOPY_DATASET")]
     pub dataset: Option<String>,
-    /// Rollbar project token (post_server_item): exceptions in received spans are also sent to
-    /// Rollbar as items. Prefer the environment variable. Never logged, never sent to browsers.
+    /// Rollbar project token with the post_client_item scope (the items say platform "browser"):
+    /// exceptions in received spans are also sent to Rollbar. Prefer the environment variable.
+    /// Never logged, never sent to browsers.
     #[arg(long, env = "ROLLBAR_ACCESS_TOKEN", hide_env_values = true)]
     pub rollbar_access_token: Option<String>,
     /// Rollbar's item endpoint (a stand-in for tests, a proxy you run).

@@ -196,8 +196,27 @@ pub fn fingerprint(service: &str, class: &str, newest_first: &[Frame]) -> String
         let file = f.filename.split(['?', '#']).next().unwrap_or_default();
         let _ = write!(input, "\0{file}:{}", f.method.as_deref().unwrap_or("?"));
     }
-    let fnv = |basis: u64| input.bytes().fold(basis, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3));
+    hash128(input.as_bytes())
+}
+
+/// 32 hex digits: FNV-1a 64, twice with different bases (stable across builds and runs).
+fn hash128(input: &[u8]) -> String {
+    let fnv = |basis: u64| input.iter().fold(basis, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3));
     format!("{:016x}{:016x}", fnv(0xcbf2_9ce4_8422_2325), fnv(0x6c62_272e_07bb_0142))
+}
+
+/// The occurrence's `uuid`: the same for every copy of one exception (trace id, span id, event
+/// time on the browser's clock), so Rollbar discards copies the relay's own window cannot see
+/// (another relay instance, a restart): "If you send the same UUID in two payloads, the second
+/// one will be discarded" (Rollbar's item format, `data.uuid`, up to 36 characters).
+pub fn occurrence_id(span: &Span, event: &Event) -> String {
+    let mut input = Vec::with_capacity(48);
+    input.extend_from_slice(&span.trace_id);
+    input.push(0);
+    input.extend_from_slice(&span.span_id);
+    input.push(0);
+    input.extend_from_slice(&browser_time(span, event).to_be_bytes());
+    hash128(&input)
 }
 
 /// What an item is built from, besides the event.
@@ -258,13 +277,19 @@ pub fn item(src: Source, event: &Event) -> Value {
         "environment": environment,
         "body": body,
         "level": "error",
-        "timestamp": event.time_unix_nano / 1_000_000_000,
         "platform": "browser",
         "language": "javascript",
         "custom": custom,
         "fingerprint": fingerprint(service, class, &newest_first),
         "notifier": { "name": "canopy-relay", "version": env!("CARGO_PKG_VERSION") },
     });
+    // Without a time Rollbar uses the time it receives the item.
+    if event.time_unix_nano != 0 {
+        data["timestamp"] = (event.time_unix_nano / 1_000_000_000).into();
+    }
+    if let Some(span) = src.span {
+        data["uuid"] = occurrence_id(span, event).into();
+    }
     if let Some(v) = str_attr(src.resource, "service.version") {
         data["code_version"] = v.into();
     }
@@ -344,11 +369,11 @@ fn cut(s: &mut String, len: usize) {
     }
 }
 
-/// An exception's identity across SDK retries: trace id, span id, event time (on the browser's
-/// clock: a retry may be corrected for skew by a slightly different amount).
-type Key = (Vec<u8>, Vec<u8>, i128);
+/// An exception's identity across SDK retries: its [`occurrence_id`].
+type Key = String;
 
-/// The event's time before the relay's skew correction (recorded on the span by `skew::apply`).
+/// The event's time before the relay's skew correction (a retry may be corrected by a slightly
+/// different amount) (recorded on the span by `skew::apply`).
 fn browser_time(span: &Span, event: &Event) -> i128 {
     let skew_ms = span.attributes.iter().find(|kv| kv.key == crate::skew::ATTRIBUTE).and_then(|kv| {
         match kv.value.as_ref()?.value.as_ref()? {
@@ -437,7 +462,7 @@ impl Rollbar {
             let resource = rs.resource.as_ref().map_or(&[][..], |r| &r.attributes[..]);
             for span in rs.scope_spans.iter().flat_map(|ss| &ss.spans) {
                 for event in span.events.iter().filter(|e| e.name == "exception") {
-                    let key = (span.trace_id.clone(), span.span_id.clone(), browser_time(span, event));
+                    let key = occurrence_id(span, event);
                     let first = self.shared.seen.lock().map_or(true, |mut s| s.first(key, Instant::now()));
                     if !first {
                         c.duplicates.fetch_add(1, Relaxed);
@@ -691,6 +716,7 @@ mod tests {
             json!({ "filename": "https://a.example/app.js", "method": "inner", "lineno": 1, "colno": 10 })
         );
         assert_eq!(d["fingerprint"].as_str().unwrap().len(), 32);
+        assert_eq!(d["uuid"].as_str().unwrap().len(), 32);
 
         // No deployment environment, no stack: the configured environment and a message.
         let bare = exception("not a stack", 0);
@@ -700,7 +726,9 @@ mod tests {
             item["data"]["body"],
             json!({ "message": { "body": "TypeError: x is undefined", "stack": "not a stack" } })
         );
-        assert!(item["data"].get("code_version").is_none() && item["data"].get("request").is_none());
+        for absent in ["code_version", "request", "timestamp", "uuid", "context"] {
+            assert!(item["data"].get(absent).is_none(), "{absent}");
+        }
     }
 
     #[test]
@@ -716,6 +744,23 @@ mod tests {
         assert_ne!(a, fingerprint("frontend", "RangeError", &frames));
         assert_ne!(a, fingerprint("admin", "TypeError", &frames));
         assert_ne!(a, fingerprint("frontend", "TypeError", &frames[1..]));
+    }
+
+    #[test]
+    fn occurrence_ids_survive_a_different_skew_correction() {
+        let event = exception(STACK, 1_700_000_000_000_000_000);
+        let plain = span(vec![]);
+        let id = occurrence_id(&plain, &event);
+        assert_eq!(id, occurrence_id(&plain, &event));
+        // The same batch again, its times moved 3.2 s by the relay (and the move recorded).
+        let mut corrected = span(vec![]);
+        corrected.attributes.push(KeyValue::new(crate::skew::ATTRIBUTE, Attr::IntValue(3200)));
+        let moved = Event { time_unix_nano: event.time_unix_nano + 3_200_000_000, ..event.clone() };
+        assert_eq!(id, occurrence_id(&corrected, &moved));
+        let later = Event { time_unix_nano: event.time_unix_nano + 1, ..event.clone() };
+        assert_ne!(id, occurrence_id(&plain, &later), "another exception on the span");
+        let other = Span { span_id: vec![1; 8], ..span(vec![]) };
+        assert_ne!(id, occurrence_id(&other, &event));
     }
 
     #[test]
@@ -753,10 +798,10 @@ mod tests {
     fn dedup_forgets_after_its_window() {
         let mut seen = Seen::default();
         let t0 = Instant::now();
-        let key = (vec![1], vec![2], 3);
+        let key = "a".to_owned();
         assert!(seen.first(key.clone(), t0));
         assert!(!seen.first(key.clone(), t0 + Duration::from_secs(1)), "an SDK retry");
-        assert!(seen.first((vec![1], vec![2], 4), t0), "another event time");
+        assert!(seen.first("b".to_owned(), t0), "another exception");
         assert!(seen.first(key, t0 + DEDUP_WINDOW + Duration::from_secs(1)), "window over");
     }
 

@@ -127,6 +127,7 @@ fn check(v: &Value, problems: &mut Vec<String>) {
     need(d["timestamp"].is_u64(), "timestamp: integer seconds");
     need(d["platform"] == "browser" && d["language"] == "javascript", "platform browser, language javascript");
     need(d["fingerprint"].as_str().is_some_and(|f| !f.is_empty() && f.len() <= 40), "fingerprint: up to 40 chars");
+    need(d["uuid"].as_str().is_none_or(|u| !u.is_empty() && u.len() <= 36), "uuid: up to 36 chars");
     need(d["custom"]["trace_id"].as_str().is_some_and(|t| t.len() == 32), "custom.trace_id");
     need(d["custom"]["span_id"].as_str().is_some_and(|t| t.len() == 16), "custom.span_id");
     let body = d["body"].as_object();
@@ -239,6 +240,7 @@ async fn exceptions_reach_rollbar_in_the_documented_shape() {
             got[0].body["data"]["fingerprint"], got[1].body["data"]["fingerprint"],
             "same error, two browsers: one item"
         );
+        assert_ne!(got[0].body["data"]["uuid"], got[1].body["data"]["uuid"], "two occurrences");
 
         // The SDK retries the batch, its clock now an hour behind (so the relay corrects the
         // times): no second item.
