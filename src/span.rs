@@ -199,7 +199,7 @@ impl Span {
     pub fn end_at(&mut self, time: u64) {
         if let Some(mut d) = self.rec.take() {
             d.end_time = time.max(d.start_time);
-            self.tracer.on_end(*d);
+            self.tracer.on_end(d);
         }
     }
 

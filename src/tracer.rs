@@ -165,7 +165,7 @@ impl Tracer {
         &self.inner.limits
     }
 
-    pub(crate) fn on_end(&self, data: SpanData) {
+    pub(crate) fn on_end(&self, data: Box<SpanData>) {
         if let Some(p) = &self.inner.processor {
             if self.inner.enabled.get() {
                 p.on_end(data);

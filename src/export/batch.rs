@@ -23,7 +23,7 @@ pub enum Pushed {
 /// A bounded FIFO of ended spans.
 #[derive(Debug)]
 pub struct BatchQueue {
-    spans: VecDeque<SpanData>,
+    spans: VecDeque<Box<SpanData>>,
     config: BatchConfig,
     dropped: u64,
 }
@@ -41,7 +41,7 @@ impl BatchQueue {
     }
 
     /// Adds a span unless the queue is full.
-    pub fn push(&mut self, span: SpanData) -> Pushed {
+    pub fn push(&mut self, span: Box<SpanData>) -> Pushed {
         if self.spans.len() >= self.config.max_queue_size {
             self.dropped += 1;
             return Pushed::Dropped;
@@ -51,7 +51,7 @@ impl BatchQueue {
     }
 
     /// Takes up to one batch (oldest first).
-    pub fn take_batch(&mut self) -> Vec<SpanData> {
+    pub fn take_batch(&mut self) -> Vec<Box<SpanData>> {
         let n = self.spans.len().min(self.config.max_export_batch_size);
         self.spans.drain(..n).collect()
     }
@@ -101,10 +101,10 @@ mod tests {
     #[test]
     fn bounded_batches_in_order() {
         let mut q = BatchQueue::new(BatchConfig { max_queue_size: 3, max_export_batch_size: 2, ..Default::default() });
-        assert_eq!(q.push(span(1)), Pushed::Queued);
-        assert_eq!(q.push(span(2)), Pushed::BatchReady);
-        assert_eq!(q.push(span(3)), Pushed::BatchReady);
-        assert_eq!(q.push(span(4)), Pushed::Dropped, "queue of 3 is full");
+        assert_eq!(q.push(Box::new(span(1))), Pushed::Queued);
+        assert_eq!(q.push(Box::new(span(2))), Pushed::BatchReady);
+        assert_eq!(q.push(Box::new(span(3))), Pushed::BatchReady);
+        assert_eq!(q.push(Box::new(span(4))), Pushed::Dropped, "queue of 3 is full");
         assert_eq!(q.take_dropped(), 1);
         assert_eq!(q.take_dropped(), 0, "the count resets when read");
         let b: Vec<u8> = q.take_batch().iter().map(|s| s.span_context.span_id.0[0]).collect();

@@ -15,10 +15,11 @@ use crate::span_data::SpanData;
 ///     fetchData [client] 10.0 ms
 ///     processData 0.3 ms
 /// ```
-pub fn render(spans: &[SpanData]) -> String {
+pub fn render<S: core::borrow::Borrow<SpanData>>(spans: &[S]) -> String {
+    let spans: Vec<&SpanData> = spans.iter().map(|s| s.borrow()).collect();
     let mut out = String::new();
     let mut traces: Vec<&crate::ids::TraceId> = Vec::new();
-    for s in spans {
+    for s in &spans {
         if !traces.contains(&&s.span_context.trace_id) {
             traces.push(&s.span_context.trace_id);
         }
@@ -27,7 +28,7 @@ pub fn render(spans: &[SpanData]) -> String {
         out.push_str("trace ");
         t.write_hex(&mut out);
         out.push('\n');
-        let in_trace: Vec<&SpanData> = spans.iter().filter(|s| &s.span_context.trace_id == t).collect();
+        let in_trace: Vec<&SpanData> = spans.iter().copied().filter(|s| &s.span_context.trace_id == t).collect();
         for s in &in_trace {
             let parent_here =
                 s.parent_span_id.is_valid() && in_trace.iter().any(|p| p.span_context.span_id == s.parent_span_id);

@@ -139,7 +139,7 @@ pub enum Notice {
 ///
 /// let encoder = Encoder::new(&Resource::default(), "canopy-web", "");
 /// let mut ex = Exporter::new(BatchConfig::default(), encoder, true, Vec::new());
-/// assert_eq!(ex.on_end(span), Wake::AfterDelay); // the edge reads the clock and arms a timer
+/// assert_eq!(ex.on_end(Box::new(span)), Wake::AfterDelay); // the edge reads the clock and arms a timer
 /// assert_eq!(ex.start_delay(0.0), 5000.0); // ask again when the delay ends
 /// assert_eq!(ex.next_action(10.0, false), Action::WaitUntil(5000.0));
 /// assert_eq!(ex.next_action(5000.0, false), Action::Send { keepalive: true });
@@ -214,7 +214,7 @@ impl Exporter {
     /// edge defers it to a task of its own, so no export work runs inside the caller's code).
     /// Takes no time: reading the clock costs a span more than this call, so the edge reads it
     /// only when told to ([`Exporter::start_delay`]).
-    pub fn on_end(&mut self, span: SpanData) -> Wake {
+    pub fn on_end(&mut self, span: Box<SpanData>) -> Wake {
         match self.queue.push(span) {
             Pushed::Dropped => Wake::Unchanged,
             Pushed::BatchReady if self.queue.len() == self.queue.config().max_export_batch_size => Wake::Now,
@@ -450,8 +450,8 @@ mod tests {
     use crate::span_context::SpanContext;
     use crate::span_data::{SpanKind, Status};
 
-    fn span(n: u8) -> SpanData {
-        SpanData {
+    fn span(n: u8) -> Box<SpanData> {
+        Box::new(SpanData {
             span_context: SpanContext::new(TraceId([1; 16]), SpanId([n.max(1); 8]), TraceFlags::SAMPLED),
             parent_span_id: SpanId::INVALID,
             parent_is_remote: false,
@@ -466,7 +466,7 @@ mod tests {
             links: Vec::new(),
             dropped_links_count: 0,
             status: Status::Unset,
-        }
+        })
     }
 
     fn exporter(batch: usize, beacon_ok: bool) -> Exporter {

@@ -21,8 +21,9 @@ use core::cell::RefCell;
 /// Receives every sampled span when it ends. The other hooks have no-op defaults, so an
 /// implementor writes only what it needs.
 pub trait SpanProcessor {
-    /// Called once per ended, sampled span.
-    fn on_end(&self, span: SpanData);
+    /// Called once per ended, sampled span (boxed: it was recorded in this box, and a queue
+    /// keeps it there without copying it).
+    fn on_end(&self, span: Box<SpanData>);
 
     /// Sends what is queued now (without waiting for the batch delay). Asynchronous where the
     /// export is: the browser's `forceFlush()` Promise says when each batch had an attempt.
@@ -57,7 +58,7 @@ impl InMemoryProcessor {
 }
 
 impl SpanProcessor for InMemoryProcessor {
-    fn on_end(&self, span: SpanData) {
-        self.spans.borrow_mut().push(span);
+    fn on_end(&self, span: Box<SpanData>) {
+        self.spans.borrow_mut().push(*span);
     }
 }

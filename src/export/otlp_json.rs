@@ -106,7 +106,12 @@ impl Encoder {
     /// Encodes `spans` as one or more documents of at most `max_bytes` each (a single span
     /// larger than that still gets a document of its own). `dropped` is reported on the first.
     /// Returns each document with its span count.
-    pub fn encode_split(&self, spans: &[SpanData], dropped: u64, max_bytes: usize) -> Vec<(String, usize)> {
+    pub fn encode_split<S: core::borrow::Borrow<SpanData>>(
+        &self,
+        spans: &[S],
+        dropped: u64,
+        max_bytes: usize,
+    ) -> Vec<(String, usize)> {
         let mut docs = Vec::new();
         let mut doc = String::with_capacity(max_bytes.min(self.prefix.len() + spans.len() * 320 + 64));
         let mut count = 0usize;
@@ -114,7 +119,7 @@ impl Encoder {
         self.begin(&mut doc, dropped);
         for span in spans {
             one.clear();
-            push_span(&mut one, span);
+            push_span(&mut one, span.borrow());
             if count > 0 && doc.len() + 1 + one.len() + SUFFIX.len() > max_bytes {
                 doc.push_str(SUFFIX);
                 docs.push((core::mem::take(&mut doc), count));
@@ -574,7 +579,7 @@ mod split_tests {
         let enc = Encoder::new(&Resource::default(), "s", "1");
         let docs = enc.encode_split(&spans(3), 0, 10);
         assert_eq!(docs.iter().map(|d| d.1).collect::<Vec<_>>(), [1, 1, 1]);
-        assert_eq!(enc.encode_split(&[], 0, 10).len(), 1, "an empty batch is one empty document");
+        assert_eq!(enc.encode_split::<SpanData>(&[], 0, 10).len(), 1, "an empty batch is one empty document");
     }
 
     #[test]

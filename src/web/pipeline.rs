@@ -95,7 +95,7 @@ impl SpanProcessor for PipelineProcessor {
         stop();
     }
 
-    fn on_end(&self, span: SpanData) {
+    fn on_end(&self, span: Box<SpanData>) {
         if let Some(p) = current() {
             let wake = p.machine.borrow_mut().on_end(span);
             match wake {
