@@ -48,6 +48,8 @@ pub struct Relay {
     pub cpu: Semaphore,
     /// Bytes of request bodies in memory at once (charged as they arrive).
     pub body_bytes: Arc<Semaphore>,
+    /// Sends spans to the X-Ray daemon (`CANOPY_XRAY_DAEMON`).
+    pub xray: Option<crate::xray::XRay>,
 }
 
 /// The client's address for budgets: the peer, or the configured header's (set by
@@ -85,6 +87,7 @@ impl AppState {
                 .as_ref()
                 .map(|r| crate::rollbar::Rollbar::start(r, metrics.rollbar.clone()))
                 .transpose()?,
+            xray: config.xray_daemon.map(|d| crate::xray::XRay::start(d, metrics.clone())).transpose()?,
             limiter: RateLimiter::new(config.rate_limit, u64::from(config.rate_burst)),
             span_budget: RateLimiter::new(config.client_span_rate, config.client_span_burst),
             byte_budget: RateLimiter::new(config.client_byte_rate, config.client_byte_burst),

@@ -191,6 +191,10 @@ pub struct Args {
     /// On SIGTERM/SIGINT, time to finish in-flight requests (ms).
     #[arg(long, env = "CANOPY_SHUTDOWN_GRACE_MS", default_value_t = 15_000)]
     pub shutdown_grace_ms: u64,
+    /// Also send spans to the AWS X-Ray daemon at this host:port (UDP), e.g. 127.0.0.1:2000.
+    /// Spans whose trace id is not X-Ray compatible are skipped (and counted).
+    #[arg(long, env = "CANOPY_XRAY_DAEMON")]
+    pub xray_daemon: Option<String>,
 }
 
 /// The resolved configuration. `Config::default()` is local mode on 127.0.0.1:4318.
@@ -233,6 +237,8 @@ pub struct Config {
     pub store_bytes: usize,
     pub store_trace_bytes: usize,
     pub shutdown_grace: Duration,
+    /// Send X-Ray segment documents to this daemon; `None` is off.
+    pub xray_daemon: Option<SocketAddr>,
 }
 
 impl Default for Config {
@@ -331,6 +337,7 @@ impl Config {
             store_bytes: a.store_bytes.max(1),
             store_trace_bytes: a.store_trace_bytes.clamp(1, a.store_bytes.max(1)),
             shutdown_grace: Duration::from_millis(a.shutdown_grace_ms),
+            xray_daemon: a.xray_daemon.filter(|d| !d.trim().is_empty()).map(|d| xray_daemon(&d)).transpose()?,
         })
     }
 
@@ -377,8 +384,19 @@ impl Config {
             rate(self.client_byte_rate, "bytes"),
             if self.ingest_token.is_some() { "; ingest token required" } else { "" }
         ));
+        if let Some(daemon) = self.xray_daemon {
+            lines.push(format!("X-Ray: segments to the daemon at {daemon} (UDP)"));
+        }
         lines.join("\n")
     }
+}
+
+/// The X-Ray daemon's address: host:port, the host resolved once, at startup.
+fn xray_daemon(s: &str) -> Result<SocketAddr, ConfigError> {
+    use std::net::ToSocketAddrs;
+    let err = |reason: String| ConfigError::XRayDaemon { daemon: s.to_owned(), reason };
+    let mut addrs = s.trim().to_socket_addrs().map_err(|e| err(format!("not a reachable host:port ({e})")))?;
+    addrs.next().ok_or_else(|| err("the name has no address".into()))
 }
 
 /// Rollbar's settings: off without a token; the token must fit a header and never travel in
@@ -508,9 +526,15 @@ mod tests {
             (&["--upstream", "http://example.com/v1/traces", "--honeycomb-api-key", "k"], "key in clear"),
             (&["--client-ip-header", "bad header"], "header name"),
             (&["--max-in-flight", "0"], "zero in flight"),
+            (&["--xray-daemon", "127.0.0.1"], "no port"),
         ] {
             assert!(config(args).is_err(), "{why}");
         }
         assert!(config(&["--upstream", "http://127.0.0.1:9/v1/traces", "--honeycomb-api-key", "k"]).is_ok());
+        assert_eq!(
+            config(&["--xray-daemon", "127.0.0.1:2000"]).unwrap().xray_daemon,
+            Some(([127, 0, 0, 1], 2000).into())
+        );
+        assert_eq!(config(&[]).unwrap().xray_daemon, None, "off unless set");
     }
 }

@@ -172,6 +172,8 @@ pub enum ConfigError {
     NoRuntime,
     #[error("the HTTP client for the upstream: {0}")]
     HttpClient(#[source] reqwest::Error),
+    #[error("CANOPY_XRAY_DAEMON {daemon:?}: {reason}")]
+    XRayDaemon { daemon: String, reason: String },
 }
 
 /// Why the relay could not start.

@@ -168,6 +168,9 @@ fn process(
     if let Some(rollbar) = &app.rollbar {
         rollbar.submit(&req);
     }
+    if let Some(xray) = &app.xray {
+        xray.export(&req, SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64));
+    }
     Ok((spans, app.forwarder.as_ref().map(|_| forward::encode(&req))))
 }
 

@@ -33,6 +33,7 @@ mod tree;
 pub mod validate;
 mod view;
 mod viewer;
+pub mod xray;
 
 pub use app::{AppState, TRACES_PATH, admin_app, app};
 pub use config::{Args, Config, HONEYCOMB_EU, HONEYCOMB_US, Region, Secret};

@@ -31,6 +31,8 @@ pub struct Metrics {
     latency_count: AtomicU64,
     /// Rollbar items (see `rollbar.rs`); shared with its sender task.
     pub rollbar: std::sync::Arc<crate::rollbar::Counters>,
+    /// The X-Ray exporter's counters.
+    pub xray: crate::xray::XRayStats,
 }
 
 impl Default for Metrics {
@@ -49,6 +51,7 @@ impl Default for Metrics {
             latency_sum_micros: AtomicU64::new(0),
             latency_count: AtomicU64::new(0),
             rollbar: Default::default(),
+            xray: Default::default(),
         }
     }
 }
@@ -110,6 +113,7 @@ impl Metrics {
         let _ = writeln!(o, "{h}_sum {}", self.latency_sum_micros.load(Relaxed) as f64 / 1e6);
         let _ = writeln!(o, "{h}_count {count}");
         self.rollbar.render(o);
+        self.xray.render(o);
         if let Some(st) = store {
             for (name, kind, help, n) in [
                 ("traces_stored", "gauge", "Traces held by the local viewer.", st.traces as u64),

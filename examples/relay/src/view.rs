@@ -147,7 +147,7 @@ fn attrs(kvs: &[KeyValue]) -> Vec<Attr> {
 
 /// Recursive, but only as deep as `Limits::max_value_depth` (8): validation refused deeper values
 /// before this runs (and decoding refused nesting past `max_depth`, counted before decoding).
-fn json(v: &AnyValue) -> serde_json::Value {
+pub(crate) fn json(v: &AnyValue) -> serde_json::Value {
     use serde_json::Value as J;
     match &v.value {
         None => J::Null,

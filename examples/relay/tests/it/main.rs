@@ -13,3 +13,4 @@ mod rollbar;
 mod shutdown;
 mod skew;
 mod support;
+mod xray;
