@@ -1,7 +1,7 @@
 // The fetch and XMLHttpRequest wrappers. These need `this`, `arguments` and exact pass-through
 // semantics, which wasm-bindgen closures cannot express; everything else (span bookkeeping,
 // which URLs get headers, timing) is Rust, reached through `hooks`:
-//   hooks.start(href, method) -> undefined (leave the request alone) | [id, traceparent?, tracestate?]
+//   hooks.start(href, method) -> undefined (leave the request alone) | [id, traceparent?, tracestate?, xAmznTraceId?]
 //   hooks.response(id, response) / hooks.fail(id, error)            (fetch)
 //   hooks.xhrEnd(id, status, failure)                               (XHR; failure: "abort" | "timeout" | "error" | undefined)
 // Every hook call is wrapped so that nothing we do can make the page's request fail.
@@ -78,6 +78,7 @@ export function installFetch(g, hooks) {
         if (!headers.has("traceparent")) {
           headers.set("traceparent", started[1]);
           if (started[2] !== undefined && !headers.has("tracestate")) headers.set("tracestate", started[2]);
+          if (started[3] !== undefined && !headers.has("x-amzn-trace-id")) headers.set("x-amzn-trace-id", started[3]);
         }
       } catch (_) {}
     }
@@ -172,6 +173,7 @@ export function installXhr(g, hooks) {
         if (started[1] !== undefined && !i.callerTraceparent) {
           setRequestHeader.call(this, "traceparent", started[1]);
           if (started[2] !== undefined) setRequestHeader.call(this, "tracestate", started[2]);
+          if (started[3] !== undefined) setRequestHeader.call(this, "x-amzn-trace-id", started[3]);
         }
         this.addEventListener("abort", () => { failure = "abort"; });
         this.addEventListener("timeout", () => { failure = "timeout"; });

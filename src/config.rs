@@ -177,6 +177,9 @@ pub struct Config {
     pub instrument_fetch: bool,
     /// Create client spans for `XMLHttpRequest` (default on).
     pub instrument_xhr: bool,
+    /// AWS X-Ray compatible trace ids (epoch seconds first) and `X-Amzn-Trace-Id` next to
+    /// `traceparent` on the same requests (default off).
+    pub xray: bool,
     /// Cross-origin URLs that get `traceparent`/`tracestate` (same-origin ones always do).
     pub propagate_trace_header_cors_urls: Vec<UrlPattern>,
     /// URLs that get no span and no headers.
@@ -200,9 +203,16 @@ impl Config {
             limits: SpanLimits::default(),
             instrument_fetch: true,
             instrument_xhr: true,
+            xray: false,
             propagate_trace_header_cors_urls: Vec::new(),
             ignore_urls: Vec::new(),
         }
+    }
+
+    /// Turns on AWS X-Ray compatible trace ids and the `X-Amzn-Trace-Id` header.
+    pub fn with_xray(mut self, xray: bool) -> Self {
+        self.xray = xray;
+        self
     }
 
     /// Sets the export endpoint.

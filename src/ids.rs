@@ -187,6 +187,14 @@ impl IdGenerator {
         result
     }
 
+    /// A new trace id that AWS X-Ray also accepts: the first 4 bytes are `epoch_secs` (big
+    /// endian), the other 12 random, as OpenTelemetry's X-Ray id generator makes them.
+    pub fn xray_trace_id(&mut self, epoch_secs: u32) -> TraceId {
+        let mut id = self.trace_id().0;
+        id[..4].copy_from_slice(&epoch_secs.to_be_bytes());
+        TraceId(id)
+    }
+
     /// A new, valid (non-zero) trace id.
     #[inline]
     pub fn trace_id(&mut self) -> TraceId {

@@ -69,6 +69,8 @@ impl core::fmt::Debug for Tracer {
 struct Inner {
     ids: RefCell<IdGenerator>,
     sample_rate: f64,
+    /// New traces get X-Ray compatible ids.
+    xray: bool,
     limits: SpanLimits,
     processor: Option<Rc<dyn SpanProcessor>>,
     /// The server-rendered context from `<meta name="traceparent">`, if any.
@@ -84,7 +86,13 @@ impl Tracer {
     /// A tracer that samples with `config.sample_rate`, limits spans with `config.limits`, and
     /// hands sampled, ended spans to `processor`.
     pub fn new(config: &Config, seed: [u8; 32], processor: Rc<dyn SpanProcessor>) -> Tracer {
-        Tracer::build(config.sample_rate, config.limits.clone(), seed, Some(processor))
+        let t = Tracer::build(config.sample_rate, config.limits.clone(), seed, Some(processor));
+        // Set once, before the tracer is shared.
+        let mut t = t;
+        if let Some(inner) = Rc::get_mut(&mut t.inner) {
+            inner.xray = config.xray;
+        }
+        t
     }
 
     /// A tracer whose spans propagate context but record and export nothing (used before
@@ -98,6 +106,7 @@ impl Tracer {
             inner: Rc::new(Inner {
                 ids: RefCell::new(IdGenerator::from_seed(seed)),
                 sample_rate,
+                xray: false,
                 limits,
                 enabled: Cell::new(processor.is_some()),
                 processor,
@@ -203,6 +212,7 @@ impl Tracer {
             let mut ids = self.inner.ids.borrow_mut();
             let trace_id = match &parent {
                 Some(p) => p.trace_id,
+                None if self.inner.xray => ids.xray_trace_id((crate::time::now() / 1_000_000_000) as u32),
                 None => ids.trace_id(),
             };
             (trace_id, ids.span_id())

@@ -267,3 +267,23 @@ fn ids_are_fresh_and_flags_are_01() {
     drop((a, b));
     assert_eq!(mem.take().len(), 2);
 }
+
+#[test]
+fn xray_trace_ids_start_with_the_epoch_seconds() {
+    let (t, mem) = setup(Config::new("svc").with_xray(true));
+    let before = (canopy_web::time::now() / 1_000_000_000) as u32;
+    drop(t.start("root"));
+    let after = (canopy_web::time::now() / 1_000_000_000) as u32;
+    let s = mem.take();
+    let secs = u32::from_be_bytes(s[0].span_context.trace_id.0[..4].try_into().unwrap());
+    assert!((before..=after).contains(&secs), "{secs} within {before}..={after}");
+    // A child keeps its parent's trace id; without `xray` ids are random from the first byte.
+    let (plain, mem) = setup(Config::new("svc"));
+    let ids: Vec<u32> = (0..8)
+        .map(|_| {
+            drop(plain.start("r"));
+            u32::from_be_bytes(mem.take()[0].span_context.trace_id.0[..4].try_into().unwrap())
+        })
+        .collect();
+    assert!(ids.iter().any(|s| !(before..=after).contains(s)), "random ids are not epoch seconds");
+}

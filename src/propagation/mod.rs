@@ -7,6 +7,8 @@ use crate::prelude::*;
 
 mod traceparent;
 mod tracestate;
+mod xray;
 
 pub use traceparent::{TraceParentError, format_traceparent, parse_traceparent};
 pub use tracestate::{TraceState, TraceStateError};
+pub use xray::format_xray;

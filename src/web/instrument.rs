@@ -87,6 +87,7 @@ struct Inst {
     fetch_state: Option<JsValue>,
     xhr_state: Option<JsValue>,
     sweep_armed: bool,
+    xray: bool,
 }
 
 struct Hooks {
@@ -125,6 +126,7 @@ pub fn install(config: &Config) {
         fetch_state: None,
         xhr_state: None,
         sweep_armed: false,
+        xray: config.xray,
     };
     let hooks = HOOKS.with(|h| h.borrow().as_ref().map(|h| h.object.clone())).unwrap_or(JsValue::UNDEFINED);
     if config.instrument_fetch {
@@ -212,16 +214,17 @@ fn ensure_hooks() {
 
 fn on_start(href: String, method: String) -> JsValue {
     let decision = with_inst(|inst| {
-        decide(
+        let d = decide(
             &href,
             inst.page_origin.as_deref(),
             inst.export_url.as_deref(),
             inst.requests.in_flight(),
             |u| inst.ignore.iter().any(|m| m.matches(u)),
             |u| inst.propagate.iter().any(|m| m.matches(u)),
-        )
+        );
+        (d, inst.xray)
     });
-    let Some(Decision::Trace { propagate }) = decision else { return JsValue::UNDEFINED };
+    let Some((Decision::Trace { propagate }, xray)) = decision else { return JsValue::UNDEFINED };
     let (name, attrs) = request_attributes(&method, &href);
     let span = super::tracer().span(name).kind(SpanKind::Client).attributes(attrs).start();
     let out = Array::new();
@@ -233,6 +236,11 @@ fn on_start(href: String, method: String) -> JsValue {
         out.set(1, JsValue::from_str(&tp));
         if let Some(ts) = ts {
             out.set(2, JsValue::from_str(&ts));
+        }
+        if xray {
+            let mut x = String::with_capacity(80);
+            crate::propagation::format_xray(span.span_context(), &mut x);
+            out.set(3, JsValue::from_str(&x));
         }
     }
     let start = platform::perf_now_ms();

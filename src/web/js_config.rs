@@ -23,6 +23,7 @@ const KNOWN: &[&str] = &[
     "spanLimits",
     "instrumentFetch",
     "instrumentXhr",
+    "xray",
     "propagateTraceHeaderCorsUrls",
     "ignoreUrls",
     "compression",
@@ -91,6 +92,12 @@ pub fn parse(v: &JsValue) -> (Result<Config, ConfigError>, Vec<String>) {
         problems.push(ConfigProblem::WrongType { key: "debug", expected: "a boolean" });
     }
 
+    let xray = get(v, "xray");
+    if let Some(b) = xray.as_bool() {
+        c.xray = b;
+    } else if !xray.is_undefined() && !xray.is_null() {
+        problems.push(ConfigProblem::WrongType { key: "xray", expected: "a boolean" });
+    }
     for (key, out) in [("instrumentFetch", &mut c.instrument_fetch), ("instrumentXhr", &mut c.instrument_xhr)] {
         let x = get(v, key);
         if let Some(b) = x.as_bool() {

@@ -58,6 +58,11 @@ export interface CanopyConfig {
   /** Create a CLIENT span per XMLHttpRequest (default true). */
   instrumentXhr?: boolean;
   /**
+   * AWS X-Ray: new traces get X-Ray compatible ids (epoch seconds first) and the requests that
+   * get `traceparent` also get `X-Amzn-Trace-Id: Root=1-…;Parent=…;Sampled=…` (default false).
+   */
+  xray?: boolean;
+  /**
    * Cross-origin URLs that get `traceparent`/`tracestate` (same-origin URLs always do). A string
    * matches that URL and everything below it ("https://api.example.com" matches
    * "https://api.example.com/v1" but not "https://api.example.com.evil.net"); a RegExp is tested

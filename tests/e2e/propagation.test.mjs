@@ -506,3 +506,33 @@ test("another library wraps fetch and XHR after init; shutdown → init again: s
   spanFor(spans, `${other.origin}/echo?p=wrapped-other`);
   await page.context().close();
 });
+
+test("xray: true: X-Ray compatible trace ids, and X-Amzn-Trace-Id next to traceparent (fetch and XHR), only where traceparent goes", async () => {
+  const page = await newPage();
+  await inPage(page, pageFn(`
+    const c = window.canopy;
+    ${INIT(", xray: true")}
+    await c.startActiveSpan("xray-op", async () => {
+      await Promise.all([
+        drain(fetch(env.same + "/echo?p=xray-fetch")),
+        xhr("GET", env.same + "/echo?p=xray-xhr"),
+        drain(fetch(env.allowed + "/echo?p=xray-allowed")),
+        drain(fetch(env.other + "/echo?p=xray-other")),
+      ]);
+    });
+    await c.forceFlush();
+  `));
+  const spans = exportedSpans();
+  const root = byName(spans, "xray-op");
+  const secs = parseInt(root.traceId.slice(0, 8), 16);
+  assert.ok(Math.abs(secs - Date.now() / 1000) < 120, `the trace id starts with the epoch seconds (${root.traceId})`);
+  for (const [server, path] of [[same, "/echo?p=xray-fetch"], [same, "/echo?p=xray-xhr"], [allowed, "/echo?p=xray-allowed"]]) {
+    const seen = seenFor(server, path);
+    const span = spanFor(spans, server.origin + path);
+    const want = `Root=1-${span.traceId.slice(0, 8)}-${span.traceId.slice(8)};Parent=${span.spanId};Sampled=1`;
+    assert.equal(seen.xAmznTraceId, want, `${path}: X-Amzn-Trace-Id names the CLIENT span, with no space after ';'`);
+    assert.equal(seen.traceparent, `00-${span.traceId}-${span.spanId}-01`, `${path}: and traceparent the same`);
+  }
+  assert.equal(seenFor(other, "/echo?p=xray-other").xAmznTraceId, undefined, "not to origins that get no traceparent");
+  await page.context().close();
+});

@@ -106,6 +106,7 @@ export function startServer({ cors = false } = {}) {
       path: url.pathname + url.search,
       traceparent: h.traceparent,
       tracestate: h.tracestate,
+      xAmznTraceId: h["x-amzn-trace-id"],
       traceparentValues: tpValues,
       origin: h.origin,
       referer: h.referer,
