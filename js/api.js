@@ -8,7 +8,7 @@
 
 import * as raw from "./canopy_web.js";
 import { Boundary as B } from "./canopy_web.js";
-import { errorParts } from "./error.js";
+import { errorParts, listenErrors, markRecorded } from "./error.js";
 
 let memory = null;
 let words = null;
@@ -114,6 +114,7 @@ export class Span {
   /** Records an exception as an `exception` event (type, message, stack trace). */
   recordException(exception, time) {
     if (memory !== null) {
+      markRecorded(exception);
       const [type, message, stack] = errorParts(exception);
       raw.__exception(this._h, type, message, stack, toMillis(time));
     }
@@ -174,6 +175,7 @@ export class Span {
 
   _fail(error) {
     if (memory !== null) {
+      markRecorded(error);
       const [type, message, stack] = errorParts(error);
       raw.__fail(this._h, type, message, stack);
     }
@@ -307,6 +309,19 @@ export function getActiveSpan() {
 /** Starts Canopy (see `CanopyConfig`). Throws one Error listing every problem in the config. */
 export function init(config) {
   raw.init(config);
+  if (stopErrors === null && raw.__captureErrors()) stopErrors = listenErrors(recordUncaught);
+}
+
+let stopErrors = null;
+
+/** An uncaught error or unhandled rejection: a short `exception` span, recorded as a failure
+ *  (exception event + error status) by Rust, like a failing startActiveSpan callback. */
+function recordUncaught(type, message, stack, rejection, page) {
+  if (memory === null) return;
+  const attributes = { "canopy.error.source": rejection ? "unhandledrejection" : "error" };
+  if (page !== undefined) attributes["page.url"] = page;
+  const span = start("exception", { attributes }, undefined);
+  raw.__fail(span._h, type !== undefined ? type : rejection ? "UnhandledRejection" : "Error", message, stack);
 }
 
 /** Sends everything queued; resolves when each batch has had an attempt. */
@@ -316,5 +331,9 @@ export function forceFlush() {
 
 /** Flushes, then stops: later spans are not recorded. `init` may be called again afterwards. */
 export function shutdown() {
+  if (stopErrors !== null) {
+    stopErrors();
+    stopErrors = null;
+  }
   return memory === null ? Promise.resolve() : raw.shutdown();
 }

@@ -19,3 +19,51 @@ export function errorParts(e) {
   try { text = String(e); } catch (_) { text = "unknown error"; }
   return [undefined, text, undefined];
 }
+
+/** Errors already recorded on a span (by a startActiveSpan callback's failure, recordException or
+ *  <TraceErrorBoundary>), so the page's uncaught-error listener does not record them twice. One
+ *  registry per page, shared by every copy of this module. */
+function recorded() {
+  const key = Symbol.for("canopy.recordedErrors");
+  let set = globalThis[key];
+  if (!set) {
+    set = new WeakSet();
+    try { Object.defineProperty(globalThis, key, { value: set }); } catch (_) { return set; }
+  }
+  return set;
+}
+
+/** Marks `e` as recorded (objects only: a string cannot be told apart from another). */
+export function markRecorded(e) {
+  try {
+    if (e !== null && (typeof e === "object" || typeof e === "function")) recorded().add(e);
+  } catch (_) {}
+}
+
+/** Calls `onError(type, message, stack, unhandledRejection, pageUrl)` for the page's uncaught errors and
+ *  unhandled promise rejections, once per listener set-up, skipping errors already recorded.
+ *  Returns a function that stops it. */
+export function listenErrors(onError) {
+  const g = globalThis;
+  if (typeof g.addEventListener !== "function") return () => {};
+  const report = (value, rejection) => {
+    try {
+      if (value !== null && (typeof value === "object" || typeof value === "function") && recorded().has(value)) return;
+      markRecorded(value);
+      const [type, message, stack] = errorParts(value);
+      // The page's address without its query and fragment (they can hold tokens).
+      let page;
+      try { page = g.location ? g.location.origin + g.location.pathname : undefined; } catch (_) {}
+      onError(type, message, stack, rejection, page);
+    } catch (_) {}
+  };
+  // A script error has its Error in `error`; a cross-origin one only a message.
+  const onErr = (e) => report(e && e.error !== undefined && e.error !== null ? e.error : e && e.message, false);
+  const onRej = (e) => report(e ? e.reason : undefined, true);
+  g.addEventListener("error", onErr);
+  g.addEventListener("unhandledrejection", onRej);
+  return () => {
+    g.removeEventListener("error", onErr);
+    g.removeEventListener("unhandledrejection", onRej);
+  };
+}

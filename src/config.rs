@@ -177,6 +177,8 @@ pub struct Config {
     pub instrument_fetch: bool,
     /// Create client spans for `XMLHttpRequest` (default on).
     pub instrument_xhr: bool,
+    /// Record the page's uncaught errors and unhandled promise rejections (default on).
+    pub capture_errors: bool,
     /// AWS X-Ray compatible trace ids (epoch seconds first) and `X-Amzn-Trace-Id` next to
     /// `traceparent` on the same requests (default off).
     pub xray: bool,
@@ -204,6 +206,7 @@ impl Config {
             instrument_fetch: true,
             instrument_xhr: true,
             xray: false,
+            capture_errors: true,
             propagate_trace_header_cors_urls: Vec::new(),
             ignore_urls: Vec::new(),
         }

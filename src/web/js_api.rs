@@ -27,6 +27,13 @@ pub fn init_js(config: CanopyConfig) -> Result<(), JsError> {
     }
 }
 
+/// True while the page's uncaught errors are to be recorded (the JS API then listens for them and
+/// records each through `__start`/`__fail`).
+#[wasm_bindgen(js_name = __captureErrors)]
+pub fn capture_errors() -> bool {
+    super::capture_errors()
+}
+
 /// Sends everything queued; resolves when each batch has had an attempt.
 #[wasm_bindgen(js_name = forceFlush, unchecked_return_type = "Promise<void>")]
 pub fn force_flush() -> Promise {

@@ -24,6 +24,7 @@ const KNOWN: &[&str] = &[
     "instrumentFetch",
     "instrumentXhr",
     "xray",
+    "captureErrors",
     "propagateTraceHeaderCorsUrls",
     "ignoreUrls",
     "compression",
@@ -92,6 +93,12 @@ pub fn parse(v: &JsValue) -> (Result<Config, ConfigError>, Vec<String>) {
         problems.push(ConfigProblem::WrongType { key: "debug", expected: "a boolean" });
     }
 
+    let capture = get(v, "captureErrors");
+    if let Some(b) = capture.as_bool() {
+        c.capture_errors = b;
+    } else if !capture.is_undefined() && !capture.is_null() {
+        problems.push(ConfigProblem::WrongType { key: "captureErrors", expected: "a boolean" });
+    }
     let xray = get(v, "xray");
     if let Some(b) = xray.as_bool() {
         c.xray = b;

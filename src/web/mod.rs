@@ -38,6 +38,16 @@ local! {
 local! {
     static NOOP: RefCell<Option<Tracer>> = RefCell::new(None);
 }
+local! {
+    /// `captureErrors`: the JavaScript API listens for the page's uncaught errors while set.
+    static CAPTURE_ERRORS: core::cell::Cell<bool> = core::cell::Cell::new(false);
+}
+
+/// True while the page's uncaught errors and unhandled rejections are to be recorded
+/// (`captureErrors`, on by default).
+pub fn capture_errors() -> bool {
+    CAPTURE_ERRORS.with(|c| c.get())
+}
 
 /// Starts Canopy from Rust and returns its tracer.
 ///
@@ -87,6 +97,7 @@ pub fn init(config: Config) -> Result<Tracer, ConfigError> {
     }
     SDK.with(|s| *s.borrow_mut() = Some(Sdk { tracer: tracer.clone() }));
     instrument::install(&config);
+    CAPTURE_ERRORS.with(|c| c.set(config.capture_errors));
     Ok(tracer)
 }
 
@@ -126,6 +137,7 @@ pub fn shutdown_then(done: Function) {
         return;
     };
     instrument::uninstall();
+    CAPTURE_ERRORS.with(|c| c.set(false));
     sdk.tracer.disable();
     let after = Closure::once_into_js(move || {
         if SDK.with(|s| s.borrow().is_none()) {

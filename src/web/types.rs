@@ -63,6 +63,13 @@ export interface CanopyConfig {
    */
   xray?: boolean;
   /**
+   * Record uncaught errors and unhandled promise rejections (default true): each becomes a short
+   * `exception` span with an `exception` event (type, message, stack trace) and an error status.
+   * Errors a span already recorded (a failing startActiveSpan callback, recordException,
+   * <TraceErrorBoundary>) are not recorded again.
+   */
+  captureErrors?: boolean;
+  /**
    * Cross-origin URLs that get `traceparent`/`tracestate` (same-origin URLs always do). A string
    * matches that URL and everything below it ("https://api.example.com" matches
    * "https://api.example.com/v1" but not "https://api.example.com.evil.net"); a RegExp is tested

@@ -1,0 +1,86 @@
+// Uncaught errors and unhandled rejections become `exception` spans (issue 11), once each, in
+// Chromium and Firefox against a real sink; errors a span already recorded are not repeated.
+import { describe, test, before, after, beforeEach } from "node:test";
+import assert from "node:assert/strict";
+import { browsers, launch, receivedSpans } from "./harness.mjs";
+
+for (const browser of browsers()) describe(browser, () => {
+  let h;
+  before(async () => { h = await launch(browser); });
+  after(async () => { await h.close(); });
+  beforeEach(() => { h.sink.reset(); });
+
+  const waitFor = async (what, cond, ms = 10000) => {
+    const deadline = Date.now() + ms;
+    while (!cond()) {
+      if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  };
+  const ev = (span) => (span.events || []).find((e) => e.name === "exception");
+  const evAttr = (e, k) => {
+    const kv = (e.attributes || []).find((a) => a.key === k);
+    return kv && (kv.value.stringValue ?? kv.value.intValue);
+  };
+
+  test("an uncaught error and an unhandled rejection each become an exception span with the stack", async () => {
+    const page = await h.page();
+    await page.evaluate(() => {
+      window.canopy.init({ serviceName: "errors" });
+      setTimeout(() => { throw new TypeError("boom in a timer"); }, 0);
+      Promise.reject(new RangeError("nobody caught me"));
+    });
+    // Both are recorded as they happen; flush until both have arrived (bounded).
+    const deadline = Date.now() + 10000;
+    while (receivedSpans(h.sink).filter((s) => s.name === "exception").length < 2 && Date.now() < deadline) {
+      await page.evaluate(() => window.canopy.forceFlush());
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const spans = receivedSpans(h.sink).filter((s) => s.name === "exception");
+    assert.equal(spans.length, 2);
+    const byType = Object.fromEntries(spans.map((s) => [evAttr(ev(s), "exception.type"), s]));
+    const err = byType.TypeError, rej = byType.RangeError;
+    assert.ok(err && rej, `types: ${Object.keys(byType)}`);
+    assert.equal(evAttr(ev(err), "exception.message"), "boom in a timer");
+    assert.match(evAttr(ev(err), "exception.stacktrace"), /api\.html|:\d+:\d+/, "the stack trace is kept");
+    assert.equal(err.status.code, 2, "error status");
+    assert.equal(evAttr(ev(rej), "exception.message"), "nobody caught me");
+    const src = (s) => s.attributes.find((a) => a.key === "canopy.error.source").value.stringValue;
+    assert.equal(src(err), "error");
+    assert.equal(src(rej), "unhandledrejection");
+    assert.match(err.attributes.find((a) => a.key === "page.url").value.stringValue, /\/tests\/e2e\/pages\/api\.html/);
+    await page.context().close();
+  });
+
+  test("an error a span already recorded is not recorded again when it goes uncaught", async () => {
+    const page = await h.page();
+    await page.evaluate(async () => {
+      const c = window.canopy;
+      c.init({ serviceName: "errors-once" });
+      // The rejection reaches the caller unchanged, and nobody handles it: unhandledrejection fires for it.
+      (async () => { await c.startActiveSpan("failing-op", async () => { throw new Error("recorded once"); }); })();
+      await new Promise((r) => setTimeout(r, 50));
+      await c.forceFlush();
+    });
+    await waitFor("the failing span", () => receivedSpans(h.sink).some((s) => s.name === "failing-op"));
+    const spans = receivedSpans(h.sink);
+    const failing = spans.find((s) => s.name === "failing-op");
+    assert.equal(evAttr(ev(failing), "exception.message"), "recorded once");
+    assert.equal(spans.filter((s) => s.name === "exception").length, 0, "no second record of the same error");
+    await page.context().close();
+  });
+
+  test("captureErrors: false records nothing", async () => {
+    const page = await h.page();
+    await page.evaluate(async () => {
+      window.canopy.init({ serviceName: "errors-off", captureErrors: false });
+      Promise.reject(new Error("not recorded"));
+      window.canopy.startSpan("marker").end();
+      await new Promise((r) => setTimeout(r, 50));
+      await window.canopy.forceFlush();
+    });
+    await waitFor("the marker span", () => receivedSpans(h.sink).some((s) => s.name === "marker"));
+    assert.equal(receivedSpans(h.sink).filter((s) => s.name === "exception").length, 0);
+    await page.context().close();
+  });
+});
