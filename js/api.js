@@ -48,12 +48,28 @@ const str = (s) => (typeof s === "string" ? s : String(s));
 /** Handle for "the attributes of the next span, event or link" (defined in src/web/js_raw.rs). */
 const PENDING = B.Pending;
 
+/** Span names and attribute keys repeat: Rust keeps each (up to its limit) and an id crosses
+ *  the boundary instead of the text. Here only the id of each string is remembered. */
+const interned = new Map();
+
+/** The id of `s` in Rust's table, or -1 (pass the text). */
+function idOf(s) {
+  let id = interned.get(s);
+  if (id === undefined) {
+    id = interned.size < 512 ? raw.__intern(s) : -1;
+    if (id >= 0 || interned.size < 512) interned.set(s, id);
+  }
+  return id;
+}
+
 /** Hands one attribute to Rust, by type: the only decision here is JavaScript's `typeof`. */
 function setAttr(h, key, value) {
+  const id = idOf(key);
+  const k = id < 0 ? key : undefined;
   switch (typeof value) {
-    case "string": raw.__attrStr(h, key, value); break;
-    case "number": raw.__attrNum(h, key, value); break;
-    case "boolean": raw.__attrBool(h, key, value); break;
+    case "string": raw.__attrStr(h, k, id, value); break;
+    case "number": raw.__attrNum(h, k, id, value); break;
+    case "boolean": raw.__attrBool(h, k, id, value); break;
     default: if (value !== null && value !== undefined) raw.__attr(h, key, value);
   }
 }
@@ -214,7 +230,9 @@ function start(name, options, parent) {
     mode = B.ParentScratch;
     ts = parent._ts;
   }
-  const h = raw.__start(str(name), mode, ts, kind, startMs);
+  const n = str(name);
+  const id = idOf(n);
+  const h = raw.__start(id < 0 ? n : undefined, id, mode, ts, kind, startMs);
   const w = scratch();
   const traceState = (w[6] & B.FlagTraceState) !== 0 ? raw.__traceState(h) : undefined;
   const span = new Span(h, w, traceState);

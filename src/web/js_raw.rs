@@ -106,6 +106,38 @@ local! {
 /// The handle that means "the attributes of the next span, event or link".
 const PENDING: f64 = Boundary::Pending as u32 as f64;
 
+/// Strings kept for the life of the page, at most (span names and attribute keys repeat: an id
+/// crosses the boundary instead of the text, and the span holds a `&'static str`, no copy).
+const MAX_INTERNED: usize = 512;
+/// Longer strings are not kept.
+const MAX_INTERNED_LEN: usize = 128;
+
+local! {
+    static INTERNED: core::cell::RefCell<Vec<&'static str>> = core::cell::RefCell::new(Vec::new());
+}
+
+/// Keeps `s` for the life of the page and returns its id, or -1 when the table is full or `s`
+/// is too long (then pass the text).
+#[wasm_bindgen(js_name = __intern)]
+pub fn intern(s: String) -> i32 {
+    INTERNED.with(|t| {
+        let mut t = t.borrow_mut();
+        if t.len() >= MAX_INTERNED || s.len() > MAX_INTERNED_LEN {
+            return -1;
+        }
+        t.push(Box::leak(s.into_boxed_str()));
+        (t.len() - 1) as i32
+    })
+}
+
+/// The text passed, else the interned string `id`.
+fn text(s: Option<String>, id: u32) -> Str {
+    match s {
+        Some(s) => Str::Owned(s),
+        None => INTERNED.with(|t| t.borrow().get(id as usize).map_or(Str::Borrowed(""), |s| Str::Borrowed(*s))),
+    }
+}
+
 fn take_kvs() -> Vec<KeyValue> {
     KVS.with(|k| core::mem::take(&mut *k.borrow_mut()))
 }
@@ -143,14 +175,21 @@ pub fn parent(trace_id: &str, span_id: &str, flags: u32, remote: bool) -> bool {
 /// `start_ms` NaN = now. Writes the new span's context to the scratch buffer and returns its
 /// handle.
 #[wasm_bindgen(js_name = __start)]
-pub fn start(name: String, parent_mode: u32, trace_state: Option<String>, kind: u32, start_ms: f64) -> f64 {
+pub fn start(
+    name: Option<String>,
+    name_id: u32,
+    parent_mode: u32,
+    trace_state: Option<String>,
+    kind: u32,
+    start_ms: f64,
+) -> f64 {
     let parent = match parent_mode {
         m if m == Boundary::ParentScratch as u32 => Parent::Explicit(read_scratch(trace_state)),
         m if m == Boundary::ParentRoot as u32 => Parent::Root,
         _ => Parent::Current,
     };
     let t = super::tracer();
-    let mut b = t.span(Str::Owned(name)).parent_choice(parent).attributes(take_kvs());
+    let mut b = t.span(text(name, name_id)).parent_choice(parent).attributes(take_kvs());
     if let Some(k) = SpanKind::from_otel_js(kind) {
         b = b.kind(k);
     }
@@ -181,21 +220,21 @@ pub fn end(handle: f64, time_ms: f64) {
 
 /// Sets a string attribute (handle [`PENDING`]: for the next span, event or link).
 #[wasm_bindgen(js_name = __attrStr)]
-pub fn attr_str(handle: f64, key: String, value: String) {
-    set(handle, KeyValue { key: Str::Owned(key), value: Value::String(Str::Owned(value)) });
+pub fn attr_str(handle: f64, key: Option<String>, key_id: u32, value: String) {
+    set(handle, KeyValue { key: text(key, key_id), value: Value::String(Str::Owned(value)) });
 }
 
 /// Sets a number attribute (integers become `intValue`, as OpenTelemetry JS does).
 #[wasm_bindgen(js_name = __attrNum)]
-pub fn attr_num(handle: f64, key: String, value: f64) {
+pub fn attr_num(handle: f64, key: Option<String>, key_id: u32, value: f64) {
     let v = if crate::float::is_safe_integer(value) { Value::I64(value as i64) } else { Value::F64(value) };
-    set(handle, KeyValue { key: Str::Owned(key), value: v });
+    set(handle, KeyValue { key: text(key, key_id), value: v });
 }
 
 /// Sets a boolean attribute.
 #[wasm_bindgen(js_name = __attrBool)]
-pub fn attr_bool(handle: f64, key: String, value: bool) {
-    set(handle, KeyValue { key: Str::Owned(key), value: Value::Bool(value) });
+pub fn attr_bool(handle: f64, key: Option<String>, key_id: u32, value: bool) {
+    set(handle, KeyValue { key: text(key, key_id), value: Value::Bool(value) });
 }
 
 /// Sets an array (or bigint) attribute; invalid values (mixed arrays, objects) are ignored.
