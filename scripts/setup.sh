@@ -2,7 +2,8 @@
 # Installs what building and testing Canopy needs; fast when everything is already there.
 #   wasm32 target, clippy/rustfmt, wasm-bindgen-cli (= the wasm-bindgen in Cargo.lock),
 #   wasm-pack, Debian chromium + chromium-driver + firefox-esr, and tools/ npm packages (wasm-opt,
-#   playwright-core for Chromium, puppeteer-core for Firefox over WebDriver BiDi).
+#   playwright-core for Chromium, puppeteer-core for Firefox over WebDriver BiDi), and the X-Ray
+#   SDK for Python with Flask in .tools/xray-venv (tests/e2e/xray-flask.test.mjs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 say() { printf 'setup: %s\n' "$*"; }
@@ -44,4 +45,22 @@ if [ ! -f "$stamp" ] || ! cmp -s tools/package-lock.json "$stamp"; then
   say "installing tools/ npm packages"
   npm ci --prefix tools --no-audit --no-fund --loglevel=error
   cp tools/package-lock.json "$stamp"
+fi
+
+# The X-Ray end-to-end test's Flask backend (tests/support/xray_flask): its own virtualenv, pinned,
+# re-made only when requirements.txt changes.
+xray_req=tests/support/xray_flask/requirements.txt xray_venv=.tools/xray-venv
+if [ ! -x "$xray_venv/bin/python" ] || ! cmp -s "$xray_req" "$xray_venv/.canopy-requirements"; then
+  say "creating $xray_venv (pip install -r $xray_req)"
+  rm -rf "$xray_venv"
+  if ! python3 -m venv "$xray_venv" 2>/dev/null; then
+    # Debian's own python3 needs python3-venv for ensurepip.
+    say "installing python3-venv (Debian)"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq python3-venv >/dev/null
+    rm -rf "$xray_venv"; python3 -m venv "$xray_venv"
+  fi
+  "$xray_venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$xray_req"
+  cp "$xray_req" "$xray_venv/.canopy-requirements"
 fi
