@@ -119,10 +119,12 @@ export class Span {
   addEvent(name, attributesOrTime, time) {
     if (memory === null) return this;
     const t = toMillis(attributesOrTime);
-    if (!Number.isNaN(t)) raw.__event(this._h, str(name), t);
+    const n = str(name);
+    if (!Number.isNaN(t)) raw.__event(this._h, n, t);
     else {
+      const at = toMillis(time);
       setAttrs(PENDING, attributesOrTime);
-      raw.__event(this._h, str(name), toMillis(time));
+      raw.__event(this._h, n, at);
     }
     return this;
   }
@@ -208,6 +210,9 @@ const NOOP_WORDS = [0, 0, 0, 0, 0, 0, 0];
 
 function start(name, options, parent) {
   if (memory === null) return new Span(-1, NOOP_WORDS, undefined);
+  // Everything that can throw (a name's toString) runs before attributes are handed over, so
+  // none are left pending for another span.
+  const n = str(name);
   let mode = B.ParentCurrent, ts, kind = 255, startMs = NaN, links;
   if (options !== undefined && options !== null) {
     if (options.root === true) mode = B.ParentRoot;
@@ -230,12 +235,12 @@ function start(name, options, parent) {
     mode = B.ParentScratch;
     ts = parent._ts;
   }
-  const n = str(name);
   const id = idOf(n);
   const h = raw.__start(id < 0 ? n : undefined, id, mode, ts, kind, startMs);
-  const w = scratch();
-  const traceState = (w[6] & B.FlagTraceState) !== 0 ? raw.__traceState(h) : undefined;
-  const span = new Span(h, w, traceState);
+  // The ids are copied out of the scratch buffer before anything else runs in wasm: a later call
+  // may grow its memory, which detaches the view.
+  const span = new Span(h, scratch(), undefined);
+  if ((span._f & B.FlagTraceState) !== 0) span._ts = raw.__traceState(h);
   if (Array.isArray(links)) for (const l of links) span.addLink(l);
   return span;
 }

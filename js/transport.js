@@ -12,10 +12,19 @@ async function exportOnce(fetch, url, body, headers, keepalive, timeoutMs, gzip)
     h["x-canopy-sent-at"] = String(Date.now());
     if (gzipped) h["content-encoding"] = "gzip";
     const init = { method: "POST", headers: h, body: payload, keepalive, credentials: "omit" };
+    let timer;
     try {
       if (typeof AbortSignal !== "undefined" && AbortSignal.timeout) init.signal = AbortSignal.timeout(timeoutMs);
+      else if (typeof AbortController === "function") {
+        // Safari before 16 has no AbortSignal.timeout: a hung request must still end.
+        const c = new AbortController();
+        timer = setTimeout(() => c.abort(), timeoutMs);
+        init.signal = c.signal;
+      }
     } catch (_) {}
-    return fetch(url, init);
+    const p = fetch(url, init);
+    if (timer !== undefined) p.then(() => clearTimeout(timer), () => clearTimeout(timer));
+    return p;
   };
   try {
     let res;
@@ -172,17 +181,17 @@ export function store(key, docs, maxBytes) {
   } catch (_) {}
 }
 
-/** Calls `onHide(unloading)` when the page is hidden or unloaded (`unloading`: a `pagehide`
- *  while the page is still visible, as Firefox's tab close fires it), `onShow` when it is shown
- *  again, and `onOnline` when the browser comes online. */
+/** Calls `onHide(unloading, leaving)` when the page is hidden (a tab switch: both false) or
+ *  goes away (`pagehide`: leaving; unloading when the page is still visible then, as Firefox's
+ *  tab close fires it), `onShow` when it is shown again, and `onOnline` when it comes online. */
 export function listen(onHide, onShow, onOnline) {
   const g = globalThis;
   try {
     if (g.document) {
-      g.document.addEventListener("visibilitychange", () => (g.document.visibilityState === "hidden" ? onHide(false) : onShow()));
+      g.document.addEventListener("visibilitychange", () => (g.document.visibilityState === "hidden" ? onHide(false, false) : onShow()));
     }
     if (typeof g.addEventListener === "function") {
-      g.addEventListener("pagehide", () => onHide(!!g.document && g.document.visibilityState === "visible"));
+      g.addEventListener("pagehide", () => onHide(!!g.document && g.document.visibilityState === "visible", true));
       g.addEventListener("pageshow", (e) => { if (e.persisted) onShow(); });
       g.addEventListener("online", () => onOnline());
     }

@@ -2,8 +2,8 @@
 //!
 //! std's panic handler formats its message (`core::fmt`, panic locations) even where nothing
 //! can print it; here a panic is a wasm `unreachable` trap, which wasm-bindgen's glue reports as
-//! a `RuntimeError` to the JavaScript that called in (the JS layer catches it: the page keeps
-//! running). The allocator is size-class free lists over `memory.grow`: a few hundred bytes of
+//! a `RuntimeError` to the JavaScript that called in (the instance is then unusable, so the
+//! Rust code avoids every panic path it can). The allocator is size-class free lists over `memory.grow`: a few hundred bytes of
 //! wasm instead of dlmalloc's ~7 KB; blocks are never returned to the system, and a freed block is
 //! reused by the next allocation of its class.
 
@@ -55,7 +55,8 @@ fn size_of_class(class: usize) -> usize {
 unsafe impl GlobalAlloc for Allocator {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         let class = class_of(&layout);
-        if class >= CLASSES {
+        // Blocks are aligned to at most a page: a larger alignment is refused, not ignored.
+        if class >= CLASSES || layout.align() > PAGE {
             return core::ptr::null_mut();
         }
         // SAFETY: single-threaded, and no reference to the heap outlives this call.

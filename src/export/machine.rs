@@ -386,8 +386,17 @@ impl Exporter {
     /// Firefox delivers it from `pagehide` (8 of 8 in a probe) more reliably than a beacon (5 of 8);
     /// otherwise a beacon goes first, because Firefox delivers beacons, and not keepalive
     /// requests, when the whole browser quits.
-    pub fn on_hide(&mut self, offline: bool, unloading: bool) -> HidePlan {
+    ///
+    /// `leaving`: the page is going away (`pagehide`), not just hidden (a tab switch). A request
+    /// in flight without keepalive dies with the page, so its document is stored too (sent
+    /// again on the next load: at least once, rather than lost; a duplicate if it did arrive).
+    pub fn on_hide(&mut self, offline: bool, unloading: bool, leaving: bool) -> HidePlan {
         let mut plan = HidePlan::default();
+        if leaving {
+            if let Some((d, 0)) = &self.in_flight {
+                plan.store.push(d.body.clone());
+            }
+        }
         let mut fresh: Vec<String> = Vec::new();
         for d in self.docs.drain(..) {
             if d.failed { plan.store.push(d.body) } else { fresh.push(d.body) }
@@ -600,7 +609,7 @@ mod tests {
         e.on_response(0.0, 0, None, 0, 0.5); // network error: waits for a retry
         e.on_end(span(2));
         e.on_end(span(3));
-        let plan = e.on_hide(false, false);
+        let plan = e.on_hide(false, false, false);
         assert_eq!(plan.store.len(), 1, "the document that failed is stored for the next load");
         assert_eq!(spans_in(&plan.store[0]), 1);
         assert_eq!(plan.send.len(), 1);
@@ -608,7 +617,7 @@ mod tests {
         assert_eq!(plan.send[0].1, &[Via::Beacon, Via::Keepalive], "beacon first: delivered at quit too");
         assert_eq!(e.pending_spans(), 0);
         e.on_end(span(4));
-        let plan = e.on_hide(false, true);
+        let plan = e.on_hide(false, true, false);
         assert_eq!(plan.send[0].1, &[Via::Keepalive, Via::Beacon], "unloading while visible: keepalive first");
     }
 
@@ -618,7 +627,7 @@ mod tests {
         for i in 0..2000 {
             e.on_end(span((i % 250) as u8));
         }
-        let plan = e.on_hide(false, false);
+        let plan = e.on_hide(false, false, false);
         assert!(plan.send.iter().all(|(_, v)| *v == [Via::Keepalive]));
         let sent: usize = plan.send.iter().map(|(b, _)| b.len()).sum();
         assert!(sent <= KEEPALIVE_BUDGET_BYTES, "within the keepalive budget");
@@ -629,10 +638,24 @@ mod tests {
     }
 
     #[test]
+    fn leaving_stores_a_request_in_flight_without_keepalive() {
+        let mut e = exporter(4096, true);
+        for i in 0..1000 {
+            e.on_end(span((i % 250) as u8));
+        }
+        e.flush();
+        assert_eq!(e.next_action(0.0, false), Action::Send { keepalive: false }, "too big for keepalive");
+        assert!(e.on_hide(false, false, false).store.is_empty(), "a tab switch: the request goes on");
+        let plan = e.on_hide(false, false, true);
+        assert_eq!(plan.store.len(), 1, "the page goes away: stored for the next load");
+        assert_eq!(spans_in(&plan.store[0]), 1000);
+    }
+
+    #[test]
     fn offline_page_hide_stores_everything() {
         let mut e = exporter(512, true);
         e.on_end(span(1));
-        let plan = e.on_hide(true, false);
+        let plan = e.on_hide(true, false, false);
         assert!(plan.send.is_empty());
         assert_eq!(plan.store.len(), 1);
     }

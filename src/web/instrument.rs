@@ -88,6 +88,25 @@ struct Inst {
     xhr_state: Option<JsValue>,
     sweep_armed: bool,
     xray: bool,
+    /// This install's number: request ids carry it, so a response to a request made before a
+    /// shutdown and a new init never lands on a span of the new table.
+    generation: u32,
+}
+
+local! {
+    static GENERATION: core::cell::Cell<u32> = core::cell::Cell::new(0);
+}
+
+/// Request ids for JavaScript: the install's generation above the table's slot.
+const SLOT_BITS: u32 = 16;
+
+fn request_id(generation: u32, slot: u32) -> u32 {
+    (generation << SLOT_BITS) | slot
+}
+
+/// The slot of a request id from this install, or `None` for an id from an earlier one.
+fn slot_of(inst: &Inst, id: u32) -> Option<u32> {
+    (id >> SLOT_BITS == inst.generation).then_some(id & ((1 << SLOT_BITS) - 1))
 }
 
 struct Hooks {
@@ -127,6 +146,11 @@ pub fn install(config: &Config) {
         xhr_state: None,
         sweep_armed: false,
         xray: config.xray,
+        generation: GENERATION.with(|g| {
+            let n = (g.get() + 1) & 0x7fff;
+            g.set(n);
+            n
+        }),
     };
     let hooks = HOOKS.with(|h| h.borrow().as_ref().map(|h| h.object.clone())).unwrap_or(JsValue::UNDEFINED);
     if config.instrument_fetch {
@@ -244,7 +268,7 @@ fn on_start(href: String, method: String) -> JsValue {
         }
     }
     let start = platform::perf_now_ms();
-    match with_inst(|inst| inst.requests.insert(span, href, start)) {
+    match with_inst(|inst| request_id(inst.generation, inst.requests.insert(span, href, start))) {
         Some(id) => {
             out.set(0, JsValue::from(id));
             out.into()
@@ -254,7 +278,7 @@ fn on_start(href: String, method: String) -> JsValue {
 }
 
 fn take(id: u32) -> Option<Pending<Span>> {
-    with_inst(|inst| inst.requests.take(id)).flatten()
+    with_inst(|inst| slot_of(inst, id).and_then(|slot| inst.requests.take(slot))).flatten()
 }
 
 fn set_status_code(span: &mut Span, status: u16) {
@@ -272,10 +296,11 @@ fn set_status_code(span: &mut Span, status: u16) {
 fn on_response(id: u32, status: u16) {
     let (now, now_perf) = (crate::time::now(), platform::perf_now_ms());
     let done = with_inst(|inst| {
-        if let Some(span) = inst.requests.span_mut(id) {
+        let slot = slot_of(inst, id)?;
+        if let Some(span) = inst.requests.span_mut(slot) {
             set_status_code(span, status);
         }
-        inst.requests.on_response(id, now, now_perf)
+        inst.requests.on_response(slot, now, now_perf)
     })
     .flatten();
     match done {

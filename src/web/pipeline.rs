@@ -118,7 +118,7 @@ local! {
 
 local! {
     /// Page-lifetime listeners (hide, show, online) that reach whichever pipeline is current.
-    static LISTENERS: RefCell<Option<(Closure<dyn FnMut(bool)>, [Closure<dyn FnMut()>; 2])>> = RefCell::new(None);
+    static LISTENERS: RefCell<Option<(Closure<dyn FnMut(bool, bool)>, [Closure<dyn FnMut()>; 2])>> = RefCell::new(None);
 }
 
 fn current() -> Option<Rc<Pipeline>> {
@@ -158,7 +158,13 @@ pub fn start(config: &Config, resource: &Resource, fetch: Function) {
         waiters: RefCell::new(Vec::new()),
         warned: RefCell::new(Vec::new()),
     });
-    CURRENT.with(|c| *c.borrow_mut() = Some(p.clone()));
+    // A pipeline still finishing (init again before shutdown settled): its flush callers are
+    // answered now rather than dropped with it.
+    let old = CURRENT.with(|c| c.borrow_mut().replace(p.clone()));
+    if let Some(old) = old {
+        old.timer.clear();
+        old.resolve_waiters();
+    }
     ensure_listeners();
     p.step();
 }
@@ -193,18 +199,21 @@ impl Pipeline {
         let now = platform::perf_now_ms();
         let action = self.machine.borrow_mut().next_action(now, is_offline());
         if self.debug {
-            for tree in self.machine.borrow_mut().take_log() {
+            let trees = self.machine.borrow_mut().take_log();
+            for tree in trees {
                 platform::log(&tree);
             }
         }
         match action {
             Action::Send { keepalive } => {
-                let m = self.machine.borrow();
-                if let Some(doc) = m.in_flight() {
+                // A copy, so no borrow is held while JavaScript runs (a page's own fetch wrapper
+                // may end a span synchronously, which comes back here).
+                let body = self.machine.borrow().in_flight().map(|d| d.body.clone());
+                if let Some(body) = body {
                     post(
                         &self.fetch,
                         &self.endpoint,
-                        doc.body.as_bytes(),
+                        body.as_bytes(),
                         &self.headers,
                         keepalive,
                         self.timeout_ms,
@@ -286,8 +295,8 @@ impl Pipeline {
     }
 
     /// Page hide: carries out the exporter's plan.
-    fn on_hide(&self, unloading: bool) {
-        let plan = self.machine.borrow_mut().on_hide(is_offline(), unloading);
+    fn on_hide(&self, unloading: bool, leaving: bool) {
+        let plan = self.machine.borrow_mut().on_hide(is_offline(), unloading, leaving);
         let mut keep = plan.store;
         for (body, ways) in plan.send {
             let sent = ways.iter().any(|via| match via {
@@ -309,10 +318,10 @@ fn ensure_listeners() {
         if l.borrow().is_some() {
             return;
         }
-        let hide = Closure::<dyn FnMut(bool)>::new(|unloading: bool| {
+        let hide = Closure::<dyn FnMut(bool, bool)>::new(|unloading: bool, leaving: bool| {
             super::instrument::finish_waiting();
             if let Some(p) = current() {
-                p.on_hide(unloading);
+                p.on_hide(unloading, leaving);
             }
         });
         let show = Closure::<dyn FnMut()>::new(|| {
