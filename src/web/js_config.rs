@@ -86,36 +86,11 @@ pub fn parse(v: &JsValue) -> (Result<Config, ConfigError>, Vec<String>) {
     } else if !res.is_undefined() && !res.is_null() {
         problems.push(ConfigProblem::WrongType { key: "resourceAttributes", expected: "an object" });
     }
-    let debug = get(v, "debug");
-    if let Some(d) = debug.as_bool() {
-        c.debug = d;
-    } else if !debug.is_undefined() && !debug.is_null() {
-        problems.push(ConfigProblem::WrongType { key: "debug", expected: "a boolean" });
-    }
-
-    let capture = get(v, "captureErrors");
-    if let Some(b) = capture.as_bool() {
-        c.capture_errors = b;
-    } else if !capture.is_undefined() && !capture.is_null() {
-        problems.push(ConfigProblem::WrongType { key: "captureErrors", expected: "a boolean" });
-    }
-    let xray = get(v, "xray");
-    if let Some(b) = xray.as_bool() {
-        c.xray = b;
-    } else if !xray.is_undefined() && !xray.is_null() {
-        problems.push(ConfigProblem::WrongType { key: "xray", expected: "a boolean" });
-    }
-    for (key, out) in [("instrumentFetch", &mut c.instrument_fetch), ("instrumentXhr", &mut c.instrument_xhr)] {
-        let x = get(v, key);
-        if let Some(b) = x.as_bool() {
-            *out = b;
-        } else if !x.is_undefined() && !x.is_null() {
-            problems.push(ConfigProblem::WrongType {
-                key: if key == "instrumentFetch" { "instrumentFetch" } else { "instrumentXhr" },
-                expected: "a boolean",
-            });
-        }
-    }
+    opt_bool(v, "debug", &mut c.debug, &mut problems);
+    opt_bool(v, "captureErrors", &mut c.capture_errors, &mut problems);
+    opt_bool(v, "xray", &mut c.xray, &mut problems);
+    opt_bool(v, "instrumentFetch", &mut c.instrument_fetch, &mut problems);
+    opt_bool(v, "instrumentXhr", &mut c.instrument_xhr, &mut problems);
     let comp = get(v, "compression");
     match comp.as_string().as_deref() {
         Some("gzip") => c.compression = true,
@@ -192,6 +167,15 @@ fn patterns(v: &JsValue, key: &'static str, out: &mut Vec<UrlPattern>, problems:
             problems.push(ConfigProblem::WrongType { key, expected: "strings and RegExps (or an array of them)" });
             return;
         }
+    }
+}
+
+fn opt_bool(v: &JsValue, key: &'static str, out: &mut bool, problems: &mut Vec<ConfigProblem>) {
+    let x = get(v, key);
+    if let Some(b) = x.as_bool() {
+        *out = b;
+    } else if !x.is_undefined() && !x.is_null() {
+        problems.push(ConfigProblem::WrongType { key, expected: "a boolean" });
     }
 }
 
