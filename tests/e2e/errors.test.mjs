@@ -17,6 +17,12 @@ for (const browser of browsers()) describe(browser, () => {
       await new Promise((r) => setTimeout(r, 25));
     }
   };
+  // In the page: a Promise that resolves once an unhandledrejection has been dispatched (Canopy's
+  // listener, added earlier by init, has run by then), or rejects after 5 s.
+  const UNHANDLED = `window.__unhandled = () => new Promise((ok, fail) => {
+    const t = setTimeout(() => fail(new Error("no unhandledrejection within 5 s")), 5000);
+    addEventListener("unhandledrejection", () => { clearTimeout(t); ok(); }, { once: true });
+  });`;
   const ev = (span) => (span.events || []).find((e) => e.name === "exception");
   const evAttr = (e, k) => {
     const kv = (e.attributes || []).find((a) => a.key === k);
@@ -53,13 +59,14 @@ for (const browser of browsers()) describe(browser, () => {
   });
 
   test("an error a span already recorded is not recorded again when it goes uncaught", async () => {
-    const page = await h.page();
+    const page = await h.page("", UNHANDLED);
     await page.evaluate(async () => {
       const c = window.canopy;
       c.init({ serviceName: "errors-once" });
       // The rejection reaches the caller unchanged, and nobody handles it: unhandledrejection fires for it.
+      const fired = window.__unhandled();
       (async () => { await c.startActiveSpan("failing-op", async () => { throw new Error("recorded once"); }); })();
-      await new Promise((r) => setTimeout(r, 50));
+      await fired;
       await c.forceFlush();
     });
     await waitFor("the failing span", () => receivedSpans(h.sink).some((s) => s.name === "failing-op"));
@@ -71,12 +78,13 @@ for (const browser of browsers()) describe(browser, () => {
   });
 
   test("captureErrors: false records nothing", async () => {
-    const page = await h.page();
+    const page = await h.page("", UNHANDLED);
     await page.evaluate(async () => {
       window.canopy.init({ serviceName: "errors-off", captureErrors: false });
+      const fired = window.__unhandled();
       Promise.reject(new Error("not recorded"));
       window.canopy.startSpan("marker").end();
-      await new Promise((r) => setTimeout(r, 50));
+      await fired;
       await window.canopy.forceFlush();
     });
     await waitFor("the marker span", () => receivedSpans(h.sink).some((s) => s.name === "marker"));
