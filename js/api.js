@@ -332,10 +332,76 @@ export function getActiveSpan() {
 /** Starts Canopy (see `CanopyConfig`). Throws one Error listing every problem in the config. */
 export function init(config) {
   raw.init(config);
-  if (stopErrors === null && raw.__captureErrors()) stopErrors = listenErrors(recordUncaught);
+  const captures = raw.__captures();
+  if (stopErrors === null && captures & B.CaptureErrors) stopErrors = listenErrors(recordUncaught);
+  if (stopConsole === null && captures & B.CaptureConsole) stopConsole = captureConsole();
 }
 
 let stopErrors = null;
+let stopConsole = null;
+
+/** Writes a log record (`severity`: OpenTelemetry's SeverityNumber) with the active span's ids;
+ *  Rust decides the rest (limits, batching, where it goes). */
+export function emitLog(severity, message, attributes, time) {
+  if (memory === null) return;
+  setAttrs(PENDING, attributes);
+  raw.__log(severity, str(message), toMillis(time));
+}
+
+/** `log.info("feed loaded", { items: 20 })`: log records with the active span's trace and span ids. */
+export const log = {
+  debug: (message, attributes) => emitLog(5, message, attributes),
+  info: (message, attributes) => emitLog(9, message, attributes),
+  warn: (message, attributes) => emitLog(13, message, attributes),
+  error: (message, attributes) => emitLog(17, message, attributes),
+};
+
+const CONSOLE_LEVELS = { debug: 5, log: 9, info: 9, warn: 13, error: 17 };
+
+function consoleText(v) {
+  if (typeof v === "string") return v;
+  if (v instanceof Error) {
+    // Chromium's stack starts with "Type: message"; Firefox's and Safari's are frames only.
+    const head = `${v.name}: ${v.message}`;
+    const stack = typeof v.stack === "string" ? v.stack : "";
+    return stack.startsWith(head) ? stack : stack ? `${head}\n${stack}` : head;
+  }
+  if (v !== null && typeof v === "object") {
+    try {
+      return JSON.stringify(v);
+    } catch (_) {}
+  }
+  return String(v);
+}
+
+/** Wraps console.debug/log/info/warn/error so each call is also a log record; returns the undo.
+ *  The page's own console keeps working unchanged; Canopy's own messages are not recorded. */
+function captureConsole() {
+  const saved = [];
+  let inside = false;
+  for (const name of Object.keys(CONSOLE_LEVELS)) {
+    const original = console[name];
+    if (typeof original !== "function") continue;
+    const wrapper = function (...args) {
+      if (!inside && !(typeof args[0] === "string" && args[0].startsWith("canopy:"))) {
+        inside = true;
+        try {
+          emitLog(CONSOLE_LEVELS[name], args.map(consoleText).join(" "), { "log.source": "console" });
+        } catch (_) {
+        } finally {
+          inside = false;
+        }
+      }
+      return original.apply(this, args);
+    };
+    console[name] = wrapper;
+    saved.push([name, original, wrapper]);
+  }
+  return () => {
+    // Only where nobody wrapped ours since: their wrapper keeps calling ours, which passes through.
+    for (const [name, original, wrapper] of saved) if (console[name] === wrapper) console[name] = original;
+  };
+}
 
 /** An uncaught error or unhandled rejection: a short `exception` span, recorded as a failure
  *  (exception event + error status) by Rust, like a failing startActiveSpan callback. */
@@ -357,6 +423,10 @@ export function shutdown() {
   if (stopErrors !== null) {
     stopErrors();
     stopErrors = null;
+  }
+  if (stopConsole !== null) {
+    stopConsole();
+    stopConsole = null;
   }
   return memory === null ? Promise.resolve() : raw.shutdown();
 }

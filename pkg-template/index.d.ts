@@ -1,9 +1,9 @@
 // Types of canopy-web's main entry (index.js): the API of api.d.ts, with an `init` that loads the
 // .wasm itself.
 import type { InitInput } from "./canopy_web.js";
-import type { CanopyConfig, Span, SpanOptions } from "./api.js";
+import type { CanopyConfig, Log, Span, SpanOptions } from "./api.js";
 export type {
-  AttributeValue, Attributes, BatchConfig, CanopyConfig, Link, Span, SpanContext, SpanKindInput,
+  AttributeValue, Attributes, BatchConfig, CanopyConfig, Link, Log, Span, SpanContext, SpanKindInput,
   SpanLimitsConfig, SpanOptions, SpanStatus, TimeInput, UrlPatternInput,
 } from "./api.js";
 
@@ -38,6 +38,11 @@ export declare function startActiveSpan<T>(name: string, options: SpanOptions | 
 export declare function withSpan<T>(span: Span, fn: () => T): T;
 /** The span made active by the innermost running `startActiveSpan`/`withSpan` callback. */
 export declare function getActiveSpan(): Span | undefined;
+/**
+ * Log records with the active span's trace and span ids, batched and sent as OpenTelemetry logs
+ * (the relay's /v1/logs) like spans: `log.warn("slow feed", { ms: 1200 })`.
+ */
+export declare const log: Log;
 /** Sends everything queued; resolves when each batch has had an attempt. */
 export declare function forceFlush(): Promise<void>;
 /** Flushes, then stops: later spans are not recorded, fetch and XMLHttpRequest pass through. */

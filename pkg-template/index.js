@@ -207,6 +207,26 @@ export function withSpan(span, fn) {
   return api.withSpan(span, fn);
 }
 
+/** Writes a log record; while the .wasm loads it is kept (with its time and its place among the
+ *  recorded span calls, so Rust gives it the span that was active) and written at replay. */
+function emitLog(severity, message, attributes) {
+  if (phase !== "starting") return api.emitLog(severity, message, attributes);
+  if (pending.length >= MAX_LOG) return;
+  const attrs = attributes !== null && typeof attributes === "object" ? { ...attributes } : undefined;
+  pending.push(["log", [severity, String(message), attrs, Date.now()]]);
+}
+
+/**
+ * Log records (OpenTelemetry logs, sent to the relay's /v1/logs) with the active span's trace
+ * and span ids: `log.info("feed loaded", { items: 20 })`.
+ */
+export const log = {
+  debug: (message, attributes) => emitLog(5, message, attributes),
+  info: (message, attributes) => emitLog(9, message, attributes),
+  warn: (message, attributes) => emitLog(13, message, attributes),
+  error: (message, attributes) => emitLog(17, message, attributes),
+};
+
 /** The span made active by the innermost running `startActiveSpan`/`withSpan` callback. */
 export function getActiveSpan() {
   if (pendingActive.length > 0) return pendingActive[pendingActive.length - 1];
@@ -406,6 +426,8 @@ function replay(calls) {
         if (t !== null && t !== undefined) api.exit(t);
       } else if (op === "enter") {
         tokens.push(p._real !== null ? api.enter(p._real) : null);
+      } else if (op === "log") {
+        api.emitLog(...p);
       } else if (!p._dropped) start(p);
     } catch (_) {}
   }

@@ -182,6 +182,12 @@ pub struct Config {
     /// AWS X-Ray compatible trace ids (epoch seconds first) and `X-Amzn-Trace-Id` next to
     /// `traceparent` on the same requests (default off).
     pub xray: bool,
+    /// Where log records are posted (OTLP/HTTP JSON logs). `None`: next to [`Config::endpoint`],
+    /// when that ends in `/v1/traces` (see [`Config::logs_endpoint`]).
+    pub logs_endpoint: Option<String>,
+    /// Also record the page's `console.debug/log/info/warn/error` calls as log records
+    /// (default off).
+    pub capture_console: bool,
     /// Cross-origin URLs that get `traceparent`/`tracestate` (same-origin ones always do).
     pub propagate_trace_header_cors_urls: Vec<UrlPattern>,
     /// URLs that get no span and no headers.
@@ -207,6 +213,8 @@ impl Config {
             instrument_xhr: true,
             xray: false,
             capture_errors: true,
+            logs_endpoint: None,
+            capture_console: false,
             propagate_trace_header_cors_urls: Vec::new(),
             ignore_urls: Vec::new(),
         }
@@ -260,6 +268,26 @@ impl Config {
         self
     }
 
+    /// Where log records go: `logs_endpoint` when set, else the traces endpoint with its
+    /// `/v1/traces` ending replaced by `/v1/logs` (OTLP/HTTP's paths), else nowhere (log
+    /// records are then not recorded).
+    ///
+    /// ```
+    /// # use canopy_web::Config;
+    /// assert_eq!(Config::new("app").logs_endpoint().as_deref(), Some("/v1/logs"));
+    /// let c = Config::new("app").with_endpoint("https://relay.example.com/otlp");
+    /// assert_eq!(c.logs_endpoint(), None);
+    /// ```
+    pub fn logs_endpoint(&self) -> Option<String> {
+        if let Some(e) = &self.logs_endpoint {
+            return Some(e.clone());
+        }
+        let base = self.endpoint.strip_suffix("/v1/traces")?;
+        let mut e = String::from(base);
+        e.push_str("/v1/logs");
+        Some(e)
+    }
+
     /// Checks the configuration, listing every problem at once.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let mut problems = Vec::new();
@@ -268,6 +296,9 @@ impl Config {
         }
         if !is_valid_endpoint(&self.endpoint) {
             problems.push(ConfigProblem::InvalidEndpoint(self.endpoint.clone()));
+        }
+        if let Some(e) = self.logs_endpoint.as_ref().filter(|e| !is_valid_endpoint(e)) {
+            problems.push(ConfigProblem::InvalidEndpoint(e.clone()));
         }
         if !(0.0..=1.0).contains(&self.sample_rate) {
             // NaN fails `contains` too.

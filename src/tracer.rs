@@ -29,6 +29,7 @@ use crate::attribute::{self, KeyValue, Str};
 use crate::config::{Config, SpanLimits};
 use crate::export::SpanProcessor;
 use crate::ids::{IdGenerator, TraceFlags};
+use crate::log_data::{LogData, Severity};
 use crate::span::{Parent, Span, SpanBuilder};
 use crate::span_context::SpanContext;
 use crate::span_data::{SpanData, SpanKind, Status};
@@ -172,6 +173,25 @@ impl Tracer {
 
     pub(crate) fn limits(&self) -> &SpanLimits {
         &self.inner.limits
+    }
+
+    /// Records a log line now, with the current span's trace and span ids (none outside a span).
+    /// Attributes follow the span attribute limits. Nothing is recorded before `init`, after
+    /// `shutdown`, or by a no-op tracer.
+    pub fn log(&self, severity: Severity, body: impl Into<Str>, attributes: Vec<KeyValue>) {
+        self.log_at(severity, body.into(), attributes, None);
+    }
+
+    /// [`Tracer::log`] at a given time (Unix epoch ns), e.g. a line written before the SDK was
+    /// ready and replayed.
+    pub fn log_at(&self, severity: Severity, body: Str, attributes: Vec<KeyValue>, time: Option<u64>) {
+        let (Some(p), true) = (&self.inner.processor, self.inner.enabled.get()) else { return };
+        let l = &self.inner.limits;
+        let (attributes, dropped_attributes_count) =
+            attribute::bounded(attributes, l.attribute_count_limit, l.attribute_value_length_limit);
+        let trace = crate::context::current().map(|c| (c.trace_id, c.span_id, c.trace_flags));
+        let time = time.unwrap_or_else(crate::time::now);
+        p.on_log(LogData { time, severity, body, attributes, dropped_attributes_count, trace });
     }
 
     pub(crate) fn on_end(&self, data: Box<SpanData>) {

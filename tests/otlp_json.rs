@@ -701,3 +701,49 @@ fn random_spans_round_trip() {
     }
     assert!(total > 2_500, "{total} spans");
 }
+
+/// Logs documents decode as `ExportLogsServiceRequest` with the record's time, severity, body,
+/// attributes and the ids of the span that was current.
+#[test]
+fn logs_round_trip_through_opentelemetry_proto() {
+    use canopy_web::export::InMemoryProcessor;
+    use canopy_web::export::otlp_json::is_logs;
+    use canopy_web::{Config, Severity, Tracer};
+    use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+    use std::rc::Rc;
+
+    let mem = Rc::new(InMemoryProcessor::default());
+    let tracer = Tracer::new(&Config::new("frontend"), [9; 32], mem.clone());
+    let mut ids = None;
+    tracer.in_span("loadData", |load| {
+        ids = Some(load.span_context().clone());
+        tracer.log(Severity::Warn, "slow \"feed\"", vec![KeyValue::new("items", 3)]);
+    });
+    tracer.log(Severity::Debug, "no span", Vec::new());
+    let logs = mem.take_logs();
+    let enc = Encoder::new(&golden_resource(), "canopy-web", "0.1.0");
+    let docs = enc.encode_logs_split(&logs, usize::MAX);
+    assert_eq!(docs.len(), 1);
+    assert!(is_logs(&docs[0].0));
+    let req: ExportLogsServiceRequest = serde_json::from_str(&docs[0].0).expect("decodes as OTLP logs");
+    let scope = &req.resource_logs[0].scope_logs[0];
+    assert_eq!(scope.scope.as_ref().unwrap().name, "canopy-web");
+    let r = &scope.log_records;
+    assert_eq!(r.len(), 2);
+    assert_eq!(r[0].severity_number, 13);
+    assert_eq!(r[0].severity_text, "WARN");
+    assert_eq!(any(&r[0].body), &PValue::StringValue("slow \"feed\"".into()));
+    assert_eq!(r[0].time_unix_nano, logs[0].time);
+    assert_eq!(r[0].observed_time_unix_nano, logs[0].time);
+    let cx = ids.unwrap();
+    assert_eq!(r[0].trace_id, cx.trace_id.0.to_vec());
+    assert_eq!(r[0].span_id, cx.span_id.0.to_vec());
+    assert_eq!(r[0].flags, 1);
+    assert_attrs(&r[0].attributes, &[KeyValue::new("items", 3)], "log attributes");
+    assert!(r[1].trace_id.is_empty() && r[1].span_id.is_empty(), "outside a span: no ids");
+    assert_eq!(r[1].severity_number, 5);
+    assert!(enc.encode_logs_split(&[], 100).is_empty(), "no records, no document");
+    let split = enc.encode_logs_split(&logs, 10);
+    assert_eq!(split.len(), 2, "one record per document when each is over the limit");
+    assert!(split.iter().all(|(d, n)| *n == 1 && is_logs(d)));
+}

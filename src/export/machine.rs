@@ -27,6 +27,7 @@ use super::batch::{BatchQueue, Pushed};
 use super::otlp_json::Encoder;
 use super::retry::{self, Outcome};
 use crate::config::BatchConfig;
+use crate::log_data::LogData;
 use crate::span_data::SpanData;
 use alloc::collections::VecDeque;
 
@@ -149,6 +150,8 @@ pub enum Notice {
 /// ```
 pub struct Exporter {
     queue: BatchQueue,
+    /// Log records waiting, oldest first (bounded by `max_queue_size` too).
+    logs: Vec<LogData>,
     encoder: Encoder,
     /// Encoded documents, oldest first.
     docs: VecDeque<Doc>,
@@ -185,6 +188,7 @@ impl Exporter {
         let c = queue.config().clone();
         Exporter {
             queue,
+            logs: Vec::new(),
             encoder,
             docs: stored.into_iter().map(|body| Doc { body, spans: 0, failed: false }).collect(),
             in_flight: None,
@@ -227,6 +231,24 @@ impl Exporter {
         }
     }
 
+    /// A log record was written: queued with the spans' rules (the same delay, batch size and
+    /// queue bound; past the bound it is dropped), sent as its own document to the logs endpoint.
+    pub fn on_log(&mut self, log: LogData) -> Wake {
+        let c = self.queue.config();
+        if self.logs.len() >= c.max_queue_size {
+            return Wake::Unchanged;
+        }
+        self.logs.push(log);
+        if self.logs.len() == c.max_export_batch_size {
+            Wake::Now
+        } else if self.deadline.is_none() && !self.delay_pending {
+            self.delay_pending = true;
+            Wake::AfterDelay
+        } else {
+            Wake::Unchanged
+        }
+    }
+
     /// The edge's answer to [`Wake::AfterDelay`]: the delay started at `now`; returns when it ends.
     pub fn start_delay(&mut self, now: f64) -> f64 {
         self.delay_pending = false;
@@ -249,7 +271,8 @@ impl Exporter {
     /// waits through a backoff).
     pub fn settled(&self, now: f64) -> bool {
         self.in_flight.is_none()
-            && (now < self.paused_until || (self.queue.is_empty() && self.docs.iter().all(|d| d.failed)))
+            && (now < self.paused_until
+                || (self.queue.is_empty() && self.logs.is_empty() && self.docs.iter().all(|d| d.failed)))
     }
 
     /// The document being sent.
@@ -257,9 +280,12 @@ impl Exporter {
         self.in_flight.as_ref().map(|(d, _)| d)
     }
 
-    /// Spans waiting (queued, encoded or in flight).
+    /// Spans and log records waiting (queued, encoded or in flight).
     pub fn pending_spans(&self) -> usize {
-        self.queue.len() + self.docs.iter().map(|d| d.spans).sum::<usize>() + self.in_flight().map_or(0, |d| d.spans)
+        self.queue.len()
+            + self.logs.len()
+            + self.docs.iter().map(|d| d.spans).sum::<usize>()
+            + self.in_flight().map_or(0, |d| d.spans)
     }
 
     /// What to do at `now`. `offline`: the browser says it is offline (the `online` event will
@@ -272,17 +298,19 @@ impl Exporter {
             return Action::Busy;
         }
         if self.docs.is_empty() {
+            let full = self.queue.config().max_export_batch_size;
             let due = self.flushing
-                || self.queue.len() >= self.queue.config().max_export_batch_size
+                || self.queue.len() >= full
+                || self.logs.len() >= full
                 || self.deadline.is_some_and(|d| now >= d);
-            if due && (!self.queue.is_empty() || self.lost > 0) {
+            if due && (!self.queue.is_empty() || !self.logs.is_empty() || self.lost > 0) {
                 self.encode_batch(now);
             }
         }
         if self.docs.is_empty() {
             self.flushing = false;
             return match self.deadline {
-                Some(d) if !self.queue.is_empty() => Action::WaitUntil(d),
+                Some(d) if !self.queue.is_empty() || !self.logs.is_empty() => Action::WaitUntil(d),
                 _ => {
                     self.deadline = None;
                     Action::Idle
@@ -311,6 +339,17 @@ impl Exporter {
     }
 
     fn encode_batch(&mut self, now: f64) {
+        let n = self.logs.len().min(self.queue.config().max_export_batch_size);
+        let rest = self.logs.split_off(n);
+        let logs = core::mem::replace(&mut self.logs, rest);
+        for (body, records) in self.encoder.encode_logs_split(&logs, self.max_doc_bytes) {
+            self.docs.push_back(Doc { body, spans: records, failed: false });
+        }
+        drop(logs);
+        if self.queue.is_empty() && self.lost == 0 {
+            self.after_encode(now);
+            return;
+        }
         let batch = self.queue.take_batch();
         let dropped = self.queue.take_dropped() + core::mem::take(&mut self.lost);
         if self.debug {
@@ -329,8 +368,13 @@ impl Exporter {
         for (body, spans) in self.encoder.encode_split(&batch, dropped, self.max_doc_bytes) {
             self.docs.push_back(Doc { body, spans, failed: false });
         }
-        self.deadline = if self.queue.is_empty() { None } else { Some(now + self.delay_ms) };
-        if self.queue.is_empty() {
+        self.after_encode(now);
+    }
+
+    fn after_encode(&mut self, now: f64) {
+        let empty = self.queue.is_empty() && self.logs.is_empty();
+        self.deadline = if empty { None } else { Some(now + self.delay_ms) };
+        if empty {
             self.flushing = false;
         }
     }
@@ -414,6 +458,8 @@ impl Exporter {
         if !spans.is_empty() || dropped > 0 {
             fresh.extend(self.encoder.encode_split(&spans, dropped, HIDE_DOC_BYTES).into_iter().map(|(b, _)| b));
         }
+        let logs = core::mem::take(&mut self.logs);
+        fresh.extend(self.encoder.encode_logs_split(&logs, HIDE_DOC_BYTES).into_iter().map(|(b, _)| b));
         self.deadline = None;
         const BEACON_FIRST: &[Via] = &[Via::Beacon, Via::Keepalive];
         const KEEPALIVE_FIRST: &[Via] = &[Via::Keepalive, Via::Beacon];
@@ -446,6 +492,7 @@ impl Exporter {
     /// Drops everything (shutdown after the final flush).
     pub fn clear(&mut self) {
         self.docs.clear();
+        self.logs.clear();
         while !self.queue.take_batch().is_empty() {}
         self.deadline = None;
     }
@@ -680,5 +727,66 @@ mod tests {
         e.on_response(0.0, 503, None, 0, 0.5);
         assert_eq!(e.docs.len(), MAX_WAITING_DOCS);
         assert_eq!(e.lost, 6);
+    }
+
+    fn log(n: u8) -> LogData {
+        LogData {
+            time: u64::from(n),
+            severity: crate::log_data::Severity::Info,
+            body: "l".into(),
+            attributes: Vec::new(),
+            dropped_attributes_count: 0,
+            trace: None,
+        }
+    }
+
+    #[test]
+    fn logs_wait_for_the_same_delay_and_leave_as_their_own_document() {
+        use super::super::otlp_json::is_logs;
+        let mut e = exporter(512, true);
+        assert_eq!(e.on_log(log(1)), Wake::AfterDelay, "the first record arms the timer");
+        assert_eq!(e.start_delay(0.0), 5000.0);
+        assert_eq!(e.on_end(span(1)), Wake::Unchanged, "a span shares the delay");
+        assert_eq!(e.next_action(10.0, false), Action::WaitUntil(5000.0));
+        assert!(!e.settled(10.0), "a flush waits for queued logs too");
+        assert_eq!(e.pending_spans(), 2);
+        assert_eq!(e.next_action(5000.0, false), Action::Send { keepalive: true });
+        assert!(is_logs(&e.in_flight().unwrap().body), "logs first, in a logs document");
+        e.on_response(5001.0, 200, None, 0, 0.5);
+        assert_eq!(e.next_action(5001.0, false), Action::Send { keepalive: true });
+        assert!(!is_logs(&e.in_flight().unwrap().body), "then the spans' document");
+        e.on_response(5002.0, 200, None, 0, 0.5);
+        assert_eq!(e.next_action(5002.0, false), Action::Idle);
+    }
+
+    #[test]
+    fn logs_alone_go_after_the_delay_and_a_full_batch_at_once() {
+        let mut e = exporter(3, true);
+        e.on_log(log(1));
+        e.start_delay(0.0);
+        assert_eq!(e.next_action(5000.0, false), Action::Send { keepalive: true });
+        e.on_response(5000.0, 200, None, 0, 0.5);
+        assert_eq!(e.next_action(5000.0, false), Action::Idle, "nothing left: no timer");
+        e.on_log(log(2));
+        e.on_log(log(3));
+        assert_eq!(e.on_log(log(4)), Wake::Now, "a full batch of records: now");
+    }
+
+    #[test]
+    fn logs_are_bounded_and_sent_on_page_hide() {
+        use super::super::otlp_json::is_logs;
+        let config = BatchConfig { max_queue_size: 4, max_export_batch_size: 4, ..BatchConfig::default() };
+        let enc = Encoder::new(&Resource { attributes: Vec::new() }, "t", "");
+        let mut e = Exporter::new(config, enc, true, Vec::new());
+        for n in 0..10 {
+            e.on_log(log(n));
+        }
+        assert_eq!(e.pending_spans(), 4, "past the queue bound records are dropped");
+        e.on_end(span(1));
+        let plan = e.on_hide(false, false, true);
+        assert_eq!(plan.send.len(), 2, "spans and logs both leave");
+        assert_eq!(plan.send.iter().filter(|(b, _)| is_logs(b)).count(), 1);
+        assert_eq!(plan.send.iter().find(|(b, _)| is_logs(b)).unwrap().0.matches("severityNumber").count(), 4);
+        assert_eq!(e.pending_spans(), 0);
     }
 }

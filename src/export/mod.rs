@@ -15,6 +15,7 @@ pub mod machine;
 pub mod otlp_json;
 pub mod retry;
 
+use crate::log_data::LogData;
 use crate::span_data::SpanData;
 use core::cell::RefCell;
 
@@ -24,6 +25,9 @@ pub trait SpanProcessor {
     /// Called once per ended, sampled span (boxed: it was recorded in this box, and a queue
     /// keeps it there without copying it).
     fn on_end(&self, span: Box<SpanData>);
+
+    /// Called once per log record ([`crate::Tracer::log`]). Dropped unless implemented.
+    fn on_log(&self, _log: LogData) {}
 
     /// Sends what is queued now (without waiting for the batch delay). Asynchronous where the
     /// export is: the browser's `forceFlush()` Promise says when each batch had an attempt.
@@ -48,6 +52,7 @@ pub trait SpanProcessor {
 #[derive(Default)]
 pub struct InMemoryProcessor {
     spans: RefCell<Vec<SpanData>>,
+    logs: RefCell<Vec<LogData>>,
 }
 
 impl InMemoryProcessor {
@@ -55,10 +60,19 @@ impl InMemoryProcessor {
     pub fn take(&self) -> Vec<SpanData> {
         core::mem::take(&mut self.spans.borrow_mut())
     }
+
+    /// Removes and returns the log records written so far, in order.
+    pub fn take_logs(&self) -> Vec<LogData> {
+        core::mem::take(&mut self.logs.borrow_mut())
+    }
 }
 
 impl SpanProcessor for InMemoryProcessor {
     fn on_end(&self, span: Box<SpanData>) {
         self.spans.borrow_mut().push(*span);
+    }
+
+    fn on_log(&self, log: LogData) {
+        self.logs.borrow_mut().push(log);
     }
 }

@@ -24,6 +24,7 @@ use crate::prelude::*;
 
 use crate::attribute::{KeyValue, Value};
 use crate::ids::push_hex;
+use crate::log_data::LogData;
 use crate::resource::Resource;
 use crate::span_context::SpanContext;
 use crate::span_data::{Event, Link, SpanData, Status};
@@ -62,6 +63,18 @@ pub struct Encoder {
     prefix: String,
     /// The prefix up to the scope's version, before the scope object closes.
     scope_head_len: usize,
+    /// The same for logs: everything up to and including `"logRecords":[`.
+    logs_prefix: String,
+}
+
+/// How every logs document starts: the edge sends such documents to the logs endpoint
+/// ([`is_logs`]).
+const LOGS_HEAD: &str = "{\"resourceLogs\":";
+
+/// True for an `ExportLogsServiceRequest` made by [`Encoder::encode_logs_split`] (also one
+/// stored by an earlier page), which goes to the logs endpoint rather than the traces one.
+pub fn is_logs(body: &str) -> bool {
+    body.starts_with(LOGS_HEAD)
 }
 
 /// The scope attribute that reports spans dropped (queue full) since the previous export.
@@ -71,20 +84,27 @@ impl Encoder {
     /// An encoder for spans of `resource`, reported under the instrumentation scope
     /// `scope_name`/`scope_version` (an empty version is left out).
     pub fn new(resource: &Resource, scope_name: &str, scope_version: &str) -> Encoder {
-        let mut p = String::with_capacity(128 + resource.attributes.len() * 48);
-        p.push_str("{\"resourceSpans\":[{\"resource\":{");
-        if !resource.attributes.is_empty() {
-            push_attributes_field(&mut p, "\"attributes\":", &resource.attributes);
-        }
-        p.push_str("},\"scopeSpans\":[{\"scope\":{\"name\":");
-        push_json_string(&mut p, scope_name);
-        if !scope_version.is_empty() {
-            p.push_str(",\"version\":");
-            push_json_string(&mut p, scope_version);
-        }
-        let scope_head_len = p.len();
-        p.push_str("},\"spans\":[");
-        Encoder { prefix: p, scope_head_len }
+        let head = |signal: &str, scope: &str| {
+            let mut p = String::with_capacity(128 + resource.attributes.len() * 48);
+            p.push_str(signal);
+            p.push_str("[{\"resource\":{");
+            if !resource.attributes.is_empty() {
+                push_attributes_field(&mut p, "\"attributes\":", &resource.attributes);
+            }
+            p.push_str(scope);
+            push_json_string(&mut p, scope_name);
+            if !scope_version.is_empty() {
+                p.push_str(",\"version\":");
+                push_json_string(&mut p, scope_version);
+            }
+            p
+        };
+        let mut prefix = head("{\"resourceSpans\":", "},\"scopeSpans\":[{\"scope\":{\"name\":");
+        let scope_head_len = prefix.len();
+        prefix.push_str("},\"spans\":[");
+        let mut logs_prefix = head(LOGS_HEAD, "},\"scopeLogs\":[{\"scope\":{\"name\":");
+        logs_prefix.push_str("},\"logRecords\":[");
+        Encoder { prefix, scope_head_len, logs_prefix }
     }
 
     /// Starts a document; a non-zero `dropped` becomes the scope attribute
@@ -112,19 +132,43 @@ impl Encoder {
         dropped: u64,
         max_bytes: usize,
     ) -> Vec<(String, usize)> {
+        self.split(spans.len(), dropped, max_bytes, &|out, i| push_span(out, spans[i].borrow()))
+    }
+
+    /// Encodes log records as `ExportLogsServiceRequest` documents of at most `max_bytes` each,
+    /// like [`Encoder::encode_split`]; no records, no documents.
+    pub fn encode_logs_split(&self, logs: &[LogData], max_bytes: usize) -> Vec<(String, usize)> {
+        if logs.is_empty() {
+            return Vec::new();
+        }
+        self.split(logs.len(), u64::MAX, max_bytes, &|out, i| push_log(out, &logs[i]))
+    }
+
+    /// Documents of `n` items written by `push(out, index)`. `dropped`: `u64::MAX` for logs.
+    fn split(
+        &self,
+        n: usize,
+        dropped: u64,
+        max_bytes: usize,
+        push: &dyn Fn(&mut String, usize),
+    ) -> Vec<(String, usize)> {
+        let begin = |doc: &mut String, dropped: u64| {
+            if dropped == u64::MAX { doc.push_str(&self.logs_prefix) } else { self.begin(doc, dropped) }
+        };
         let mut docs = Vec::new();
-        let mut doc = String::with_capacity(max_bytes.min(self.prefix.len() + spans.len() * 320 + 64));
+        let mut doc = String::with_capacity(max_bytes.min(self.prefix.len() + n * 320 + 64));
         let mut count = 0usize;
         let mut one = String::new();
-        self.begin(&mut doc, dropped);
-        for span in spans {
+        begin(&mut doc, dropped);
+        let next = if dropped == u64::MAX { u64::MAX } else { 0 };
+        for i in 0..n {
             one.clear();
-            push_span(&mut one, span.borrow());
+            push(&mut one, i);
             if count > 0 && doc.len() + 1 + one.len() + SUFFIX.len() > max_bytes {
                 doc.push_str(SUFFIX);
                 docs.push((core::mem::take(&mut doc), count));
                 count = 0;
-                self.begin(&mut doc, 0);
+                begin(&mut doc, next);
             }
             if count > 0 {
                 doc.push(',');
@@ -207,6 +251,32 @@ fn push_span(out: &mut String, s: &SpanData) {
             }
             out.push('}');
         }
+    }
+    out.push('}');
+}
+
+/// Appends one `LogRecord` object.
+fn push_log(out: &mut String, l: &LogData) {
+    push_time(out, "{\"timeUnixNano\":\"", l.time);
+    push_time(out, ",\"observedTimeUnixNano\":\"", l.time);
+    out.push_str(",\"severityNumber\":");
+    push_u64(out, u64::from(l.severity.number()));
+    out.push_str(",\"severityText\":\"");
+    out.push_str(l.severity.text());
+    out.push_str("\",\"body\":");
+    push_string_value(out, &l.body);
+    if !l.attributes.is_empty() {
+        push_attributes_field(out, ",\"attributes\":", &l.attributes);
+    }
+    push_count(out, ",\"droppedAttributesCount\":", l.dropped_attributes_count);
+    if let Some((trace_id, span_id, flags)) = &l.trace {
+        out.push_str(",\"flags\":");
+        push_u64(out, u64::from(flags.0));
+        out.push_str(",\"traceId\":\"");
+        trace_id.write_hex(out);
+        out.push_str("\",\"spanId\":\"");
+        span_id.write_hex(out);
+        out.push('"');
     }
     out.push('}');
 }

@@ -27,11 +27,11 @@ pub fn init_js(config: CanopyConfig) -> Result<(), JsError> {
     }
 }
 
-/// True while the page's uncaught errors are to be recorded (the JS API then listens for them and
-/// records each through `__start`/`__fail`).
-#[wasm_bindgen(js_name = __captureErrors)]
-pub fn capture_errors() -> bool {
-    super::capture_errors()
+/// What the JS API is to capture: `Boundary.CaptureErrors` (uncaught errors, recorded through
+/// `__start`/`__fail`) and `Boundary.CaptureConsole` (`console.*` calls, through `__log`) bits.
+#[wasm_bindgen(js_name = __captures)]
+pub fn captures() -> u32 {
+    super::captures()
 }
 
 /// Sends everything queued; resolves when each batch has had an attempt.

@@ -25,6 +25,8 @@ const KNOWN: &[&str] = &[
     "instrumentXhr",
     "xray",
     "captureErrors",
+    "captureConsole",
+    "logsEndpoint",
     "propagateTraceHeaderCorsUrls",
     "ignoreUrls",
     "compression",
@@ -88,6 +90,8 @@ pub fn parse(v: &JsValue) -> (Result<Config, ConfigError>, Vec<String>) {
     }
     opt_bool(v, "debug", &mut c.debug, &mut problems);
     opt_bool(v, "captureErrors", &mut c.capture_errors, &mut problems);
+    opt_bool(v, "captureConsole", &mut c.capture_console, &mut problems);
+    opt_string(v, "logsEndpoint", &mut c.logs_endpoint, &mut problems);
     opt_bool(v, "xray", &mut c.xray, &mut problems);
     opt_bool(v, "instrumentFetch", &mut c.instrument_fetch, &mut problems);
     opt_bool(v, "instrumentXhr", &mut c.instrument_xhr, &mut problems);

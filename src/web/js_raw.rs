@@ -44,6 +44,10 @@ pub enum Boundary {
     FlagTraceState = 0x200,
     /// The handle meaning "the attributes of the next span, event or link".
     Pending = 0x7FFF_FFFF,
+    /// `__captures` bit: record the page's uncaught errors.
+    CaptureErrors = 0x1000,
+    /// `__captures` bit: record the page's `console.*` calls as logs.
+    CaptureConsole = 0x2000,
 }
 
 const FLAG_REMOTE: u32 = Boundary::FlagRemote as u32;
@@ -317,4 +321,13 @@ pub fn enter(trace_state: Option<String>) -> u32 {
 #[wasm_bindgen(js_name = __exit)]
 pub fn exit(depth: u32) {
     crate::context::truncate(depth as usize);
+}
+
+/// Records a log record with the pending attributes: `severity` is OpenTelemetry's
+/// `SeverityNumber` (out of range: INFO), `time` NaN = now. The current span's ids go with it.
+#[wasm_bindgen(js_name = __log)]
+pub fn log(severity: u32, body: String, time_ms: f64) {
+    let attrs = take_kvs();
+    let sev = crate::log_data::Severity::from_number(severity).unwrap_or(crate::log_data::Severity::Info);
+    super::tracer().log_at(sev, Str::Owned(body), attrs, time(time_ms));
 }

@@ -39,14 +39,18 @@ local! {
     static NOOP: RefCell<Option<Tracer>> = RefCell::new(None);
 }
 local! {
-    /// `captureErrors`: the JavaScript API listens for the page's uncaught errors while set.
-    static CAPTURE_ERRORS: core::cell::Cell<bool> = core::cell::Cell::new(false);
+    /// What the JavaScript API listens for while running: [`CAPTURE_ERRORS`] | [`CAPTURE_CONSOLE`].
+    static CAPTURE: core::cell::Cell<u32> = core::cell::Cell::new(0);
 }
 
-/// True while the page's uncaught errors and unhandled rejections are to be recorded
-/// (`captureErrors`, on by default).
-pub fn capture_errors() -> bool {
-    CAPTURE_ERRORS.with(|c| c.get())
+/// [`captures`] bit: the page's uncaught errors and unhandled rejections (`captureErrors`).
+pub const CAPTURE_ERRORS: u32 = js_raw::Boundary::CaptureErrors as u32;
+/// [`captures`] bit: the page's `console.*` calls as log records (`captureConsole`).
+pub const CAPTURE_CONSOLE: u32 = js_raw::Boundary::CaptureConsole as u32;
+
+/// What the page's JavaScript side is to capture while running (bits above).
+pub fn captures() -> u32 {
+    CAPTURE.with(|c| c.get())
 }
 
 /// Starts Canopy from Rust and returns its tracer.
@@ -97,7 +101,9 @@ pub fn init(config: Config) -> Result<Tracer, ConfigError> {
     }
     SDK.with(|s| *s.borrow_mut() = Some(Sdk { tracer: tracer.clone() }));
     instrument::install(&config);
-    CAPTURE_ERRORS.with(|c| c.set(config.capture_errors));
+    let capture = u32::from(config.capture_errors) * CAPTURE_ERRORS
+        + u32::from(config.capture_console && config.logs_endpoint().is_some()) * CAPTURE_CONSOLE;
+    CAPTURE.with(|c| c.set(capture));
     Ok(tracer)
 }
 
@@ -137,7 +143,7 @@ pub fn shutdown_then(done: Function) {
         return;
     };
     instrument::uninstall();
-    CAPTURE_ERRORS.with(|c| c.set(false));
+    CAPTURE.with(|c| c.set(0));
     sdk.tracer.disable();
     let after = Closure::once_into_js(move || {
         if SDK.with(|s| s.borrow().is_none()) {

@@ -14,8 +14,9 @@ use super::timer::Timer;
 use crate::config::Config;
 use crate::export::SpanProcessor;
 use crate::export::machine::{Action, Exporter, Notice, Via, Wake};
-use crate::export::otlp_json::{Encoder, push_u64};
+use crate::export::otlp_json::{Encoder, is_logs, push_u64};
 use crate::export::retry;
+use crate::log_data::LogData;
 use crate::resource::Resource;
 use crate::span_data::SpanData;
 use alloc::rc::Rc;
@@ -68,6 +69,8 @@ type OnResponse = dyn FnMut(u16, Option<String>, f64, Option<String>);
 pub struct Pipeline {
     machine: RefCell<Exporter>,
     endpoint: String,
+    /// Where logs documents go; `None`: log records are not kept.
+    logs_endpoint: Option<String>,
     headers: Object,
     timeout_ms: u32,
     gzip: bool,
@@ -98,15 +101,14 @@ impl SpanProcessor for PipelineProcessor {
     fn on_end(&self, span: Box<SpanData>) {
         if let Some(p) = current() {
             let wake = p.machine.borrow_mut().on_end(span);
-            match wake {
-                Wake::Unchanged => {}
-                Wake::Now => p.timer.arm(0.0),
-                Wake::AfterDelay => {
-                    let now = platform::perf_now_ms();
-                    let at = p.machine.borrow_mut().start_delay(now);
-                    p.timer.arm(at - now);
-                }
-            }
+            p.wake(wake);
+        }
+    }
+
+    fn on_log(&self, log: LogData) {
+        if let Some(p) = current().filter(|p| p.logs_endpoint.is_some()) {
+            let wake = p.machine.borrow_mut().on_log(log);
+            p.wake(wake);
         }
     }
 }
@@ -139,6 +141,7 @@ pub fn start(config: &Config, resource: &Resource, fetch: Function) {
         machine: RefCell::new(machine),
         // Absolute: the export worker resolves nothing against the page.
         endpoint: super::document::resolve_url(&config.endpoint).unwrap_or_else(|| config.endpoint.clone()),
+        logs_endpoint: config.logs_endpoint().map(|e| super::document::resolve_url(&e).unwrap_or(e)),
         headers,
         timeout_ms: config.batch.export_timeout_millis,
         gzip: config.compression && can_gzip(),
@@ -194,6 +197,27 @@ pub fn stop() {
 }
 
 impl Pipeline {
+    /// Arms the timer as the exporter asked after a span or log record was queued.
+    fn wake(&self, wake: Wake) {
+        match wake {
+            Wake::Unchanged => {}
+            Wake::Now => self.timer.arm(0.0),
+            Wake::AfterDelay => {
+                let now = platform::perf_now_ms();
+                let at = self.machine.borrow_mut().start_delay(now);
+                self.timer.arm(at - now);
+            }
+        }
+    }
+
+    /// Where a document goes: logs documents to the logs endpoint, the rest to the traces one.
+    fn url_for(&self, body: &str) -> &str {
+        match &self.logs_endpoint {
+            Some(l) if is_logs(body) => l,
+            _ => &self.endpoint,
+        }
+    }
+
     /// Does what the exporter asks now.
     fn step(&self) {
         let now = platform::perf_now_ms();
@@ -212,7 +236,7 @@ impl Pipeline {
                 if let Some(body) = body {
                     post(
                         &self.fetch,
-                        &self.endpoint,
+                        self.url_for(&body),
                         body.as_bytes(),
                         &self.headers,
                         keepalive,
@@ -300,8 +324,8 @@ impl Pipeline {
         let mut keep = plan.store;
         for (body, ways) in plan.send {
             let sent = ways.iter().any(|via| match via {
-                Via::Beacon => beacon(&self.endpoint, &body),
-                Via::Keepalive => send_keepalive(&self.fetch, &self.endpoint, &body, &self.headers),
+                Via::Beacon => beacon(self.url_for(&body), &body),
+                Via::Keepalive => send_keepalive(&self.fetch, self.url_for(&body), &body, &self.headers),
             });
             if !sent {
                 keep.push(body);

@@ -70,6 +70,16 @@ export interface CanopyConfig {
    */
   captureErrors?: boolean;
   /**
+   * Also record the page's console.debug/log/info/warn/error calls as log records (default
+   * false), with the active span's ids. Canopy's own console messages are not recorded.
+   */
+  captureConsole?: boolean;
+  /**
+   * Where log records go (OTLP/HTTP JSON logs). Default: the endpoint with its "/v1/traces"
+   * ending replaced by "/v1/logs"; with an endpoint not ending so, logs are off unless this is set.
+   */
+  logsEndpoint?: string;
+  /**
    * Cross-origin URLs that get `traceparent`/`tracestate` (same-origin URLs always do). A string
    * matches that URL and everything below it ("https://api.example.com" matches
    * "https://api.example.com/v1" but not "https://api.example.com.evil.net"); a RegExp is tested

@@ -153,6 +153,38 @@ test("init loads the .wasm itself; spans started before it is ready keep their t
   await page.context().close();
 });
 
+test("log records written while the .wasm loads are kept with their time and the span that was active", async () => {
+  const page = await entryPage();
+  const r = await page.evaluate(async (endpoint) => {
+    const c = window.canopy;
+    const started = c.init({ serviceName: "entry-logs", endpoint, batch: { scheduledDelayMillis: 60000 } });
+    const tWrite = Date.now();
+    const before = c.isRunning();
+    c.startActiveSpan("boot", (s) => {
+      c.log.info("inside boot", { step: 1 });
+      s.end();
+    });
+    c.log.warn("outside");
+    await started;
+    await c.forceFlush();
+    return { tWrite, before };
+  }, `${h.base}/v1/traces`);
+  assert.equal(r.before, false, "written before Canopy ran");
+  const deadline = Date.now() + WAIT_MS;
+  let logs = [];
+  while (logs.length < 2 && Date.now() < deadline) {
+    logs = h.sink.received.flatMap((q) => (q.body.resourceLogs || []).flatMap((rl) => rl.scopeLogs.flatMap((sl) => sl.logRecords)));
+    if (logs.length < 2) await new Promise((res) => setTimeout(res, 25));
+  }
+  assert.equal(logs.length, 2, "both records arrive");
+  const boot = one(receivedSpans(h.sink), "boot");
+  assert.equal(logs[0].body.stringValue, "inside boot");
+  assert.equal(logs[0].spanId, boot.spanId, "the span active when it was written, chosen by Rust at replay");
+  assert.equal(logs[0].traceId, boot.traceId);
+  assert.equal(logs[1].spanId, undefined, "outside any span");
+  assert.ok(Math.abs(Number(logs[0].timeUnixNano) / 1e6 - r.tWrite) < 50, "its own time, not the replay's");
+});
+
 test("without init nothing throws and nothing is recorded; init later works", async () => {
   const page = await entryPage();
   const r = await page.evaluate(async (endpoint) => {

@@ -2,7 +2,7 @@
 //
 //   node tests/support/sink.mjs [port]        (prints "listening <port>" when ready)
 //
-// POST /v1/traces      records the body (JSON; gzip and text/plain beacons decoded), answers 200 {}
+// POST /v1/traces, /v1/logs  record the body (JSON; gzip and text/plain beacons decoded), answers 200 {}
 //                      or the next scripted response (see /script)
 // POST /script         queues scripted responses: [{ status, retryAfter, drop, body, delayMs }]
 // GET  /received       the recorded requests: [{ path, headers, body }]
@@ -30,7 +30,7 @@ export function startSink(port = 0) {
     };
     if (req.method === "OPTIONS") { res.writeHead(204, cors); res.end(); return; }
     const url = new URL(req.url, "http://127.0.0.1");
-    if (req.method === "POST" && url.pathname === "/v1/traces") {
+    if (req.method === "POST" && (url.pathname === "/v1/traces" || url.pathname === "/v1/logs")) {
       const chunks = [];
       for await (const c of req) chunks.push(c);
       let raw = Buffer.concat(chunks);

@@ -1,0 +1,156 @@
+// Logs (issue 11): `log.info(...)` and captured console calls become OpenTelemetry log records with
+// the active span's trace and span ids, batched to /v1/logs next to /v1/traces, flushed on page
+// hide, and recorded in their place when written before the .wasm was ready. Real sink, real
+// browsers.
+import { describe, test, before, after, beforeEach } from "node:test";
+import assert from "node:assert/strict";
+import { browsers, launch, receivedSpans } from "./harness.mjs";
+
+const WAIT_MS = 10000;
+
+/** Every log record the sink received, with its resource and request. */
+function receivedLogs(sink) {
+  const out = [];
+  for (const r of sink.received) {
+    for (const rl of r.body.resourceLogs || []) {
+      for (const sl of rl.scopeLogs || []) {
+        for (const l of sl.logRecords || []) out.push({ ...l, resource: rl.resource, request: r });
+      }
+    }
+  }
+  return out;
+}
+
+const body = (l) => l.body && l.body.stringValue;
+const attrOf = (x, k) => {
+  const kv = (x.attributes || []).find((a) => a.key === k);
+  return kv && (kv.value.stringValue ?? (kv.value.intValue !== undefined ? Number(kv.value.intValue) : kv.value.boolValue));
+};
+
+async function until(what, read, ok) {
+  const deadline = Date.now() + WAIT_MS;
+  for (;;) {
+    const v = read();
+    if (ok(v)) return v;
+    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+for (const browser of browsers()) describe(browser, () => {
+  let h;
+  before(async () => { h = await launch(browser); });
+  after(async () => { await h.close(); });
+  beforeEach(() => { h.sink.reset(); });
+
+  test("log.* records go to /v1/logs with severity, attributes and the active span's ids", async () => {
+    const page = await h.page();
+    const ids = await page.evaluate(async () => {
+      const c = window.canopy;
+      c.init({ serviceName: "logs", batch: { scheduledDelayMillis: 60000 } });
+      const inside = c.startActiveSpan("loadData", (span) => {
+        c.log.warn("feed slow", { ms: 1200, cached: false });
+        span.end();
+        return span.spanContext();
+      });
+      c.log.info("outside any span");
+      c.log.debug("debug line");
+      c.log.error("boom", { "http.response.status_code": 500 });
+      await c.forceFlush();
+      return inside;
+    });
+    const logs = await until("4 log records", () => receivedLogs(h.sink), (l) => l.length >= 4);
+    assert.equal(logs.length, 4);
+    const paths = new Set(h.sink.received.map((r) => r.path));
+    assert.ok(paths.has("/v1/logs") && paths.has("/v1/traces"), `logs and spans each to their path: ${[...paths]}`);
+    for (const r of h.sink.received) {
+      assert.equal(!!r.body.resourceLogs, r.path === "/v1/logs", "a logs document only on /v1/logs");
+    }
+    const [warn, info, debug, error] = logs;
+    assert.equal(body(warn), "feed slow");
+    assert.equal(warn.severityNumber, 13);
+    assert.equal(warn.severityText, "WARN");
+    assert.equal(attrOf(warn, "ms"), 1200);
+    assert.equal(attrOf(warn, "cached"), false);
+    assert.equal(warn.traceId, ids.traceId, "the active span's trace");
+    assert.equal(warn.spanId, ids.spanId, "and span");
+    assert.equal(warn.flags, 1);
+    assert.ok(/^\d{16,}$/.test(warn.timeUnixNano), "epoch nanoseconds");
+    assert.ok(Math.abs(Number(warn.timeUnixNano) / 1e6 - Date.now()) < 60000, "now-ish");
+    assert.equal(body(info), "outside any span");
+    assert.equal(info.severityNumber, 9);
+    assert.equal(info.traceId, undefined, "no span, no ids");
+    assert.equal(debug.severityNumber, 5);
+    assert.equal(error.severityNumber, 17);
+    assert.equal(attrOf(error, "http.response.status_code"), 500);
+    const service = warn.resource.attributes.find((a) => a.key === "service.name");
+    assert.equal(service.value.stringValue, "logs");
+    const loadData = receivedSpans(h.sink).find((s) => s.name === "loadData");
+    assert.equal(loadData.spanId, ids.spanId, "the span the log points at was exported");
+    await page.context().close();
+  });
+
+  test("captureConsole records console calls with the active span; console output is unchanged; off by default", async () => {
+    const page = await h.page();
+    await page.evaluate(async () => {
+      const c = window.canopy;
+      c.init({ serviceName: "console", batch: { scheduledDelayMillis: 60000 } });
+      console.warn("not captured: captureConsole is off by default");
+      await c.shutdown();
+      c.init({ serviceName: "console", captureConsole: true, nonsense: 1, batch: { scheduledDelayMillis: 60000 } });
+      c.startActiveSpan("click", (span) => {
+        console.error("request failed", { status: 503 }, new TypeError("bad"));
+        span.end();
+      });
+      console.log("plain", 42);
+      await c.forceFlush();
+      await c.shutdown();
+      console.info("after shutdown: not captured");
+    });
+    const logs = await until("2 console records", () => receivedLogs(h.sink), (l) => l.length >= 2);
+    assert.deepEqual(logs.map(body).map((b) => b.split("\n")[0]), ['request failed {"status":503} TypeError: bad', "plain 42"]);
+    assert.equal(logs[0].severityNumber, 17);
+    assert.equal(logs[1].severityNumber, 9);
+    assert.equal(attrOf(logs[0], "log.source"), "console");
+    const click = receivedSpans(h.sink).find((s) => s.name === "click");
+    assert.equal(logs[0].spanId, click.spanId, "console.error inside the span carries its id");
+    assert.ok(!logs.some((l) => /canopy:/.test(body(l))), "Canopy's own warning (unknown key) is not recorded");
+    const texts = page.consoleMessages.map((m) => m.text);
+    assert.ok(texts.some((t) => t.startsWith("request failed")), "the page's console still prints");
+    assert.ok(texts.some((t) => t.startsWith("after shutdown")), "and after shutdown too");
+    assert.ok(texts.some((t) => /unknown config key "nonsense"/.test(t)));
+    await page.context().close();
+  });
+
+  test("log records queued when the page is hidden leave at once (beacon) to /v1/logs", async () => {
+    const page = await h.page();
+    await page.evaluate(() => {
+      const c = window.canopy;
+      c.init({ serviceName: "hide", batch: { scheduledDelayMillis: 60000 } });
+      c.log.info("last words");
+      window.dispatchEvent(new PageTransitionEvent("pagehide", { persisted: false }));
+    });
+    const logs = await until("the page-hide log record", () => receivedLogs(h.sink), (l) => l.length >= 1);
+    assert.equal(body(logs[0]), "last words");
+    assert.equal(logs[0].request.path, "/v1/logs");
+    await page.context().close();
+  });
+
+  test("an endpoint not ending in /v1/traces: logs go to logsEndpoint, or nowhere without it", async () => {
+    const page = await h.page();
+    const base = h.base;
+    await page.evaluate(async (base) => {
+      const c = window.canopy;
+      c.init({ serviceName: "custom", endpoint: `${base}/v1/traces?custom=1` });
+      c.log.info("dropped: no logs endpoint");
+      await c.forceFlush();
+      await c.shutdown();
+      c.init({ serviceName: "custom", endpoint: `${base}/v1/traces?custom=1`, logsEndpoint: `${base}/v1/logs` });
+      c.log.info("kept");
+      await c.forceFlush();
+    }, base);
+    const logs = await until("the log record", () => receivedLogs(h.sink), (l) => l.length >= 1);
+    assert.deepEqual(logs.map(body), ["kept"]);
+    await page.context().close();
+  });
+});
