@@ -33,6 +33,15 @@ function recorded() {
   return set;
 }
 
+/** True when `e` was recorded on a span already. */
+export function wasRecorded(e) {
+  try {
+    return e !== null && (typeof e === "object" || typeof e === "function") && recorded().has(e);
+  } catch (_) {
+    return false;
+  }
+}
+
 /** Marks `e` as recorded (objects only: a string cannot be told apart from another). */
 export function markRecorded(e) {
   try {
@@ -48,7 +57,7 @@ export function listenErrors(onError) {
   if (typeof g.addEventListener !== "function") return () => {};
   const report = (value, rejection) => {
     try {
-      if (value !== null && (typeof value === "object" || typeof value === "function") && recorded().has(value)) return;
+      if (wasRecorded(value)) return;
       markRecorded(value);
       const [type, message, stack] = errorParts(value);
       // The page's address without its query and fragment (they can hold tokens).

@@ -8,6 +8,7 @@
 // reaches that tick: there is one init, one fetch wrapper and one export pipeline.
 import { Component, Fragment, createElement, useCallback, useEffect, useLayoutEffect, useRef, useState } from "react";
 import { forceFlush, getActiveSpan, init, isRunning, shutdown, startActiveSpan, startSpan, withSpan } from "./index.js";
+import { wasRecorded } from "./error.js";
 
 const inBrowser = typeof window !== "undefined" && typeof document !== "undefined";
 const useLatestEffect = inBrowser ? useLayoutEffect : useEffect;
@@ -116,7 +117,8 @@ function failureMessage(e) {
  * (default "react.error"): an `exception` event (exception.type, exception.message,
  * exception.stacktrace), the component stack in `react.component_stack`, and an error status.
  * Then `fallback` is rendered: an element, or a function of `{ error, reset }` (`reset()` renders
- * the children again). `onError(error, info, span)` is called after the span has ended.
+ * the children again). `onError(error, info, span)` is called after the span has ended (`span`
+ * is undefined when the error had been recorded on a span already: it is not recorded twice).
  */
 export class TraceErrorBoundary extends Component {
   constructor(props) {
@@ -132,7 +134,9 @@ export class TraceErrorBoundary extends Component {
   componentDidCatch(error, info) {
     const { name, attributes, onError } = this.props;
     let span;
-    try {
+    // An error a span recorded already (a failing startActiveSpan callback whose error the app
+    // then rendered) is not recorded twice.
+    if (!wasRecorded(error)) try {
       span = startSpan(typeof name === "string" && name !== "" ? name : "react.error", attributes ? { attributes } : undefined);
       span.recordException(error);
       const stack = info && typeof info.componentStack === "string" ? info.componentStack.replace(/^\n+/, "") : "";

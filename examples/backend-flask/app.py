@@ -15,7 +15,7 @@ import os
 import signal
 import sys
 
-from flask import Flask, jsonify
+from flask import Flask, jsonify, request
 from opentelemetry import trace
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.instrumentation.flask import FlaskInstrumentor
@@ -38,6 +38,9 @@ FlaskInstrumentor().instrument_app(app, excluded_urls="healthz")
 
 @app.route("/api/activities/home", methods=["GET"])
 def data_home():
+    if request.args.get("fail"):
+        # The demo's "break the feed": Flask's instrumentation records the exception on its span.
+        raise RuntimeError("home activities are broken (the demo asked for it)")
     return jsonify(HomeActivities.run())
 
 

@@ -142,7 +142,11 @@ test("the feed is one trace from the browser through Flask, nested right; the er
   const pageErrors = [];
   const feedRequests = [];
   page.on("pageerror", (e) => pageErrors.push(String(e)));
-  page.on("request", (r) => { if (new URL(r.url()).pathname === "/api/activities/home") feedRequests.push(r.headers()["traceparent"]); });
+  const breakRequests = [];
+  page.on("request", (r) => {
+    const u = new URL(r.url());
+    if (u.pathname === "/api/activities/home") (u.search ? breakRequests : feedRequests).push(r.headers()["traceparent"]);
+  });
   try {
     const t = Date.now();
     await page.goto(urls.app);
@@ -150,7 +154,7 @@ test("the feed is one trace from the browser through Flask, nested right; the er
     assert.equal(await page.locator("#feed li").count(), 3, "the three mock activities");
     assert.match(await page.textContent("#feed"), /Cloud is very fun!/);
     await page.click("#boom");
-    await page.getByRole("button", { name: "the feed broke: retry" }).waitFor({ timeout: WAIT_MS });
+    await page.getByRole("button", { name: "the feed broke (HTTP 500): retry" }).waitFor({ timeout: WAIT_MS });
 
     assert.equal(feedRequests.length, 1, "StrictMode: the feed loads once");
     const [, traceId, fetchSpanId, flags] = (feedRequests[0] ?? "").split("-");
@@ -165,11 +169,15 @@ test("the feed is one trace from the browser through Flask, nested right; the er
       return ["loadData", "processData", "home-activities-mock-data"].every((n) => names.has(n)) &&
         spans.some((s) => s.kind === "client") && spans.some((s) => s.kind === "server") && spans;
     }, `trace ${traceId} with the browser's and Flask's spans`);
+    assert.equal(breakRequests.length, 1, "break the feed: one failing request");
+    const breakTraceId = breakRequests[0].split("-")[1];
     const errorTrace = await until(async () => {
-      const { traces } = await relayJson("/api/traces");
-      const summary = traces.find((s) => s.rootName === "react.error");
-      return summary && relayJson(`/api/traces/${summary.traceId}`);
-    }, "the error boundary's span");
+      const res = await fetch(`${urls.viewer}api/traces/${breakTraceId}`);
+      if (res.status !== 200) return false;
+      const t = await res.json();
+      const names = new Set(t.spans.map((s) => s.name));
+      return names.has("breakFeed") && t.spans.some((s) => s.kind === "server") && t;
+    }, "the break-the-feed trace");
     timings.trace = Date.now() - t;
 
     // One trace id across the browser and Flask.
@@ -204,14 +212,24 @@ test("the feed is one trace from the browser through Flask, nested right; the er
     assert.ok(BigInt(processData.startTimeUnixNano) >= BigInt(fetchSpan.startTimeUnixNano), "processData comes after the fetch started");
     assert.equal(spans.length, 5, `nothing else in the trace: ${spans.map((s) => s.name).join(", ")}`);
 
-    // The render error, recorded by <TraceErrorBoundary>.
-    const err = errorTrace.spans.find((s) => s.name === "react.error");
+    // "break the feed": one trace with the browser's exception (and its stack), the failing
+    // request and Flask's exception; <TraceErrorBoundary> then shows the fallback without
+    // recording the same error twice.
+    const err = errorTrace.spans.find((s) => s.name === "breakFeed");
     assert.equal(err.status, "error");
     const ev = err.events.find((e) => e.name === "exception");
     assert.ok(ev, "an exception event");
-    assert.equal(attr(ev, "exception.message"), "the feed broke");
+    assert.equal(attr(ev, "exception.message"), "the feed broke (HTTP 500)");
     assert.equal(attr(ev, "exception.type"), "Error");
-    assert.match(String(attr(err, "react.component_stack")), /at App/);
+    assert.match(String(attr(ev, "exception.stacktrace")), /App\.jsx/, "with the stack");
+    const failedFetch = errorTrace.spans.find((s) => s.kind === "client");
+    assert.equal(failedFetch.parentSpanId, err.spanId);
+    assert.equal(attr(failedFetch, "http.response.status_code"), 500);
+    const flaskErr = errorTrace.spans.find((s) => s.kind === "server");
+    assert.equal(flaskErr.parentSpanId, failedFetch.spanId, "Flask continues the failing request's trace");
+    assert.ok(flaskErr.events.some((e) => e.name === "exception" && /RuntimeError/.test(String(attr(e, "exception.type")))), "Flask's exception");
+    const { traces } = await relayJson("/api/traces");
+    assert.ok(!traces.some((t) => t.rootName === "react.error"), "the boundary does not record it again");
     assert.deepEqual(pageErrors, [], "no uncaught page errors");
 
     // The viewer shows that trace as a nested waterfall.

@@ -173,6 +173,28 @@ test("TraceErrorBoundary records the exception and component stack on an error s
   await page.context().close();
 });
 
+test("TraceErrorBoundary does not record again an error a failing startActiveSpan recorded", async () => {
+  const page = await open();
+  await page.evaluate(() => window.harness.mount("errors"));
+  await page.click("#bomb3", { timeout: WAIT_MS });
+  await page.waitForSelector("#fallback3", { timeout: WAIT_MS });
+  assert.equal(await page.evaluate(() => window.saveErrorSpan), "none", "onError gets no span: nothing recorded");
+  await page.click("#bomb", { timeout: WAIT_MS }); // a fresh error after it, recorded: the export's end marker
+  await page.waitForSelector("#fallback", { timeout: WAIT_MS });
+  await page.evaluate(() => window.canopy.forceFlush());
+  const spans = await until(() => {
+    const s = receivedSpans(h.sink);
+    return s.some((x) => x.name === "react.error") && s;
+  }, "the spans");
+  const save = one(spans, "save");
+  assert.equal(save.status.code, 2);
+  assert.equal(attr(save.events.find((e) => e.name === "exception"), "exception.message"), "kaboom save");
+  assert.equal(named(spans, "save.error").length, 0, "the boundary recorded nothing for it");
+  const exceptions = spans.flatMap((s) => (s.events || []).filter((e) => e.name === "exception").map((e) => attr(e, "exception.message")));
+  assert.equal(exceptions.filter((m) => m === "kaboom save").length, 1, "recorded once in all");
+  await page.context().close();
+});
+
 test("unmount flushes the pending spans and makes fetch and XMLHttpRequest pass straight through; a remount starts again", async () => {
   const page = await open();
   await page.evaluate(() => window.harness.mount("feed"));

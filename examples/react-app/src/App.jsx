@@ -1,5 +1,5 @@
 import { useEffect, useRef, useState } from "react";
-import { startActiveSpan } from "canopy-web";
+import { log, startActiveSpan } from "canopy-web";
 import Activity from "./Activity.jsx";
 
 export default function App() {
@@ -18,12 +18,23 @@ export default function App() {
     });
   }, []);
 
-  if (broken) throw new Error("the feed broke");         // <TraceErrorBoundary> records it
+  // "break the feed": one trace with the failing request, Flask's exception, the browser's
+  // exception (with its stack) and log lines; then the error reaches <TraceErrorBoundary>, which
+  // sees it was recorded already and does not record it twice.
+  const breakFeed = () =>
+    startActiveSpan("breakFeed", async () => {
+      log.warn("breaking the feed on purpose");
+      const res = await fetch("/api/activities/home?fail=1");
+      log.error("the feed failed", { "http.response.status_code": res.status });
+      throw new Error(`the feed broke (HTTP ${res.status})`);
+    }).catch((e) => setBroken(e));
+
+  if (broken) throw broken;
   return (
     <main>
       <h1>Cruddur</h1>
       <ul id="feed">{activities.map((a) => <Activity key={a.uuid} activity={a} />)}</ul>
-      <button id="boom" onClick={() => setBroken(true)}>break the feed</button>
+      <button id="boom" onClick={breakFeed}>break the feed</button>
     </main>
   );
 }

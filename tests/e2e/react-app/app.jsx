@@ -58,6 +58,14 @@ function Bomb({ id }) {
   return <button id={id} onClick={() => setBoom(true)}>boom</button>;
 }
 
+/** A failing startActiveSpan whose error the component then renders (throws). */
+function FailedSave() {
+  const [error, setError] = useState(null);
+  if (error) throw error;
+  const save = () => canopy.startActiveSpan("save", async () => { throw new Error("kaboom save"); }).catch(setError);
+  return <button id="bomb3" onClick={save}>save</button>;
+}
+
 function Errors() {
   return (
     <>
@@ -72,6 +80,13 @@ function Errors() {
       </TraceErrorBoundary>
       <TraceErrorBoundary name="sidebar.error" fallback={<p id="fallback2">sidebar failed</p>}>
         <Bomb id="bomb2" />
+      </TraceErrorBoundary>
+      <TraceErrorBoundary
+        name="save.error"
+        onError={(error, info, span) => { window.saveErrorSpan = span === undefined ? "none" : "recorded"; }}
+        fallback={<p id="fallback3">save failed</p>}
+      >
+        <FailedSave />
       </TraceErrorBoundary>
     </>
   );
