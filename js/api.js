@@ -403,14 +403,10 @@ function captureConsole() {
   };
 }
 
-/** An uncaught error or unhandled rejection: a short `exception` span, recorded as a failure
- *  (exception event + error status) by Rust, like a failing startActiveSpan callback. */
+/** An uncaught error or unhandled rejection: Rust records it as a failure (exception event +
+ *  error status) on the active span, or on a short `exception` span where none is active. */
 function recordUncaught(type, message, stack, rejection, page) {
-  if (memory === null) return;
-  const attributes = { "canopy.error.source": rejection ? "unhandledrejection" : "error" };
-  if (page !== undefined) attributes["page.url"] = page;
-  const span = start("exception", { attributes }, undefined);
-  raw.__fail(span._h, type !== undefined ? type : rejection ? "UnhandledRejection" : "Error", message, stack);
+  if (memory !== null) raw.__uncaught(type, message, stack, rejection, page);
 }
 
 /** Sends everything queued; resolves when each batch has had an attempt. */

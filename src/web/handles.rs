@@ -128,6 +128,17 @@ pub fn with<R>(handle: f64, f: impl FnOnce(&mut Span) -> R) -> Option<R> {
     Some(r)
 }
 
+/// The handle of the live span with `span_id` (the current span, found from its context).
+pub fn find(span_id: crate::ids::SpanId) -> Option<f64> {
+    SLAB.with(|s| {
+        let s = s.borrow();
+        s.slots.iter().enumerate().find_map(|(i, slot)| {
+            let span = slot.span.as_ref()?;
+            (span.span_context().span_id == span_id).then(|| pack(i as u32, slot.generation) as f64)
+        })
+    })
+}
+
 /// The slab half of [`with`], kept out of line so each export does not carry a copy of it.
 #[inline(never)]
 fn take_live(handle: f64) -> Option<(usize, u32, Span)> {

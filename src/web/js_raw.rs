@@ -288,6 +288,38 @@ pub fn fail(handle: f64, kind: Option<String>, message: Option<String>, stack: O
     }
 }
 
+/// An uncaught error or unhandled rejection (`rejection`) on the page at `page`: recorded as a
+/// failure (exception event + error status) on the current span when one is active and still
+/// live (an interaction whose handler threw, say; nothing when that span is not sampled), else on
+/// a short `exception` span of its own.
+#[wasm_bindgen(js_name = __uncaught)]
+pub fn uncaught(
+    kind: Option<String>,
+    message: Option<String>,
+    stack: Option<String>,
+    rejection: bool,
+    page: Option<String>,
+) {
+    let kind = Str::Owned(kind.unwrap_or_else(|| String::from(if rejection { "UnhandledRejection" } else { "Error" })));
+    let parts = (kind, owned(message), owned(stack), if rejection { "unhandledrejection" } else { "error" }, page);
+    let active = crate::context::current().and_then(|cx| handles::find(cx.span_id));
+    if active.and_then(|h| handles::with(h, |s| record_uncaught(s, &parts))).is_none() {
+        let mut span = super::tracer().start("exception");
+        record_uncaught(&mut span, &parts);
+        span.end();
+    }
+}
+
+type Uncaught = (Str, Option<Str>, Option<Str>, &'static str, Option<String>);
+
+fn record_uncaught(s: &mut Span, (kind, message, stack, source, page): &Uncaught) {
+    s.set_attribute(KeyValue::new("canopy.error.source", *source));
+    if let Some(p) = page {
+        s.set_attribute(KeyValue::new("page.url", p.clone()));
+    }
+    s.record_failure(Some(kind.clone()), message.clone(), stack.clone());
+}
+
 /// Sets the status (0 unset, 1 ok, 2 error).
 #[wasm_bindgen(js_name = __status)]
 pub fn status(handle: f64, code: u32, message: Option<String>) {

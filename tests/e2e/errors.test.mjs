@@ -77,6 +77,35 @@ for (const browser of browsers()) describe(browser, () => {
     await page.context().close();
   });
 
+  test("an uncaught error while a span is active is recorded on that span, not on a span of its own", async () => {
+    const page = await h.page();
+    await page.evaluate(async () => {
+      const c = window.canopy;
+      c.init({ serviceName: "errors-active" });
+      const target = new EventTarget();
+      target.addEventListener("save", () => { throw new TypeError("listener failed"); });
+      // A listener's exception is reported (the error event) during the dispatch, and the
+      // dispatch itself goes on: "outer" is active when Canopy hears of it.
+      c.startActiveSpan("outer", (span) => {
+        target.dispatchEvent(new Event("save"));
+        span.end();
+      });
+      c.startSpan("after").end();
+      await c.forceFlush();
+    });
+    await waitFor("the spans", () => receivedSpans(h.sink).some((s) => s.name === "after"));
+    const spans = receivedSpans(h.sink);
+    const outer = spans.find((s) => s.name === "outer");
+    assert.equal(evAttr(ev(outer), "exception.type"), "TypeError");
+    assert.equal(evAttr(ev(outer), "exception.message"), "listener failed");
+    assert.match(evAttr(ev(outer), "exception.stacktrace"), /api\.html|:\d+:\d+/);
+    assert.equal(outer.status.code, 2, "the active span gets the error status");
+    assert.equal(outer.attributes.find((a) => a.key === "canopy.error.source").value.stringValue, "error");
+    assert.equal(spans.filter((s) => s.name === "exception").length, 0, "no span of its own");
+    assert.ok(!ev(spans.find((s) => s.name === "after")), "nothing on a later span");
+    await page.context().close();
+  });
+
   test("captureErrors: false records nothing", async () => {
     const page = await h.page("", UNHANDLED);
     await page.evaluate(async () => {
