@@ -55,6 +55,8 @@ pub mod span_context;
 pub mod span_data;
 pub mod time;
 pub mod tracer;
+#[cfg(feature = "tracing")]
+pub mod tracing;
 #[cfg(target_arch = "wasm32")]
 pub mod web;
 

@@ -13,6 +13,8 @@ use wasm_bindgen_test::*;
 wasm_bindgen_test_configure!(run_in_browser);
 
 mod in_span;
+#[cfg(feature = "tracing")]
+mod tracing_layer;
 
 #[allow(clippy::option_env_unwrap)] // clippy builds without a sink; the test run has one.
 fn sink() -> &'static str {
