@@ -40,7 +40,7 @@
 //! # assert_eq!(ended[0].events[0].name, "loaded");
 //! ```
 //!
-//! In the browser, install it once at startup, after [`init`](crate::init) (this block is
+//! In the browser, install it once at startup, after `canopy_web::init` (this block is
 //! type-checked for wasm32 in `tests/readme.rs`, as the README shows it):
 //!
 //! ```ignore
