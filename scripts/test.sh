@@ -23,6 +23,7 @@ step clippy-wasm cargo clippy --target wasm32-unknown-unknown --all-targets --qu
 step clippy-native-tracing cargo clippy --all-targets --features tracing --quiet -- -D warnings
 step clippy-wasm-tracing cargo clippy --target wasm32-unknown-unknown --all-targets --features tracing --quiet -- -D warnings
 step native cargo test --features tracing --quiet
+step clippy-leptos cargo clippy -p canopy-leptos-app --target wasm32-unknown-unknown --quiet -- -D warnings
 step clippy-relay cargo clippy -p canopy-relay --all-targets --quiet -- -D warnings
 step relay cargo test -p canopy-relay --quiet
 
