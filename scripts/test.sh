@@ -19,7 +19,11 @@ step() {
 step fmt cargo fmt --all -- --check
 step clippy-native cargo clippy --all-targets --quiet -- -D warnings
 step clippy-wasm cargo clippy --target wasm32-unknown-unknown --all-targets --quiet -- -D warnings
-step native cargo test --quiet
+# The `tracing` feature (CanopyLayer) too; the tests run with it on (a superset of the tests without).
+step clippy-native-tracing cargo clippy --all-targets --features tracing --quiet -- -D warnings
+step clippy-wasm-tracing cargo clippy --target wasm32-unknown-unknown --all-targets --features tracing --quiet -- -D warnings
+step native cargo test --features tracing --quiet
+step clippy-leptos cargo clippy -p canopy-leptos-app --target wasm32-unknown-unknown --quiet -- -D warnings
 step clippy-relay cargo clippy -p canopy-relay --all-targets --quiet -- -D warnings
 step relay cargo test -p canopy-relay --quiet
 
@@ -33,7 +37,7 @@ port=$(awk '/listening/{print $2}' "$sink_out")
 if [ -z "$port" ]; then echo "sink did not start"; cat "$sink_out"; exit 1; fi
 
 CANOPY_SINK="http://127.0.0.1:$port" CHROMEDRIVER=/usr/bin/chromedriver \
-  step browser-wasm cargo test --target wasm32-unknown-unknown --test web
+  step browser-wasm cargo test --target wasm32-unknown-unknown --test web --features tracing
 step pkg ./scripts/pkg.sh
 # Both browsers, always (setup.sh installs firefox-esr): a missing Firefox fails, it is not skipped.
 CANOPY_BROWSERS=chromium,firefox step browser-js node --test --test-reporter=spec tests/e2e/

@@ -2,8 +2,9 @@
 //!
 //! JavaScript has no implicit async context in browsers, and guessing one (as zone.js does)
 //! gives wrong parents. Canopy makes a span current only while a callback runs synchronously
-//! ([`with_span_context`]); code that runs later passes its parent explicitly. So a span can
-//! never leak into an unrelated flow.
+//! ([`with_span_context`]); code that runs later passes its parent explicitly, or is a future
+//! wrapped with [`InSpan::in_span`](crate::InSpan::in_span), which makes its span current for
+//! exactly the run of each poll. So a span can never leak into an unrelated flow.
 
 #[allow(unused_imports)]
 use crate::prelude::*;

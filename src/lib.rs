@@ -7,8 +7,11 @@
 //! `let tracer = canopy_web::init(Config::new("frontend"))?;` and keep the [`Tracer`] it
 //! returns (`init`, and `tracer()` that gives it back anywhere, exist on wasm32 only: `init`
 //! starts the browser's export pipeline). A span ends when dropped; a child names its parent, so
-//! the tree stays right across `.await`. The example runs natively: its hidden setup builds the
-//! tracer with [`Tracer::new`] and an [`InMemoryProcessor`](export::InMemoryProcessor).
+//! the tree stays right across `.await`; [`InSpan::in_span`] keeps a span current for a whole
+//! future, so fetches inside it are its children; with the cargo feature `tracing`,
+//! `tracing::CanopyLayer` records `tracing` spans and events (`#[instrument]`). The example runs
+//! natively: its hidden setup builds the tracer with [`Tracer::new`] and an
+//! [`InMemoryProcessor`](export::InMemoryProcessor).
 //!
 //! ```
 //! # use canopy_web::{Config, Tracer, export::InMemoryProcessor};
@@ -44,6 +47,7 @@ pub mod config;
 pub mod context;
 pub mod error;
 pub mod export;
+pub mod future;
 pub mod ids;
 pub mod instrument;
 pub mod log_data;
@@ -55,12 +59,15 @@ pub mod span_context;
 pub mod span_data;
 pub mod time;
 pub mod tracer;
+#[cfg(feature = "tracing")]
+pub mod tracing;
 #[cfg(target_arch = "wasm32")]
 pub mod web;
 
 pub use attribute::{KeyValue, Value};
 pub use config::{BatchConfig, Config, SpanLimits, UrlPattern};
 pub use error::{ConfigError, ConfigProblem};
+pub use future::{InSpan, InSpanFuture};
 pub use ids::{SpanId, TraceFlags, TraceId};
 pub use log_data::{LogData, Severity};
 pub use span::{Span, SpanBuilder};

@@ -34,4 +34,12 @@ impl<T> Local<T> {
     pub fn with<R>(&'static self, f: impl FnOnce(&T) -> R) -> R {
         f(&self.0)
     }
+
+    /// Runs `f` with the value, as `LocalKey::try_with` does (a `static` is never destroyed, so
+    /// this never fails).
+    #[inline]
+    #[allow(dead_code)] // used by some features only
+    pub fn try_with<R>(&'static self, f: impl FnOnce(&T) -> R) -> Result<R, core::convert::Infallible> {
+        Ok(f(&self.0))
+    }
 }

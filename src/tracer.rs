@@ -41,7 +41,8 @@ use core::cell::{Cell, RefCell};
 /// A new span's parent is, by default, the current span: the one whose [`Tracer::in_span`] or
 /// [`Span::in_scope`] callback is running. Nothing stays current after the callback returns
 /// (there is no implicit async context), so code after an `.await` names its parent with
-/// [`Span::child`]. Root spans are sampled with `config.sample_rate`; children follow their
+/// [`Span::child`], or runs in a future wrapped with [`InSpan::in_span`](crate::InSpan::in_span).
+/// Root spans are sampled with `config.sample_rate`; children follow their
 /// parent's decision.
 ///
 /// ```

@@ -12,6 +12,10 @@ use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
 
+mod in_span;
+#[cfg(feature = "tracing")]
+mod tracing_layer;
+
 #[allow(clippy::option_env_unwrap)] // clippy builds without a sink; the test run has one.
 fn sink() -> &'static str {
     option_env!("CANOPY_SINK").expect("build with CANOPY_SINK=http://127.0.0.1:PORT (make test does)")
@@ -26,8 +30,8 @@ async fn fetch_json(url: &str) -> JsValue {
     JsFuture::from(json.call0(&resp).unwrap().unchecked_into::<Promise>()).await.unwrap()
 }
 
-/// The spans the sink received, as (name, spanId, parentSpanId, kind).
-async fn received() -> Vec<(String, String, String, f64)> {
+/// The spans the sink received, as OTLP JSON span objects.
+async fn received_spans() -> Vec<serde_json::Value> {
     let mut url = sink().to_string();
     url.push_str("/received");
     let v = fetch_json(&url).await;
@@ -37,18 +41,92 @@ async fn received() -> Vec<(String, String, String, f64)> {
     for req in parsed.as_array().unwrap() {
         for rs in req["body"]["resourceSpans"].as_array().unwrap() {
             for ss in rs["scopeSpans"].as_array().unwrap() {
-                for s in ss["spans"].as_array().unwrap() {
-                    out.push((
-                        s["name"].as_str().unwrap().to_string(),
-                        s["spanId"].as_str().unwrap().to_string(),
-                        s["parentSpanId"].as_str().unwrap_or("").to_string(),
-                        s["kind"].as_f64().unwrap(),
-                    ));
-                }
+                out.extend(ss["spans"].as_array().unwrap().iter().cloned());
             }
         }
     }
     out
+}
+
+/// The spans the sink received, as (name, spanId, parentSpanId, kind).
+async fn received() -> Vec<(String, String, String, f64)> {
+    let spans = received_spans().await;
+    spans
+        .iter()
+        .map(|s| {
+            (
+                s["name"].as_str().unwrap().to_string(),
+                s["spanId"].as_str().unwrap().to_string(),
+                s["parentSpanId"].as_str().unwrap_or("").to_string(),
+                s["kind"].as_f64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// Starts the SDK exporting to the sink (stop it with `canopy_web::web::shutdown`).
+fn start_sdk(service: &str) -> canopy_web::Tracer {
+    let mut endpoint = sink().to_string();
+    endpoint.push_str("/v1/traces");
+    canopy_web::init(Config::new(service).with_endpoint(endpoint)).unwrap()
+}
+
+/// Resolves after `ms` milliseconds (a setTimeout Promise).
+async fn sleep(ms: u32) {
+    let timeout = Function::new_with_args("ms", "return new Promise((r) => setTimeout(r, ms))");
+    let p: Promise = timeout.call1(&JsValue::UNDEFINED, &ms.into()).unwrap().unchecked_into();
+    JsFuture::from(p).await.unwrap();
+}
+
+/// Runs `f` as its own task (`spawn_local`); the returned future resolves when it is done.
+fn spawn(f: impl core::future::Future<Output = ()> + 'static) -> JsFuture {
+    let mut done = None;
+    let finished = Promise::new(&mut |resolve, _| done = Some(resolve));
+    let done = done.unwrap();
+    wasm_bindgen_futures::spawn_local(async move {
+        f.await;
+        done.call0(&JsValue::UNDEFINED).unwrap();
+    });
+    JsFuture::from(finished)
+}
+
+/// A GET through the page's `fetch` (the patched one while the SDK runs), tagged in the query
+/// so that its CLIENT span can be found with [`client_span`].
+async fn fetch_tagged(tag: &str) {
+    let mut url = sink().to_string();
+    url.push_str("/received?from=");
+    url.push_str(tag);
+    fetch_json(&url).await;
+}
+
+/// The CLIENT span of [`fetch_tagged`]`(tag)`.
+fn client_span<'a>(spans: &'a [serde_json::Value], tag: &str) -> &'a serde_json::Value {
+    let suffix = format!("from={tag}");
+    spans
+        .iter()
+        .find(|s| s["kind"] == 3 && attr(s, "url.full").is_some_and(|u| u.ends_with(&suffix)))
+        .unwrap_or_else(|| panic!("no CLIENT span for {tag}"))
+}
+
+/// The exported span named `name`.
+fn span_named<'a>(spans: &'a [serde_json::Value], name: &str) -> &'a serde_json::Value {
+    spans.iter().find(|s| s["name"] == name).unwrap_or_else(|| panic!("{name} exported"))
+}
+
+/// A string, integer or boolean attribute of an exported span (or event), as text.
+fn attr(span: &serde_json::Value, key: &str) -> Option<String> {
+    let kv = span["attributes"].as_array()?.iter().find(|kv| kv["key"] == key)?;
+    let v = &kv["value"];
+    v["stringValue"]
+        .as_str()
+        .map(str::to_string)
+        .or_else(|| v["intValue"].as_str().map(str::to_string))
+        .or_else(|| v["boolValue"].as_bool().map(|b| b.to_string()))
+}
+
+/// The parent span id of an exported span ("" for a root).
+fn parent(span: &serde_json::Value) -> &str {
+    span["parentSpanId"].as_str().unwrap_or("")
 }
 
 #[wasm_bindgen_test]
