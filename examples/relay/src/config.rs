@@ -123,6 +123,9 @@ pub struct Args {
     /// Most spans in one request.
     #[arg(long, env = "CANOPY_MAX_SPANS", default_value_t = Limits::default().max_spans)]
     pub max_spans: usize,
+    /// Most log records in one request.
+    #[arg(long, env = "CANOPY_MAX_LOG_RECORDS", default_value_t = Limits::default().max_log_records)]
+    pub max_log_records: usize,
     /// Most attributes on one span, event, link, resource or scope.
     #[arg(long, env = "CANOPY_MAX_ATTRIBUTES", default_value_t = Limits::default().max_attributes)]
     pub max_attributes: usize,
@@ -299,6 +302,7 @@ impl Config {
             max_body_bytes: a.max_body_bytes,
             max_decompressed_bytes: a.max_decompressed_bytes,
             max_spans: a.max_spans,
+            max_log_records: a.max_log_records,
             max_attributes: a.max_attributes,
             max_value_bytes: a.max_value_bytes,
             ..Limits::default()
@@ -386,6 +390,9 @@ impl Config {
         ));
         if let Some(daemon) = self.xray_daemon {
             lines.push(format!("X-Ray: segments to the daemon at {daemon} (UDP)"));
+        }
+        if self.upstream.as_ref().is_some_and(|u| !u.url.path().ends_with(crate::app::TRACES_PATH)) {
+            lines.push(format!("logs: not forwarded (the upstream URL does not end in {})", crate::app::TRACES_PATH));
         }
         lines.join("\n")
     }

@@ -9,6 +9,7 @@ mod forward;
 mod fuzz;
 mod limits;
 mod local;
+mod logs;
 mod rollbar;
 mod shutdown;
 mod skew;
