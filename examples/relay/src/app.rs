@@ -52,6 +52,8 @@ pub struct Relay {
     pub body_bytes: Arc<Semaphore>,
     /// Sends spans to the X-Ray daemon (`CANOPY_XRAY_DAEMON`).
     pub xray: Option<crate::xray::XRay>,
+    /// Sends log records to CloudWatch Logs (`CANOPY_CLOUDWATCH_LOG_GROUP`).
+    pub cloudwatch: Option<crate::cloudwatch::CloudWatch>,
 }
 
 /// The client's address for budgets: the peer, or the configured header's (set by
@@ -90,6 +92,11 @@ impl AppState {
                 .map(|r| crate::rollbar::Rollbar::start(r, metrics.rollbar.clone()))
                 .transpose()?,
             xray: config.xray_daemon.map(|d| crate::xray::XRay::start(d, metrics.clone())).transpose()?,
+            cloudwatch: config
+                .cloudwatch
+                .as_ref()
+                .map(|c| crate::cloudwatch::CloudWatch::start(c, metrics.cloudwatch.clone()))
+                .transpose()?,
             limiter: RateLimiter::new(config.rate_limit, u64::from(config.rate_burst)),
             span_budget: RateLimiter::new(config.client_span_rate, config.client_span_burst),
             byte_budget: RateLimiter::new(config.client_byte_rate, config.client_byte_burst),

@@ -5,6 +5,7 @@
 //! `CANOPY_*` name for every other flag. Without a key and without an upstream the relay runs
 //! local-only: it keeps traces in memory and serves the viewer.
 
+use crate::cloudwatch::CloudWatchConfig;
 use crate::error::ConfigError;
 use crate::forward::{RetryPolicy, Upstream};
 use crate::rollbar::RollbarConfig;
@@ -198,6 +199,14 @@ pub struct Args {
     /// Spans whose trace id is not X-Ray compatible are skipped (and counted).
     #[arg(long, env = "CANOPY_XRAY_DAEMON")]
     pub xray_daemon: Option<String>,
+    /// Also send log records to this CloudWatch Logs log group (created if missing), with
+    /// PutLogEvents. Credentials and region come from the standard AWS environment
+    /// (AWS_REGION, AWS_ACCESS_KEY_ID, AWS_PROFILE, ...); AWS_ENDPOINT_URL points elsewhere.
+    #[arg(long, env = "CANOPY_CLOUDWATCH_LOG_GROUP")]
+    pub cloudwatch_log_group: Option<String>,
+    /// The log stream in that group (created if missing).
+    #[arg(long, env = "CANOPY_CLOUDWATCH_LOG_STREAM", default_value = crate::cloudwatch::DEFAULT_STREAM)]
+    pub cloudwatch_log_stream: String,
 }
 
 /// The resolved configuration. `Config::default()` is local mode on 127.0.0.1:4318.
@@ -242,6 +251,8 @@ pub struct Config {
     pub shutdown_grace: Duration,
     /// Send X-Ray segment documents to this daemon; `None` is off.
     pub xray_daemon: Option<SocketAddr>,
+    /// Send log records to CloudWatch Logs; `None` is off.
+    pub cloudwatch: Option<CloudWatchConfig>,
 }
 
 impl Default for Config {
@@ -342,6 +353,11 @@ impl Config {
             store_trace_bytes: a.store_trace_bytes.clamp(1, a.store_bytes.max(1)),
             shutdown_grace: Duration::from_millis(a.shutdown_grace_ms),
             xray_daemon: a.xray_daemon.filter(|d| !d.trim().is_empty()).map(|d| xray_daemon(&d)).transpose()?,
+            cloudwatch: a
+                .cloudwatch_log_group
+                .filter(|g| !g.trim().is_empty())
+                .map(|g| CloudWatchConfig::new(&g, &a.cloudwatch_log_stream))
+                .transpose()?,
         })
     }
 
@@ -393,6 +409,9 @@ impl Config {
         }
         if self.upstream.as_ref().is_some_and(|u| !u.url.path().ends_with(crate::app::TRACES_PATH)) {
             lines.push(format!("logs: not forwarded (the upstream URL does not end in {})", crate::app::TRACES_PATH));
+        }
+        if let Some(c) = &self.cloudwatch {
+            lines.push(format!("CloudWatch Logs: log records to {}/{}", c.log_group, c.log_stream));
         }
         lines.join("\n")
     }
@@ -543,5 +562,19 @@ mod tests {
             Some(([127, 0, 0, 1], 2000).into())
         );
         assert_eq!(config(&[]).unwrap().xray_daemon, None, "off unless set");
+    }
+
+    #[test]
+    fn cloudwatch_settings() {
+        assert_eq!(config(&[]).unwrap().cloudwatch, None, "off unless a group is set");
+        assert_eq!(config(&["--cloudwatch-log-group", " "]).unwrap().cloudwatch, None);
+        let c = config(&["--cloudwatch-log-group", "/canopy/web"]).unwrap();
+        let cw = c.cloudwatch.as_ref().unwrap();
+        assert_eq!((cw.log_group.as_str(), cw.log_stream.as_str()), ("/canopy/web", "canopy-relay"));
+        assert!(c.describe().contains("CloudWatch Logs: log records to /canopy/web/canopy-relay"), "{}", c.describe());
+        let c = config(&["--cloudwatch-log-group", "g", "--cloudwatch-log-stream", "s1"]).unwrap();
+        assert_eq!(c.cloudwatch.unwrap().log_stream, "s1");
+        assert!(config(&["--cloudwatch-log-group", "bad group"]).is_err());
+        assert!(config(&["--cloudwatch-log-group", "g", "--cloudwatch-log-stream", "a*b"]).is_err());
     }
 }

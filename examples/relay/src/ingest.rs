@@ -65,7 +65,12 @@ impl Received for ExportLogsServiceRequest {
         skew::apply_logs(self, offset_ms);
     }
 
-    fn deliver(&self, _app: &AppState) {}
+    fn deliver(&self, app: &AppState) {
+        // Queued for the CloudWatch Logs sender task: ingest never waits on AWS.
+        if let Some(cloudwatch) = &app.cloudwatch {
+            cloudwatch.submit(self);
+        }
+    }
 }
 
 /// `POST /v1/traces`.

@@ -58,6 +58,8 @@ pub struct Metrics {
     pub rollbar: std::sync::Arc<crate::rollbar::Counters>,
     /// The X-Ray exporter's counters.
     pub xray: crate::xray::XRayStats,
+    /// CloudWatch Logs events; shared with its sender task.
+    pub cloudwatch: std::sync::Arc<crate::cloudwatch::CloudWatchStats>,
 }
 
 impl Default for Metrics {
@@ -74,6 +76,7 @@ impl Default for Metrics {
             latency_count: AtomicU64::new(0),
             rollbar: Default::default(),
             xray: Default::default(),
+            cloudwatch: Default::default(),
         }
     }
 }
@@ -134,6 +137,7 @@ impl Metrics {
         let _ = writeln!(o, "{h}_count {count}");
         self.rollbar.render(o);
         self.xray.render(o);
+        self.cloudwatch.render(o);
         if let Some(st) = store {
             for (name, kind, help, n) in [
                 ("traces_stored", "gauge", "Traces held by the local viewer.", st.traces as u64),

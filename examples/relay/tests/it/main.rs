@@ -1,6 +1,7 @@
 //! The relay's integration tests: real HTTP on 127.0.0.1 against a recording upstream.
 
 mod budgets;
+mod cloudwatch;
 mod corpus;
 mod cors;
 mod deep;
