@@ -145,6 +145,9 @@ fn attrs(kvs: &[KeyValue]) -> Vec<Attr> {
         .collect()
 }
 
+/// An OTLP value as plain JSON (for the viewer and CloudWatch Logs messages): integers beyond
+/// 2^53 and non-finite doubles as strings, bytes as base64.
+///
 /// Recursive, but only as deep as `Limits::max_value_depth` (8): validation refused deeper values
 /// before this runs (and decoding refused nesting past `max_depth`, counted before decoding).
 pub(crate) fn json(v: &AnyValue) -> serde_json::Value {

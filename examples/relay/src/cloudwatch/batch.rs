@@ -17,7 +17,7 @@
 
 use crate::model::{AnyValue, KeyValue, LogRecord, Value};
 use crate::validate::hex;
-use base64::Engine;
+use crate::view::json;
 use serde::Serialize;
 use serde_json::{Map, Value as J};
 
@@ -149,26 +149,6 @@ fn severity(r: &LogRecord) -> &str {
         17..=20 => "ERROR",
         21..=24 => "FATAL",
         _ => "UNSPECIFIED",
-    }
-}
-
-/// An OTLP value as plain JSON. Recursion is bounded: validation refused values nested deeper
-/// than `max_value_depth`.
-fn json(v: &AnyValue) -> J {
-    match &v.value {
-        None => J::Null,
-        Some(Value::StringValue(s)) => J::String(s.clone()),
-        Some(Value::BoolValue(b)) => J::Bool(*b),
-        Some(Value::IntValue(i)) => J::from(*i),
-        // NaN and the infinities have no JSON number: their names.
-        Some(Value::DoubleValue(d)) => {
-            serde_json::Number::from_f64(*d).map_or_else(|| J::String(d.to_string()), J::Number)
-        }
-        Some(Value::BytesValue(b)) => J::String(base64::engine::general_purpose::STANDARD.encode(b)),
-        Some(Value::ArrayValue(a)) => J::Array(a.values.iter().map(json).collect()),
-        Some(Value::KvlistValue(l)) => {
-            J::Object(l.values.iter().map(|kv| (kv.key.clone(), kv.value.as_ref().map_or(J::Null, json))).collect())
-        }
     }
 }
 
