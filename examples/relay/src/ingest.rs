@@ -66,6 +66,10 @@ impl Received for ExportLogsServiceRequest {
     }
 
     fn deliver(&self, app: &AppState) {
+        // Beside their spans in the viewer, when the relay keeps traces.
+        if let Some(store) = &app.store {
+            store.insert_logs(view::logs(self));
+        }
         // Queued for the CloudWatch Logs sender task: ingest never waits on AWS.
         if let Some(cloudwatch) = &app.cloudwatch {
             cloudwatch.submit(self);

@@ -145,6 +145,12 @@ impl Metrics {
                 ("store_bytes", "gauge", "Estimated bytes held by the local viewer.", st.bytes as u64),
                 ("store_evicted_traces_total", "counter", "Traces evicted to stay within bounds.", st.evicted_traces),
                 ("store_skipped_spans_total", "counter", "Spans not kept: their trace was full.", st.skipped_spans),
+                (
+                    "store_skipped_log_records_total",
+                    "counter",
+                    "Log records not kept: their trace was full.",
+                    st.skipped_logs,
+                ),
             ] {
                 let metric = format!("canopy_relay_{name}");
                 header(o, &metric, kind, help);

@@ -360,6 +360,24 @@ pub struct LogRecord {
     pub event_name: String,
 }
 
+impl LogRecord {
+    /// The severity text, or the name the severity number stands for.
+    pub fn severity(&self) -> &str {
+        if !self.severity_text.is_empty() {
+            return &self.severity_text;
+        }
+        match self.severity_number {
+            1..=4 => "TRACE",
+            5..=8 => "DEBUG",
+            9..=12 => "INFO",
+            13..=16 => "WARN",
+            17..=20 => "ERROR",
+            21..=24 => "FATAL",
+            _ => "UNSPECIFIED",
+        }
+    }
+}
+
 impl ExportLogsServiceRequest {
     /// Every log record with its resource's attributes, in order.
     pub fn records(&self) -> impl Iterator<Item = (&[KeyValue], &LogRecord)> {

@@ -80,7 +80,7 @@ pub fn event(resource: &[KeyValue], r: &LogRecord, now_ms: i64) -> (Event, bool)
     let mut line = Line {
         trace_id: (!r.trace_id.is_empty()).then(|| hex(&r.trace_id)),
         span_id: (!r.span_id.is_empty()).then(|| hex(&r.span_id)),
-        severity: severity(r),
+        severity: r.severity(),
         body: r.body.as_ref().map_or(J::Null, json),
         attributes: r.attributes.iter().map(|kv| (kv.key.clone(), kv.value.as_ref().map_or(J::Null, json))).collect(),
         service,
@@ -134,22 +134,6 @@ fn escaped_prefix(s: &str, room: usize) -> &str {
         used += n;
     }
     s
-}
-
-/// The record's severity text, or the name its number stands for.
-fn severity(r: &LogRecord) -> &str {
-    if !r.severity_text.is_empty() {
-        return &r.severity_text;
-    }
-    match r.severity_number {
-        1..=4 => "TRACE",
-        5..=8 => "DEBUG",
-        9..=12 => "INFO",
-        13..=16 => "WARN",
-        17..=20 => "ERROR",
-        21..=24 => "FATAL",
-        _ => "UNSPECIFIED",
-    }
 }
 
 /// Sorts `events` by time (stable: records with the same time keep their order) and cuts them

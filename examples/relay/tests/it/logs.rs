@@ -300,3 +300,62 @@ async fn an_upstream_without_a_traces_path_gets_no_logs() {
     let paths: Vec<String> = up.received().into_iter().map(|r| r.path).collect();
     assert_eq!(paths, ["/ingest"], "traces only");
 }
+
+/// The viewer's API puts a trace's log records beside its spans (issue 11: "the local viewer
+/// shows a trace's log records").
+#[tokio::test]
+async fn the_viewer_api_shows_log_records_with_their_trace() {
+    let relay = Relay::start(local()).await;
+    let start = now_ms();
+    // Logs may come before their spans: kept, but the trace is listed once it has spans.
+    assert_eq!(post_json(&relay.logs(), &sdk_logs(2, start)).await.status, 200);
+    assert!(get(&relay.url("/api/traces")).await.json()["traces"].as_array().unwrap().is_empty());
+    assert_eq!(get(&relay.url(&format!("/api/traces/{TRACE}"))).await.status, 404);
+    assert_eq!(post_json(&relay.traces(), GOLDEN).await.status, 200);
+    assert_eq!(post_json(&relay.logs(), &sdk_logs(2, start)).await.status, 200, "a retry");
+    let detail = get(&relay.url(&format!("/api/traces/{TRACE}"))).await.json();
+    let logs = detail["logs"].as_array().unwrap();
+    assert_eq!(logs.len(), 2, "the retry added nothing: {detail}");
+    assert_eq!(logs[0]["spanId"], SPAN);
+    assert_eq!((logs[0]["severity"].as_str(), logs[0]["severityNumber"].as_i64()), (Some("ERROR"), Some(17)));
+    assert_eq!(logs[0]["body"], "feed failed 0");
+    assert_eq!(logs[1]["timeUnixNano"], ((start as u64 + 1) * 1_000_000).to_string());
+    assert_eq!(logs[0]["attributes"][0]["value"], 500);
+    assert!(detail["spans"].as_array().unwrap().iter().any(|s| s["spanId"] == SPAN), "its span is in the trace");
+    let text = String::from_utf8(get(&relay.url("/metrics")).await.body).unwrap();
+    assert!(text.contains("canopy_relay_store_skipped_log_records_total 0"), "{text}");
+}
+
+/// The viewer page in headless Chromium (as `deep.rs` runs it): each record under its span with
+/// its severity and body, the trace's own records apart, and "Logs (n)" in the span's details.
+#[tokio::test]
+async fn the_viewer_page_lists_log_records_under_their_span() {
+    let relay = Relay::start(local()).await;
+    assert_eq!(post_json(&relay.traces(), GOLDEN).await.status, 200);
+    let start = now_ms();
+    assert_eq!(post_json(&relay.logs(), &sdk_logs(2, start)).await.status, 200);
+    let own = sdk_logs(1, start).replace(&format!(r#","spanId":"{SPAN}""#), "").replace("feed failed 0", "trace only");
+    let res = post_json(&relay.logs(), &own.replace(r#""severityNumber":17"#, r#""severityNumber":13"#)).await;
+    assert_eq!(res.status, 200, "{}", res.message());
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+    let playwright = format!("{root}/tools/node_modules/playwright-core/index.mjs");
+    assert!(std::path::Path::new(&playwright).exists(), "{playwright}: run scripts/setup.sh (make test does)");
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/it/viewer_logs.mjs");
+    let base = relay.url("");
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("node").args([script, &playwright, &base, TRACE, SPAN]).output().expect("node runs")
+    })
+    .await
+    .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let got: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(got["errors"], serde_json::json!([]), "{got}");
+    let under = got["bySpan"][SPAN].as_array().unwrap_or_else(|| panic!("{got}"));
+    let texts: Vec<&str> = under.iter().map(|l| l["text"].as_str().unwrap()).collect();
+    assert_eq!(texts, ["feed failed 0", "feed failed 1"], "{got}");
+    assert_eq!((under[0]["severity"].as_str(), under[0]["cls"].as_str()), (Some("ERROR"), Some("log error")));
+    assert_eq!(got["bySpan"].as_object().unwrap().len(), 1, "only under their span: {got}");
+    assert_eq!(got["trace"][0]["text"], "trace only", "{got}");
+    assert!(got["heads"].as_array().unwrap().iter().any(|h| h == "Logs (2)"), "{got}");
+    assert!(got["meta"].as_str().unwrap().contains("3 logs"), "{got}");
+}
