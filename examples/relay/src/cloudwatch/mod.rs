@@ -119,11 +119,16 @@ impl CloudWatch {
     /// the log at the first call, not here.
     pub fn start(config: &CloudWatchConfig, stats: Arc<CloudWatchStats>) -> Result<CloudWatch, ConfigError> {
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| ConfigError::CloudWatchRuntime)?;
-        let (tx, rx) = mpsc::channel(QUEUE_REQUESTS);
-        let queued_bytes = Arc::new(AtomicUsize::new(0));
-        let sender = Sender { config: config.clone(), stats: stats.clone(), queued_bytes: queued_bytes.clone() };
+        let (handle, rx) = CloudWatch::queue(stats.clone());
+        let sender = Sender { config: config.clone(), stats, queued_bytes: handle.queued_bytes.clone() };
         runtime.spawn(sender.run(rx));
-        Ok(CloudWatch { tx, queued_bytes, stats })
+        Ok(handle)
+    }
+
+    /// The handle and the receiving end of its queue.
+    fn queue(stats: Arc<CloudWatchStats>) -> (CloudWatch, mpsc::Receiver<Vec<Event>>) {
+        let (tx, rx) = mpsc::channel(QUEUE_REQUESTS);
+        (CloudWatch { tx, queued_bytes: Arc::new(AtomicUsize::new(0)), stats }, rx)
     }
 
     /// Queues `req`'s records as events; never waits (a full queue drops them, counted).
@@ -315,6 +320,44 @@ mod tests {
             assert!(CloudWatchConfig::new(group, stream).is_err(), "{why}");
         }
         assert!(CloudWatchConfig::new(&"g".repeat(513), "s").is_err(), "long group");
+    }
+
+    #[test]
+    fn a_full_queue_drops_and_counts_without_waiting() {
+        use crate::model::{AnyValue, LogRecord, ResourceLogs, ScopeLogs, Value};
+        let logs = |n: usize, body_bytes: usize| {
+            let record = LogRecord {
+                body: Some(AnyValue { value: Some(Value::StringValue("x".repeat(body_bytes))) }),
+                ..Default::default()
+            };
+            ExportLogsServiceRequest {
+                resource_logs: vec![ResourceLogs {
+                    scope_logs: vec![ScopeLogs { log_records: vec![record; n], ..Default::default() }],
+                    ..Default::default()
+                }],
+            }
+        };
+        let stats = Arc::new(CloudWatchStats::default());
+        let (cw, mut rx) = CloudWatch::queue(stats.clone());
+        // 100 records of 200 kB: over the queue's 16 MiB, refused whole.
+        cw.submit(&logs(100, 200_000));
+        assert_eq!((stats.dropped.load(Relaxed), cw.queued_bytes.load(Relaxed)), (100, 0));
+        // Small requests: the queue takes QUEUE_REQUESTS of them, then drops.
+        for _ in 0..QUEUE_REQUESTS + 5 {
+            cw.submit(&logs(2, 10));
+        }
+        assert_eq!(stats.dropped.load(Relaxed), 100 + 10, "5 requests of 2 records");
+        assert!(cw.queued_bytes.load(Relaxed) > 0);
+        // Taking from the queue frees its bytes (what the sender does).
+        let sender = Sender {
+            config: CloudWatchConfig::new("g", "s").unwrap(),
+            stats: stats.clone(),
+            queued_bytes: cw.queued_bytes.clone(),
+        };
+        while let Ok(events) = rx.try_recv() {
+            assert_eq!(sender.take(events).len(), 2);
+        }
+        assert_eq!(cw.queued_bytes.load(Relaxed), 0);
     }
 
     #[test]

@@ -95,13 +95,18 @@ struct RelayProcess {
 
 impl RelayProcess {
     fn start(moto: &Moto, env: &[(&str, &str)]) -> RelayProcess {
+        RelayProcess::with_endpoint(&moto.endpoint, env)
+    }
+
+    /// The relay with `AWS_ENDPOINT_URL` at `endpoint`.
+    fn with_endpoint(endpoint: &str, env: &[(&str, &str)]) -> RelayProcess {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_canopy-relay"));
         cmd.env_clear()
             .env("CANOPY_LISTEN", "127.0.0.1:0")
             .env("CANOPY_RATE_LIMIT", "0")
             .env("CANOPY_QUIET", "1")
             .env("CANOPY_LOG", "info")
-            .env("AWS_ENDPOINT_URL", &moto.endpoint)
+            .env("AWS_ENDPOINT_URL", endpoint)
             .env("AWS_ACCESS_KEY_ID", "testing")
             .env("AWS_SECRET_ACCESS_KEY", "testing")
             .env("AWS_REGION", "us-east-1")
@@ -300,4 +305,77 @@ async fn an_existing_group_is_used_and_the_stream_defaults_to_canopy_relay() {
     );
     assert_eq!(relay.metric("canopy_relay_cloudwatch_events_total{outcome=\"sent\"}").await, 3000);
     assert!(!relay.said().contains("WARN"), "the existing group was no error: {}", relay.said());
+}
+
+/// An error as CloudWatch Logs (AWS JSON 1.1) sends it.
+fn aws_error(code: &str) -> Reply {
+    let body = format!(r#"{{"__type":"{code}","message":"from the test"}}"#).into_bytes();
+    Reply::Body(400, "application/x-amz-json-1.1", body)
+}
+
+fn aws_ok() -> Reply {
+    Reply::Body(200, "application/x-amz-json-1.1", b"{}".to_vec())
+}
+
+/// Which CloudWatch Logs operations the recording server got, in order.
+fn operations(up: &Upstream) -> Vec<String> {
+    let target = |r: &Received| r.header("x-amz-target").unwrap_or("?").trim_start_matches("Logs_20140328.").to_owned();
+    up.received().iter().map(target).collect()
+}
+
+/// Throttling outlasts the SDK's own three attempts; the sender backs off and tries again.
+/// A recording HTTP server stands in for CloudWatch Logs (moto cannot throttle).
+#[tokio::test]
+async fn throttled_calls_are_retried_with_backoff() {
+    let up = Upstream::start().await;
+    up.push([aws_error("ThrottlingException"), aws_error("ThrottlingException"), aws_error("ThrottlingException")]);
+    up.push([aws_error("ThrottlingException"), aws_ok()]);
+    let endpoint = format!("http://{}", up.addr);
+    let relay = RelayProcess::with_endpoint(&endpoint, &[("CANOPY_CLOUDWATCH_LOG_GROUP", "g")]);
+    let body = request(vec![record(now_ms(), Some("4bf92f3577b34da6a3ce929d0e0e4736"), "throttled")]);
+    let t = Instant::now();
+    assert_eq!(post_json(&relay.url("/v1/logs"), &body).await.status, 200, "ingest does not wait on AWS");
+    assert!(t.elapsed() < Duration::from_secs(2));
+    let sent = "canopy_relay_cloudwatch_events_total{outcome=\"sent\"}";
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while relay.metric(sent).await == 0 {
+        assert!(Instant::now() < deadline, "not sent within 30 s: {:?}\n{}", operations(&up), relay.said());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(operations(&up), ["PutLogEvents"; 5]);
+    assert_eq!(relay.metric("canopy_relay_cloudwatch_calls_total").await, 2, "the SDK's 3 attempts, then ours");
+    assert!(relay.said().contains("PutLogEvents failed, retrying"), "{}", relay.said());
+    let put: Value = serde_json::from_slice(&up.received()[4].body).unwrap();
+    assert_eq!((put["logGroupName"].as_str(), put["logStreamName"].as_str()), (Some("g"), Some("canopy-relay")));
+    assert!(put["logEvents"][0]["message"].as_str().unwrap().contains(r#""body":"throttled""#), "{put}");
+    let auth = up.received()[0].header("authorization").unwrap_or_default().to_owned();
+    assert!(auth.starts_with("AWS4-HMAC-SHA256 Credential=testing/"), "signed with the environment's key: {auth}");
+}
+
+/// A missing group: created (then the stream), and the call made again. A refusal that retrying
+/// cannot fix is not retried; its events are counted as failed.
+#[tokio::test]
+async fn a_missing_group_is_created_and_bad_calls_are_not_retried() {
+    let up = Upstream::start().await;
+    up.push([aws_error("ResourceNotFoundException"), aws_ok(), aws_error("ResourceAlreadyExistsException"), aws_ok()]);
+    let endpoint = format!("http://{}", up.addr);
+    let relay = RelayProcess::with_endpoint(&endpoint, &[("CANOPY_CLOUDWATCH_LOG_GROUP", "g")]);
+    let body = request(vec![record(now_ms(), None, "first")]);
+    assert_eq!(post_json(&relay.url("/v1/logs"), &body).await.status, 200);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while operations(&up).len() < 4 {
+        assert!(Instant::now() < deadline, "{:?}\n{}", operations(&up), relay.said());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(operations(&up), ["PutLogEvents", "CreateLogGroup", "CreateLogStream", "PutLogEvents"]);
+
+    up.push([aws_error("InvalidParameterException")]);
+    assert_eq!(post_json(&relay.url("/v1/logs"), &body).await.status, 200);
+    let failed = "canopy_relay_cloudwatch_events_total{outcome=\"failed\"}";
+    while relay.metric(failed).await == 0 {
+        assert!(Instant::now() < deadline, "{:?}\n{}", operations(&up), relay.said());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(operations(&up).len(), 5, "no retry: {:?}", operations(&up));
+    assert!(relay.said().contains("gave up on a PutLogEvents call"), "{}", relay.said());
 }
