@@ -111,6 +111,15 @@ impl AppState {
     }
 }
 
+impl AppState {
+    /// Lets the background exporters send what they hold, within `grace` (on shutdown).
+    pub async fn close(&self, grace: std::time::Duration) {
+        if let Some(cloudwatch) = &self.cloudwatch {
+            cloudwatch.close(grace).await;
+        }
+    }
+}
+
 /// The relay's routes: `POST /v1/traces`, `POST /v1/logs`, `/healthz`, and, unless
 /// `CANOPY_ADMIN_LISTEN` gives
 /// them a listener of their own ([`admin_app`]), the viewer (when traces are kept) and

@@ -13,7 +13,9 @@
 //! ([`batch::split`]), and sends them. The log group and stream are created when a call says
 //! they are missing (an existing one is fine). Throttling, service unavailability and network
 //! errors are retried with exponential backoff (on top of the SDK's own standard retries), up to
-//! [`MAX_TRIES`] times; then the call's events are counted as failed.
+//! [`MAX_TRIES`] times; then the call's events are counted as failed. On shutdown
+//! ([`CloudWatch::close`], after the last request is answered) the sender stops gathering and
+//! sends what is queued, within the shutdown grace period.
 
 pub mod batch;
 
@@ -111,6 +113,9 @@ pub struct CloudWatch {
     tx: mpsc::Sender<Vec<Event>>,
     queued_bytes: Arc<AtomicUsize>,
     stats: Arc<CloudWatchStats>,
+    /// Tells the sender to send what is queued and stop.
+    stop: tokio::sync::watch::Sender<bool>,
+    task: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 impl CloudWatch {
@@ -121,14 +126,28 @@ impl CloudWatch {
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| ConfigError::CloudWatchRuntime)?;
         let (handle, rx) = CloudWatch::queue(stats.clone());
         let sender = Sender { config: config.clone(), stats, queued_bytes: handle.queued_bytes.clone() };
-        runtime.spawn(sender.run(rx));
+        let task = runtime.spawn(sender.run(rx, handle.stop.subscribe()));
+        *handle.task.lock().unwrap_or_else(|p| p.into_inner()) = Some(task);
         Ok(handle)
     }
 
     /// The handle and the receiving end of its queue.
     fn queue(stats: Arc<CloudWatchStats>) -> (CloudWatch, mpsc::Receiver<Vec<Event>>) {
         let (tx, rx) = mpsc::channel(QUEUE_REQUESTS);
-        (CloudWatch { tx, queued_bytes: Arc::new(AtomicUsize::new(0)), stats }, rx)
+        let queued_bytes = Arc::new(AtomicUsize::new(0));
+        let stop = tokio::sync::watch::Sender::new(false);
+        (CloudWatch { tx, queued_bytes, stats, stop, task: std::sync::Mutex::default() }, rx)
+    }
+
+    /// Sends what is queued, waiting at most `grace`; later submissions are dropped.
+    pub async fn close(&self, grace: Duration) {
+        self.stop.send_replace(true);
+        let task = self.task.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(task) = task {
+            if tokio::time::timeout(grace, task).await.is_err() {
+                tracing::warn!("CloudWatch Logs: events still unsent after {} ms, leaving", grace.as_millis());
+            }
+        }
     }
 
     /// Queues `req`'s records as events; never waits (a full queue drops them, counted).
@@ -199,7 +218,7 @@ struct Sender {
 
 impl Sender {
     /// The sender task: ends when the handle is dropped.
-    async fn run(self, mut rx: mpsc::Receiver<Vec<Event>>) {
+    async fn run(self, mut rx: mpsc::Receiver<Vec<Event>>, mut stop: tokio::sync::watch::Receiver<bool>) {
         let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
         let client = Client::new(&sdk);
         tracing::info!(
@@ -208,13 +227,29 @@ impl Sender {
             region = sdk.region().map_or("(none: set AWS_REGION)", |r| r.as_ref()),
             "CloudWatch Logs sender ready"
         );
-        while let Some(first) = rx.recv().await {
+        let mut stopping = false;
+        loop {
+            let first = tokio::select! {
+                first = rx.recv() => first,
+                _ = stop.wait_for(|s| *s), if !stopping => {
+                    stopping = true;
+                    rx.close(); // what is queued stays to be received; nothing more comes in
+                    continue;
+                }
+            };
+            let Some(first) = first else { break };
             let mut pending = self.take(first);
-            let deadline = tokio::time::Instant::now() + GATHER;
+            let deadline = tokio::time::Instant::now() + if stopping { Duration::ZERO } else { GATHER };
             while pending.len() < batch::MAX_BATCH_EVENTS {
-                match tokio::time::timeout_at(deadline, rx.recv()).await {
-                    Ok(Some(more)) => pending.extend(self.take(more)),
-                    Ok(None) | Err(_) => break,
+                tokio::select! {
+                    more = tokio::time::timeout_at(deadline, rx.recv()) => match more {
+                        Ok(Some(more)) => pending.extend(self.take(more)),
+                        Ok(None) | Err(_) => break,
+                    },
+                    _ = stop.wait_for(|s| *s), if !stopping => {
+                        stopping = true;
+                        rx.close();
+                    }
                 }
             }
             for events in batch::split(pending) {

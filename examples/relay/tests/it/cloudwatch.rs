@@ -379,3 +379,27 @@ async fn a_missing_group_is_created_and_bad_calls_are_not_retried() {
     assert_eq!(operations(&up).len(), 5, "no retry: {:?}", operations(&up));
     assert!(relay.said().contains("gave up on a PutLogEvents call"), "{}", relay.said());
 }
+
+/// SIGTERM right after a request: the sender does not wait out its gathering time, it sends
+/// what is queued before the process exits.
+#[tokio::test]
+async fn queued_records_are_sent_before_the_relay_exits() {
+    let moto = Moto::start();
+    let cw = moto.client();
+    let mut relay = RelayProcess::start(&moto, &[("CANOPY_CLOUDWATCH_LOG_GROUP", "shutdown")]);
+    let body = request((0..3).map(|i| record(now_ms() + i, None, "last words")).collect());
+    assert_eq!(post_json(&relay.url("/v1/logs"), &body).await.status, 200);
+    let killed = Command::new("kill").args(["-TERM", &relay.child.id().to_string()]).status().unwrap();
+    assert!(killed.success());
+    let t = Instant::now();
+    let status = loop {
+        if let Some(s) = relay.child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(t.elapsed() < Duration::from_secs(15), "exited within the grace period: {}", relay.said());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(status.success(), "{status}: {}", relay.said());
+    let events = read_back(&cw, "shutdown", "canopy-relay", 3, &relay).await;
+    assert_eq!(events.len(), 3, "{}", relay.said());
+}
