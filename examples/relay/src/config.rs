@@ -46,8 +46,9 @@ pub enum Region {
     Eu,
 }
 
-/// Canopy's relay: receives OTLP/HTTP traces from browsers (and backends), validates them, and
-/// forwards them to Honeycomb or any OTLP/HTTP endpoint with the API key kept server-side.
+/// Canopy's relay: receives OTLP/HTTP traces and logs from browsers (and backends), validates
+/// them, and forwards them to Honeycomb or any OTLP/HTTP endpoint with the API key kept
+/// server-side (logs also to CloudWatch Logs).
 /// Without a key or upstream it runs local-only with a trace viewer at http://LISTEN/.
 #[derive(Parser, Debug)]
 #[command(name = "canopy-relay", version)]
@@ -127,7 +128,7 @@ pub struct Args {
     /// Most log records in one request.
     #[arg(long, env = "CANOPY_MAX_LOG_RECORDS", default_value_t = Limits::default().max_log_records)]
     pub max_log_records: usize,
-    /// Most attributes on one span, event, link, resource or scope.
+    /// Most attributes on one span, event, link, log record, resource or scope.
     #[arg(long, env = "CANOPY_MAX_ATTRIBUTES", default_value_t = Limits::default().max_attributes)]
     pub max_attributes: usize,
     /// Longest string value, key or name (bytes).
