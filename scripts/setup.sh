@@ -2,8 +2,9 @@
 # Installs what building and testing Canopy needs; fast when everything is already there.
 #   wasm32 target, clippy/rustfmt, wasm-bindgen-cli (= the wasm-bindgen in Cargo.lock),
 #   wasm-pack, Debian chromium + chromium-driver + firefox-esr, and tools/ npm packages (wasm-opt,
-#   playwright-core for Chromium, puppeteer-core for Firefox over WebDriver BiDi), and the X-Ray
-#   SDK for Python with Flask in .tools/xray-venv (tests/e2e/xray-flask.test.mjs).
+#   playwright-core for Chromium, puppeteer-core for Firefox over WebDriver BiDi), the X-Ray
+#   SDK for Python with Flask in .tools/xray-venv (tests/e2e/xray-flask.test.mjs), and moto's AWS
+#   emulator in .tools/moto-venv (the relay's CloudWatch Logs test).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 say() { printf 'setup: %s\n' "$*"; }
@@ -47,20 +48,24 @@ if [ ! -f "$stamp" ] || ! cmp -s tools/package-lock.json "$stamp"; then
   cp tools/package-lock.json "$stamp"
 fi
 
-# The X-Ray end-to-end test's Flask backend (tests/support/xray_flask): its own virtualenv, pinned,
-# re-made only when requirements.txt changes.
-xray_req=tests/support/xray_flask/requirements.txt xray_venv=.tools/xray-venv
-if [ ! -x "$xray_venv/bin/python" ] || ! cmp -s "$xray_req" "$xray_venv/.canopy-requirements"; then
-  say "creating $xray_venv (pip install -r $xray_req)"
-  rm -rf "$xray_venv"
-  if ! python3 -m venv "$xray_venv" 2>/dev/null; then
+# Python tools in their own virtualenvs, pinned, each re-made only when its requirements.txt changes:
+#   .tools/xray-venv: the X-Ray end-to-end test's Flask backend (tests/support/xray_flask);
+#   .tools/moto-venv: moto's AWS emulator for the relay's CloudWatch Logs test (tests/support/moto).
+venv() {
+  local req=$1 dir=$2
+  if [ -x "$dir/bin/python" ] && cmp -s "$req" "$dir/.canopy-requirements"; then return; fi
+  say "creating $dir (pip install -r $req)"
+  rm -rf "$dir"
+  if ! python3 -m venv "$dir" 2>/dev/null; then
     # Debian's own python3 needs python3-venv for ensurepip.
     say "installing python3-venv (Debian)"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
     apt-get install -y -qq python3-venv >/dev/null
-    rm -rf "$xray_venv"; python3 -m venv "$xray_venv"
+    rm -rf "$dir"; python3 -m venv "$dir"
   fi
-  "$xray_venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$xray_req"
-  cp "$xray_req" "$xray_venv/.canopy-requirements"
-fi
+  "$dir/bin/python" -m pip install --quiet --disable-pip-version-check -r "$req"
+  cp "$req" "$dir/.canopy-requirements"
+}
+venv tests/support/xray_flask/requirements.txt .tools/xray-venv
+venv tests/support/moto/requirements.txt .tools/moto-venv

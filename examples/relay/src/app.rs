@@ -21,8 +21,10 @@ use std::sync::Arc;
 use std::time::Instant;
 use tokio::sync::Semaphore;
 
-/// The path the SDK posts to (and the OTLP/HTTP default).
+/// The path the SDK posts spans to (and the OTLP/HTTP default).
 pub const TRACES_PATH: &str = "/v1/traces";
+/// The path the SDK posts log records to.
+pub const LOGS_PATH: &str = "/v1/logs";
 
 /// Everything the handlers share; cheap to clone.
 #[derive(Clone)]
@@ -50,6 +52,8 @@ pub struct Relay {
     pub body_bytes: Arc<Semaphore>,
     /// Sends spans to the X-Ray daemon (`CANOPY_XRAY_DAEMON`).
     pub xray: Option<crate::xray::XRay>,
+    /// Sends log records to CloudWatch Logs (`CANOPY_CLOUDWATCH_LOG_GROUP`).
+    pub cloudwatch: Option<crate::cloudwatch::CloudWatch>,
 }
 
 /// The client's address for budgets: the peer, or the configured header's (set by
@@ -88,6 +92,11 @@ impl AppState {
                 .map(|r| crate::rollbar::Rollbar::start(r, metrics.rollbar.clone()))
                 .transpose()?,
             xray: config.xray_daemon.map(|d| crate::xray::XRay::start(d, metrics.clone())).transpose()?,
+            cloudwatch: config
+                .cloudwatch
+                .as_ref()
+                .map(|c| crate::cloudwatch::CloudWatch::start(c, metrics.cloudwatch.clone()))
+                .transpose()?,
             limiter: RateLimiter::new(config.rate_limit, u64::from(config.rate_burst)),
             span_budget: RateLimiter::new(config.client_span_rate, config.client_span_burst),
             byte_budget: RateLimiter::new(config.client_byte_rate, config.client_byte_burst),
@@ -102,12 +111,24 @@ impl AppState {
     }
 }
 
-/// The relay's routes: `POST /v1/traces`, `/healthz`, and, unless `CANOPY_ADMIN_LISTEN` gives
+impl AppState {
+    /// Lets the background exporters send what they hold, within `grace` (on shutdown).
+    pub async fn close(&self, grace: std::time::Duration) {
+        if let Some(cloudwatch) = &self.cloudwatch {
+            cloudwatch.close(grace).await;
+        }
+    }
+}
+
+/// The relay's routes: `POST /v1/traces`, `POST /v1/logs`, `/healthz`, and, unless
+/// `CANOPY_ADMIN_LISTEN` gives
 /// them a listener of their own ([`admin_app`]), the viewer (when traces are kept) and
 /// `/metrics`.
 pub fn app(state: AppState) -> Router {
+    // Both signals behind the same layers: one rate limit, one CORS policy, one count.
     let traces = Router::new()
-        .route(TRACES_PATH, post(ingest::export))
+        .route(TRACES_PATH, post(ingest::traces))
+        .route(LOGS_PATH, post(ingest::logs))
         .layer(middleware::from_fn_with_state(state.clone(), rate_limit))
         .layer(middleware::from_fn_with_state(state.cors.clone(), cors::layer))
         .layer(middleware::from_fn_with_state(state.clone(), count));
@@ -139,7 +160,7 @@ fn admin_routes(state: &AppState) -> Router<AppState> {
 fn finish(router: Router<AppState>, state: AppState) -> Router {
     router
         .route("/healthz", get(|| async { "ok\n" }))
-        .fallback(|| async { Reject::NotFound(format!("not found; OTLP goes to POST {TRACES_PATH}")) })
+        .fallback(|| async { Reject::NotFound(format!("not found; OTLP goes to POST {TRACES_PATH} or {LOGS_PATH}")) })
         .layer(middleware::from_fn(nosniff))
         .with_state(state)
 }

@@ -5,6 +5,7 @@
 //! `CANOPY_*` name for every other flag. Without a key and without an upstream the relay runs
 //! local-only: it keeps traces in memory and serves the viewer.
 
+use crate::cloudwatch::CloudWatchConfig;
 use crate::error::ConfigError;
 use crate::forward::{RetryPolicy, Upstream};
 use crate::rollbar::RollbarConfig;
@@ -45,8 +46,9 @@ pub enum Region {
     Eu,
 }
 
-/// Canopy's relay: receives OTLP/HTTP traces from browsers (and backends), validates them, and
-/// forwards them to Honeycomb or any OTLP/HTTP endpoint with the API key kept server-side.
+/// Canopy's relay: receives OTLP/HTTP traces and logs from browsers (and backends), validates
+/// them, and forwards them to Honeycomb or any OTLP/HTTP endpoint with the API key kept
+/// server-side (logs also to CloudWatch Logs).
 /// Without a key or upstream it runs local-only with a trace viewer at http://LISTEN/.
 #[derive(Parser, Debug)]
 #[command(name = "canopy-relay", version)]
@@ -123,7 +125,10 @@ pub struct Args {
     /// Most spans in one request.
     #[arg(long, env = "CANOPY_MAX_SPANS", default_value_t = Limits::default().max_spans)]
     pub max_spans: usize,
-    /// Most attributes on one span, event, link, resource or scope.
+    /// Most log records in one request.
+    #[arg(long, env = "CANOPY_MAX_LOG_RECORDS", default_value_t = Limits::default().max_log_records)]
+    pub max_log_records: usize,
+    /// Most attributes on one span, event, link, log record, resource or scope.
     #[arg(long, env = "CANOPY_MAX_ATTRIBUTES", default_value_t = Limits::default().max_attributes)]
     pub max_attributes: usize,
     /// Longest string value, key or name (bytes).
@@ -195,6 +200,14 @@ pub struct Args {
     /// Spans whose trace id is not X-Ray compatible are skipped (and counted).
     #[arg(long, env = "CANOPY_XRAY_DAEMON")]
     pub xray_daemon: Option<String>,
+    /// Also send log records to this CloudWatch Logs log group (created if missing), with
+    /// PutLogEvents. Credentials and region come from the standard AWS environment
+    /// (AWS_REGION, AWS_ACCESS_KEY_ID, AWS_PROFILE, ...); AWS_ENDPOINT_URL points elsewhere.
+    #[arg(long, env = "CANOPY_CLOUDWATCH_LOG_GROUP")]
+    pub cloudwatch_log_group: Option<String>,
+    /// The log stream in that group (created if missing).
+    #[arg(long, env = "CANOPY_CLOUDWATCH_LOG_STREAM", default_value = crate::cloudwatch::DEFAULT_STREAM)]
+    pub cloudwatch_log_stream: String,
 }
 
 /// The resolved configuration. `Config::default()` is local mode on 127.0.0.1:4318.
@@ -239,6 +252,8 @@ pub struct Config {
     pub shutdown_grace: Duration,
     /// Send X-Ray segment documents to this daemon; `None` is off.
     pub xray_daemon: Option<SocketAddr>,
+    /// Send log records to CloudWatch Logs; `None` is off.
+    pub cloudwatch: Option<CloudWatchConfig>,
 }
 
 impl Default for Config {
@@ -299,6 +314,7 @@ impl Config {
             max_body_bytes: a.max_body_bytes,
             max_decompressed_bytes: a.max_decompressed_bytes,
             max_spans: a.max_spans,
+            max_log_records: a.max_log_records,
             max_attributes: a.max_attributes,
             max_value_bytes: a.max_value_bytes,
             ..Limits::default()
@@ -338,6 +354,11 @@ impl Config {
             store_trace_bytes: a.store_trace_bytes.clamp(1, a.store_bytes.max(1)),
             shutdown_grace: Duration::from_millis(a.shutdown_grace_ms),
             xray_daemon: a.xray_daemon.filter(|d| !d.trim().is_empty()).map(|d| xray_daemon(&d)).transpose()?,
+            cloudwatch: a
+                .cloudwatch_log_group
+                .filter(|g| !g.trim().is_empty())
+                .map(|g| CloudWatchConfig::new(&g, &a.cloudwatch_log_stream))
+                .transpose()?,
         })
     }
 
@@ -386,6 +407,12 @@ impl Config {
         ));
         if let Some(daemon) = self.xray_daemon {
             lines.push(format!("X-Ray: segments to the daemon at {daemon} (UDP)"));
+        }
+        if self.upstream.as_ref().is_some_and(|u| !u.url.path().ends_with(crate::app::TRACES_PATH)) {
+            lines.push(format!("logs: not forwarded (the upstream URL does not end in {})", crate::app::TRACES_PATH));
+        }
+        if let Some(c) = &self.cloudwatch {
+            lines.push(format!("CloudWatch Logs: log records to {}/{}", c.log_group, c.log_stream));
         }
         lines.join("\n")
     }
@@ -536,5 +563,19 @@ mod tests {
             Some(([127, 0, 0, 1], 2000).into())
         );
         assert_eq!(config(&[]).unwrap().xray_daemon, None, "off unless set");
+    }
+
+    #[test]
+    fn cloudwatch_settings() {
+        assert_eq!(config(&[]).unwrap().cloudwatch, None, "off unless a group is set");
+        assert_eq!(config(&["--cloudwatch-log-group", " "]).unwrap().cloudwatch, None);
+        let c = config(&["--cloudwatch-log-group", "/canopy/web"]).unwrap();
+        let cw = c.cloudwatch.as_ref().unwrap();
+        assert_eq!((cw.log_group.as_str(), cw.log_stream.as_str()), ("/canopy/web", "canopy-relay"));
+        assert!(c.describe().contains("CloudWatch Logs: log records to /canopy/web/canopy-relay"), "{}", c.describe());
+        let c = config(&["--cloudwatch-log-group", "g", "--cloudwatch-log-stream", "s1"]).unwrap();
+        assert_eq!(c.cloudwatch.unwrap().log_stream, "s1");
+        assert!(config(&["--cloudwatch-log-group", "bad group"]).is_err());
+        assert!(config(&["--cloudwatch-log-group", "g", "--cloudwatch-log-stream", "a*b"]).is_err());
     }
 }

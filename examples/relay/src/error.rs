@@ -174,6 +174,10 @@ pub enum ConfigError {
     HttpClient(#[source] reqwest::Error),
     #[error("CANOPY_XRAY_DAEMON {daemon:?}: {reason}")]
     XRayDaemon { daemon: String, reason: String },
+    #[error("{name} {value:?}: {why}")]
+    CloudWatch { name: &'static str, value: String, why: &'static str },
+    #[error("the CloudWatch Logs sender needs a Tokio runtime (build the state inside one)")]
+    CloudWatchRuntime,
 }
 
 /// Why the relay could not start.

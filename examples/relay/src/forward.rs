@@ -1,5 +1,9 @@
 //! Forwarding to the upstream: OTLP/HTTP protobuf (gzip), retried inside a bounded budget.
 //!
+//! Traces go to the configured URL; logs go to the same URL with its `/v1/traces` ending
+//! replaced by `/v1/logs` (Honeycomb's and every Collector's layout), with the same headers.
+//! An upstream URL that does not end in `/v1/traces` takes traces only.
+//!
 //! Network errors, timeouts and HTTP 429/502/503/504 are retried with exponential backoff and
 //! jitter (or the upstream's `Retry-After`) until the budget is spent; then the client is told
 //! to come back later (503 + `Retry-After`), so its own retry logic takes over and nothing is
@@ -12,7 +16,7 @@
 use crate::config::Secret;
 use crate::error::ConfigError;
 use crate::metrics::Metrics;
-use crate::model::{ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse, RpcStatus};
+use crate::model::{ExportTracePartialSuccess, ExportTraceServiceResponse, RpcStatus, Signal};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use bytes::Bytes;
 use flate2::{Compression, write::GzEncoder};
@@ -80,6 +84,8 @@ pub enum Outcome {
 pub struct Forwarder {
     client: reqwest::Client,
     upstream: Upstream,
+    /// Where logs go, when the upstream URL says (see the module docs).
+    logs_url: Option<reqwest::Url>,
     headers: HeaderMap,
     policy: RetryPolicy,
     metrics: Arc<Metrics>,
@@ -118,15 +124,23 @@ impl Forwarder {
             let v = HeaderValue::from_str(ds).map_err(|_| ConfigError::HeaderValue("CANOPY_DATASET"))?;
             headers.insert("x-honeycomb-dataset", v);
         }
-        Ok(Forwarder { client, upstream, headers, policy, metrics })
+        let logs_url = logs_url(&upstream.url);
+        Ok(Forwarder { client, upstream, logs_url, headers, policy, metrics })
     }
 
-    pub fn url(&self) -> &reqwest::Url {
-        &self.upstream.url
+    /// Where `signal` goes; `None` when the upstream does not take it.
+    pub fn url(&self, signal: Signal) -> Option<&reqwest::Url> {
+        match signal {
+            Signal::Traces => Some(&self.upstream.url),
+            Signal::Logs => self.logs_url.as_ref(),
+        }
     }
 
-    /// Sends `body` (from [`encode`]), retrying within the budget.
-    pub async fn send(&self, body: Bytes) -> Outcome {
+    /// Sends `body` (from [`encode`]) to `signal`'s URL, retrying within the budget.
+    pub async fn send(&self, signal: Signal, body: Bytes) -> Outcome {
+        let Some(url) = self.url(signal) else {
+            return Outcome::Refused { status: StatusCode::NOT_FOUND, message: format!("no upstream for {signal:?}") };
+        };
         let start = Instant::now();
         let deadline = start + self.policy.budget;
         let mut backoff = self.policy.initial_backoff;
@@ -135,7 +149,7 @@ impl Forwarder {
             attempt += 1;
             let left = deadline.saturating_duration_since(Instant::now()).min(self.policy.attempt_timeout);
             let t0 = Instant::now();
-            let result = self.attempt(body.clone(), left).await;
+            let result = self.attempt(signal, url, body.clone(), left).await;
             self.metrics.upstream_latency(t0.elapsed());
             match result {
                 Attempt::Ok(partial) => {
@@ -166,9 +180,9 @@ impl Forwarder {
         }
     }
 
-    async fn attempt(&self, body: Bytes, timeout: Duration) -> Attempt {
+    async fn attempt(&self, signal: Signal, url: &reqwest::Url, body: Bytes, timeout: Duration) -> Attempt {
         let call = async {
-            let req = self.client.post(self.upstream.url.clone()).headers(self.headers.clone()).body(body);
+            let req = self.client.post(url.clone()).headers(self.headers.clone()).body(body);
             let mut res = req.send().await?;
             let status = res.status();
             // Delay-seconds only (an HTTP date falls back to our backoff), clamped: never trusted as is.
@@ -188,7 +202,7 @@ impl Forwarder {
             Err(_) => Attempt::Retry(None, format!("no answer within {} ms", timeout.as_millis())),
             Ok(Err(e)) => Attempt::Retry(None, describe(&e.without_url())),
             Ok(Ok((status, retry_after, protobuf, bytes))) => match status.as_u16() {
-                200..=299 => Attempt::Ok(partial_success(protobuf, &bytes).map(|mut p| {
+                200..=299 => Attempt::Ok(partial_success(signal, protobuf, &bytes).map(|mut p| {
                     p.error_message = self.scrub(&p.error_message);
                     p
                 })),
@@ -229,8 +243,16 @@ impl Forwarder {
     }
 }
 
+/// The logs URL that goes with a traces URL: `…/v1/traces` → `…/v1/logs`.
+fn logs_url(traces: &reqwest::Url) -> Option<reqwest::Url> {
+    let base = traces.path().strip_suffix(Signal::Traces.path())?;
+    let mut url = traces.clone();
+    url.set_path(&format!("{base}{}", Signal::Logs.path()));
+    Some(url)
+}
+
 /// The upstream request body: protobuf, gzip-compressed.
-pub fn encode(req: &ExportTraceServiceRequest) -> Bytes {
+pub fn encode(req: &impl Message) -> Bytes {
     let raw = req.encode_to_vec();
     let mut gz = GzEncoder::new(Vec::with_capacity(raw.len() / 3 + 64), Compression::fast());
     // Writing to a Vec cannot fail.
@@ -238,14 +260,14 @@ pub fn encode(req: &ExportTraceServiceRequest) -> Bytes {
     gz.finish().unwrap_or_default().into()
 }
 
-/// A partial success in a 2xx answer, protobuf or JSON.
-fn partial_success(protobuf: bool, bytes: &[u8]) -> Option<ExportTracePartialSuccess> {
+/// A partial success in a 2xx answer, protobuf or JSON (the count under `signal`'s key).
+fn partial_success(signal: Signal, protobuf: bool, bytes: &[u8]) -> Option<ExportTracePartialSuccess> {
     let ps = if protobuf {
         ExportTraceServiceResponse::decode(bytes).ok()?.partial_success?
     } else {
         let v: serde_json::Value = serde_json::from_slice(bytes).ok()?;
         let ps = v.get("partialSuccess")?;
-        let n = &ps["rejectedSpans"];
+        let n = &ps[signal.rejected_key()];
         let rejected_spans = n.as_i64().or_else(|| n.as_str()?.parse().ok()).unwrap_or(0);
         let error_message = ps["errorMessage"].as_str().unwrap_or_default().to_owned();
         ExportTracePartialSuccess { rejected_spans, error_message }
@@ -287,11 +309,29 @@ mod tests {
     fn partial_successes() {
         let json = br#"{"partialSuccess":{"rejectedSpans":"2","errorMessage":"bad"}}"#;
         let want = ExportTracePartialSuccess { rejected_spans: 2, error_message: "bad".into() };
-        assert_eq!(partial_success(false, json), Some(want.clone()));
+        let t = Signal::Traces;
+        assert_eq!(partial_success(t, false, json), Some(want.clone()));
         let proto = ExportTraceServiceResponse { partial_success: Some(want.clone()) }.encode_to_vec();
-        assert_eq!(partial_success(true, &proto), Some(want));
-        assert_eq!(partial_success(false, b"{}"), None);
-        assert_eq!(partial_success(true, b""), None, "an empty protobuf answer is full success");
-        assert_eq!(partial_success(false, br#"{"partialSuccess":{}}"#), None);
+        assert_eq!(partial_success(t, true, &proto), Some(want.clone()));
+        assert_eq!(partial_success(t, false, b"{}"), None);
+        assert_eq!(partial_success(t, true, b""), None, "an empty protobuf answer is full success");
+        assert_eq!(partial_success(t, false, br#"{"partialSuccess":{}}"#), None);
+        let logs = br#"{"partialSuccess":{"rejectedLogRecords":"2","errorMessage":"bad"}}"#;
+        assert_eq!(partial_success(Signal::Logs, false, logs), Some(want.clone()));
+        assert_eq!(partial_success(Signal::Logs, true, &proto), Some(want), "the same wire layout");
+    }
+
+    #[test]
+    fn logs_go_next_to_traces() {
+        let cases = [
+            ("https://api.honeycomb.io/v1/traces", Some("https://api.honeycomb.io/v1/logs")),
+            ("http://collector:4318/otlp/v1/traces", Some("http://collector:4318/otlp/v1/logs")),
+            ("http://collector:4318/v1/traces?x=1", Some("http://collector:4318/v1/logs?x=1")),
+            ("http://collector:4318/ingest", None),
+        ];
+        for (traces, want) in cases {
+            let got = logs_url(&traces.parse().unwrap());
+            assert_eq!(got.as_ref().map(reqwest::Url::as_str), want, "{traces}");
+        }
     }
 }

@@ -1,11 +1,15 @@
-//! `POST /v1/traces`: read, decode, validate, correct skew, keep and/or forward.
+//! `POST /v1/traces` and `POST /v1/logs`: read, decode, validate, correct skew, keep and/or
+//! forward. One path for both signals; what differs is in [`Received`]'s two implementations.
 
 use crate::app::{AppState, ClientIp};
 use crate::config::Secret;
 use crate::decode::{self, BodyKind, Format};
 use crate::error::{Encoding, Reject};
 use crate::forward::{self, Outcome};
-use crate::model::{ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse};
+use crate::model::{
+    ExportLogsServiceRequest, ExportRequest, ExportTracePartialSuccess, ExportTraceServiceRequest,
+    ExportTraceServiceResponse, Signal,
+};
 use crate::{body, skew, tree, validate, view};
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -22,13 +26,74 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 /// The header that carries the ingest token (`CANOPY_INGEST_TOKEN`).
 pub const TOKEN_HEADER: &str = "x-canopy-token";
 
+/// What each signal does with a request that passed the shared checks.
+trait Received: ExportRequest {
+    /// The signal's rules (see [`validate`]); the item count.
+    fn validate(&self, limits: &validate::Limits) -> Result<usize, Reject>;
+    fn correct_skew(&mut self, offset_ms: i64);
+    /// Keeps and hands the request to the exporters that run beside the upstream; never waits.
+    fn deliver(&self, app: &AppState);
+}
+
+impl Received for ExportTraceServiceRequest {
+    fn validate(&self, limits: &validate::Limits) -> Result<usize, Reject> {
+        validate::validate(self, limits)
+    }
+
+    fn correct_skew(&mut self, offset_ms: i64) {
+        skew::apply(self, offset_ms);
+    }
+
+    fn deliver(&self, app: &AppState) {
+        keep(app, self);
+        // Queued for the Rollbar sender task: ingest never waits on Rollbar.
+        if let Some(rollbar) = &app.rollbar {
+            rollbar.submit(self);
+        }
+        if let Some(xray) = &app.xray {
+            xray.export(self, SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64));
+        }
+    }
+}
+
+impl Received for ExportLogsServiceRequest {
+    fn validate(&self, limits: &validate::Limits) -> Result<usize, Reject> {
+        validate::validate_logs(self, limits)
+    }
+
+    fn correct_skew(&mut self, offset_ms: i64) {
+        skew::apply_logs(self, offset_ms);
+    }
+
+    fn deliver(&self, app: &AppState) {
+        // Beside their spans in the viewer, when the relay keeps traces.
+        if let Some(store) = &app.store {
+            store.insert_logs(view::logs(self));
+        }
+        // Queued for the CloudWatch Logs sender task: ingest never waits on AWS.
+        if let Some(cloudwatch) = &app.cloudwatch {
+            cloudwatch.submit(self);
+        }
+    }
+}
+
+/// `POST /v1/traces`.
+pub async fn traces(State(app): State<AppState>, req: Request) -> Response {
+    export::<ExportTraceServiceRequest>(app, req).await
+}
+
+/// `POST /v1/logs`.
+pub async fn logs(State(app): State<AppState>, req: Request) -> Response {
+    export::<ExportLogsServiceRequest>(app, req).await
+}
+
 /// The handler. Errors are answered in the request's encoding.
-pub async fn export(State(app): State<AppState>, req: Request) -> Response {
+async fn export<R: Received>(app: AppState, req: Request) -> Response {
     let (parts, body) = req.into_parts();
     let is_protobuf =
         parts.headers.get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(b"application/x-protobuf"));
     let encoding = if is_protobuf { Encoding::Protobuf } else { Encoding::Json };
-    match handle(&app, &parts, body).await {
+    match handle::<R>(&app, &parts, body).await {
         Ok(res) => res,
         Err(reject) => {
             if reject.status().is_client_error() {
@@ -39,7 +104,7 @@ pub async fn export(State(app): State<AppState>, req: Request) -> Response {
     }
 }
 
-async fn handle(app: &AppState, parts: &Parts, body: Body) -> Result<Response, Reject> {
+async fn handle<R: Received>(app: &AppState, parts: &Parts, body: Body) -> Result<Response, Reject> {
     let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
     let config = &app.config;
     let ip = parts.extensions.get::<ClientIp>().map_or(IpAddr::V6(Ipv6Addr::UNSPECIFIED), |c| c.0);
@@ -58,38 +123,43 @@ async fn handle(app: &AppState, parts: &Parts, body: Body) -> Result<Response, R
     let state = app.clone();
     // One blocking task from the body to the upstream payload, so that at most one decoded
     // request per core exists at a time.
-    let (spans, payload) = on_cpu(app, move || process(&state, ip, kind, &raw, offset)).await??;
+    let (n, payload) = on_cpu(app, move || process::<R>(&state, ip, kind, &raw, offset)).await??;
     drop(charged);
-    if spans == 0 {
-        return Ok(success(kind.format, None));
+    let signal = R::SIGNAL;
+    if n == 0 {
+        return Ok(success(kind.format, signal, None));
     }
-    let (Some(fwd), Some(payload)) = (&app.forwarder, payload) else { return Ok(success(kind.format, None)) };
-    let m = &app.metrics;
-    match fwd.send(payload).await {
+    let (Some(fwd), Some(payload)) = (&app.forwarder, payload) else {
+        return Ok(success(kind.format, signal, None));
+    };
+    let (m, items) = (app.metrics.items(signal), signal.items());
+    match fwd.send(signal, payload).await {
         Outcome::Delivered(partial) => {
-            let rejected = partial.as_ref().map_or(0, |p| p.rejected_spans.clamp(0, spans as i64) as u64);
-            m.spans_forwarded.fetch_add(spans as u64 - rejected, Relaxed);
-            m.spans_dropped.fetch_add(rejected, Relaxed);
+            let rejected = partial.as_ref().map_or(0, |p| p.rejected_spans.clamp(0, n as i64) as u64);
+            m.forwarded.fetch_add(n as u64 - rejected, Relaxed);
+            m.dropped.fetch_add(rejected, Relaxed);
             // The upstream's words (already scrubbed of the key) go to the log; the browser
             // gets a generic message.
             let partial = partial.map(|mut p| {
                 if !p.error_message.is_empty() {
-                    tracing::warn!(rejected, "the upstream rejected spans: {}", p.error_message);
-                    p.error_message =
-                        format!("the upstream rejected {rejected} span(s); the relay's log has the details");
+                    tracing::warn!(rejected, "the upstream rejected {items}: {}", p.error_message);
+                    p.error_message = format!(
+                        "the upstream rejected {rejected} {}(s); the relay's log has the details",
+                        signal.item()
+                    );
                 }
                 p
             });
-            Ok(success(kind.format, partial))
+            Ok(success(kind.format, signal, partial))
         }
         Outcome::Deferred { retry_after, reason } => {
-            m.spans_deferred.fetch_add(spans as u64, Relaxed);
-            tracing::warn!(spans, retry_after, "upstream unavailable, told the client to retry: {reason}");
+            m.deferred.fetch_add(n as u64, Relaxed);
+            tracing::warn!(n, retry_after, "upstream unavailable, told the client to retry its {items}: {reason}");
             Err(Reject::UpstreamUnavailable { secs: retry_after })
         }
         Outcome::Refused { status, message } => {
-            m.spans_dropped.fetch_add(spans as u64, Relaxed);
-            tracing::warn!(spans, %status, "dropped spans the upstream refused: {message}");
+            m.dropped.fetch_add(n as u64, Relaxed);
+            tracing::warn!(n, %status, "dropped {items} the upstream refused: {message}");
             Err(Reject::UpstreamRefused { status })
         }
     }
@@ -119,12 +189,12 @@ async fn on_cpu<T: Send + 'static>(app: &AppState, work: impl FnOnce() -> T + Se
 }
 
 /// Decompresses, charges the client's byte budget, decodes and validates.
-fn decode_and_check(
+fn decode_and_check<R: Received>(
     app: &AppState,
     ip: IpAddr,
     kind: BodyKind,
     raw: &Bytes,
-) -> Result<(ExportTraceServiceRequest, usize), Reject> {
+) -> Result<(R, usize), Reject> {
     let limits = &app.config.limits;
     let data: Cow<[u8]> =
         if kind.gzip { Cow::Owned(body::gunzip(raw, limits.max_decompressed_bytes)?) } else { Cow::Borrowed(raw) };
@@ -132,46 +202,42 @@ fn decode_and_check(
         return Err(Reject::too_large(format!("body is over {} bytes", limits.max_decompressed_bytes)));
     }
     app.byte_budget.take(ip, data.len() as u64, Instant::now()).map_err(|wait| over_budget(ip, "bytes", wait))?;
-    let req = decode::decode(kind.format, &data, limits)?;
-    match validate::validate(&req, limits) {
-        Ok(spans) => Ok((req, spans)),
+    let req: R = decode::decode(kind.format, &data, limits)?;
+    match req.validate(limits) {
+        Ok(n) => Ok((req, n)),
         Err(e) => {
-            app.metrics.spans_rejected.fetch_add(req.span_count() as u64, Relaxed);
+            app.metrics.items(R::SIGNAL).rejected.fetch_add(req.item_count() as u64, Relaxed);
             Err(e)
         }
     }
 }
 
-/// Decodes and checks the body, charges the client's span budget, corrects skew, keeps the
-/// spans (when the relay keeps traces) and encodes the upstream payload (when it forwards).
-fn process(
+/// Decodes and checks the body, charges the client's item budget (spans and log records
+/// share it), corrects skew, delivers the request to the viewer and the side exporters, and
+/// encodes the upstream payload (when the upstream takes the signal).
+fn process<R: Received>(
     app: &AppState,
     ip: IpAddr,
     kind: BodyKind,
     raw: &Bytes,
     offset: Option<i64>,
 ) -> Result<(usize, Option<Bytes>), Reject> {
-    let (mut req, spans) = decode_and_check(app, ip, kind, raw)?;
-    if let Err(wait) = app.span_budget.take(ip, spans as u64, Instant::now()) {
-        app.metrics.spans_rejected.fetch_add(spans as u64, Relaxed);
-        return Err(over_budget(ip, "spans", wait));
+    let (mut req, n) = decode_and_check::<R>(app, ip, kind, raw)?;
+    let m = app.metrics.items(R::SIGNAL);
+    if let Err(wait) = app.span_budget.take(ip, n as u64, Instant::now()) {
+        m.rejected.fetch_add(n as u64, Relaxed);
+        return Err(over_budget(ip, R::SIGNAL.items(), wait));
     }
-    app.metrics.spans_received.fetch_add(spans as u64, Relaxed);
-    if spans == 0 {
+    m.received.fetch_add(n as u64, Relaxed);
+    if n == 0 {
         return Ok((0, None));
     }
     if let Some(offset) = offset {
-        skew::apply(&mut req, offset);
+        req.correct_skew(offset);
     }
-    keep(app, &req);
-    // Queued for the Rollbar sender task: ingest never waits on Rollbar.
-    if let Some(rollbar) = &app.rollbar {
-        rollbar.submit(&req);
-    }
-    if let Some(xray) = &app.xray {
-        xray.export(&req, SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64));
-    }
-    Ok((spans, app.forwarder.as_ref().map(|_| forward::encode(&req))))
+    req.deliver(app);
+    let forwarded = app.forwarder.as_ref().and_then(|f| f.url(R::SIGNAL));
+    Ok((n, forwarded.map(|_| forward::encode(&req))))
 }
 
 /// Keeps the request's spans for the viewer and prints them, when the relay keeps traces.
@@ -185,8 +251,8 @@ fn keep(app: &AppState, req: &ExportTraceServiceRequest) {
     store.insert(views);
 }
 
-/// 200 with an `ExportTraceServiceResponse` in the request's encoding.
-fn success(format: Format, partial: Option<ExportTracePartialSuccess>) -> Response {
+/// 200 with an `ExportTraceServiceResponse` (or the logs one) in the request's encoding.
+fn success(format: Format, signal: Signal, partial: Option<ExportTracePartialSuccess>) -> Response {
     match format.encoding() {
         Encoding::Protobuf => {
             let body = ExportTraceServiceResponse { partial_success: partial }.encode_to_vec();
@@ -196,7 +262,7 @@ fn success(format: Format, partial: Option<ExportTracePartialSuccess>) -> Respon
             let body = match partial {
                 None => "{}".to_owned(),
                 Some(p) => serde_json::json!({ "partialSuccess": {
-                    "rejectedSpans": p.rejected_spans.to_string(),
+                    signal.rejected_key(): p.rejected_spans.to_string(),
                     "errorMessage": p.error_message,
                 }})
                 .to_string(),

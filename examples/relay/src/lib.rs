@@ -1,9 +1,9 @@
 //! Canopy's relay: the server the browser SDK exports to.
 //!
-//! It receives OTLP/HTTP traces (JSON from the SDK, protobuf from backend SDKs, plain or gzip,
+//! It receives OTLP/HTTP traces and logs (JSON from the SDK, protobuf from backend SDKs, plain or gzip,
 //! and the SDK's `sendBeacon` fallback), checks them against strict rules and limits, corrects
 //! browser clock skew, and forwards them to Honeycomb or any OTLP/HTTP endpoint with the API key
-//! kept server-side. Without a key or upstream it keeps recent traces in memory and serves a
+//! kept server-side (log records also to CloudWatch Logs). Without a key or upstream it keeps recent traces in memory and serves a
 //! trace viewer. It faces the open internet: CORS allow-list, size and rate limits, timeouts for
 //! slow clients, no open proxying.
 //!
@@ -15,6 +15,7 @@
 
 mod app;
 mod body;
+pub mod cloudwatch;
 mod config;
 mod cors;
 pub mod decode;
@@ -35,7 +36,8 @@ mod view;
 mod viewer;
 pub mod xray;
 
-pub use app::{AppState, TRACES_PATH, admin_app, app};
+pub use app::{AppState, LOGS_PATH, TRACES_PATH, admin_app, app};
+pub use cloudwatch::CloudWatchConfig;
 pub use config::{Args, Config, HONEYCOMB_EU, HONEYCOMB_US, Region, Secret};
 pub use cors::SDK_HEADERS;
 pub use error::{ConfigError, Encoding, Reject, StartError};

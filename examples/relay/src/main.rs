@@ -5,10 +5,12 @@
 //! HONEYCOMB_API_KEY=... CANOPY_ALLOWED_ORIGINS=https://app.example.com \
 //!   cargo run -p canopy-relay --release          # forward to Honeycomb (US; --honeycomb-region eu)
 //! CANOPY_UPSTREAM=http://collector:4318/v1/traces cargo run -p canopy-relay   # any OTLP/HTTP endpoint
+//! CANOPY_CLOUDWATCH_LOG_GROUP=/canopy/browser AWS_REGION=eu-west-1 cargo run -p canopy-relay  # logs to CloudWatch too
 //! cargo run -p canopy-relay -- --help            # every flag and its environment variable
 //! ```
 //!
-//! Point the SDK at it: `init({ serviceName: "frontend", endpoint: "http://127.0.0.1:4318/v1/traces" })`.
+//! Point the SDK at it: `init({ serviceName: "frontend", endpoint: "http://127.0.0.1:4318/v1/traces" })`
+//! (log records go to `/v1/logs`).
 
 use canopy_relay::{Args, Config, run, shutdown};
 use clap::Parser;

@@ -1,5 +1,6 @@
 //! Counters for `GET /metrics`, in the Prometheus text format.
 
+use crate::model::Signal;
 use crate::store::StoreStats;
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -8,20 +9,44 @@ use std::time::Duration;
 /// Upper bounds of the upstream latency histogram, seconds.
 const BUCKETS: [f64; 11] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
 
+/// What happened to the spans (or log records) of export requests.
+#[derive(Debug, Default)]
+pub struct ItemCounters {
+    /// In requests that passed validation.
+    pub received: AtomicU64,
+    /// The upstream accepted.
+    pub forwarded: AtomicU64,
+    /// In decoded requests that failed validation.
+    pub rejected: AtomicU64,
+    /// The upstream refused for good (an error status or a partial success).
+    pub dropped: AtomicU64,
+    /// Handed back to the client with 503 (the client retries them).
+    pub deferred: AtomicU64,
+}
+
+impl ItemCounters {
+    /// `canopy_relay_{prefix}_{received,forwarded,...}_total`.
+    fn render(&self, o: &mut String, prefix: &str, items: &str) {
+        for (name, c, help) in [
+            ("received", &self.received, "in requests that passed validation."),
+            ("forwarded", &self.forwarded, "the upstream accepted."),
+            ("rejected", &self.rejected, "in decoded requests that failed validation."),
+            ("dropped", &self.dropped, "the upstream refused for good."),
+            ("deferred", &self.deferred, "handed back with 503 and Retry-After."),
+        ] {
+            let metric = format!("canopy_relay_{prefix}_{name}_total");
+            header(o, &metric, "counter", &format!("{items} {help}"));
+            let _ = writeln!(o, "{metric} {}", c.load(Relaxed));
+        }
+    }
+}
+
 #[derive(Debug)]
 pub struct Metrics {
     /// Export requests by response status (index = status code).
     requests: Box<[AtomicU64]>,
-    /// Spans in requests that passed validation.
-    pub spans_received: AtomicU64,
-    /// Spans the upstream accepted.
-    pub spans_forwarded: AtomicU64,
-    /// Spans in decoded requests that failed validation.
-    pub spans_rejected: AtomicU64,
-    /// Spans the upstream refused for good (an error status or a partial success).
-    pub spans_dropped: AtomicU64,
-    /// Spans handed back to the client with 503 (the client retries them).
-    pub spans_deferred: AtomicU64,
+    pub spans: ItemCounters,
+    pub logs: ItemCounters,
     /// Upstream attempts by outcome.
     pub upstream_ok: AtomicU64,
     pub upstream_retryable: AtomicU64,
@@ -33,17 +58,16 @@ pub struct Metrics {
     pub rollbar: std::sync::Arc<crate::rollbar::Counters>,
     /// The X-Ray exporter's counters.
     pub xray: crate::xray::XRayStats,
+    /// CloudWatch Logs events; shared with its sender task.
+    pub cloudwatch: std::sync::Arc<crate::cloudwatch::CloudWatchStats>,
 }
 
 impl Default for Metrics {
     fn default() -> Metrics {
         Metrics {
             requests: (0..600).map(|_| AtomicU64::new(0)).collect(),
-            spans_received: AtomicU64::new(0),
-            spans_forwarded: AtomicU64::new(0),
-            spans_rejected: AtomicU64::new(0),
-            spans_dropped: AtomicU64::new(0),
-            spans_deferred: AtomicU64::new(0),
+            spans: ItemCounters::default(),
+            logs: ItemCounters::default(),
             upstream_ok: AtomicU64::new(0),
             upstream_retryable: AtomicU64::new(0),
             upstream_failed: AtomicU64::new(0),
@@ -52,11 +76,20 @@ impl Default for Metrics {
             latency_count: AtomicU64::new(0),
             rollbar: Default::default(),
             xray: Default::default(),
+            cloudwatch: Default::default(),
         }
     }
 }
 
 impl Metrics {
+    /// The counters of `signal`'s items.
+    pub fn items(&self, signal: Signal) -> &ItemCounters {
+        match signal {
+            Signal::Traces => &self.spans,
+            Signal::Logs => &self.logs,
+        }
+    }
+
     pub fn request(&self, status: u16) {
         if let Some(c) = self.requests.get(usize::from(status)) {
             c.fetch_add(1, Relaxed);
@@ -83,18 +116,8 @@ impl Metrics {
                 let _ = writeln!(o, "canopy_relay_requests_total{{code=\"{code}\"}} {n}");
             }
         }
-        let spans = [
-            ("received", &self.spans_received, "Spans in requests that passed validation."),
-            ("forwarded", &self.spans_forwarded, "Spans the upstream accepted."),
-            ("rejected", &self.spans_rejected, "Spans in decoded requests that failed validation."),
-            ("dropped", &self.spans_dropped, "Spans the upstream refused for good."),
-            ("deferred", &self.spans_deferred, "Spans handed back with 503 and Retry-After."),
-        ];
-        for (name, c, help) in spans {
-            let metric = format!("canopy_relay_spans_{name}_total");
-            header(o, &metric, "counter", help);
-            let _ = writeln!(o, "{metric} {}", c.load(Relaxed));
-        }
+        self.spans.render(o, "spans", "Spans");
+        self.logs.render(o, "log_records", "Log records");
         header(o, "canopy_relay_upstream_attempts_total", "counter", "Upstream attempts, by outcome.");
         for (outcome, c) in
             [("ok", &self.upstream_ok), ("retryable", &self.upstream_retryable), ("failed", &self.upstream_failed)]
@@ -114,6 +137,7 @@ impl Metrics {
         let _ = writeln!(o, "{h}_count {count}");
         self.rollbar.render(o);
         self.xray.render(o);
+        self.cloudwatch.render(o);
         if let Some(st) = store {
             for (name, kind, help, n) in [
                 ("traces_stored", "gauge", "Traces held by the local viewer.", st.traces as u64),
@@ -121,6 +145,12 @@ impl Metrics {
                 ("store_bytes", "gauge", "Estimated bytes held by the local viewer.", st.bytes as u64),
                 ("store_evicted_traces_total", "counter", "Traces evicted to stay within bounds.", st.evicted_traces),
                 ("store_skipped_spans_total", "counter", "Spans not kept: their trace was full.", st.skipped_spans),
+                (
+                    "store_skipped_log_records_total",
+                    "counter",
+                    "Log records not kept: their trace was full.",
+                    st.skipped_logs,
+                ),
             ] {
                 let metric = format!("canopy_relay_{name}");
                 header(o, &metric, kind, help);
@@ -145,7 +175,8 @@ mod tests {
         m.request(200);
         m.request(200);
         m.request(413);
-        m.spans_received.fetch_add(7, Relaxed);
+        m.spans.received.fetch_add(7, Relaxed);
+        m.logs.dropped.fetch_add(2, Relaxed);
         m.upstream_latency(Duration::from_millis(30));
         m.upstream_latency(Duration::from_secs(60));
         let text = m.render(Some(StoreStats { traces: 3, ..StoreStats::default() }));
@@ -153,6 +184,7 @@ mod tests {
             "canopy_relay_requests_total{code=\"200\"} 2",
             "canopy_relay_requests_total{code=\"413\"} 1",
             "canopy_relay_spans_received_total 7",
+            "canopy_relay_log_records_dropped_total 2",
             "canopy_relay_upstream_latency_seconds_bucket{le=\"0.025\"} 0",
             "canopy_relay_upstream_latency_seconds_bucket{le=\"0.05\"} 1",
             "canopy_relay_upstream_latency_seconds_bucket{le=\"+Inf\"} 2",

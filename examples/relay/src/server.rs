@@ -47,8 +47,11 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     // The banner is the program's output (scripts read the address from it), not a log line.
     let banner = format!("canopy-relay listening on http://{addr}\n{}\n", shown.describe());
     let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), banner.as_bytes());
+    // After the last request is answered, the exporters that run beside ingest send what they hold.
+    let exporters = state.clone();
     let Some((admin, _)) = admin else {
         serve(listener, state, shutdown).await;
+        exporters.close(config.shutdown_grace).await;
         return Ok(());
     };
     let (tx, rx) = tokio::sync::watch::channel(false);
@@ -63,6 +66,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     };
     tokio::join!(main, signal);
     let _ = admin.await;
+    exporters.close(config.shutdown_grace).await;
     Ok(())
 }
 

@@ -2,12 +2,13 @@
 //!
 //! The SDK sends its clock with every export: the `x-canopy-sent-at` header, or `?sent_at=` on
 //! a `sendBeacon` URL (a beacon cannot carry headers), both epoch milliseconds. When it differs
-//! from the relay's clock by more than the threshold, every span and event time in the request
-//! moves by the difference and each span gets [`ATTRIBUTE`] (milliseconds added). The
-//! difference also holds the request's transit time, which is why small ones are left alone.
+//! from the relay's clock by more than the threshold, every span, event and log record time in
+//! the request moves by the difference and each span or record gets [`ATTRIBUTE`] (milliseconds
+//! added). The difference also holds the request's transit time, which is why small ones are
+//! left alone.
 
 use crate::error::Reject;
-use crate::model::{ExportTraceServiceRequest, KeyValue, Value};
+use crate::model::{ExportLogsServiceRequest, ExportTraceServiceRequest, KeyValue, Value};
 use axum::http::HeaderMap;
 
 /// The span attribute that records a correction: milliseconds added to the span's times.
@@ -42,18 +43,34 @@ pub fn offset_ms(sent_at_ms: i64, now_ms: i64, threshold_ms: u64) -> Option<i64>
 /// Moves every span and event time (but not zero, "unknown") by `offset_ms` and records it on
 /// each span, replacing any [`ATTRIBUTE`] the client sent.
 pub fn apply(req: &mut ExportTraceServiceRequest, offset_ms: i64) {
-    let nanos = i128::from(offset_ms) * 1_000_000;
-    let shift = |t: &mut u64| {
-        if *t != 0 {
-            *t = (i128::from(*t) + nanos).clamp(1, i128::from(u64::MAX)) as u64;
-        }
-    };
+    let shift = shifter(offset_ms);
     for span in req.spans_mut() {
         shift(&mut span.start_time_unix_nano);
         shift(&mut span.end_time_unix_nano);
         span.events.iter_mut().for_each(|e| shift(&mut e.time_unix_nano));
         span.attributes.retain(|kv| kv.key != ATTRIBUTE);
         span.attributes.push(KeyValue::new(ATTRIBUTE, Value::IntValue(offset_ms)));
+    }
+}
+
+/// The same for log records: their time and observed time move, and each gets [`ATTRIBUTE`].
+pub fn apply_logs(req: &mut ExportLogsServiceRequest, offset_ms: i64) {
+    let shift = shifter(offset_ms);
+    for record in req.records_mut() {
+        shift(&mut record.time_unix_nano);
+        shift(&mut record.observed_time_unix_nano);
+        record.attributes.retain(|kv| kv.key != ATTRIBUTE);
+        record.attributes.push(KeyValue::new(ATTRIBUTE, Value::IntValue(offset_ms)));
+    }
+}
+
+/// Moves a time by `offset_ms`, leaving zero ("unknown") alone and staying within `u64`.
+fn shifter(offset_ms: i64) -> impl Fn(&mut u64) {
+    let nanos = i128::from(offset_ms) * 1_000_000;
+    move |t: &mut u64| {
+        if *t != 0 {
+            *t = (i128::from(*t) + nanos).clamp(1, i128::from(u64::MAX)) as u64;
+        }
     }
 }
 
@@ -112,5 +129,21 @@ mod tests {
         assert_eq!(s.end_time_unix_nano, u64::MAX - 10_000_001);
         assert_eq!(s.events[0].time_unix_nano, 0, "an unknown time stays unknown");
         assert_eq!(s.attributes, vec![KeyValue::new(ATTRIBUTE, Value::IntValue(-10))], "replaced, not added twice");
+    }
+
+    #[test]
+    fn apply_logs_shifts_both_times() {
+        use crate::model::{LogRecord, ResourceLogs, ScopeLogs};
+        let record = LogRecord { time_unix_nano: 0, observed_time_unix_nano: 5_000_000, ..Default::default() };
+        let mut req = ExportLogsServiceRequest {
+            resource_logs: vec![ResourceLogs {
+                scope_logs: vec![ScopeLogs { log_records: vec![record], ..Default::default() }],
+                ..Default::default()
+            }],
+        };
+        apply_logs(&mut req, 3);
+        let r = req.records().next().unwrap().1;
+        assert_eq!((r.time_unix_nano, r.observed_time_unix_nano), (0, 8_000_000), "unknown stays unknown");
+        assert_eq!(r.attributes, vec![KeyValue::new(ATTRIBUTE, Value::IntValue(3))]);
     }
 }

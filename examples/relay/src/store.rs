@@ -5,9 +5,14 @@
 //! count is in `/metrics`). Sizes are estimates of the memory a span takes (its strings, its
 //! attribute values, and a fixed overhead), so the bound holds whatever the spans carry. A span
 //! sent twice (a client retry) is kept once.
+//!
+//! A trace also keeps the log records that carry its id, within the same byte bounds (a retried
+//! record, same span, time, severity and body, is kept once). A trace with records but no span
+//! yet is not listed.
 
-use crate::view::{SpanView, TraceSummary};
+use crate::view::{LogView, SpanView, TraceSummary};
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Arc;
 use std::sync::Mutex;
 
@@ -34,6 +39,7 @@ pub struct StoreStats {
     pub bytes: usize,
     pub evicted_traces: u64,
     pub skipped_spans: u64,
+    pub skipped_logs: u64,
 }
 
 #[derive(Debug)]
@@ -52,6 +58,7 @@ struct Inner {
     bytes: usize,
     evicted_traces: u64,
     skipped_spans: u64,
+    skipped_logs: u64,
 }
 
 #[derive(Debug, Default)]
@@ -62,6 +69,9 @@ struct Trace {
     bytes: usize,
     /// The last resource counted (spans of one request share it; each is counted once).
     resource: Option<Arc<Vec<crate::view::Attr>>>,
+    logs: Vec<LogView>,
+    /// Hashes of the records kept (span, time, severity, body), against retries.
+    log_keys: HashSet<u64>,
 }
 
 impl Store {
@@ -76,14 +86,7 @@ impl Store {
         let inner = &mut *guard;
         let mut added = 0;
         for span in spans {
-            inner.next += 1;
-            let seq = inner.next;
-            let trace = inner.traces.entry(span.trace_id.clone()).or_default();
-            if trace.updated != 0 {
-                inner.order.remove(&trace.updated);
-            }
-            trace.updated = seq;
-            inner.order.insert(seq, span.trace_id.clone());
+            let trace = inner.touch(&span.trace_id);
             if trace.ids.contains(&span.span_id) {
                 continue;
             }
@@ -103,14 +106,39 @@ impl Store {
             inner.bytes += size;
             added += 1;
         }
-        while inner.traces.len() > l.max_traces || inner.spans > l.max_spans || inner.bytes > l.max_bytes {
-            let Some((_, id)) = inner.order.pop_first() else { break };
-            if let Some(t) = inner.traces.remove(&id) {
-                inner.spans -= t.spans.len();
-                inner.bytes -= t.bytes;
-                inner.evicted_traces += 1;
+        inner.evict(&l);
+        added
+    }
+
+    /// Adds log records to their traces; returns how many were new. A trace holds at most
+    /// `max_spans` records, within its byte bound.
+    pub fn insert_logs(&self, logs: Vec<LogView>) -> usize {
+        let l = self.limits;
+        let mut guard = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let inner = &mut *guard;
+        let mut added = 0;
+        for log in logs {
+            let key = {
+                let mut h = DefaultHasher::new();
+                (&log.span_id, log.time_unix_nano, &log.severity, log.body.to_string()).hash(&mut h);
+                h.finish()
+            };
+            let trace = inner.touch(&log.trace_id);
+            if trace.log_keys.contains(&key) {
+                continue;
             }
+            let size = log_bytes(&log);
+            if trace.logs.len() >= l.max_spans || trace.bytes + size > l.max_trace_bytes.min(l.max_bytes) {
+                inner.skipped_logs += 1;
+                continue;
+            }
+            trace.log_keys.insert(key);
+            trace.logs.push(log);
+            trace.bytes += size;
+            inner.bytes += size;
+            added += 1;
         }
+        inner.evict(&l);
         added
     }
 
@@ -122,6 +150,7 @@ impl Store {
             bytes: inner.bytes,
             evicted_traces: inner.evicted_traces,
             skipped_spans: inner.skipped_spans,
+            skipped_logs: inner.skipped_logs,
         }
     }
 
@@ -133,20 +162,60 @@ impl Store {
         self.len() == 0
     }
 
-    /// Every trace, most recently updated first.
+    /// Every trace with spans, most recently updated first.
     pub fn list(&self) -> Vec<TraceSummary> {
         let inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        inner.order.values().rev().filter_map(|id| inner.traces.get(id)).map(|t| summary(t.spans.iter())).collect()
+        let traces = inner.order.values().rev().filter_map(|id| inner.traces.get(id));
+        traces.filter(|t| !t.spans.is_empty()).map(|t| summary(t.spans.iter())).collect()
     }
 
-    /// One trace's spans, by start time.
-    pub fn get(&self, trace_id: &str) -> Option<Vec<SpanView>> {
+    /// One trace's spans, by start time, and its log records, by time; `None` until it has spans.
+    pub fn get(&self, trace_id: &str) -> Option<(Vec<SpanView>, Vec<LogView>)> {
         let inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        let mut spans = inner.traces.get(trace_id)?.spans.clone();
+        let trace = inner.traces.get(trace_id).filter(|t| !t.spans.is_empty())?;
+        let (mut spans, mut logs) = (trace.spans.clone(), trace.logs.clone());
         drop(inner);
         spans.sort_by_key(|s| s.start_time_unix_nano);
-        Some(spans)
+        logs.sort_by_key(|r| r.time_unix_nano);
+        Some((spans, logs))
     }
+}
+
+impl Inner {
+    /// The trace `id` (created if new), marked as the most recently updated.
+    fn touch(&mut self, id: &str) -> &mut Trace {
+        self.next += 1;
+        let seq = self.next;
+        let trace = self.traces.entry(id.to_owned()).or_default();
+        if trace.updated != 0 {
+            self.order.remove(&trace.updated);
+        }
+        trace.updated = seq;
+        self.order.insert(seq, id.to_owned());
+        trace
+    }
+
+    /// Drops the least recently updated traces until every bound holds.
+    fn evict(&mut self, l: &StoreLimits) {
+        while self.traces.len() > l.max_traces || self.spans > l.max_spans || self.bytes > l.max_bytes {
+            let Some((_, id)) = self.order.pop_first() else { break };
+            if let Some(t) = self.traces.remove(&id) {
+                self.spans -= t.spans.len();
+                self.bytes -= t.bytes;
+                self.evicted_traces += 1;
+            }
+        }
+    }
+}
+
+/// The memory one log record takes, estimated as for a span.
+fn log_bytes(r: &LogView) -> usize {
+    SPAN_OVERHEAD
+        + r.trace_id.len()
+        + r.span_id.len()
+        + r.severity.len()
+        + value_bytes(&r.body)
+        + attrs_bytes(&r.attributes)
 }
 
 /// The memory one span takes, estimated: its strings, attributes, events and links, plus a
@@ -250,11 +319,44 @@ mod tests {
         assert_eq!(list.len(), 1);
         let t = &list[0];
         assert_eq!((t.root_name.as_str(), t.span_count, t.error_count, t.duration_ms), ("s1", 3, 1, 4.0));
-        let got = store.get(&format!("{:032x}", 1)).unwrap();
+        let (got, _) = store.get(&format!("{:032x}", 1)).unwrap();
         assert_eq!(got.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(), ["s1", "s2", "s3"], "by start time");
         assert!(store.get("nope").is_none());
         let unknown_start = summary([span(2, 1, None, 0, u64::MAX), span(2, 2, Some(1), 5_000_000, 7_000_000)].iter());
         assert_eq!((unknown_start.start_time_unix_nano, unknown_start.duration_ms), (5_000_000, 2.0), "0 is unknown");
+    }
+
+    fn log(trace: u8, span: u8, time: u64, body: &str) -> LogView {
+        LogView {
+            trace_id: format!("{trace:032x}"),
+            span_id: format!("{span:016x}"),
+            time_unix_nano: time,
+            severity: "ERROR".into(),
+            severity_number: 17,
+            body: body.into(),
+            attributes: vec![],
+        }
+    }
+
+    #[test]
+    fn logs_join_their_trace() {
+        let store = Store::new(StoreLimits { max_trace_bytes: 2000, ..limits(10, 3) });
+        assert_eq!(store.insert_logs(vec![log(1, 1, 30, "late"), log(1, 1, 10, "early")]), 2);
+        assert!(store.list().is_empty() && store.get(&format!("{:032x}", 1)).is_none(), "no spans yet: not shown");
+        store.insert(vec![span(1, 1, None, 1, 100)]);
+        assert_eq!(store.insert_logs(vec![log(1, 1, 10, "early")]), 0, "a retried record is kept once");
+        let (spans, logs) = store.get(&format!("{:032x}", 1)).unwrap();
+        assert_eq!(spans.len(), 1);
+        assert_eq!(logs.iter().map(|l| l.body.as_str().unwrap()).collect::<Vec<_>>(), ["early", "late"], "by time");
+        assert_eq!(store.list()[0].span_count, 1);
+        let big = "x".repeat(1500);
+        assert_eq!(store.insert_logs(vec![log(1, 1, 50, &big)]), 0, "over the trace's byte bound");
+        assert_eq!(store.insert_logs(vec![log(1, 1, 60, "a"), log(1, 1, 70, "b")]), 1, "3 records at most");
+        assert_eq!(store.stats().skipped_logs, 2);
+        let before = store.stats().bytes;
+        store.insert(vec![span(2, 1, None, 1, 2), span(3, 1, None, 1, 2), span(4, 1, None, 1, 2)]);
+        assert!(store.get(&format!("{:032x}", 1)).is_none(), "evicted as a whole (span bound)");
+        assert!(store.stats().bytes < before, "its records' bytes went with it");
     }
 
     #[test]

@@ -1,11 +1,16 @@
 //! The rules a decoded request must pass before it is kept or forwarded, and their limits.
 //!
-//! A request that breaks one is refused whole (400, or 413 for too many spans) with a message
-//! that names the field, e.g. `resourceSpans[0].scopeSpans[0].spans[3].spanId: is all zeros`.
-//! Nothing is truncated or dropped silently: the client learns what to fix.
+//! A request that breaks one is refused whole (400, or 413 for too many spans or log records)
+//! with a message that names the field, e.g.
+//! `resourceSpans[0].scopeSpans[0].spans[3].spanId: is all zeros`. Nothing is truncated or
+//! dropped silently: the client learns what to fix. Traces and logs share the rules for
+//! resources, scopes, attributes, values and ids ([`Validator`]).
 
 use crate::error::Reject;
-use crate::model::{AnyValue, ExportTraceServiceRequest, KeyValue, Span, Value};
+use crate::model::{
+    AnyValue, ExportLogsServiceRequest, ExportTraceServiceRequest, InstrumentationScope, KeyValue, LogRecord, Resource,
+    Span, Value,
+};
 use std::collections::HashSet;
 use std::fmt;
 
@@ -23,7 +28,8 @@ pub struct Limits {
     /// Nesting depth of the JSON text or the protobuf messages.
     pub max_depth: usize,
     pub max_spans: usize,
-    /// Attributes on one span, event, link, resource or scope.
+    pub max_log_records: usize,
+    /// Attributes on one span, log record, event, link, resource or scope.
     pub max_attributes: usize,
     /// Bytes in one string or bytes value, attribute key, or name.
     pub max_value_bytes: usize,
@@ -43,6 +49,7 @@ impl Default for Limits {
             max_nodes: 250_000,
             max_depth: 64,
             max_spans: 1024,
+            max_log_records: 1024,
             max_attributes: 256,
             max_value_bytes: 32 << 10,
             max_events: 256,
@@ -67,17 +74,10 @@ pub fn validate(req: &ExportTraceServiceRequest, limits: &Limits) -> Result<usiz
     let root = Path::Root;
     for (i, rs) in req.resource_spans.iter().enumerate() {
         let p = root.index("resourceSpans", i);
-        if let Some(r) = &rs.resource {
-            v.attributes(&r.attributes, &p.field("resource").field("attributes"))?;
-        }
+        v.resource(rs.resource.as_ref(), &p)?;
         for (k, ss) in rs.scope_spans.iter().enumerate() {
             let p = p.index("scopeSpans", k);
-            if let Some(s) = &ss.scope {
-                let sp = p.field("scope");
-                v.text(&s.name, &sp.field("name"))?;
-                v.text(&s.version, &sp.field("version"))?;
-                v.attributes(&s.attributes, &sp.field("attributes"))?;
-            }
+            v.scope(ss.scope.as_ref(), &p)?;
             for (n, span) in ss.spans.iter().enumerate() {
                 let p = p.index("spans", n);
                 v.span(span, &p)?;
@@ -94,11 +94,76 @@ pub fn validate(req: &ExportTraceServiceRequest, limits: &Limits) -> Result<usiz
     Ok(spans)
 }
 
+/// Checks a logs request against the rules and `limits`; returns its log record count.
+pub fn validate_logs(req: &ExportLogsServiceRequest, limits: &Limits) -> Result<usize, Reject> {
+    let records = crate::model::ExportRequest::item_count(req);
+    if records > limits.max_log_records {
+        return Err(Reject::too_large(format!(
+            "{records} log records in one request, over the limit of {}; send smaller batches",
+            limits.max_log_records
+        )));
+    }
+    let v = Validator { limits };
+    let root = Path::Root;
+    for (i, rl) in req.resource_logs.iter().enumerate() {
+        let p = root.index("resourceLogs", i);
+        v.resource(rl.resource.as_ref(), &p)?;
+        for (k, sl) in rl.scope_logs.iter().enumerate() {
+            let p = p.index("scopeLogs", k);
+            v.scope(sl.scope.as_ref(), &p)?;
+            for (n, record) in sl.log_records.iter().enumerate() {
+                v.log_record(record, &p.index("logRecords", n))?;
+            }
+        }
+    }
+    Ok(records)
+}
+
 struct Validator<'a> {
     limits: &'a Limits,
 }
 
 impl Validator<'_> {
+    fn resource(&self, r: Option<&Resource>, p: &Path) -> Result<(), Reject> {
+        match r {
+            Some(r) => self.attributes(&r.attributes, &p.field("resource").field("attributes")),
+            None => Ok(()),
+        }
+    }
+
+    fn scope(&self, s: Option<&InstrumentationScope>, p: &Path) -> Result<(), Reject> {
+        let Some(s) = s else { return Ok(()) };
+        let sp = p.field("scope");
+        self.text(&s.name, &sp.field("name"))?;
+        self.text(&s.version, &sp.field("version"))?;
+        self.attributes(&s.attributes, &sp.field("attributes"))
+    }
+
+    /// A log record's ids are optional (a record outside any trace), but when present they
+    /// follow the span rules, and a span id needs its trace id.
+    fn log_record(&self, r: &LogRecord, p: &Path) -> Result<(), Reject> {
+        if !r.trace_id.is_empty() {
+            id(&r.trace_id, 16, &p.field("traceId"))?;
+        }
+        if !r.span_id.is_empty() {
+            if r.trace_id.is_empty() {
+                return Err(p.field("spanId").reject("is set without a traceId"));
+            }
+            id(&r.span_id, 8, &p.field("spanId"))?;
+        }
+        if !(0..=24).contains(&r.severity_number) {
+            return Err(p
+                .field("severityNumber")
+                .reject(format!("{} is not a SeverityNumber (0-24)", r.severity_number)));
+        }
+        self.text(&r.severity_text, &p.field("severityText"))?;
+        self.text(&r.event_name, &p.field("eventName"))?;
+        if let Some(body) = &r.body {
+            self.value(body, &p.field("body"), 1)?;
+        }
+        self.attributes(&r.attributes, &p.field("attributes"))
+    }
+
     fn span(&self, s: &Span, p: &Path) -> Result<(), Reject> {
         id(&s.trace_id, 16, &p.field("traceId"))?;
         id(&s.span_id, 8, &p.field("spanId"))?;
@@ -354,5 +419,64 @@ mod tests {
         let mut other = span();
         other.span_id = vec![3; 8];
         assert_eq!(validate(&req(vec![span(), other]), &limits).unwrap_err().status().as_u16(), 413);
+    }
+
+    fn logs(records: Vec<LogRecord>) -> ExportLogsServiceRequest {
+        use crate::model::{ResourceLogs, ScopeLogs};
+        ExportLogsServiceRequest {
+            resource_logs: vec![ResourceLogs {
+                scope_logs: vec![ScopeLogs { log_records: records, ..Default::default() }],
+                ..Default::default()
+            }],
+        }
+    }
+
+    #[test]
+    fn log_record_rules() {
+        let limits = Limits { max_attributes: 2, max_value_bytes: 8, max_log_records: 2, ..Limits::default() };
+        let record = || LogRecord {
+            trace_id: vec![1; 16],
+            span_id: vec![2; 8],
+            severity_number: 17,
+            severity_text: "ERROR".into(),
+            body: Some(AnyValue { value: Some(Value::StringValue("boom".into())) }),
+            ..Default::default()
+        };
+        type Edit = Box<dyn Fn(&mut LogRecord)>;
+        let cases: Vec<(Edit, Option<&str>, &str)> = vec![
+            (Box::new(|_| {}), None, "a good record"),
+            (Box::new(|r| (r.trace_id, r.span_id) = (vec![], vec![])), None, "outside any trace"),
+            (Box::new(|r| r.span_id = vec![]), None, "a trace but no span"),
+            (Box::new(|r| r.trace_id = vec![]), Some("logRecords[0].spanId: is set without a traceId"), "span only"),
+            (Box::new(|r| r.trace_id = vec![0; 16]), Some("logRecords[0].traceId: is all zeros"), "zero trace id"),
+            (Box::new(|r| r.span_id = vec![1; 4]), Some("spanId: must be 8 bytes, got 4"), "short span id"),
+            (Box::new(|r| r.severity_number = 25), Some("severityNumber: 25 is not a SeverityNumber"), "severity"),
+            (Box::new(|r| r.severity_number = -1), Some("severityNumber: -1 is not"), "negative severity"),
+            (Box::new(|r| r.severity_text = "123456789".into()), Some("severityText: 9 bytes"), "long severity"),
+            (
+                Box::new(|r| r.body = Some(AnyValue { value: Some(Value::StringValue("123456789".into())) })),
+                Some("resourceLogs[0].scopeLogs[0].logRecords[0].body: 9 bytes, over the limit of 8"),
+                "long body",
+            ),
+            (Box::new(|r| r.body = Some(AnyValue { value: Some(nested(9)) })), Some("body[0]"), "deep body"),
+            (
+                Box::new(|r| r.attributes = vec![KeyValue::new("a", Value::BoolValue(true)); 3]),
+                Some("logRecords[0].attributes: 3 entries"),
+                "attributes",
+            ),
+            (Box::new(|r| r.event_name = "123456789".into()), Some("eventName: 9 bytes"), "event name"),
+        ];
+        for (edit, want, why) in cases {
+            let mut r = record();
+            edit(&mut r);
+            let got = validate_logs(&logs(vec![r]), &limits).map_err(|r| r.to_string());
+            match want {
+                None => assert_eq!(got, Ok(1), "{why}"),
+                Some(w) => assert!(got.as_ref().is_err_and(|m| m.contains(w)), "{why}: {got:?}"),
+            }
+        }
+        let err = validate_logs(&logs(vec![record(), record(), record()]), &limits).unwrap_err();
+        assert_eq!(err.status().as_u16(), 413, "{err}");
+        assert!(err.to_string().contains("3 log records in one request"), "{err}");
     }
 }

@@ -3,7 +3,7 @@
 //! Ids are hex, times are epoch nanoseconds as decimal strings (JavaScript reads them with
 //! `BigInt`), attribute values are plain JSON values (integers beyond 2^53 as strings).
 
-use crate::model::{AnyValue, ExportTraceServiceRequest, KeyValue, Span, Value};
+use crate::model::{AnyValue, ExportLogsServiceRequest, ExportTraceServiceRequest, KeyValue, Span, Value};
 use crate::validate::hex;
 use base64::Engine;
 use serde::Serialize;
@@ -57,6 +57,23 @@ pub struct LinkView {
     pub span_id: String,
 }
 
+/// A log record that belongs to a trace, as the viewer shows it (under its span).
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LogView {
+    pub trace_id: String,
+    /// Empty for a record of the trace but of no span.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub span_id: String,
+    /// The record's time, else its observed time.
+    #[serde(serialize_with = "as_string")]
+    pub time_unix_nano: u64,
+    pub severity: String,
+    pub severity_number: i32,
+    pub body: serde_json::Value,
+    pub attributes: Vec<Attr>,
+}
+
 /// One line of the trace list.
 #[derive(Clone, Debug, Serialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
@@ -103,6 +120,22 @@ pub fn spans(req: &ExportTraceServiceRequest) -> Vec<SpanView> {
     out
 }
 
+/// Flattens the records of `req` that carry a trace id (the others belong to no trace).
+pub fn logs(req: &ExportLogsServiceRequest) -> Vec<LogView> {
+    req.records()
+        .filter(|(_, r)| !r.trace_id.is_empty())
+        .map(|(_, r)| LogView {
+            trace_id: hex(&r.trace_id),
+            span_id: hex(&r.span_id),
+            time_unix_nano: if r.time_unix_nano != 0 { r.time_unix_nano } else { r.observed_time_unix_nano },
+            severity: r.severity().to_owned(),
+            severity_number: r.severity_number,
+            body: r.body.as_ref().map_or(serde_json::Value::Null, json),
+            attributes: attrs(&r.attributes),
+        })
+        .collect()
+}
+
 fn span(s: &Span, service: &Arc<str>, resource: &Arc<Vec<Attr>>, scope: &Arc<str>) -> SpanView {
     let (status, status_message) = match &s.status {
         Some(st) if st.code == 2 => ("error", st.message.clone()),
@@ -145,6 +178,9 @@ fn attrs(kvs: &[KeyValue]) -> Vec<Attr> {
         .collect()
 }
 
+/// An OTLP value as plain JSON (for the viewer and CloudWatch Logs messages): integers beyond
+/// 2^53 and non-finite doubles as strings, bytes as base64.
+///
 /// Recursive, but only as deep as `Limits::max_value_depth` (8): validation refused deeper values
 /// before this runs (and decoding refused nesting past `max_depth`, counted before decoding).
 pub(crate) fn json(v: &AnyValue) -> serde_json::Value {

@@ -125,6 +125,34 @@ function flatten(spans) {
   return rows;
 }
 
+/**
+ * Log records by the span they belong to (in the order given, i.e. by time); records without a
+ * span id, or whose span is not in the trace, under "" (the trace's own).
+ */
+function logsBySpan(logs, spans) {
+  const ids = new Set(spans.map((s) => s.spanId));
+  const out = new Map();
+  for (const r of logs) {
+    const key = r.spanId && ids.has(r.spanId) ? r.spanId : "";
+    if (!out.has(key)) out.set(key, []);
+    out.get(key).push(r);
+  }
+  return out;
+}
+
+function severityClass(r) {
+  return r.severityNumber >= 17 ? "error" : r.severityNumber >= 13 ? "warn" : "";
+}
+
+/** A list of log records: time in the trace, severity, body. */
+function logList(records, ms, depth) {
+  return appendAll(el("ul", { class: "logs", style: `--depth:${Math.min(depth, MAX_NEST)}` }), records.map((r) =>
+    el("li", { class: "log " + severityClass(r), "data-severity": r.severity },
+      el("span", { class: "t" }, fmtMs(ms(r.timeUnixNano))),
+      el("span", { class: "sev" }, r.severity),
+      el("span", { class: "body" }, show(r.body)))));
+}
+
 async function renderTrace(id) {
   let data;
   try {
@@ -134,9 +162,12 @@ async function renderTrace(id) {
     return;
   }
   const spans = data.spans;
-  if (current && current.id === id && current.count === spans.length) return;
+  const logs = data.logs || [];
+  const count = spans.length + logs.length;
+  if (current && current.id === id && current.count === count) return;
   const selected = current && current.id === id ? current.selected : null;
-  current = { id, count: spans.length, selected };
+  current = { id, count, selected };
+  const bySpan = logsBySpan(logs, spans);
   // The extent leaves out spans without a start time (0 is "unknown" in OTLP).
   const timed = spans.some((s) => s.startTimeUnixNano !== "0") ? spans.filter((s) => s.startTimeUnixNano !== "0") : spans;
   const start = timed.reduce((m, s) => (BigInt(s.startTimeUnixNano) < m ? BigInt(s.startTimeUnixNano) : m), BigInt(timed[0].startTimeUnixNano));
@@ -153,7 +184,7 @@ async function renderTrace(id) {
     for (const r of main.querySelectorAll(".row.selected")) r.classList.remove("selected");
     row.classList.add("selected");
     current.selected = s.spanId;
-    details.replaceChildren(...spanDetails(s, ms));
+    details.replaceChildren(...spanDetails(s, ms, bySpan.get(s.spanId) || []));
   };
   const node = (s, depth, childCount) => {
     const clamp = (v, hi) => Math.min(Math.max(v, 0), hi);
@@ -172,6 +203,7 @@ async function renderTrace(id) {
         el("span", { class: "dur", style: `left:${Math.min(left + width, 100)}%` }, fmtMs(Number(BigInt(s.endTimeUnixNano) - BigInt(s.startTimeUnixNano)) / 1e6))));
     row.addEventListener("click", () => select(s, row));
     li.append(row);
+    if (bySpan.has(s.spanId)) li.append(logList(bySpan.get(s.spanId), ms, depth));
     return { li, nests };
   };
   // Each row goes into the list of its parent; lists[d] is where rows of depth d go. Past
@@ -194,8 +226,9 @@ async function renderTrace(id) {
   main.replaceChildren(
     el("div", { class: "trace-head" }, el("a", { class: "back", href: "#" }, "← all traces"),
       el("h2", {}, root.name || "(no name)"), svc(root.service),
-      el("span", { class: "meta" }, `${spans.length} spans · ${fmtMs(total)}${errors ? ` · ${errors} error${errors > 1 ? "s" : ""}` : ""} · ${id}`)),
-    el("div", { class: "layout" }, waterfall, details));
+      el("span", { class: "meta" }, `${spans.length} spans${logs.length ? ` · ${logs.length} log${logs.length > 1 ? "s" : ""}` : ""} · ${fmtMs(total)}${errors ? ` · ${errors} error${errors > 1 ? "s" : ""}` : ""} · ${id}`)),
+    el("div", { class: "layout" }, waterfall, details),
+    bySpan.has("") ? el("div", { class: "trace-logs", id: "trace-logs" }, el("h4", {}, "Logs of the trace, not of a span in it"), logList(bySpan.get(""), ms, 0)) : null);
   const again = selected && main.querySelector(`li[data-span-id="${selected}"] > .row`);
   if (again) again.click();
 }
@@ -206,7 +239,7 @@ function attrTable(attrs) {
     el("tr", { "data-key": a.key }, el("td", { class: "k" }, a.key), el("td", { class: "v" }, show(a.value))))));
 }
 
-function spanDetails(s, ms) {
+function spanDetails(s, ms, records) {
   const dur = Number(BigInt(s.endTimeUnixNano) - BigInt(s.startTimeUnixNano)) / 1e6;
   const skew = s.attributes.find((a) => a.key === "canopy.clock_skew_ms");
   const out = [
@@ -219,6 +252,11 @@ function spanDetails(s, ms) {
   out.push(el("h4", {}, "Attributes"), el("div", { id: "detail-attributes" }, attrTable(s.attributes)));
   out.push(el("h4", {}, `Events (${s.events.length})`));
   for (const e of s.events) out.push(el("div", { class: "event" }, el("div", {}, e.name, " ", el("span", { class: "t" }, "at " + fmtMs(ms(e.timeUnixNano)))), attrTable(e.attributes)));
+  if (records.length) {
+    out.push(el("h4", {}, `Logs (${records.length})`));
+    for (const r of records) out.push(el("div", { class: "event" }, el("div", {}, el("span", { class: "badge " + severityClass(r) }, r.severity), " ", show(r.body), " ",
+      el("span", { class: "t" }, "at " + fmtMs(ms(r.timeUnixNano)))), attrTable(r.attributes)));
+  }
   if (s.links.length) {
     out.push(el("h4", {}, "Links"));
     for (const l of s.links) out.push(el("div", {}, el("code", {}, `${l.traceId} / ${l.spanId}`)));
@@ -248,4 +286,4 @@ function start() {
 }
 
 if (typeof document !== "undefined") start();
-else if (typeof module !== "undefined") module.exports = { flatten, MAX_NEST }; // for the relay's tests (Node)
+else if (typeof module !== "undefined") module.exports = { flatten, logsBySpan, MAX_NEST }; // for the relay's tests (Node)

@@ -12,7 +12,7 @@
 use crate::app::AppState;
 use crate::error::Reject;
 use crate::server::ClientAddr;
-use crate::view::SpanView;
+use crate::view::{LogView, SpanView};
 use axum::Json;
 use axum::extract::{Path, Request, State};
 use axum::http::{HeaderValue, header};
@@ -57,6 +57,7 @@ pub async fn list(State(app): State<AppState>) -> Response {
 struct TraceDetail {
     trace_id: String,
     spans: Vec<SpanView>,
+    logs: Vec<LogView>,
 }
 
 pub async fn trace(State(app): State<AppState>, Path(id): Path<String>) -> Response {
@@ -64,7 +65,7 @@ pub async fn trace(State(app): State<AppState>, Path(id): Path<String>) -> Respo
         return Reject::bad_request("a trace id is 32 lowercase hex characters").into_response();
     }
     match app.store.as_ref().and_then(|s| s.get(&id)) {
-        Some(spans) => no_store(Json(TraceDetail { trace_id: id, spans }).into_response()),
+        Some((spans, logs)) => no_store(Json(TraceDetail { trace_id: id, spans, logs }).into_response()),
         None => Reject::NotFound(format!("no trace {id} (the viewer keeps recent traces only)")).into_response(),
     }
 }

@@ -8,7 +8,7 @@
 //! `"Infinity"`, `"-Infinity"`, bytes are base64. Errors name the path of the bad field.
 
 use crate::error::Reject;
-use crate::model::{AnyValue, ArrayValue, ExportTraceServiceRequest, KeyValueList, Value};
+use crate::model::{AnyValue, ArrayValue, ExportRequest, KeyValueList, Value};
 use crate::validate::Limits;
 use base64::Engine;
 use serde::Deserialize;
@@ -17,8 +17,8 @@ use serde::de::{self, Deserializer, MapAccess, Visitor};
 use std::fmt;
 use std::marker::PhantomData;
 
-/// Decodes an OTLP JSON `ExportTraceServiceRequest`.
-pub fn decode(body: &[u8], limits: &Limits) -> Result<ExportTraceServiceRequest, Reject> {
+/// Decodes an OTLP JSON `ExportTraceServiceRequest` or `ExportLogsServiceRequest`.
+pub fn decode<R: ExportRequest>(body: &[u8], limits: &Limits) -> Result<R, Reject> {
     let shape = scan(body, limits.max_depth);
     if shape.depth > limits.max_depth {
         return Err(Reject::bad_request(format!("JSON is nested deeper than {} levels", limits.max_depth)));
@@ -320,6 +320,8 @@ impl TryFrom<AnyValueJson> for AnyValue {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use crate::model::ExportTraceServiceRequest;
 
     fn decode_str(s: &str) -> Result<ExportTraceServiceRequest, String> {
         decode(s.as_bytes(), &Limits::default()).map_err(|r| r.to_string())

@@ -12,7 +12,7 @@ pub mod json;
 pub mod proto;
 
 use crate::error::{Encoding, Reject};
-use crate::model::ExportTraceServiceRequest;
+use crate::model::ExportRequest;
 use crate::validate::Limits;
 use axum::http::HeaderMap;
 use axum::http::header::{CONTENT_ENCODING, CONTENT_TYPE};
@@ -94,9 +94,9 @@ fn quoted(s: &str) -> String {
 }
 
 /// Decodes a (decompressed) body.
-pub fn decode(format: Format, body: &[u8], limits: &Limits) -> Result<ExportTraceServiceRequest, Reject> {
+pub fn decode<R: ExportRequest>(format: Format, body: &[u8], limits: &Limits) -> Result<R, Reject> {
     if body.is_empty() {
-        return Err(Reject::bad_request("empty body: expected an OTLP ExportTraceServiceRequest"));
+        return Err(Reject::bad_request(format!("empty body: expected an OTLP {}", R::SIGNAL.request())));
     }
     match format {
         Format::Json | Format::Beacon => json::decode(body, limits),

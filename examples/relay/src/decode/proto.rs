@@ -6,14 +6,17 @@
 //! malformed input before prost sees it.
 
 use crate::error::Reject;
-use crate::model::ExportTraceServiceRequest;
+use crate::model::{ExportRequest, Signal};
 use crate::validate::Limits;
-use prost::Message;
 
-/// Decodes an OTLP protobuf `ExportTraceServiceRequest`.
-pub fn decode(body: &[u8], limits: &Limits) -> Result<ExportTraceServiceRequest, Reject> {
+/// Decodes an OTLP protobuf `ExportTraceServiceRequest` or `ExportLogsServiceRequest`.
+pub fn decode<R: ExportRequest>(body: &[u8], limits: &Limits) -> Result<R, Reject> {
     let mut walk = Walk { nodes: 0, max_nodes: limits.max_nodes, max_depth: limits.max_depth };
-    walk.message(body, Msg::Request, 1).map_err(|e| match e {
+    let root = match R::SIGNAL {
+        Signal::Traces => Msg::Request,
+        Signal::Logs => Msg::LogsRequest,
+    };
+    walk.message(body, root, 1).map_err(|e| match e {
         WalkError::TooMany => Reject::too_large(format!(
             "protobuf holds more than {} nested messages; send smaller batches",
             limits.max_nodes
@@ -23,14 +26,18 @@ pub fn decode(body: &[u8], limits: &Limits) -> Result<ExportTraceServiceRequest,
         }
         WalkError::Malformed(what) => Reject::bad_request(format!("invalid OTLP protobuf: {what}")),
     })?;
-    ExportTraceServiceRequest::decode(body).map_err(|e| Reject::bad_request(format!("invalid OTLP protobuf: {e}")))
+    R::decode(body).map_err(|e| Reject::bad_request(format!("invalid OTLP protobuf: {e}")))
 }
 
 /// The OTLP messages that hold other messages.
 #[derive(Clone, Copy, Debug)]
 enum Msg {
     Request,
+    LogsRequest,
     ResourceSpans,
+    ResourceLogs,
+    ScopeLogs,
+    LogRecord,
     Resource,
     ScopeSpans,
     Scope,
@@ -49,9 +56,14 @@ fn child(msg: Msg, field: u64) -> Option<Msg> {
     use Msg::*;
     Some(match (msg, field) {
         (Request, 1) => ResourceSpans,
-        (ResourceSpans, 1) => Resource,
+        (LogsRequest, 1) => ResourceLogs,
+        (ResourceSpans | ResourceLogs, 1) => Resource,
         (ResourceSpans, 2) => ScopeSpans,
-        (Resource, 1) | (Scope, 3) | (Span, 9) | (Event, 3) | (Link, 4) | (KvList, 1) => KeyValue,
+        (ResourceLogs, 2) => ScopeLogs,
+        (ScopeLogs, 1) => Scope,
+        (ScopeLogs, 2) => LogRecord,
+        (LogRecord, 5) => AnyValue,
+        (Resource, 1) | (Scope, 3) | (Span, 9) | (Event, 3) | (Link, 4) | (KvList, 1) | (LogRecord, 6) => KeyValue,
         (ScopeSpans, 1) => Scope,
         (ScopeSpans, 2) => Span,
         (Span, 11) => Event,
@@ -135,7 +147,8 @@ fn skip(buf: &[u8], n: usize) -> Result<&[u8], WalkError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{KeyValue, ResourceSpans, ScopeSpans, Span, Value};
+    use crate::model::{ExportTraceServiceRequest, KeyValue, ResourceSpans, ScopeSpans, Span, Value};
+    use prost::Message;
 
     fn request(spans: usize) -> Vec<u8> {
         let span = Span {
@@ -154,18 +167,18 @@ mod tests {
     }
 
     fn err(body: &[u8], limits: &Limits) -> String {
-        decode(body, limits).unwrap_err().to_string()
+        decode::<ExportTraceServiceRequest>(body, limits).unwrap_err().to_string()
     }
 
     #[test]
     fn counts_and_refuses() {
         let limits = Limits::default();
-        assert_eq!(decode(&request(3), &limits).unwrap().span_count(), 3);
+        assert_eq!(decode::<ExportTraceServiceRequest>(&request(3), &limits).unwrap().span_count(), 3);
         // 3 spans × (span + key-value + any-value) + resource spans + scope spans = 11.
         let tight = Limits { max_nodes: 10, ..Limits::default() };
         assert!(err(&request(3), &tight).contains("more than 10 nested"));
         let empty_spans: Vec<u8> = [&[0x0a, 0x00][..]].repeat(4).concat(); // 4 empty ResourceSpans
-        assert_eq!(decode(&empty_spans, &limits).unwrap().resource_spans.len(), 4);
+        assert_eq!(decode::<ExportTraceServiceRequest>(&empty_spans, &limits).unwrap().resource_spans.len(), 4);
     }
 
     #[test]

@@ -2,13 +2,18 @@
 //! what was generated (JSON and protobuf); mutated bodies never panic, and whatever is accepted
 //! survives a protobuf round trip unchanged.
 
-use canopy_relay::decode::{Format, decode};
+use canopy_relay::decode::Format;
 use canopy_relay::model::*;
 use canopy_relay::validate::{Limits, validate};
 use prost::Message;
 use serde_json::{Value as J, json};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// The traces decoder (the relay's decoder is generic over the signal).
+fn decode(format: Format, body: &[u8], limits: &Limits) -> Result<ExportTraceServiceRequest, canopy_relay::Reject> {
+    canopy_relay::decode::decode(format, body, limits)
+}
 
 /// Each phase runs this long.
 const PHASE: Duration = Duration::from_millis(1200);
@@ -262,4 +267,95 @@ fn decoders_hold_their_properties() {
     println!("fuzz seed {seed:#x}: {valid} generated requests, {accepted} mutants accepted, {refused} refused");
     // Typically 150 / 150 / 900 in a debug build; less when other tests share the cores.
     assert!(valid >= 20 && accepted >= 10 && refused >= 100, "too few cases: {valid} / {accepted} / {refused}");
+}
+
+/// A random valid logs request and its OTLP JSON.
+fn logs_request(r: &mut Rng) -> (ExportLogsServiceRequest, String) {
+    let (mut rls, mut rjs) = (Vec::new(), Vec::new());
+    for _ in 0..1 + r.below(2) {
+        let (rattrs, rj) = attrs(r, 0);
+        let (mut records, mut lj) = (Vec::new(), Vec::new());
+        for _ in 0..r.below(5) {
+            let (attributes, aj) = attrs(r, 0);
+            let (body, bj) = value(r, 0);
+            let traced = r.chance(3);
+            let record = LogRecord {
+                time_unix_nano: r.next() >> 2,
+                observed_time_unix_nano: r.next() >> 2,
+                severity_number: r.below(25) as i32,
+                severity_text: r.text(),
+                body: Some(body),
+                attributes,
+                flags: r.next() as u32,
+                trace_id: if traced { r.id(16) } else { Vec::new() },
+                span_id: if traced && r.chance(2) { r.id(8) } else { Vec::new() },
+                event_name: r.text(),
+                ..Default::default()
+            };
+            let mut j = json!({
+                "timeUnixNano": record.time_unix_nano.to_string(),
+                "observedTimeUnixNano": record.observed_time_unix_nano.to_string(),
+                "severityNumber": record.severity_number, "severityText": record.severity_text, "body": bj,
+                "attributes": aj, "flags": record.flags, "eventName": record.event_name, "aFutureField": [true],
+            });
+            if traced {
+                j["traceId"] = json!(hex(&record.trace_id));
+                j["spanId"] = json!(hex(&record.span_id));
+            }
+            records.push(record);
+            lj.push(j);
+        }
+        let resource = Some(Resource { attributes: rattrs, ..Default::default() });
+        let scope_logs = vec![ScopeLogs { log_records: records, ..Default::default() }];
+        rls.push(ResourceLogs { resource, scope_logs, ..Default::default() });
+        rjs.push(json!({ "resource": { "attributes": rj }, "scopeLogs": [{ "logRecords": lj }] }));
+    }
+    (ExportLogsServiceRequest { resource_logs: rls }, json!({ "resourceLogs": rjs }).to_string())
+}
+
+/// The same properties for `/v1/logs`, and every accepted record becomes a CloudWatch event
+/// within its size.
+#[test]
+fn log_decoders_hold_their_properties() {
+    use canopy_relay::cloudwatch::batch::{MAX_MESSAGE_BYTES, event};
+    use canopy_relay::validate::validate_logs;
+    let decode_logs = |format, body: &[u8], limits: &Limits| -> Result<ExportLogsServiceRequest, _> {
+        canopy_relay::decode::decode(format, body, limits)
+    };
+    let seed = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos() as u64 | 1;
+    let mut r = Rng(seed);
+    let limits = Limits::default();
+    let (mut corpus, t) = (Vec::new(), Instant::now());
+    while t.elapsed() < PHASE / 2 {
+        let at = r.0;
+        let (want, json) = logs_request(&mut r);
+        let got = decode_logs(Format::Json, json.as_bytes(), &limits)
+            .unwrap_or_else(|e| panic!("seed {at:#x}: {e:?}\n{json}"));
+        assert!(got == want, "seed {at:#x}: JSON decoded differently\n{json}");
+        assert!(validate_logs(&got, &limits).is_ok(), "seed {at:#x}: {json}");
+        let proto = decode_logs(Format::Protobuf, &want.encode_to_vec(), &limits).unwrap();
+        assert!(proto == want, "seed {at:#x}: protobuf decoded differently");
+        corpus.push((Format::Json, json.into_bytes()));
+        corpus.push((Format::Protobuf, want.encode_to_vec()));
+        corpus.truncate(128);
+    }
+    let (mut accepted, t) = (0, Instant::now());
+    while t.elapsed() < PHASE / 2 {
+        let at = r.0;
+        let (format, base) = &corpus[r.below(corpus.len())];
+        let body = mutate(&mut r, base);
+        let outcome = catch_unwind(AssertUnwindSafe(|| {
+            let req = decode_logs(*format, &body, &limits).ok()?;
+            validate_logs(&req, &limits).ok()?;
+            for (resource, record) in req.records() {
+                assert!(event(resource, record, 0).0.message.len() <= MAX_MESSAGE_BYTES);
+            }
+            Some(())
+        }));
+        match outcome {
+            Ok(ok) => accepted += usize::from(ok.is_some()),
+            Err(_) => panic!("seed {at:#x}: panicked on {format:?} logs input {:?}", String::from_utf8_lossy(&body)),
+        }
+    }
+    assert!(accepted > 0, "seed {seed:#x}: some mutations are still valid");
 }

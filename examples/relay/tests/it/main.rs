@@ -1,6 +1,7 @@
 //! The relay's integration tests: real HTTP on 127.0.0.1 against a recording upstream.
 
 mod budgets;
+mod cloudwatch;
 mod corpus;
 mod cors;
 mod deep;
@@ -9,6 +10,7 @@ mod forward;
 mod fuzz;
 mod limits;
 mod local;
+mod logs;
 mod rollbar;
 mod shutdown;
 mod skew;

@@ -44,6 +44,10 @@ impl Relay {
         self.url("/v1/traces")
     }
 
+    pub fn logs(&self) -> String {
+        self.url("/v1/logs")
+    }
+
     /// Signals shutdown; the returned task ends when the server has stopped.
     pub fn shutdown(&mut self) -> &mut JoinHandle<()> {
         if let Some(tx) = self.stop.take() {
@@ -105,6 +109,8 @@ pub enum Reply {
 /// One request the upstream received.
 #[derive(Clone, Debug)]
 pub struct Received {
+    /// The request target, e.g. `/v1/logs`.
+    pub path: String,
     pub headers: Vec<(String, String)>,
     /// The body, gunzipped when it was gzip.
     pub body: Vec<u8>,
@@ -176,6 +182,7 @@ async fn serve_one(mut stream: TcpStream, received: Arc<Mutex<Vec<Received>>>, r
         }
     };
     let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
+    let path = head.split(' ').nth(1).unwrap_or_default().to_owned();
     let headers: Vec<(String, String)> = head
         .lines()
         .skip(1)
@@ -192,7 +199,7 @@ async fn serve_one(mut stream: TcpStream, received: Arc<Mutex<Vec<Received>>>, r
     let raw = buf[head_end..head_end + len].to_vec();
     let gzip = headers.iter().any(|(k, v)| k == "content-encoding" && v == "gzip");
     let body = if gzip { gunzip(&raw) } else { raw };
-    received.lock().unwrap().push(Received { headers, body });
+    received.lock().unwrap().push(Received { path, headers, body });
     let reply = replies.lock().unwrap().pop_front().unwrap_or(Reply::Status(200));
     let (status, extra, ctype, body) = match reply {
         Reply::Drop => return,
