@@ -49,16 +49,17 @@ export declare class Span {
 }
 
 /** Log records with the active span's trace and span ids, sent as OpenTelemetry logs. */
+/** Log records with the ids of `span`, else of the active span (after an `await`, pass the span). */
 export interface Log {
-  debug(message: string, attributes?: Attributes): void;
-  info(message: string, attributes?: Attributes): void;
-  warn(message: string, attributes?: Attributes): void;
-  error(message: string, attributes?: Attributes): void;
+  debug(message: string, attributes?: Attributes, span?: Span): void;
+  info(message: string, attributes?: Attributes, span?: Span): void;
+  warn(message: string, attributes?: Attributes, span?: Span): void;
+  error(message: string, attributes?: Attributes, span?: Span): void;
 }
 /** `log.info("feed loaded", { items: 20 })`: OpenTelemetry logs (the relay's /v1/logs). */
 export declare const log: Log;
 /** Writes a log record with OpenTelemetry's SeverityNumber (5 debug, 9 info, 13 warn, 17 error). */
-export declare function emitLog(severity: number, message: string, attributes?: Attributes, time?: TimeInput): void;
+export declare function emitLog(severity: number, message: string, attributes?: Attributes, time?: TimeInput, span?: Span): void;
 
 /** Gives the API the wasm instance's exports (what the wasm-bindgen init function returns). */
 export declare function attach(exports: { memory: WebAssembly.Memory }): void;

@@ -340,20 +340,23 @@ export function init(config) {
 let stopErrors = null;
 let stopConsole = null;
 
-/** Writes a log record (`severity`: OpenTelemetry's SeverityNumber) with the active span's ids;
- *  Rust decides the rest (limits, batching, where it goes). */
-export function emitLog(severity, message, attributes, time) {
+/** Writes a log record (`severity`: OpenTelemetry's SeverityNumber) with the ids of `span`, else
+ *  of the active span; Rust decides the rest (limits, batching, where it goes). */
+export function emitLog(severity, message, attributes, time, span) {
   if (memory === null) return;
+  const text = str(message);
+  if (span instanceof Span) return run(span, () => emitLog(severity, text, attributes, time));
   setAttrs(PENDING, attributes);
-  raw.__log(severity, str(message), toMillis(time));
+  raw.__log(severity, text, toMillis(time));
 }
 
-/** `log.info("feed loaded", { items: 20 })`: log records with the active span's trace and span ids. */
+/** `log.info("feed loaded", { items: 20 })`: log records with the active span's trace and span
+ *  ids; after an `await`, name the span: `log.error("failed", attrs, span)`. */
 export const log = {
-  debug: (message, attributes) => emitLog(5, message, attributes),
-  info: (message, attributes) => emitLog(9, message, attributes),
-  warn: (message, attributes) => emitLog(13, message, attributes),
-  error: (message, attributes) => emitLog(17, message, attributes),
+  debug: (message, attributes, span) => emitLog(5, message, attributes, undefined, span),
+  info: (message, attributes, span) => emitLog(9, message, attributes, undefined, span),
+  warn: (message, attributes, span) => emitLog(13, message, attributes, undefined, span),
+  error: (message, attributes, span) => emitLog(17, message, attributes, undefined, span),
 };
 
 const CONSOLE_LEVELS = { debug: 5, log: 9, info: 9, warn: 13, error: 17 };

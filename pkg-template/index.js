@@ -209,22 +209,24 @@ export function withSpan(span, fn) {
 
 /** Writes a log record; while the .wasm loads it is kept (with its time and its place among the
  *  recorded span calls, so Rust gives it the span that was active) and written at replay. */
-function emitLog(severity, message, attributes) {
-  if (phase !== "starting") return api.emitLog(severity, message, attributes);
+function emitLog(severity, message, attributes, span) {
+  if (span instanceof PendingSpan && span._real !== null) span = span._real;
+  if (phase !== "starting") return span instanceof PendingSpan ? undefined : api.emitLog(severity, message, attributes, undefined, span);
   if (pending.length >= MAX_LOG) return;
   const attrs = attributes !== null && typeof attributes === "object" ? { ...attributes } : undefined;
-  pending.push(["log", [severity, String(message), attrs, Date.now()]]);
+  pending.push(["log", [severity, String(message), attrs, Date.now(), span]]);
 }
 
 /**
- * Log records (OpenTelemetry logs, sent to the relay's /v1/logs) with the active span's trace
- * and span ids: `log.info("feed loaded", { items: 20 })`.
+ * Log records (OpenTelemetry logs, sent to the relay's /v1/logs) with the trace and span ids of
+ * the active span, or of the span given: `log.info("feed loaded", { items: 20 })`, and after an
+ * `await`, `log.error("feed failed", { status }, span)`.
  */
 export const log = {
-  debug: (message, attributes) => emitLog(5, message, attributes),
-  info: (message, attributes) => emitLog(9, message, attributes),
-  warn: (message, attributes) => emitLog(13, message, attributes),
-  error: (message, attributes) => emitLog(17, message, attributes),
+  debug: (message, attributes, span) => emitLog(5, message, attributes, span),
+  info: (message, attributes, span) => emitLog(9, message, attributes, span),
+  warn: (message, attributes, span) => emitLog(13, message, attributes, span),
+  error: (message, attributes, span) => emitLog(17, message, attributes, span),
 };
 
 /** The span made active by the innermost running `startActiveSpan`/`withSpan` callback. */
@@ -427,7 +429,9 @@ function replay(calls) {
       } else if (op === "enter") {
         tokens.push(p._real !== null ? api.enter(p._real) : null);
       } else if (op === "log") {
-        api.emitLog(...p);
+        const [severity, message, attributes, time, span] = p;
+        const real = span instanceof PendingSpan ? span._real : span;
+        if (real !== null) api.emitLog(severity, message, attributes, time, real);
       } else if (!p._dropped) start(p);
     } catch (_) {}
   }

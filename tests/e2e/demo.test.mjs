@@ -230,6 +230,18 @@ test("the feed is one trace from the browser through Flask, nested right; the er
     assert.ok(flaskErr.events.some((e) => e.name === "exception" && /RuntimeError/.test(String(attr(e, "exception.type")))), "Flask's exception");
     const { traces } = await relayJson("/api/traces");
     assert.ok(!traces.some((t) => t.rootName === "react.error"), "the boundary does not record it again");
+    // Its log lines (they may come in a later export than the spans) and its exceptions with the
+    // stack parsed into frames, beside the spans.
+    const withLogs = await until(async () => {
+      const t = await relayJson(`/api/traces/${breakTraceId}`);
+      return t.logs.length >= 2 && t;
+    }, "the break-the-feed log lines");
+    assert.deepEqual(withLogs.logs.map((l) => [l.severity, l.body]), [["WARN", "breaking the feed on purpose"], ["ERROR", "the feed failed"]]);
+    assert.ok(withLogs.logs.every((l) => l.spanId === err.spanId), "each log line carries the span it was written in");
+    const browserEx = withLogs.exceptions.find((x) => x.spanId === err.spanId);
+    assert.equal(browserEx.message, "the feed broke (HTTP 500)");
+    assert.ok(browserEx.frames.some((f) => /App\.jsx/.test(f.filename) && f.lineno > 0), `parsed frames: ${JSON.stringify(browserEx.frames)}`);
+    assert.ok(withLogs.exceptions.some((x) => x.spanId === flaskErr.spanId), "Flask's exception is listed too");
     assert.deepEqual(pageErrors, [], "no uncaught page errors");
 
     // The viewer shows that trace as a nested waterfall.
@@ -251,6 +263,15 @@ test("the feed is one trace from the browser through Flask, nested right; the er
     assert.match(await viewer.textContent("#details"), /app\.now/);
     mkdirSync(join(root, "target"), { recursive: true });
     await viewer.screenshot({ path: join(root, "target", "demo-trace.png"), fullPage: true });
+    // The break-the-feed trace: the exception and the log lines under their span.
+    await viewer.goto(`${urls.viewer}#trace/${breakTraceId}`);
+    await until(async () => (await viewer.locator("ul.logs li.log").count()) === 2, "the log lines in the viewer");
+    assert.match(await viewer.textContent(`li[data-span-id="${err.spanId}"] ul.exceptions`), /Error.*the feed broke \(HTTP 500\).*App\.jsx/s);
+    await viewer.locator(`li[data-span-id="${err.spanId}"] > .row`).click();
+    await viewer.waitForSelector("table.frames");
+    assert.match(await viewer.textContent("#details"), /Exceptions \(1\)[\s\S]*App\.jsx[\s\S]*Logs \(2\)/);
+    assert.ok(!/\bnull\b/.test(await viewer.textContent("main")), "no stray text in the page");
+    await viewer.screenshot({ path: join(root, "target", "demo-break.png"), fullPage: true });
     assert.deepEqual(viewerErrors, [], "no errors in the viewer");
   } finally {
     await context.close();

@@ -90,6 +90,30 @@ for (const browser of browsers()) describe(browser, () => {
     await page.context().close();
   });
 
+  test("after an await, a log record names its span; nothing is guessed", async () => {
+    const page = await h.page();
+    const ids = await page.evaluate(async () => {
+      const c = window.canopy;
+      c.init({ serviceName: "logs-span", batch: { scheduledDelayMillis: 60000 } });
+      const id = await c.startActiveSpan("load", async (span) => {
+        await new Promise((r) => setTimeout(r, 0));
+        c.log.info("after await, unnamed");
+        c.log.error("after await, named", { n: 1 }, span);
+        return span.spanContext().spanId;
+      });
+      c.log.info("still nothing active");
+      await c.forceFlush();
+      return id;
+    });
+    const logs = await until("3 records", () => receivedLogs(h.sink), (l) => l.length >= 3);
+    const by = Object.fromEntries(logs.map((l) => [body(l), l]));
+    assert.equal(by["after await, unnamed"].spanId, undefined, "never a guessed span");
+    assert.equal(by["after await, named"].spanId, ids);
+    assert.equal(attrOf(by["after await, named"], "n"), 1);
+    assert.equal(by["still nothing active"].spanId, undefined, "naming a span made it current only for that record");
+    await page.context().close();
+  });
+
   test("captureConsole records console calls with the active span; console output is unchanged; off by default", async () => {
     const page = await h.page();
     await page.evaluate(async () => {

@@ -165,6 +165,9 @@ test("log records written while the .wasm loads are kept with their time and the
       s.end();
     });
     c.log.warn("outside");
+    const named = c.startSpan("named");
+    c.log.debug("for a pending span", undefined, named);
+    named.end();
     await started;
     await c.forceFlush();
     return { tWrite, before };
@@ -172,11 +175,12 @@ test("log records written while the .wasm loads are kept with their time and the
   assert.equal(r.before, false, "written before Canopy ran");
   const deadline = Date.now() + WAIT_MS;
   let logs = [];
-  while (logs.length < 2 && Date.now() < deadline) {
+  while (logs.length < 3 && Date.now() < deadline) {
     logs = h.sink.received.flatMap((q) => (q.body.resourceLogs || []).flatMap((rl) => rl.scopeLogs.flatMap((sl) => sl.logRecords)));
-    if (logs.length < 2) await new Promise((res) => setTimeout(res, 25));
+    if (logs.length < 3) await new Promise((res) => setTimeout(res, 25));
   }
-  assert.equal(logs.length, 2, "both records arrive");
+  assert.equal(logs.length, 3, "every record arrives");
+  assert.equal(logs[2].spanId, one(receivedSpans(h.sink), "named").spanId, "a PendingSpan named as the record's span");
   const boot = one(receivedSpans(h.sink), "boot");
   assert.equal(logs[0].body.stringValue, "inside boot");
   assert.equal(logs[0].spanId, boot.spanId, "the span active when it was written, chosen by Rust at replay");

@@ -22,10 +22,10 @@ export default function App() {
   // exception (with its stack) and log lines; then the error reaches <TraceErrorBoundary>, which
   // sees it was recorded already and does not record it twice.
   const breakFeed = () =>
-    startActiveSpan("breakFeed", async () => {
-      log.warn("breaking the feed on purpose");
+    startActiveSpan("breakFeed", async (span) => {
+      log.warn("breaking the feed on purpose");              // breakFeed is active here
       const res = await fetch("/api/activities/home?fail=1");
-      log.error("the feed failed", { "http.response.status_code": res.status });
+      log.error("the feed failed", { "http.response.status_code": res.status }, span); // after an await: name it
       throw new Error(`the feed broke (HTTP ${res.status})`);
     }).catch((e) => setBroken(e));
 

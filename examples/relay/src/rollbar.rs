@@ -102,12 +102,15 @@ impl Counters {
     }
 }
 
-/// One stack frame, as Rollbar wants it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// One stack frame, as Rollbar wants it (and the viewer shows it).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Frame {
     pub filename: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub method: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub lineno: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub colno: Option<u32>,
 }
 

@@ -74,6 +74,40 @@ pub struct LogView {
     pub attributes: Vec<Attr>,
 }
 
+/// An exception recorded on a span (an `exception` event), with its stack parsed into frames
+/// (newest first; Chromium, Firefox and Safari formats, as for Rollbar).
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExceptionView {
+    pub span_id: String,
+    #[serde(serialize_with = "as_string")]
+    pub time_unix_nano: u64,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub message: String,
+    pub frames: Vec<crate::rollbar::Frame>,
+}
+
+/// The exceptions of `spans`, in time order, parsed when asked for (the store keeps the text).
+pub fn exceptions(spans: &[SpanView]) -> Vec<ExceptionView> {
+    let text = |e: &EventView, key: &str| {
+        e.attributes.iter().find(|a| a.key == key).and_then(|a| a.value.as_str()).unwrap_or_default().to_owned()
+    };
+    let mut out: Vec<ExceptionView> = spans
+        .iter()
+        .flat_map(|s| s.events.iter().filter(|e| e.name == "exception").map(move |e| (s, e)))
+        .map(|(s, e)| ExceptionView {
+            span_id: s.span_id.clone(),
+            time_unix_nano: e.time_unix_nano,
+            kind: text(e, "exception.type"),
+            message: text(e, "exception.message"),
+            frames: crate::rollbar::parse_stack(&text(e, "exception.stacktrace")),
+        })
+        .collect();
+    out.sort_by_key(|x| x.time_unix_nano);
+    out
+}
+
 /// One line of the trace list.
 #[derive(Clone, Debug, Serialize, PartialEq)]
 #[serde(rename_all = "camelCase")]

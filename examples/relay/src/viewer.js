@@ -153,6 +153,20 @@ function logList(records, ms, depth) {
       el("span", { class: "body" }, show(r.body)))));
 }
 
+/** `file:line:col` of a parsed frame. */
+function where(f) {
+  return f.filename + (f.lineno !== undefined ? `:${f.lineno}` + (f.colno !== undefined ? `:${f.colno}` : "") : "");
+}
+
+/** Exceptions under their span's row: type, message and the newest frame. */
+function exceptionList(items, ms, depth) {
+  return appendAll(el("ul", { class: "exceptions", style: `--depth:${Math.min(depth, MAX_NEST)}` }), items.map((x) =>
+    el("li", { class: "exception" },
+      el("span", { class: "t" }, fmtMs(ms(x.timeUnixNano))),
+      el("span", { class: "sev" }, "✖ " + (x.type || "Error")),
+      el("span", { class: "body" }, x.message, x.frames[0] ? el("span", { class: "at" }, ` at ${x.frames[0].method || "?"} (${where(x.frames[0])})`) : null))));
+}
+
 async function renderTrace(id) {
   let data;
   try {
@@ -168,6 +182,12 @@ async function renderTrace(id) {
   const selected = current && current.id === id ? current.selected : null;
   current = { id, count, selected };
   const bySpan = logsBySpan(logs, spans);
+  const exceptions = data.exceptions || [];
+  const exBySpan = new Map();
+  for (const x of exceptions) {
+    if (!exBySpan.has(x.spanId)) exBySpan.set(x.spanId, []);
+    exBySpan.get(x.spanId).push(x);
+  }
   // The extent leaves out spans without a start time (0 is "unknown" in OTLP).
   const timed = spans.some((s) => s.startTimeUnixNano !== "0") ? spans.filter((s) => s.startTimeUnixNano !== "0") : spans;
   const start = timed.reduce((m, s) => (BigInt(s.startTimeUnixNano) < m ? BigInt(s.startTimeUnixNano) : m), BigInt(timed[0].startTimeUnixNano));
@@ -184,7 +204,7 @@ async function renderTrace(id) {
     for (const r of main.querySelectorAll(".row.selected")) r.classList.remove("selected");
     row.classList.add("selected");
     current.selected = s.spanId;
-    details.replaceChildren(...spanDetails(s, ms, bySpan.get(s.spanId) || []));
+    details.replaceChildren(...spanDetails(s, ms, bySpan.get(s.spanId) || [], exBySpan.get(s.spanId) || []));
   };
   const node = (s, depth, childCount) => {
     const clamp = (v, hi) => Math.min(Math.max(v, 0), hi);
@@ -203,6 +223,7 @@ async function renderTrace(id) {
         el("span", { class: "dur", style: `left:${Math.min(left + width, 100)}%` }, fmtMs(Number(BigInt(s.endTimeUnixNano) - BigInt(s.startTimeUnixNano)) / 1e6))));
     row.addEventListener("click", () => select(s, row));
     li.append(row);
+    if (exBySpan.has(s.spanId)) li.append(exceptionList(exBySpan.get(s.spanId), ms, depth));
     if (bySpan.has(s.spanId)) li.append(logList(bySpan.get(s.spanId), ms, depth));
     return { li, nests };
   };
@@ -226,9 +247,9 @@ async function renderTrace(id) {
   main.replaceChildren(
     el("div", { class: "trace-head" }, el("a", { class: "back", href: "#" }, "← all traces"),
       el("h2", {}, root.name || "(no name)"), svc(root.service),
-      el("span", { class: "meta" }, `${spans.length} spans${logs.length ? ` · ${logs.length} log${logs.length > 1 ? "s" : ""}` : ""} · ${fmtMs(total)}${errors ? ` · ${errors} error${errors > 1 ? "s" : ""}` : ""} · ${id}`)),
+      el("span", { class: "meta" }, `${spans.length} spans${logs.length ? ` · ${logs.length} log${logs.length > 1 ? "s" : ""}` : ""}${exceptions.length ? ` · ${exceptions.length} exception${exceptions.length > 1 ? "s" : ""}` : ""} · ${fmtMs(total)}${errors ? ` · ${errors} error${errors > 1 ? "s" : ""}` : ""} · ${id}`)),
     el("div", { class: "layout" }, waterfall, details),
-    bySpan.has("") ? el("div", { class: "trace-logs", id: "trace-logs" }, el("h4", {}, "Logs of the trace, not of a span in it"), logList(bySpan.get(""), ms, 0)) : null);
+    ...(bySpan.has("") ? [el("div", { class: "trace-logs", id: "trace-logs" }, el("h4", {}, "Logs of the trace, not of a span in it"), logList(bySpan.get(""), ms, 0))] : []));
   const again = selected && main.querySelector(`li[data-span-id="${selected}"] > .row`);
   if (again) again.click();
 }
@@ -239,7 +260,7 @@ function attrTable(attrs) {
     el("tr", { "data-key": a.key }, el("td", { class: "k" }, a.key), el("td", { class: "v" }, show(a.value))))));
 }
 
-function spanDetails(s, ms, records) {
+function spanDetails(s, ms, records, exceptions) {
   const dur = Number(BigInt(s.endTimeUnixNano) - BigInt(s.startTimeUnixNano)) / 1e6;
   const skew = s.attributes.find((a) => a.key === "canopy.clock_skew_ms");
   const out = [
@@ -252,6 +273,15 @@ function spanDetails(s, ms, records) {
   out.push(el("h4", {}, "Attributes"), el("div", { id: "detail-attributes" }, attrTable(s.attributes)));
   out.push(el("h4", {}, `Events (${s.events.length})`));
   for (const e of s.events) out.push(el("div", { class: "event" }, el("div", {}, e.name, " ", el("span", { class: "t" }, "at " + fmtMs(ms(e.timeUnixNano)))), attrTable(e.attributes)));
+  if (exceptions.length) {
+    out.push(el("h4", {}, `Exceptions (${exceptions.length})`));
+    for (const x of exceptions) {
+      out.push(el("div", { class: "event exception" }, el("div", {}, el("span", { class: "badge error" }, x.type || "Error"), " ", x.message, " ",
+        el("span", { class: "t" }, "at " + fmtMs(ms(x.timeUnixNano)))),
+        x.frames.length ? el("table", { class: "attrs frames" }, el("tbody", {}, ...x.frames.map((f) =>
+          el("tr", {}, el("td", { class: "k" }, f.method || "?"), el("td", { class: "v" }, where(f)))))) : null));
+    }
+  }
   if (records.length) {
     out.push(el("h4", {}, `Logs (${records.length})`));
     for (const r of records) out.push(el("div", { class: "event" }, el("div", {}, el("span", { class: "badge " + severityClass(r) }, r.severity), " ", show(r.body), " ",

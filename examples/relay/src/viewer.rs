@@ -12,7 +12,7 @@
 use crate::app::AppState;
 use crate::error::Reject;
 use crate::server::ClientAddr;
-use crate::view::{LogView, SpanView};
+use crate::view::{ExceptionView, LogView, SpanView};
 use axum::Json;
 use axum::extract::{Path, Request, State};
 use axum::http::{HeaderValue, header};
@@ -58,6 +58,8 @@ struct TraceDetail {
     trace_id: String,
     spans: Vec<SpanView>,
     logs: Vec<LogView>,
+    /// The spans' exception events with their stacks parsed into frames.
+    exceptions: Vec<ExceptionView>,
 }
 
 pub async fn trace(State(app): State<AppState>, Path(id): Path<String>) -> Response {
@@ -65,7 +67,10 @@ pub async fn trace(State(app): State<AppState>, Path(id): Path<String>) -> Respo
         return Reject::bad_request("a trace id is 32 lowercase hex characters").into_response();
     }
     match app.store.as_ref().and_then(|s| s.get(&id)) {
-        Some((spans, logs)) => no_store(Json(TraceDetail { trace_id: id, spans, logs }).into_response()),
+        Some((spans, logs)) => {
+            let exceptions = crate::view::exceptions(&spans);
+            no_store(Json(TraceDetail { trace_id: id, spans, logs, exceptions }).into_response())
+        }
         None => Reject::NotFound(format!("no trace {id} (the viewer keeps recent traces only)")).into_response(),
     }
 }

@@ -164,3 +164,48 @@ async fn the_store_is_bounded_in_bytes_and_reports_evictions() {
     assert_eq!(traces[0]["traceId"], format!("{:032x}", 20), "the newest are kept");
     assert_eq!(traces[0]["spanCount"], 3);
 }
+
+/// The viewer's API lists a trace's exceptions beside its spans, with the stack text parsed into
+/// frames (newest first) for Chromium's and Firefox's formats (issue 11).
+#[tokio::test]
+async fn the_viewer_api_lists_exceptions_with_parsed_frames() {
+    let relay = Relay::start(local()).await;
+    assert_eq!(post_json(&relay.traces(), GOLDEN).await.status, 200);
+    let trace = "0af7651916cd43dd8448eb211c80319c";
+    let chromium = "TypeError: boom\\n    at save (https://app.example.com/assets/app.js:10:5)\\n    at https://app.example.com/assets/app.js:20:7";
+    let firefox = "save@https://app.example.com/assets/app.js:10:5\\n@https://app.example.com/assets/app.js:20:7\\n";
+    let event = |t: u64, ty: &str, stack: &str| {
+        format!(
+            r#"{{"timeUnixNano":"{t}","name":"exception","attributes":[{{"key":"exception.type","value":{{"stringValue":"{ty}"}}}},{{"key":"exception.message","value":{{"stringValue":"boom"}}}},{{"key":"exception.stacktrace","value":{{"stringValue":"{stack}"}}}}]}}"#
+        )
+    };
+    let start = now_ms() as u64 * 1_000_000;
+    let body = format!(
+        r#"{{"resourceSpans":[{{"resource":{{"attributes":[{{"key":"service.name","value":{{"stringValue":"frontend"}}}}]}},"scopeSpans":[{{"scope":{{"name":"canopy-web"}},"spans":[{{"traceId":"{trace}","spanId":"1111111111111111","name":"save","kind":1,"startTimeUnixNano":"{start}","endTimeUnixNano":"{}","events":[{},{}],"status":{{"code":2}}}}]}}]}}]}}"#,
+        start + 5_000_000,
+        event(start + 2_000_000, "RangeError", firefox),
+        event(start + 1_000_000, "TypeError", chromium),
+    );
+    let res = post_json(&relay.traces(), &body).await;
+    assert_eq!(res.status, 200, "{}", res.message());
+    let detail = get(&relay.url(&format!("/api/traces/{trace}"))).await.json();
+    let ex = detail["exceptions"].as_array().unwrap();
+    assert_eq!(ex.len(), 2, "{detail}");
+    assert_eq!(ex[0]["type"], "TypeError", "in time order");
+    assert_eq!(ex[0]["spanId"], "1111111111111111");
+    assert_eq!(ex[0]["message"], "boom");
+    let frames = ex[0]["frames"].as_array().unwrap();
+    assert_eq!(frames.len(), 2);
+    assert_eq!(
+        frames[0],
+        serde_json::json!({"filename": "https://app.example.com/assets/app.js", "method": "save", "lineno": 10, "colno": 5})
+    );
+    assert_eq!(frames[1]["lineno"], 20);
+    assert!(frames[1].get("method").is_none(), "anonymous");
+    assert_eq!(ex[1]["type"], "RangeError");
+    assert_eq!(ex[1]["frames"].as_array().unwrap().len(), 2, "Firefox's format too");
+    let golden = get(&relay.url("/api/traces/4bf92f3577b34da6a3ce929d0e0e4736")).await.json();
+    let g = golden["exceptions"].as_array().unwrap();
+    assert_eq!(g.len(), 1, "an exception without a stack is listed, with no frames");
+    assert_eq!(g[0]["frames"], serde_json::json!([]));
+}
