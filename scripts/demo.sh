@@ -21,6 +21,10 @@
 #                                    spans alike; the key stays in the relay) and, with --tee, keeps
 #                                    the local viewer. CANOPY_HONEYCOMB_REGION=eu, CANOPY_DATASET and
 #                                    CANOPY_UPSTREAM are the relay's own (see canopy-relay --help)
+#   ROLLBAR_ACCESS_TOKEN             the relay also sends exceptions ("break the feed") to Rollbar
+#   CANOPY_XRAY_DAEMON               ... spans to the AWS X-Ray daemon (host:port; the app's ids are X-Ray compatible)
+#   CANOPY_CLOUDWATCH_LOG_GROUP      ... log records to CloudWatch Logs (AWS_REGION and credentials
+#                                    from the standard AWS environment)
 #   CANOPY_DEMO_PIDFILE              write "name process-group" lines there (the e2e test's safety net)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -190,17 +194,22 @@ elif [ -n "${CANOPY_UPSTREAM:-}" ]; then
 else
   where="the local viewer only (set HONEYCOMB_API_KEY to send them to Honeycomb)"
 fi
+# The seed's other services, when their variables are set (the relay reads them itself).
+also=()
+[ -n "${ROLLBAR_ACCESS_TOKEN:-}" ] && also+=("exceptions to Rollbar")
+[ -n "${CANOPY_XRAY_DAEMON:-}" ] && also+=("spans to the X-Ray daemon at $CANOPY_XRAY_DAEMON")
+[ -n "${CANOPY_CLOUDWATCH_LOG_GROUP:-}" ] && also+=("log records to CloudWatch Logs ($CANOPY_CLOUDWATCH_LOG_GROUP)")
 launch relay env "${relay_env[@]}" target/debug/canopy-relay
 await relay "$relay_url/healthz"
 
 # The backend and the app never see the Honeycomb key: only the relay holds it.
-launch backend env -u HONEYCOMB_API_KEY -u OTEL_EXPORTER_OTLP_HEADERS -u OTEL_EXPORTER_OTLP_TRACES_HEADERS \
+launch backend env -u HONEYCOMB_API_KEY -u ROLLBAR_ACCESS_TOKEN -u OTEL_EXPORTER_OTLP_HEADERS -u OTEL_EXPORTER_OTLP_TRACES_HEADERS \
   OTEL_SERVICE_NAME=backend-flask OTEL_EXPORTER_OTLP_TRACES_ENDPOINT="$relay_url/v1/traces" \
   OTEL_BSP_SCHEDULE_DELAY=1000 CANOPY_DEMO_BACKEND_PORT="$backend_port" PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 \
   "$venv/bin/python" examples/backend-flask/app.py
 await backend "$backend_url/healthz"
 
-launch app env -u HONEYCOMB_API_KEY -C "$app_dir" CANOPY_DEMO_APP_PORT="$app_port" \
+launch app env -u HONEYCOMB_API_KEY -u ROLLBAR_ACCESS_TOKEN -C "$app_dir" CANOPY_DEMO_APP_PORT="$app_port" \
   CANOPY_DEMO_BACKEND_URL="$backend_url" CANOPY_DEMO_RELAY_URL="$relay_url" NO_COLOR=1 \
   node node_modules/vite/bin/vite.js
 await app "$app_url/"
@@ -210,8 +219,9 @@ demo: ready
 demo: app           $app_url/
 demo: trace viewer  $relay_url/
 demo: traces go to $where
-demo: Ctrl-C stops everything
 EOF
+for a in "${also[@]}"; do say "the relay also sends $a"; done
+say "Ctrl-C stops everything"
 
 # Until Ctrl-C (the traps) or until a service exits by itself.
 set +e

@@ -9,63 +9,13 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { launchChromium } from "./harness.mjs";
-import { spawn } from "node:child_process";
-import { mkdirSync, readFileSync } from "node:fs";
-import { createServer } from "node:net";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { SETUP_MS, START_MS, STOP_MS, alive, root, sleep, startDemo, until as untilBounded } from "./demo-harness.mjs";
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
 
-const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
-const SETUP_MS = 15 * 60_000; // a fresh clone: virtualenv from PyPI, npm ci, the relay's first build
-const START_MS = 120_000;
 const WAIT_MS = 30_000; // the browser exports every 5 s, Flask every 1 s
-const STOP_MS = 20_000;
 
-let demo, demoExit, output = "", urls = {}, groups = [], browser, stopped = false;
-const timings = {};
-
-function freePorts(n) {
-  const servers = Array.from({ length: n }, () => createServer());
-  return Promise.all(servers.map((s) => new Promise((ok, fail) => {
-    s.on("error", fail);
-    s.listen(0, "127.0.0.1", () => ok(s.address().port));
-  }))).then(async (ports) => {
-    await Promise.all(servers.map((s) => new Promise((ok) => s.close(ok))));
-    return ports;
-  });
-}
-
-/** Runs scripts/demo.sh with args to its end (bounded); resolves with its output. */
-function runDemoScript(args, env, timeoutMs) {
-  return new Promise((ok, fail) => {
-    const child = spawn(join(root, "scripts", "demo.sh"), args, { cwd: root, env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
-    let out = "";
-    child.stdout.on("data", (d) => { out += d; });
-    child.stderr.on("data", (d) => { out += d; });
-    const timer = setTimeout(() => {
-      try { process.kill(-child.pid, "SIGKILL"); } catch (_) {}
-      fail(new Error(`scripts/demo.sh ${args.join(" ")} took over ${timeoutMs / 1000} s:\n${out}`));
-    }, timeoutMs);
-    child.on("exit", (code, signal) => {
-      clearTimeout(timer);
-      if (code === 0) ok(out);
-      else fail(new Error(`scripts/demo.sh ${args.join(" ")} failed (${code ?? signal}):\n${out}`));
-    });
-  });
-}
-
-function alive(pgid) {
-  try { process.kill(-pgid, 0); return true; } catch (e) { return e.code === "EPERM"; }
-}
-
-/** Last resort (a failed stop, or the test process exiting): SIGKILL the demo and its services. */
-function killAll() {
-  if (stopped) return;
-  for (const g of groups) { try { process.kill(-g, "SIGKILL"); } catch (_) {} }
-  if (demo && demo.exitCode === null && demo.signalCode === null) { try { process.kill(-demo.pid, "SIGKILL"); } catch (_) {} }
-  stopped = true;
-}
-process.on("exit", killAll);
+let d, urls = {}, browser;
 
 async function relayJson(path) {
   const res = await fetch(`${urls.viewer}${path.replace(/^\//, "")}`);
@@ -73,66 +23,22 @@ async function relayJson(path) {
   return res.json();
 }
 
-async function until(pred, what, ms = WAIT_MS) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await pred();
-    if (v) return v;
-    if (Date.now() > deadline) assert.fail(`timed out after ${ms / 1000} s waiting for ${what}\n--- demo output ---\n${output}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
-
-/** Resolves with null after ms, without keeping the process alive. */
-const sleep = (ms) => new Promise((r) => setTimeout(() => r(null), ms).unref());
+const until = (pred, what, ms = WAIT_MS) => untilBounded(pred, what, ms, d.context);
 const attr = (span, key) => span.attributes.find((a) => a.key === key)?.value;
+const timings = {};
 
 before(async () => {
-  const env = { ...process.env, NO_COLOR: "1" };
-  // The test is local only: nothing goes to Honeycomb or another upstream.
-  for (const k of ["HONEYCOMB_API_KEY", "CANOPY_UPSTREAM", "CANOPY_TEE", "CANOPY_QUIET", "CANOPY_LISTEN"]) delete env[k];
-
-  let t = Date.now();
-  await runDemoScript(["--setup"], env, SETUP_MS);
-  timings.setup = Date.now() - t;
-
-  const [app, backend, relay] = await freePorts(3);
-  mkdirSync(join(root, "target", "demo"), { recursive: true });
-  const pidfile = join(root, "target", "demo", `e2e-${process.pid}.pids`);
-  t = Date.now();
-  demo = spawn(join(root, "scripts", "demo.sh"), ["--no-setup"], {
-    cwd: root,
-    detached: true,
-    stdio: ["ignore", "pipe", "pipe"],
-    env: { ...env, CANOPY_DEMO_APP_PORT: String(app), CANOPY_DEMO_BACKEND_PORT: String(backend), CANOPY_DEMO_RELAY_PORT: String(relay), CANOPY_DEMO_PIDFILE: pidfile },
-  });
-  demoExit = new Promise((ok) => demo.on("exit", (code, signal) => ok({ code, signal })));
-  demo.stdout.setEncoding("utf8");
-  demo.stderr.setEncoding("utf8");
-  demo.stdout.on("data", (d) => { output += d; });
-  demo.stderr.on("data", (d) => { output += d; });
-  await until(() => {
-    if (demo.exitCode !== null) assert.fail(`scripts/demo.sh exited (${demo.exitCode}) before it was ready:\n${output}`);
-    return /^demo: ready$/m.test(output);
-  }, "demo: ready", START_MS);
-  timings.start = Date.now() - t;
-  groups = readFileSync(pidfile, "utf8").trim().split("\n").map((l) => Number(l.split(" ")[1]));
-  assert.equal(groups.length, 3, "relay, backend and app each in a process group");
-  urls.app = output.match(/^demo: app\s+(http:\S+)$/m)[1];
-  urls.viewer = output.match(/^demo: trace viewer\s+(http:\S+)$/m)[1];
-  assert.equal(urls.app, `http://127.0.0.1:${app}/`);
-  assert.equal(urls.viewer, `http://127.0.0.1:${relay}/`);
-
+  // The test is local only: nothing goes to Honeycomb or another upstream (startDemo drops the
+  // developer's service variables).
+  d = await startDemo();
+  urls = d.urls;
+  Object.assign(timings, d.timings);
   browser = await launchChromium();
 }, { timeout: SETUP_MS + START_MS + 60_000 });
 
 after(async () => {
   await browser?.close();
-  if (!stopped && demo && demo.exitCode === null) {
-    try { process.kill(demo.pid, "SIGTERM"); } catch (_) {}
-    await Promise.race([demoExit, sleep(STOP_MS)]);
-  }
-  killAll();
+  await d?.stop();
   console.log(`# demo timings: set-up ${timings.setup} ms, start ${timings.start} ms, load to trace ${timings.trace} ms`);
 });
 
@@ -279,12 +185,12 @@ test("the feed is one trace from the browser through Flask, nested right; the er
 });
 
 test("Ctrl-C (SIGINT) stops the relay, the backend and the app", { timeout: STOP_MS + 10_000 }, async () => {
-  assert.ok(groups.every(alive), "all running before");
-  process.kill(demo.pid, "SIGINT");
-  const exit = await Promise.race([demoExit, sleep(STOP_MS)]);
+  assert.ok(d.groups.every(alive), "all running before");
+  process.kill(d.demo.pid, "SIGINT");
+  const exit = await Promise.race([d.exit, sleep(STOP_MS)]);
   assert.ok(exit, `scripts/demo.sh stopped within ${STOP_MS / 1000} s`);
   assert.equal(exit.code, 0, "Ctrl-C is the way to stop it: exit 0");
-  assert.deepEqual(groups.filter(alive), [], "no process of the demo remains");
-  assert.match(output, /^demo: stopped$/m);
-  stopped = true;
+  assert.deepEqual(d.groups.filter(alive), [], "no process of the demo remains");
+  assert.match(d.output(), /^demo: stopped$/m);
+  d.stopped = true;
 });

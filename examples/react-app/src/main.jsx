@@ -3,7 +3,9 @@ import { createRoot } from "react-dom/client";
 import { TraceErrorBoundary, TraceProvider } from "canopy-web/react";
 import App from "./App.jsx";
 
-const config = { serviceName: "frontend", endpoint: "/v1/traces" };
+// xray: trace ids AWS X-Ray accepts too (harmless elsewhere), so the relay's X-Ray exporter can
+// send them when CANOPY_XRAY_DAEMON is set.
+const config = { serviceName: "frontend", endpoint: "/v1/traces", xray: true };
 
 createRoot(document.getElementById("root")).render(
   <StrictMode>
