@@ -114,9 +114,22 @@ impl AppState {
 impl AppState {
     /// Lets the background exporters send what they hold, within `grace` (on shutdown).
     pub async fn close(&self, grace: std::time::Duration) {
-        if let Some(cloudwatch) = &self.cloudwatch {
-            cloudwatch.close(grace).await;
-        }
+        let rollbar = async {
+            if let Some(r) = &self.rollbar {
+                r.close(grace).await;
+            }
+        };
+        let xray = async {
+            if let Some(x) = &self.xray {
+                x.close(grace).await;
+            }
+        };
+        let cloudwatch = async {
+            if let Some(c) = &self.cloudwatch {
+                c.close(grace).await;
+            }
+        };
+        tokio::join!(rollbar, xray, cloudwatch);
     }
 }
 

@@ -34,6 +34,7 @@ mod tree;
 pub mod validate;
 mod view;
 mod viewer;
+mod worker;
 pub mod xray;
 
 pub use app::{AppState, LOGS_PATH, TRACES_PATH, admin_app, app};

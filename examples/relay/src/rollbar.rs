@@ -425,6 +425,7 @@ pub struct Rollbar {
     tx: mpsc::Sender<Bytes>,
     shared: Arc<Shared>,
     environment: String,
+    worker: crate::worker::Worker,
 }
 
 impl Rollbar {
@@ -453,8 +454,13 @@ impl Rollbar {
             token: config.token.clone(),
             shared: shared.clone(),
         };
-        runtime.spawn(sender.run(rx));
-        Ok(Rollbar { tx, shared, environment: config.environment.clone() })
+        let worker = crate::worker::Worker::spawn(&runtime, "Rollbar", |stop| sender.run(rx, stop));
+        Ok(Rollbar { tx, shared, environment: config.environment.clone(), worker })
+    }
+
+    /// Sends the items already queued (on shutdown), within `grace`.
+    pub async fn close(&self, grace: Duration) {
+        self.worker.close(grace).await;
     }
 
     /// Queues an item for every `exception` event in `req` not seen before; never waits
@@ -519,9 +525,9 @@ enum Sent {
 }
 
 impl Sender {
-    async fn run(self, mut rx: mpsc::Receiver<Bytes>) {
+    async fn run(self, mut rx: mpsc::Receiver<Bytes>, mut stop: crate::worker::Stop) {
         let c = &self.shared.counters;
-        while let Some(payload) = rx.recv().await {
+        while let Some(payload) = stop.next(&mut rx).await {
             self.shared.queued_bytes.fetch_sub(payload.len(), Relaxed);
             for tries in 1..=MAX_TRIES {
                 let (why, wait) = match self.post(payload.clone()).await {

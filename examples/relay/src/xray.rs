@@ -87,6 +87,7 @@ impl XRayStats {
 pub struct XRay {
     tx: mpsc::Sender<Vec<u8>>,
     metrics: Arc<Metrics>,
+    worker: crate::worker::Worker,
 }
 
 impl XRay {
@@ -108,8 +109,14 @@ impl XRay {
             tokio::net::UdpSocket::from_std(socket).map_err(|e| err(e.to_string()))?
         };
         let (tx, rx) = mpsc::channel(QUEUE);
-        runtime.spawn(drain(socket, daemon, rx, metrics.clone()));
-        Ok(XRay { tx, metrics })
+        let m = metrics.clone();
+        let worker = crate::worker::Worker::spawn(&runtime, "X-Ray", |stop| drain(socket, daemon, rx, stop, m));
+        Ok(XRay { tx, metrics, worker })
+    }
+
+    /// Sends the datagrams already queued (on shutdown), within `grace`.
+    pub async fn close(&self, grace: std::time::Duration) {
+        self.worker.close(grace).await;
     }
 
     /// Translates `req` and queues its datagrams; never waits. Runs on the blocking pool.
@@ -126,10 +133,16 @@ impl XRay {
     }
 }
 
-/// The sender task: ends when the exporter is dropped.
-async fn drain(socket: tokio::net::UdpSocket, daemon: SocketAddr, mut rx: mpsc::Receiver<Vec<u8>>, m: Arc<Metrics>) {
+/// The sender task: ends when the exporter is dropped, or on shutdown once the queue is sent.
+async fn drain(
+    socket: tokio::net::UdpSocket,
+    daemon: SocketAddr,
+    mut rx: mpsc::Receiver<Vec<u8>>,
+    mut stop: crate::worker::Stop,
+    m: Arc<Metrics>,
+) {
     let mut last_error = None::<std::time::Instant>;
-    while let Some(datagram) = rx.recv().await {
+    while let Some(datagram) = stop.next(&mut rx).await {
         match socket.send_to(&datagram, daemon).await {
             Ok(_) => {
                 m.xray.sent.fetch_add(1, Relaxed);

@@ -23,6 +23,8 @@ enum Answer {
     RateLimited(u64),
     /// Answer only once the test says so.
     Hold(Arc<Notify>),
+    /// Answer 200 after this long.
+    Slow(Duration),
 }
 
 /// One item the stand-in received.
@@ -102,6 +104,10 @@ async fn item(seen: Arc<Seen>, headers: HeaderMap, body: axum::body::Bytes) -> R
             .into_response(),
         Some(Answer::Hold(release)) => {
             release.notified().await;
+            ok()
+        }
+        Some(Answer::Slow(wait)) => {
+            tokio::time::sleep(wait).await;
             ok()
         }
         None => ok(),
@@ -357,4 +363,17 @@ async fn a_full_queue_drops_and_counts() {
     })
     .await
     .expect("bounded");
+}
+
+/// Items still queued when the relay stops are sent before it exits (within the grace period):
+/// a slow Rollbar answers each after 150 ms, and shutdown returns only once all six arrived.
+#[tokio::test]
+async fn queued_items_are_sent_on_shutdown() {
+    let rollbar = Rollbar::start((0..6).map(|_| Answer::Slow(Duration::from_millis(150))).collect()).await;
+    let mut relay = Relay::start(with_rollbar(&rollbar)).await;
+    assert_eq!(post_json(&relay.traces(), &batch_of(7, 3)).await.status, 200);
+    eventually(|| !rollbar.got().is_empty()).await;
+    assert!(rollbar.got().len() < 6, "still sending when the relay is told to stop");
+    tokio::time::timeout(Duration::from_secs(10), relay.shutdown()).await.expect("stopped within the grace").unwrap();
+    assert_eq!(rollbar.got().len(), 6, "every queued item went out before shutdown returned");
 }

@@ -28,11 +28,18 @@ impl Relay {
     pub async fn start(config: Config) -> Relay {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
+        let grace = config.shutdown_grace;
         let state = AppState::new(config).unwrap();
         let (tx, rx) = oneshot::channel();
-        let task = tokio::spawn(canopy_relay::serve(listener, state, async {
-            let _ = rx.await;
-        }));
+        // As `canopy_relay::run` does: serve until shutdown, then let the exporters send what
+        // they hold.
+        let task = tokio::spawn(async move {
+            canopy_relay::serve(listener, state.clone(), async {
+                let _ = rx.await;
+            })
+            .await;
+            state.close(grace).await;
+        });
         Relay { addr, stop: Some(tx), task }
     }
 
