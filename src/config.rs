@@ -47,6 +47,15 @@ pub mod defaults {
     pub const LINK_ATTRIBUTE_COUNT_LIMIT: usize = 128;
     /// `OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT`: no limit by default.
     pub const ATTRIBUTE_VALUE_LENGTH_LIMIT: Option<usize> = None;
+    /// A session ends after this long without a span, milliseconds (15 minutes, as Grafana Faro
+    /// and Datadog RUM).
+    pub const SESSION_INACTIVITY_MS: u64 = 15 * 60 * 1000;
+    /// A session ends this long after it started, whatever the activity, milliseconds (4 hours).
+    pub const SESSION_MAX_MS: u64 = 4 * 60 * 60 * 1000;
+    /// A `routeChange` span per History API or hash navigation.
+    pub const ROUTE_CHANGES: bool = true;
+    /// The user interactions recorded as spans (DOM event types).
+    pub const INTERACTIONS: &[&str] = &["click", "submit", "keydown"];
 }
 
 /// Batch span processor settings.
@@ -186,6 +195,11 @@ pub struct Config {
     pub propagate_trace_header_cors_urls: Vec<UrlPattern>,
     /// URLs that get no span and no headers.
     pub ignore_urls: Vec<UrlPattern>,
+    /// Record a `routeChange` span when the URL changes through the History API
+    /// (`pushState`/`replaceState`/`popstate`) or a hash change.
+    pub route_changes: bool,
+    /// DOM event types recorded as interaction spans (`click button#save`); empty: none.
+    pub interactions: Vec<String>,
 }
 
 impl Config {
@@ -209,6 +223,8 @@ impl Config {
             capture_errors: true,
             propagate_trace_header_cors_urls: Vec::new(),
             ignore_urls: Vec::new(),
+            route_changes: defaults::ROUTE_CHANGES,
+            interactions: defaults::INTERACTIONS.iter().map(|s| String::from(*s)).collect(),
         }
     }
 

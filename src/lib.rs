@@ -49,6 +49,7 @@ pub mod instrument;
 pub mod propagation;
 pub mod resource;
 pub mod sampling;
+pub mod session;
 pub mod span;
 pub mod span_context;
 pub mod span_data;

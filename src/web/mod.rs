@@ -3,6 +3,7 @@
 #[allow(unused_imports)]
 use crate::prelude::*;
 
+mod auto;
 mod convert;
 pub mod document;
 mod handles;
@@ -12,6 +13,7 @@ mod js_config;
 mod js_raw;
 pub mod pipeline;
 pub mod platform;
+mod session;
 mod timer;
 mod types;
 
@@ -51,7 +53,7 @@ pub fn capture_errors() -> bool {
 
 /// Starts Canopy from Rust and returns its tracer.
 ///
-/// Validates `config`, builds the resource (service, SDK, browser, session), reads the page's
+/// Validates `config`, resumes the tab's session, builds the resource (service, SDK, browser), reads the page's
 /// `<meta name="traceparent">`, and starts the batch export pipeline. A second call while
 /// running warns and returns the running tracer: there is never a second pipeline.
 ///
@@ -81,7 +83,8 @@ pub fn init(config: Config) -> Result<Tracer, ConfigError> {
         }
     };
     let seed = platform::seed();
-    let resource = build_resource(&config, document::session_id(platform::random_id));
+    session::start();
+    let resource = build_resource(&config);
     pipeline::start(&config, &resource, fetch);
     let tracer = Tracer::new(&config, seed, Rc::new(PipelineProcessor));
     tracer.set_document_parent(document::meta_parent());
@@ -97,6 +100,7 @@ pub fn init(config: Config) -> Result<Tracer, ConfigError> {
     }
     SDK.with(|s| *s.borrow_mut() = Some(Sdk { tracer: tracer.clone() }));
     instrument::install(&config);
+    auto::install(&config);
     CAPTURE_ERRORS.with(|c| c.set(config.capture_errors));
     Ok(tracer)
 }
@@ -137,6 +141,7 @@ pub fn shutdown_then(done: Function) {
         return;
     };
     instrument::uninstall();
+    auto::uninstall();
     CAPTURE_ERRORS.with(|c| c.set(false));
     sdk.tracer.disable();
     let after = Closure::once_into_js(move || {
@@ -153,7 +158,7 @@ pub fn shutdown() -> Promise {
     Promise::new(&mut |resolve, _| shutdown_then(resolve))
 }
 
-fn build_resource(config: &Config, session_id: String) -> Resource {
+fn build_resource(config: &Config) -> Resource {
     let mut attrs: Vec<KeyValue> = Vec::new();
     let mut set = |kv: KeyValue| {
         attribute::upsert(&mut attrs, kv, usize::MAX, None);
@@ -174,6 +179,5 @@ fn build_resource(config: &Config, session_id: String) -> Resource {
     for kv in document::browser_attributes() {
         set(kv);
     }
-    set(KeyValue::new("session.id", session_id));
     Resource { attributes: attrs }
 }

@@ -78,6 +78,18 @@ export interface CanopyConfig {
   propagateTraceHeaderCorsUrls?: UrlPatternInput | UrlPatternInput[];
   /** URLs that get no span and no headers (same matching rules). */
   ignoreUrls?: UrlPatternInput | UrlPatternInput[];
+  /**
+   * A `routeChange` span (`url.path`, the previous path) when the URL changes through
+   * `history.pushState`/`replaceState`, `popstate` or a hash change (default true).
+   */
+  routeChanges?: boolean;
+  /**
+   * User interactions recorded as spans named from the element (`click button#save`), current
+   * while the event is dispatched so that what its handlers start synchronously are children:
+   * `true` (default: click, submit, and keydown of Enter or Escape on a control), `false`, or
+   * the DOM event types.
+   */
+  interactions?: boolean | string[];
 }
 "#;
 

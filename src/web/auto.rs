@@ -1,0 +1,194 @@
+//! What a page records without code: route changes and user interactions (the listeners are
+//! `js/auto.js`; what each becomes is decided here).
+//!
+//! - **Route changes** (`routeChanges`, on by default): when the URL changes through
+//!   `pushState`, `replaceState`, `popstate` or a hash change, a `routeChange` span (no
+//!   duration) with `url.path`, `url.fragment`, the previous path and what changed it. A call
+//!   that leaves the URL as it was records nothing (a router saving state, or the `popstate`
+//!   that comes with a `hashchange`).
+//! - **Interactions** (`interactions`: the DOM event types, by default click, submit and
+//!   keydown): a span named from the element (`click button#save`) that is current while the
+//!   event is dispatched, so the requests and spans its handlers start synchronously are its
+//!   children. It ends when the dispatch does. Nothing after an `await` is guessed: the span
+//!   leaves the current-span stack when the dispatch is over, at the latest when the next span
+//!   starts (a handler that stopped propagation skipped the last listener: [`settle`]).
+
+#[allow(unused_imports)]
+use crate::prelude::*;
+
+use crate::attribute::{KeyValue, Str};
+use crate::config::Config;
+use crate::span::Span;
+use core::cell::RefCell;
+use js_sys::Function;
+use wasm_bindgen::JsCast;
+use wasm_bindgen::prelude::*;
+
+#[wasm_bindgen(module = "/js/auto.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = listenRoutes)]
+    fn listen_routes(cb: &Function) -> Function;
+    #[wasm_bindgen(js_name = listenInteractions)]
+    fn listen_interactions(types: Vec<String>, begin: &Function, end: &Function) -> Function;
+    fn dispatched(event: &JsValue) -> bool;
+    #[wasm_bindgen(js_name = currentUrl)]
+    fn current_url() -> js_sys::Array;
+}
+
+type RouteCb = dyn FnMut(String, String, String, String);
+type BeginCb = dyn FnMut(JsValue, String, String, Option<String>);
+
+/// An interaction being dispatched: its event, its depth on the current-span stack, its span.
+struct Active {
+    event: JsValue,
+    depth: usize,
+    span: Span,
+}
+
+struct Auto {
+    stops: Vec<Function>,
+    _route: Option<Closure<RouteCb>>,
+    _begin: Option<Closure<BeginCb>>,
+    _end: Option<Closure<dyn FnMut(JsValue)>>,
+    href: String,
+    path: String,
+    active: Vec<Active>,
+}
+
+impl Auto {
+    const fn new() -> Auto {
+        Auto {
+            stops: Vec::new(),
+            _route: None,
+            _begin: None,
+            _end: None,
+            href: String::new(),
+            path: String::new(),
+            active: Vec::new(),
+        }
+    }
+}
+
+local! {
+    static AUTO: RefCell<Auto> = RefCell::new(Auto::new());
+}
+
+/// Starts the listeners `config` asks for (none when both are off: no cost).
+pub fn install(config: &Config) {
+    uninstall();
+    let mut a = Auto::new();
+    if config.route_changes {
+        let cb = Closure::<RouteCb>::new(on_route);
+        a.stops.push(listen_routes(cb.as_ref().unchecked_ref()));
+        a._route = Some(cb);
+        let here = current_url();
+        a.href = here.get(0).as_string().unwrap_or_default();
+        a.path = here.get(1).as_string().unwrap_or_default();
+    }
+    if !config.interactions.is_empty() {
+        let begin = Closure::<BeginCb>::new(on_begin);
+        let end = Closure::<dyn FnMut(JsValue)>::new(|e: JsValue| finish(&e));
+        a.stops.push(listen_interactions(
+            config.interactions.clone(),
+            begin.as_ref().unchecked_ref(),
+            end.as_ref().unchecked_ref(),
+        ));
+        a._begin = Some(begin);
+        a._end = Some(end);
+    }
+    AUTO.with(|s| *s.borrow_mut() = a);
+}
+
+/// Removes the listeners and ends any interaction still open.
+pub fn uninstall() {
+    settle_all();
+    let old = AUTO.with(|s| core::mem::replace(&mut *s.borrow_mut(), Auto::new()));
+    for stop in &old.stops {
+        let _ = stop.call0(&JsValue::UNDEFINED);
+    }
+}
+
+fn on_route(trigger: String, href: String, path: String, hash: String) {
+    settle();
+    let previous = AUTO.with(|s| {
+        let mut s = s.borrow_mut();
+        if s.href == href {
+            return None;
+        }
+        s.href = href;
+        Some(core::mem::replace(&mut s.path, path.clone()))
+    });
+    let Some(previous) = previous else { return };
+    let mut attrs = vec![
+        KeyValue::new("url.path", path),
+        KeyValue::new("canopy.route.previous_path", previous),
+        KeyValue::new("canopy.route.trigger", trigger),
+    ];
+    if let Some(f) = hash.strip_prefix('#') {
+        attrs.push(KeyValue::new("url.fragment", String::from(f)));
+    }
+    let mut span = super::tracer().span("routeChange").attributes(attrs).start();
+    span.end();
+}
+
+/// `click button#save`: the event type, the element's tag in lowercase, `#id` when it has one.
+fn interaction_name(kind: &str, tag: &str, id: Option<&str>) -> String {
+    let mut name = String::with_capacity(kind.len() + tag.len() + 2 + id.map_or(0, str::len));
+    name.push_str(kind);
+    name.push(' ');
+    name.push_str(&tag.to_ascii_lowercase());
+    if let Some(id) = id {
+        name.push('#');
+        name.push_str(id);
+    }
+    name
+}
+
+fn on_begin(event: JsValue, kind: String, tag: String, id: Option<String>) {
+    settle();
+    let name = interaction_name(&kind, &tag, id.as_deref());
+    let attrs = vec![KeyValue::new("event_type", kind), KeyValue::new("target_element", tag)];
+    let span = super::tracer().span(Str::Owned(name)).attributes(attrs).start();
+    let depth = crate::context::push(span.span_context().clone());
+    // A listener that stops propagation keeps the bubbling `end` from running: end the span
+    // after this task at the latest (spans that start before then settle it first).
+    let e = event.clone();
+    super::timer::once(0.0, move || finish(&e));
+    AUTO.with(|s| s.borrow_mut().active.push(Active { event, depth, span }));
+}
+
+/// Ends the interaction of `event` (and any started inside it), and takes it off the
+/// current-span stack.
+fn finish(event: &JsValue) {
+    let ended = AUTO.with(|s| {
+        let mut s = s.borrow_mut();
+        let i = s.active.iter().position(|a| &a.event == event)?;
+        Some(s.active.split_off(i))
+    });
+    if let Some(ended) = ended {
+        crate::context::truncate(ended[0].depth);
+        for mut a in ended.into_iter().rev() {
+            a.span.end();
+        }
+    }
+}
+
+/// Takes interactions whose dispatch is over off the current-span stack. Called before a span
+/// picks its parent and before a context is entered, so a stale interaction never parents
+/// anything.
+pub fn settle() {
+    loop {
+        let top = AUTO.with(|s| s.borrow().active.last().map(|a| a.event.clone()));
+        match top {
+            Some(e) if dispatched(&e) => finish(&e),
+            _ => return,
+        }
+    }
+}
+
+fn settle_all() {
+    let first = AUTO.with(|s| s.borrow().active.first().map(|a| a.event.clone()));
+    if let Some(e) = first {
+        finish(&e);
+    }
+}
