@@ -102,3 +102,16 @@ export function currentUrl() {
     return [];
   }
 }
+
+/** The navigation entry, then each resource entry, as `[url, encodedBodySize, ...marks]` with
+ *  the marks named by `names` (0 where an entry has none); empty without Navigation Timing. */
+export function timings(names) {
+  try {
+    const p = globalThis.performance;
+    const row = (e) => [e.name, e.encodedBodySize || 0, ...names.map((n) => e[n] || 0)];
+    const nav = p.getEntriesByType("navigation")[0];
+    return nav ? [row(nav), ...p.getEntriesByType("resource").map(row)] : [];
+  } catch (_) {
+    return [];
+  }
+}

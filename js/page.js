@@ -33,6 +33,17 @@ export function meta(name) {
   }
 }
 
+/** The document response's `Server-Timing: traceparent;desc="…"` (from the navigation
+ *  entry's serverTiming), or undefined. */
+export function serverTraceparent() {
+  try {
+    const t = globalThis.performance.getEntriesByType("navigation")[0].serverTiming.find((e) => e.name === "traceparent");
+    return t ? t.description : undefined;
+  } catch (_) {
+    return undefined;
+  }
+}
+
 /** True once the document has loaded (or where there is no document, in a worker). */
 export function documentComplete() {
   const d = globalThis.document;

@@ -52,6 +52,8 @@ pub mod defaults {
     pub const SESSION_INACTIVITY_MS: u64 = 15 * 60 * 1000;
     /// A session ends this long after it started, whatever the activity, milliseconds (4 hours).
     pub const SESSION_MAX_MS: u64 = 4 * 60 * 60 * 1000;
+    /// `documentLoad`, `documentFetch` and `resourceFetch` spans for the page load.
+    pub const DOCUMENT_LOAD: bool = true;
     /// A `routeChange` span per History API or hash navigation.
     pub const ROUTE_CHANGES: bool = true;
     /// The user interactions recorded as spans (DOM event types).
@@ -195,6 +197,8 @@ pub struct Config {
     pub propagate_trace_header_cors_urls: Vec<UrlPattern>,
     /// URLs that get no span and no headers.
     pub ignore_urls: Vec<UrlPattern>,
+    /// Record the page load (`documentLoad`, `documentFetch`, `resourceFetch`) after the load event.
+    pub document_load: bool,
     /// Record a `routeChange` span when the URL changes through the History API
     /// (`pushState`/`replaceState`/`popstate`) or a hash change.
     pub route_changes: bool,
@@ -223,6 +227,7 @@ impl Config {
             capture_errors: true,
             propagate_trace_header_cors_urls: Vec::new(),
             ignore_urls: Vec::new(),
+            document_load: defaults::DOCUMENT_LOAD,
             route_changes: defaults::ROUTE_CHANGES,
             interactions: defaults::INTERACTIONS.iter().map(|s| String::from(*s)).collect(),
         }

@@ -15,6 +15,8 @@ extern "C" {
     #[wasm_bindgen(js_name = loadEventTime)]
     fn load_event_time() -> Option<f64>;
     fn meta(name: &str) -> Option<String>;
+    #[wasm_bindgen(js_name = serverTraceparent)]
+    fn server_traceparent() -> Option<String>;
     #[wasm_bindgen(js_name = documentComplete)]
     fn document_complete_js() -> bool;
     #[wasm_bindgen(js_name = browserFacts)]
@@ -47,6 +49,12 @@ pub fn meta_parent() -> Option<SpanContext> {
         cx.trace_state = TraceState::parse(&ts).unwrap_or_default();
     }
     Some(cx)
+}
+
+/// The server's context from the document response's `Server-Timing: traceparent;desc="00-…"`
+/// (links the page to its backend with no request header), if valid.
+pub fn server_timing_parent() -> Option<SpanContext> {
+    parse_traceparent(&server_traceparent()?).ok()
 }
 
 /// True once the document has finished loading (or when there is no document, in a worker).

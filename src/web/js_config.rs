@@ -28,6 +28,7 @@ const KNOWN: &[&str] = &[
     "propagateTraceHeaderCorsUrls",
     "ignoreUrls",
     "compression",
+    "documentLoad",
     "routeChanges",
     "interactions",
 ];
@@ -93,6 +94,7 @@ pub fn parse(v: &JsValue) -> (Result<Config, ConfigError>, Vec<String>) {
     opt_bool(v, "xray", &mut c.xray, &mut problems);
     opt_bool(v, "instrumentFetch", &mut c.instrument_fetch, &mut problems);
     opt_bool(v, "instrumentXhr", &mut c.instrument_xhr, &mut problems);
+    opt_bool(v, "documentLoad", &mut c.document_load, &mut problems);
     opt_bool(v, "routeChanges", &mut c.route_changes, &mut problems);
     let ia = get(v, "interactions");
     if let Some(on) = ia.as_bool() {

@@ -11,6 +11,7 @@ pub mod instrument;
 mod js_api;
 mod js_config;
 mod js_raw;
+mod page_load;
 pub mod pipeline;
 pub mod platform;
 mod session;
@@ -87,15 +88,25 @@ pub fn init(config: Config) -> Result<Tracer, ConfigError> {
     let resource = build_resource(&config);
     pipeline::start(&config, &resource, fetch);
     let tracer = Tracer::new(&config, seed, Rc::new(PipelineProcessor));
-    tracer.set_document_parent(document::meta_parent());
+    tracer.set_document_parent(document::meta_parent().or_else(document::server_timing_parent));
+    let page_load = config.document_load;
     if document::document_complete() {
         match document::loaded_at() {
             Some(t) => tracer.close_document_parent_at(t),
             None => tracer.close_document_parent(),
         }
+        if page_load {
+            timer::once(0.0, page_load::record);
+        }
     } else {
         let t = tracer.clone();
-        let cb = Closure::once_into_js(move || t.close_document_parent());
+        let cb = Closure::once_into_js(move || {
+            t.close_document_parent();
+            // In a task after the load event, once its end is known.
+            if page_load {
+                timer::once(0.0, page_load::record);
+            }
+        });
         document::on_load(cb.unchecked_ref());
     }
     SDK.with(|s| *s.borrow_mut() = Some(Sdk { tracer: tracer.clone() }));

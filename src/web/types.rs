@@ -79,6 +79,13 @@ export interface CanopyConfig {
   /** URLs that get no span and no headers (same matching rules). */
   ignoreUrls?: UrlPatternInput | UrlPatternInput[];
   /**
+   * The page load as spans after the load event (default true): `documentLoad` with a
+   * `documentFetch` child and a `resourceFetch` child per resource, from Navigation and Resource
+   * Timing, in the server's trace when the page has `<meta name="traceparent">` or the document
+   * response `Server-Timing: traceparent;desc="00-…"`.
+   */
+  documentLoad?: boolean;
+  /**
    * A `routeChange` span (`url.path`, the previous path) when the URL changes through
    * `history.pushState`/`replaceState`, `popstate` or a hash change (default true).
    */

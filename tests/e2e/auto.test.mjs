@@ -237,7 +237,8 @@ for (const browser of browsers()) describe(browser, () => {
     await page.click("#stop");
     await page.waitForFunction(() => window.done.afterStopped === true, null, { timeout: 5000 });
     await flush(page);
-    assert.deepEqual(receivedSpans(h.sink).map((s) => s.name).sort(), ["afterStopped", "stopped"]);
+    const load = ["documentLoad", "documentFetch", "resourceFetch"];
+    assert.deepEqual(receivedSpans(h.sink).map((s) => s.name).filter((n) => !load.includes(n)).sort(), ["afterStopped", "stopped"]);
     assert.equal(one("stopped").parentSpanId, undefined);
     await page.context().close();
     h.sink.received.length = 0;
@@ -250,6 +251,60 @@ for (const browser of browsers()) describe(browser, () => {
     one("submit form#f");
     const warn = await page.evaluate(() => { try { window.canopy.init({ serviceName: "x", interactions: "click" }); } catch (e) { return e.message; } });
     assert.ok(warn === undefined || /interactions/.test(warn));
+    await page.context().close();
+  });
+
+  /** Inits Canopy and flushes until the page load is exported (bounded). */
+  async function pageLoad(page, config = {}) {
+    await page.evaluate((config) => window.canopy.init({ serviceName: "auto", ...config }), config);
+    for (let i = 0; i < 50 && named("documentLoad").length === 0; i++) await flush(page);
+    return one("documentLoad");
+  }
+
+  test("the page load: documentLoad, documentFetch and resourceFetch in the trace of <meta name=traceparent>", async () => {
+    const [traceId, spanId] = ["4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"];
+    const page = await h.page(`?traceparent=00-${traceId}-${spanId}-01`);
+    const load = await pageLoad(page);
+    assert.equal(load.traceId, traceId);
+    assert.equal(load.parentSpanId, spanId);
+    assert.equal(attr(load, "http.url"), await page.evaluate(() => location.href));
+    const events = load.events.map((e) => e.name);
+    for (const e of ["domInteractive", "domContentLoadedEventEnd", "domComplete", "loadEventStart", "loadEventEnd"]) assert.ok(events.includes(e), `documentLoad has ${e}`);
+    const loadEnd = load.events.find((e) => e.name === "loadEventEnd").timeUnixNano;
+    assert.equal(load.endTimeUnixNano, loadEnd, "documentLoad ends with the load event");
+    const doc = one("documentFetch");
+    assert.equal(doc.parentSpanId, load.spanId);
+    assert.equal(doc.traceId, traceId);
+    assert.equal(attr(doc, "http.url"), attr(load, "http.url"));
+    assert.deepEqual(doc.events.map((e) => e.name).filter((n) => ["fetchStart", "requestStart", "responseStart", "responseEnd"].includes(n)),
+      ["fetchStart", "requestStart", "responseStart", "responseEnd"]);
+    const resources = named("resourceFetch");
+    const wasm = resources.find((s) => attr(s, "http.url").endsWith("/pkg/canopy_web_bg.wasm"));
+    assert.ok(wasm, `a resourceFetch for the .wasm; got ${resources.map((s) => attr(s, "http.url")).join(", ")}`);
+    assert.ok(resources.every((s) => s.parentSpanId === load.spanId && s.traceId === traceId));
+    assert.ok(attr(wasm, "http.response_content_length") > 10000);
+    assert.ok(BigInt(wasm.startTimeUnixNano) < BigInt(wasm.endTimeUnixNano));
+    await page.context().close();
+  });
+
+  test("the page load joins the trace of the document's Server-Timing traceparent; documentLoad: false records none", async () => {
+    const [traceId, spanId] = ["0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331"];
+    let page = await h.page(`?servertiming=${encodeURIComponent(`traceparent;desc="00-${traceId}-${spanId}-01"`)}`);
+    const load = await pageLoad(page);
+    assert.equal(load.traceId, traceId);
+    assert.equal(load.parentSpanId, spanId);
+    assert.equal(one("documentFetch").traceId, traceId);
+    await page.context().close();
+    h.sink.received.length = 0;
+    page = await h.page();
+    await page.evaluate(async () => {
+      window.canopy.init({ serviceName: "auto", documentLoad: false });
+      await new Promise((r) => setTimeout(r, 0)); // after the task the page load would have been recorded in
+      window.canopy.startSpan("marker").end();
+      await window.canopy.forceFlush();
+    });
+    one("marker");
+    assert.equal(named("documentLoad").length + named("resourceFetch").length, 0);
     await page.context().close();
   });
 });

@@ -83,6 +83,8 @@ export function startSink(port = 0) {
       const headers = { ...cors, "content-type": types[extname(file)] || "application/octet-stream" };
       // ?csp=… serves a page under that Content-Security-Policy (the CSP tests).
       if (url.searchParams.has("csp")) headers["content-security-policy"] = url.searchParams.get("csp");
+      // ?servertiming=… adds that Server-Timing header (the page-load tests).
+      if (url.searchParams.has("servertiming")) headers["server-timing"] = url.searchParams.get("servertiming");
       res.writeHead(200, headers);
       res.end(data);
     } catch {
