@@ -115,3 +115,29 @@ export function timings(names) {
     return [];
   }
 }
+
+/** Calls `cb(type, startTime, duration, blockingDuration, longestScript)` for each long animation
+ *  frame (`long-animation-frame`; `longtask` where that is missing), including those before this
+ *  call. `longestScript`: `[invoker, invokerType, sourceURL, sourceFunctionName, duration]` or
+ *  empty. Returns a function that stops, or undefined where neither entry type exists. */
+export function observeLongFrames(cb) {
+  try {
+    const types = PerformanceObserver.supportedEntryTypes || [];
+    const type = ["long-animation-frame", "longtask"].find((t) => types.includes(t));
+    if (!type) return undefined;
+    const o = new PerformanceObserver((list) => {
+      for (const e of list.getEntries()) {
+        try {
+          let top;
+          for (const x of e.scripts || []) if (!top || x.duration > top.duration) top = x;
+          const script = top ? [top.invoker, top.invokerType, top.sourceURL, top.sourceFunctionName, top.duration] : [];
+          cb(type, e.startTime, e.duration, e.blockingDuration || 0, script);
+        } catch (_) {}
+      }
+    });
+    o.observe({ type, buffered: true });
+    return () => o.disconnect();
+  } catch (_) {
+    return undefined;
+  }
+}

@@ -54,6 +54,10 @@ pub mod defaults {
     pub const SESSION_MAX_MS: u64 = 4 * 60 * 60 * 1000;
     /// `documentLoad`, `documentFetch` and `resourceFetch` spans for the page load.
     pub const DOCUMENT_LOAD: bool = true;
+    /// Long animation frames (or long tasks) recorded as spans.
+    pub const LONG_ANIMATION_FRAMES: bool = true;
+    /// Frames (tasks) longer than this are long, milliseconds.
+    pub const LONG_FRAME_MS: f64 = 50.0;
     /// A `routeChange` span per History API or hash navigation.
     pub const ROUTE_CHANGES: bool = true;
     /// The user interactions recorded as spans (DOM event types).
@@ -199,6 +203,9 @@ pub struct Config {
     pub ignore_urls: Vec<UrlPattern>,
     /// Record the page load (`documentLoad`, `documentFetch`, `resourceFetch`) after the load event.
     pub document_load: bool,
+    /// Record long animation frames (long tasks where that API is missing) over
+    /// [`defaults::LONG_FRAME_MS`] as spans with their longest script's attribution.
+    pub long_animation_frames: bool,
     /// Record a `routeChange` span when the URL changes through the History API
     /// (`pushState`/`replaceState`/`popstate`) or a hash change.
     pub route_changes: bool,
@@ -228,6 +235,7 @@ impl Config {
             propagate_trace_header_cors_urls: Vec::new(),
             ignore_urls: Vec::new(),
             document_load: defaults::DOCUMENT_LOAD,
+            long_animation_frames: defaults::LONG_ANIMATION_FRAMES,
             route_changes: defaults::ROUTE_CHANGES,
             interactions: defaults::INTERACTIONS.iter().map(|s| String::from(*s)).collect(),
         }

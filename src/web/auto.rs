@@ -1,5 +1,5 @@
-//! What a page records without code: route changes and user interactions (the listeners are
-//! `js/auto.js`; what each becomes is decided here).
+//! What a page records without code: route changes, user interactions and long animation frames
+//! (the listeners are `js/auto.js`; what each becomes is decided here).
 //!
 //! - **Route changes** (`routeChanges`, on by default): when the URL changes through
 //!   `pushState`, `replaceState`, `popstate` or a hash change, a `routeChange` span (no
@@ -16,9 +16,11 @@
 #[allow(unused_imports)]
 use crate::prelude::*;
 
+use super::platform;
 use crate::attribute::{KeyValue, Str};
 use crate::config::Config;
-use crate::span::Span;
+use crate::span::{Parent, Span};
+use crate::span_context::SpanContext;
 use core::cell::RefCell;
 use js_sys::Function;
 use wasm_bindgen::JsCast;
@@ -31,18 +33,25 @@ extern "C" {
     #[wasm_bindgen(js_name = listenInteractions)]
     fn listen_interactions(types: Vec<String>, begin: &Function, end: &Function) -> Function;
     fn dispatched(event: &JsValue) -> bool;
+    #[wasm_bindgen(js_name = observeLongFrames)]
+    fn observe_long_frames(cb: &Function) -> Option<Function>;
     #[wasm_bindgen(js_name = currentUrl)]
     fn current_url() -> js_sys::Array;
 }
 
 type RouteCb = dyn FnMut(String, String, String, String);
 type BeginCb = dyn FnMut(JsValue, String, String, Option<String>);
+type FrameCb = dyn FnMut(String, f64, f64, f64, js_sys::Array);
+
+/// Interactions kept after they end, for the long frames that arrive later to find theirs.
+const RECENT: usize = 8;
 
 /// An interaction being dispatched: its event, its depth on the current-span stack, its span.
 struct Active {
     event: JsValue,
     depth: usize,
     span: Span,
+    start: u64,
 }
 
 struct Auto {
@@ -50,9 +59,12 @@ struct Auto {
     _route: Option<Closure<RouteCb>>,
     _begin: Option<Closure<BeginCb>>,
     _end: Option<Closure<dyn FnMut(JsValue)>>,
+    _frame: Option<Closure<FrameCb>>,
     href: String,
     path: String,
     active: Vec<Active>,
+    /// Ended interactions: context, start, end (epoch ns).
+    recent: Vec<(SpanContext, u64, u64)>,
 }
 
 impl Auto {
@@ -62,9 +74,11 @@ impl Auto {
             _route: None,
             _begin: None,
             _end: None,
+            _frame: None,
             href: String::new(),
             path: String::new(),
             active: Vec::new(),
+            recent: Vec::new(),
         }
     }
 }
@@ -73,7 +87,7 @@ local! {
     static AUTO: RefCell<Auto> = RefCell::new(Auto::new());
 }
 
-/// Starts the listeners `config` asks for (none when both are off: no cost).
+/// Starts the listeners and observers `config` asks for (what is off installs nothing).
 pub fn install(config: &Config) {
     uninstall();
     let mut a = Auto::new();
@@ -95,6 +109,13 @@ pub fn install(config: &Config) {
         ));
         a._begin = Some(begin);
         a._end = Some(end);
+    }
+    if config.long_animation_frames {
+        let cb = Closure::<FrameCb>::new(on_frame);
+        if let Some(stop) = observe_long_frames(cb.as_ref().unchecked_ref()) {
+            a.stops.push(stop);
+            a._frame = Some(cb);
+        }
     }
     AUTO.with(|s| *s.borrow_mut() = a);
 }
@@ -154,7 +175,8 @@ fn on_begin(event: JsValue, kind: String, tag: String, id: Option<String>) {
     // after this task at the latest (spans that start before then settle it first).
     let e = event.clone();
     super::timer::once(0.0, move || finish(&e));
-    AUTO.with(|s| s.borrow_mut().active.push(Active { event, depth, span }));
+    let start = platform::now();
+    AUTO.with(|s| s.borrow_mut().active.push(Active { event, depth, span, start }));
 }
 
 /// Ends the interaction of `event` (and any started inside it), and takes it off the
@@ -167,8 +189,17 @@ fn finish(event: &JsValue) {
     });
     if let Some(ended) = ended {
         crate::context::truncate(ended[0].depth);
+        let now = platform::now();
         for mut a in ended.into_iter().rev() {
+            let cx = a.span.span_context().clone();
             a.span.end();
+            AUTO.with(|s| {
+                let r = &mut s.borrow_mut().recent;
+                if r.len() >= RECENT {
+                    r.remove(0);
+                }
+                r.push((cx, a.start, now));
+            });
         }
     }
 }
@@ -191,4 +222,40 @@ fn settle_all() {
     if let Some(e) = first {
         finish(&e);
     }
+}
+
+/// A long animation frame (or, where that API is missing, a long task): a span over it with its
+/// longest script's attribution, child of the interaction that started during it, if one did,
+/// else of whatever the default parent is for its start time (the page's server-rendered trace
+/// during the page load).
+fn on_frame(kind: String, start_ms: f64, duration_ms: f64, blocking_ms: f64, script: js_sys::Array) {
+    if duration_ms <= crate::config::defaults::LONG_FRAME_MS {
+        return;
+    }
+    let clock = platform::clock();
+    let (start, end) = (clock.at(start_ms), clock.at(start_ms + duration_ms));
+    let parent = AUTO.with(|s| {
+        s.borrow().recent.iter().rev().find(|(_, t, _)| (start..=end).contains(t)).map(|(cx, _, _)| cx.clone())
+    });
+    let long_task = kind == "longtask";
+    let mut attrs = vec![KeyValue::new("long_frame.blocking_duration_ms", blocking_ms)];
+    for (i, key) in ["script.invoker", "script.invoker_type", "script.source_url", "script.source_function_name"]
+        .into_iter()
+        .enumerate()
+    {
+        if let Some(v) = script.get(i as u32).as_string().filter(|v| !v.is_empty()) {
+            attrs.push(KeyValue::new(key, v));
+        }
+    }
+    if let Some(d) = script.get(4).as_f64() {
+        attrs.push(KeyValue::new("script.duration_ms", d));
+    }
+    let name = if long_task { "longTask" } else { "longAnimationFrame" };
+    let t = super::tracer();
+    let mut b = t.span(name).attributes(attrs).start_time(start);
+    if let Some(cx) = parent {
+        b = b.parent_choice(Parent::Explicit(cx));
+    }
+    let mut span = b.start();
+    span.end_at(end);
 }

@@ -29,6 +29,7 @@ const KNOWN: &[&str] = &[
     "ignoreUrls",
     "compression",
     "documentLoad",
+    "longAnimationFrames",
     "routeChanges",
     "interactions",
 ];
@@ -95,6 +96,7 @@ pub fn parse(v: &JsValue) -> (Result<Config, ConfigError>, Vec<String>) {
     opt_bool(v, "instrumentFetch", &mut c.instrument_fetch, &mut problems);
     opt_bool(v, "instrumentXhr", &mut c.instrument_xhr, &mut problems);
     opt_bool(v, "documentLoad", &mut c.document_load, &mut problems);
+    opt_bool(v, "longAnimationFrames", &mut c.long_animation_frames, &mut problems);
     opt_bool(v, "routeChanges", &mut c.route_changes, &mut problems);
     let ia = get(v, "interactions");
     if let Some(on) = ia.as_bool() {

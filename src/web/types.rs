@@ -86,6 +86,12 @@ export interface CanopyConfig {
    */
   documentLoad?: boolean;
   /**
+   * Long animation frames (long tasks where the browser lacks them) over 50 ms as
+   * `longAnimationFrame` spans with their longest script (`script.invoker`, `script.source_url`,
+   * …), children of the interaction they delayed (default true).
+   */
+  longAnimationFrames?: boolean;
+  /**
    * A `routeChange` span (`url.path`, the previous path) when the URL changes through
    * `history.pushState`/`replaceState`, `popstate` or a hash change (default true).
    */

@@ -256,7 +256,7 @@ for (const browser of browsers()) describe(browser, () => {
 
   /** Inits Canopy and flushes until the page load is exported (bounded). */
   async function pageLoad(page, config = {}) {
-    await page.evaluate((config) => window.canopy.init({ serviceName: "auto", ...config }), config);
+    await page.evaluate((config) => window.canopy.init({ serviceName: "auto", documentLoad: true, ...config }), config);
     for (let i = 0; i < 50 && named("documentLoad").length === 0; i++) await flush(page);
     return one("documentLoad");
   }
@@ -305,6 +305,50 @@ for (const browser of browsers()) describe(browser, () => {
     });
     one("marker");
     assert.equal(named("documentLoad").length + named("resourceFetch").length, 0);
+    await page.context().close();
+  });
+
+  test("long animation frames: a slow click handler's frame is a child of the click, with its script", { skip: browser === "firefox" && "Firefox has neither long-animation-frame nor longtask entries" }, async () => {
+    const page = await h.page();
+    await page.evaluate(() => {
+      const c = window.canopy;
+      document.body.innerHTML = `<button id="slow">Slow</button>`;
+      const busy = (ms) => { const end = performance.now() + ms; while (performance.now() < end); };
+      document.getElementById("slow").addEventListener("click", function slowHandler() { busy(120); });
+      c.init({ serviceName: "auto" });
+      window.longFrames = 0;
+      new PerformanceObserver((l) => { window.longFrames += l.getEntries().length; }).observe({ type: "long-animation-frame" });
+    });
+    await page.click("#slow");
+    await page.waitForFunction(() => window.longFrames > 0, null, { timeout: 5000 });
+    await flush(page);
+    const click = one("click button#slow");
+    const frames = named("longAnimationFrame").filter((s) => s.parentSpanId === click.spanId);
+    assert.equal(frames.length, 1, `one long frame under the click; got ${named("longAnimationFrame").map((s) => s.parentSpanId).join(", ")}`);
+    const f = frames[0];
+    assert.equal(f.traceId, click.traceId);
+    const ms = Number(BigInt(f.endTimeUnixNano) - BigInt(f.startTimeUnixNano)) / 1e6;
+    assert.ok(ms >= 120, `the frame covers the handler (${ms} ms)`);
+    assert.ok(BigInt(f.startTimeUnixNano) <= BigInt(click.startTimeUnixNano));
+    assert.match(attr(f, "script.invoker"), /BUTTON#slow\.onclick/);
+    assert.equal(attr(f, "script.invoker_type"), "event-listener");
+    assert.ok(attr(f, "script.duration_ms") >= 100);
+    assert.ok(attr(f, "long_frame.blocking_duration_ms") > 0);
+    await page.context().close();
+  });
+
+  test("longAnimationFrames: false records none", { skip: browser === "firefox" && "no long frame entries in Firefox" }, async () => {
+    const page = await h.page();
+    await page.evaluate(async () => {
+      window.canopy.init({ serviceName: "auto", longAnimationFrames: false });
+      const seen = new Promise((r) => new PerformanceObserver(r).observe({ type: "long-animation-frame" }));
+      setTimeout(() => { const end = performance.now() + 100; while (performance.now() < end); }, 0);
+      await seen; // the browser saw a long frame
+      window.canopy.startSpan("marker").end();
+      await window.canopy.forceFlush();
+    });
+    one("marker");
+    assert.equal(named("longAnimationFrame").length, 0);
     await page.context().close();
   });
 });
