@@ -340,7 +340,16 @@ export function getActiveSpan() {
 export function init(config) {
   raw.init(config);
   if (stopErrors === null && raw.__captureErrors()) stopErrors = listenErrors(recordUncaught);
+  const vitals = raw.__webVitals();
+  if (vitals !== undefined && !vitalsLoaded) {
+    // A separate module, loaded only when on (a bundler makes it a chunk of its own, or inlines
+    // it); it reports through Rust, which checks webVitals again on each report.
+    vitalsLoaded = true;
+    import("./vitals.js").then((v) => v.listenVitals(vitals, raw.__vital), () => { vitalsLoaded = false; });
+  }
 }
+
+let vitalsLoaded = false;
 
 let stopErrors = null;
 

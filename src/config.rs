@@ -58,6 +58,8 @@ pub mod defaults {
     pub const LONG_ANIMATION_FRAMES: bool = true;
     /// Frames (tasks) longer than this are long, milliseconds.
     pub const LONG_FRAME_MS: f64 = 50.0;
+    /// Web Vitals (LCP, INP, CLS, FCP, TTFB) as spans, from Google's `web-vitals`.
+    pub const WEB_VITALS: bool = true;
     /// A `routeChange` span per History API or hash navigation.
     pub const ROUTE_CHANGES: bool = true;
     /// The user interactions recorded as spans (DOM event types).
@@ -206,6 +208,8 @@ pub struct Config {
     /// Record long animation frames (long tasks where that API is missing) over
     /// [`defaults::LONG_FRAME_MS`] as spans with their longest script's attribution.
     pub long_animation_frames: bool,
+    /// Record Web Vitals with their attribution ([`crate::vitals`]).
+    pub web_vitals: bool,
     /// Record a `routeChange` span when the URL changes through the History API
     /// (`pushState`/`replaceState`/`popstate`) or a hash change.
     pub route_changes: bool,
@@ -236,6 +240,7 @@ impl Config {
             ignore_urls: Vec::new(),
             document_load: defaults::DOCUMENT_LOAD,
             long_animation_frames: defaults::LONG_ANIMATION_FRAMES,
+            web_vitals: defaults::WEB_VITALS,
             route_changes: defaults::ROUTE_CHANGES,
             interactions: defaults::INTERACTIONS.iter().map(|s| String::from(*s)).collect(),
         }

@@ -55,6 +55,7 @@ pub mod span_context;
 pub mod span_data;
 pub mod time;
 pub mod tracer;
+pub mod vitals;
 #[cfg(target_arch = "wasm32")]
 pub mod web;
 

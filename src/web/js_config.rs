@@ -30,6 +30,7 @@ const KNOWN: &[&str] = &[
     "compression",
     "documentLoad",
     "longAnimationFrames",
+    "webVitals",
     "routeChanges",
     "interactions",
 ];
@@ -97,6 +98,7 @@ pub fn parse(v: &JsValue) -> (Result<Config, ConfigError>, Vec<String>) {
     opt_bool(v, "instrumentXhr", &mut c.instrument_xhr, &mut problems);
     opt_bool(v, "documentLoad", &mut c.document_load, &mut problems);
     opt_bool(v, "longAnimationFrames", &mut c.long_animation_frames, &mut problems);
+    opt_bool(v, "webVitals", &mut c.web_vitals, &mut problems);
     opt_bool(v, "routeChanges", &mut c.route_changes, &mut problems);
     let ia = get(v, "interactions");
     if let Some(on) = ia.as_bool() {

@@ -17,6 +17,7 @@ pub mod platform;
 mod session;
 mod timer;
 mod types;
+mod vitals;
 
 use crate::attribute::{self, KeyValue};
 use crate::config::Config;
@@ -44,6 +45,16 @@ local! {
 local! {
     /// `captureErrors`: the JavaScript API listens for the page's uncaught errors while set.
     static CAPTURE_ERRORS: core::cell::Cell<bool> = core::cell::Cell::new(false);
+}
+
+local! {
+    /// `webVitals`: the JavaScript API loads `web-vitals` and reports here while set.
+    static WEB_VITALS: core::cell::Cell<bool> = core::cell::Cell::new(false);
+}
+
+/// True while Web Vitals are to be recorded (`webVitals`, on by default).
+pub fn web_vitals() -> bool {
+    WEB_VITALS.with(|c| c.get())
 }
 
 /// True while the page's uncaught errors and unhandled rejections are to be recorded
@@ -113,6 +124,7 @@ pub fn init(config: Config) -> Result<Tracer, ConfigError> {
     instrument::install(&config);
     auto::install(&config);
     CAPTURE_ERRORS.with(|c| c.set(config.capture_errors));
+    WEB_VITALS.with(|c| c.set(config.web_vitals));
     Ok(tracer)
 }
 
@@ -154,6 +166,7 @@ pub fn shutdown_then(done: Function) {
     instrument::uninstall();
     auto::uninstall();
     CAPTURE_ERRORS.with(|c| c.set(false));
+    WEB_VITALS.with(|c| c.set(false));
     sdk.tracer.disable();
     let after = Closure::once_into_js(move || {
         if SDK.with(|s| s.borrow().is_none()) {

@@ -92,6 +92,13 @@ export interface CanopyConfig {
    */
   longAnimationFrames?: boolean;
   /**
+   * Web Vitals (LCP, INP, CLS, FCP, TTFB) with their attribution, from Google's `web-vitals`
+   * library (loaded only when on), as Honeycomb's web SDK records them: a span per report named
+   * after the metric, with `lcp.value`, `lcp.rating`, `lcp.element`, `inp.input_delay`, … (default
+   * true). Reported when final or when the page is hidden, as that library does.
+   */
+  webVitals?: boolean;
+  /**
    * A `routeChange` span (`url.path`, the previous path) when the URL changes through
    * `history.pushState`/`replaceState`, `popstate` or a hash change (default true).
    */
