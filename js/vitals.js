@@ -6,15 +6,15 @@ import { onCLS, onFCP, onINP, onLCP, onTTFB } from "web-vitals/attribution";
 
 const ON = { CLS: onCLS, FCP: onFCP, INP: onINP, LCP: onLCP, TTFB: onTTFB };
 
-/** `wanted`: `[[metric, [attribution field, …]], …]` (a `.` reads a nested field). Calls
- *  `record(name, id, rating, navigationType, value, delta, values)` for each report. */
+/** `wanted`: `[[metric, [field, …]], …]`, the fields of web-vitals' metric object to read (a `.`
+ *  reads a nested one). Calls `record(name, values)` for each report. */
 export function listenVitals(wanted, record) {
   const read = (o, path) => path.split(".").reduce((x, k) => (x === null || x === undefined ? undefined : x[k]), o);
   for (const [name, fields] of wanted) {
     try {
       ON[name]((m) => {
         try {
-          record(m.name, m.id, m.rating, m.navigationType, m.value, m.delta, fields.map((f) => read(m.attribution, f)));
+          record(m.name, fields.map((f) => read(m, f)));
         } catch (_) {}
       });
     } catch (_) {}

@@ -5,15 +5,15 @@
 //!
 //! The metrics come from Google's `web-vitals` library (its attribution build), which reports
 //! each one when it is final or the page is hidden; the browser edge hands over the fields
-//! [`METRICS`] names, read off the library's `attribution` object, in that order.
+//! [`METRICS`] names, read off the library's metric object, in that order.
 //!
 //! ```
 //! use canopy_web::{Value, vitals};
 //!
 //! let fields = vitals::fields("CLS").unwrap();
-//! assert_eq!(fields[0].0, "largestShiftTarget");
+//! assert_eq!(fields[5], ("attribution.largestShiftTarget", "cls.largest_shift_target"));
 //! let values = vec![Some(Value::from("#banner")); fields.len()];
-//! let attrs = vitals::attributes("CLS", "v5-1", "good", "navigate", 0.02, 0.02, values);
+//! let attrs = vitals::attributes("CLS", values);
 //! assert!(attrs.iter().any(|kv| kv.key == "cls.largest_shift_target"));
 //! assert!(attrs.iter().any(|kv| kv.key == "cls.rating"));
 //! ```
@@ -23,67 +23,96 @@ use crate::prelude::*;
 
 use crate::attribute::{KeyValue, Value};
 
-/// Per metric: the `attribution` fields read (a `.` reads a nested field) and the attribute each
-/// becomes under the metric's prefix. A field may appear twice: Honeycomb keeps older aliases
-/// (`cls.element`, `inp.element`, `inp.event_type`, `lcp.resource_load_time`).
+/// Per metric: the fields read off `web-vitals`' metric object (a `.` reads a nested field) and
+/// the attribute each becomes. A field may appear twice: Honeycomb keeps older aliases
+/// (`cls.element`, `inp.element`, `inp.event_type`, `lcp.resource_load_time`). Each list starts
+/// with the five every metric has ([`SHARED`] of them).
 pub const METRICS: &[(&str, &[(&str, &str)])] = &[
     (
         "LCP",
         &[
-            ("target", "element"),
-            ("url", "url"),
-            ("timeToFirstByte", "time_to_first_byte"),
-            ("resourceLoadDelay", "resource_load_delay"),
-            ("resourceLoadDuration", "resource_load_duration"),
-            ("resourceLoadDuration", "resource_load_time"),
-            ("elementRenderDelay", "element_render_delay"),
+            ("value", "lcp.value"),
+            ("delta", "lcp.delta"),
+            ("id", "lcp.id"),
+            ("rating", "lcp.rating"),
+            ("navigationType", "lcp.navigation_type"),
+            ("attribution.target", "lcp.element"),
+            ("attribution.url", "lcp.url"),
+            ("attribution.timeToFirstByte", "lcp.time_to_first_byte"),
+            ("attribution.resourceLoadDelay", "lcp.resource_load_delay"),
+            ("attribution.resourceLoadDuration", "lcp.resource_load_duration"),
+            ("attribution.resourceLoadDuration", "lcp.resource_load_time"),
+            ("attribution.elementRenderDelay", "lcp.element_render_delay"),
         ],
     ),
     (
         "INP",
         &[
-            ("inputDelay", "input_delay"),
-            ("processingDuration", "processing_duration"),
-            ("presentationDelay", "presentation_delay"),
-            ("interactionTime", "interaction_time"),
-            ("interactionTarget", "interaction_target"),
-            ("interactionTarget", "element"),
-            ("interactionType", "interaction_type"),
-            ("interactionType", "event_type"),
-            ("nextPaintTime", "next_paint_time"),
-            ("loadState", "load_state"),
+            ("value", "inp.value"),
+            ("delta", "inp.delta"),
+            ("id", "inp.id"),
+            ("rating", "inp.rating"),
+            ("navigationType", "inp.navigation_type"),
+            ("attribution.inputDelay", "inp.input_delay"),
+            ("attribution.processingDuration", "inp.processing_duration"),
+            ("attribution.presentationDelay", "inp.presentation_delay"),
+            ("attribution.interactionTime", "inp.interaction_time"),
+            ("attribution.interactionTarget", "inp.interaction_target"),
+            ("attribution.interactionTarget", "inp.element"),
+            ("attribution.interactionType", "inp.interaction_type"),
+            ("attribution.interactionType", "inp.event_type"),
+            ("attribution.nextPaintTime", "inp.next_paint_time"),
+            ("attribution.loadState", "inp.load_state"),
         ],
     ),
     (
         "CLS",
         &[
-            ("largestShiftTarget", "largest_shift_target"),
-            ("largestShiftTarget", "element"),
-            ("largestShiftTime", "largest_shift_time"),
-            ("largestShiftValue", "largest_shift_value"),
-            ("loadState", "load_state"),
-            ("largestShiftEntry.hadRecentInput", "had_recent_input"),
+            ("value", "cls.value"),
+            ("delta", "cls.delta"),
+            ("id", "cls.id"),
+            ("rating", "cls.rating"),
+            ("navigationType", "cls.navigation_type"),
+            ("attribution.largestShiftTarget", "cls.largest_shift_target"),
+            ("attribution.largestShiftTarget", "cls.element"),
+            ("attribution.largestShiftTime", "cls.largest_shift_time"),
+            ("attribution.largestShiftValue", "cls.largest_shift_value"),
+            ("attribution.loadState", "cls.load_state"),
+            ("attribution.largestShiftEntry.hadRecentInput", "cls.had_recent_input"),
         ],
     ),
     (
         "FCP",
         &[
-            ("timeToFirstByte", "time_to_first_byte"),
-            ("firstByteToFCP", "time_since_first_byte"),
-            ("loadState", "load_state"),
+            ("value", "fcp.value"),
+            ("delta", "fcp.delta"),
+            ("id", "fcp.id"),
+            ("rating", "fcp.rating"),
+            ("navigationType", "fcp.navigation_type"),
+            ("attribution.timeToFirstByte", "fcp.time_to_first_byte"),
+            ("attribution.firstByteToFCP", "fcp.time_since_first_byte"),
+            ("attribution.loadState", "fcp.load_state"),
         ],
     ),
     (
         "TTFB",
         &[
-            ("waitingDuration", "waiting_duration"),
-            ("dnsDuration", "dns_duration"),
-            ("connectionDuration", "connection_duration"),
-            ("requestDuration", "request_duration"),
-            ("cacheDuration", "cache_duration"),
+            ("value", "ttfb.value"),
+            ("delta", "ttfb.delta"),
+            ("id", "ttfb.id"),
+            ("rating", "ttfb.rating"),
+            ("navigationType", "ttfb.navigation_type"),
+            ("attribution.waitingDuration", "ttfb.waiting_duration"),
+            ("attribution.dnsDuration", "ttfb.dns_duration"),
+            ("attribution.connectionDuration", "ttfb.connection_duration"),
+            ("attribution.requestDuration", "ttfb.request_duration"),
+            ("attribution.cacheDuration", "ttfb.cache_duration"),
         ],
     ),
 ];
+
+/// The fields every metric has, first in each list.
+pub const SHARED: usize = 5;
 
 /// The fields of `metric` (`None` for a metric Canopy does not record).
 pub fn fields(metric: &str) -> Option<&'static [(&'static str, &'static str)]> {
@@ -92,36 +121,9 @@ pub fn fields(metric: &str) -> Option<&'static [(&'static str, &'static str)]> {
 
 /// The span attributes of one report of `metric`; `values[i]` is the value of `fields(metric)[i]`
 /// (`None`: absent, not recorded).
-pub fn attributes(
-    metric: &str,
-    id: &str,
-    rating: &str,
-    navigation_type: &str,
-    value: f64,
-    delta: f64,
-    values: Vec<Option<Value>>,
-) -> Vec<KeyValue> {
-    let prefix = metric.to_ascii_lowercase();
-    let key = |suffix: &str| {
-        let mut k = String::with_capacity(prefix.len() + 1 + suffix.len());
-        k.push_str(&prefix);
-        k.push('.');
-        k.push_str(suffix);
-        k
-    };
-    let mut out = vec![
-        KeyValue::new(key("value"), value),
-        KeyValue::new(key("delta"), delta),
-        KeyValue::new(key("id"), String::from(id)),
-        KeyValue::new(key("rating"), String::from(rating)),
-        KeyValue::new(key("navigation_type"), String::from(navigation_type)),
-    ];
-    for ((_, suffix), v) in fields(metric).unwrap_or(&[]).iter().zip(values) {
-        if let Some(v) = v {
-            out.push(KeyValue::new(key(suffix), v));
-        }
-    }
-    out
+pub fn attributes(metric: &str, values: Vec<Option<Value>>) -> Vec<KeyValue> {
+    let fields = fields(metric).unwrap_or(&[]);
+    fields.iter().zip(values).filter_map(|((_, key), v)| Some(KeyValue::new(*key, v?))).collect()
 }
 
 /// INP's span covers the interaction: from `interactionTime` for input delay + processing +
@@ -131,7 +133,7 @@ pub fn interaction_window(metric: &str, values: &[Option<Value>]) -> Option<(f64
     if metric != "INP" {
         return None;
     }
-    let num = |i: usize| match values.get(i) {
+    let num = |i: usize| match values.get(SHARED + i) {
         Some(Some(Value::F64(v))) => Some(*v),
         Some(Some(Value::I64(v))) => Some(*v as f64),
         _ => None,
@@ -150,28 +152,36 @@ mod tests {
     #[test]
     fn honeycomb_names() {
         let rows: &[(&str, usize, &str, &str)] = &[
-            ("LCP", 0, "lcp.element", "web-vitals 5 renamed attribution.element to target"),
-            ("LCP", 5, "lcp.resource_load_time", "Honeycomb's older alias"),
-            ("INP", 0, "inp.input_delay", "the INP split: input delay"),
-            ("INP", 1, "inp.processing_duration", "processing"),
-            ("INP", 2, "inp.presentation_delay", "presentation"),
-            ("INP", 4, "inp.interaction_target", "the target"),
-            ("CLS", 0, "cls.largest_shift_target", "the largest shift source"),
-            ("FCP", 1, "fcp.time_since_first_byte", "firstByteToFCP"),
-            ("TTFB", 0, "ttfb.waiting_duration", ""),
+            ("LCP", 5, "lcp.element", "web-vitals 5 renamed attribution.element to target"),
+            ("LCP", 10, "lcp.resource_load_time", "Honeycomb's older alias"),
+            ("INP", 5, "inp.input_delay", "the INP split: input delay"),
+            ("INP", 6, "inp.processing_duration", "processing"),
+            ("INP", 7, "inp.presentation_delay", "presentation"),
+            ("INP", 9, "inp.interaction_target", "the target"),
+            ("CLS", 5, "cls.largest_shift_target", "the largest shift source"),
+            ("FCP", 6, "fcp.time_since_first_byte", "firstByteToFCP"),
+            ("TTFB", 5, "ttfb.waiting_duration", ""),
+            ("TTFB", 0, "ttfb.value", "shared"),
+            ("CLS", 3, "cls.rating", "shared"),
+            ("LCP", 4, "lcp.navigation_type", "shared"),
         ];
         for (metric, i, key, why) in rows {
             let n = fields(metric).unwrap().len();
             let mut values = vec![None; n];
             values[*i] = Some(Value::from(1.5));
-            let attrs = attributes(metric, "id", "good", "navigate", 2.0, 1.0, values);
+            let attrs = attributes(metric, values);
+            assert_eq!(attrs.len(), 1, "{metric}: only the values given");
             assert_eq!(attr(&attrs, key), Some(&Value::F64(1.5)), "{metric} {key}: {why}");
-            assert_eq!(attrs.len(), 6, "{metric}: five shared attributes and the one value given");
         }
-        let attrs = attributes("CLS", "v5-1", "poor", "reload", 0.3, 0.1, vec![]);
-        assert_eq!(attr(&attrs, "cls.value"), Some(&Value::F64(0.3)));
-        assert_eq!(attr(&attrs, "cls.rating"), Some(&Value::from("poor")));
-        assert_eq!(attr(&attrs, "cls.navigation_type"), Some(&Value::from("reload")));
+        for (metric, f) in METRICS {
+            let prefix = metric.to_ascii_lowercase();
+            let shared: Vec<_> = f[..SHARED].iter().map(|(field, _)| *field).collect();
+            assert_eq!(shared, ["value", "delta", "id", "rating", "navigationType"], "{metric}");
+            assert!(
+                f.iter().all(|(_, k)| k.starts_with(&prefix) && k.as_bytes()[prefix.len()] == b'.'),
+                "{metric}'s prefix"
+            );
+        }
         assert_eq!(fields("FID"), None, "FID is gone from web-vitals 5");
     }
 
@@ -180,7 +190,7 @@ mod tests {
         let n = fields("INP").unwrap().len();
         let mut v: Vec<Option<Value>> = vec![None; n];
         assert_eq!(interaction_window("INP", &v), None, "without the split");
-        for (i, x) in [(0, 10.0), (1, 120.0), (2, 20.0), (3, 500.0)] {
+        for (i, x) in [(5, 10.0), (6, 120.0), (7, 20.0), (8, 500.0)] {
             v[i] = Some(Value::F64(x));
         }
         assert_eq!(interaction_window("INP", &v), Some((500.0, 150.0)));

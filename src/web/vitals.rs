@@ -9,7 +9,7 @@ use crate::vitals::{METRICS, attributes, fields, interaction_window};
 use js_sys::Array;
 use wasm_bindgen::prelude::*;
 
-/// The metrics to report and the attribution fields to read for each, as
+/// The metrics to report and the fields to read for each, as
 /// `[[name, [field, …]], …]`, or `undefined` when `webVitals` is off (the JavaScript API then
 /// does not load the library).
 #[wasm_bindgen(js_name = __webVitals)]
@@ -27,17 +27,16 @@ pub fn wanted() -> JsValue {
         .into()
 }
 
-/// One report of a metric: `values` are the attribution fields [`wanted`] named, in order.
+/// One report of a metric: `values` are the fields [`wanted`] named, in order.
 #[wasm_bindgen(js_name = __vital)]
-pub fn vital(name: String, id: String, rating: String, navigation_type: String, value: f64, delta: f64, values: Array) {
+pub fn vital(name: String, values: Array) {
     if !super::web_vitals() || fields(&name).is_none() {
         return;
     }
     let values: Vec<_> = values.iter().map(|v| convert::attr_value(&v)).collect();
     let window = interaction_window(&name, &values);
-    let attrs = attributes(&name, &id, &rating, &navigation_type, value, delta, values);
     let t = super::tracer();
-    let mut b = t.span(name).attributes(attrs);
+    let mut b = t.span(name.clone()).attributes(attributes(&name, values));
     let clock = platform::clock();
     if let Some((start, _)) = window {
         b = b.start_time(clock.at(start));
