@@ -321,7 +321,8 @@ test("a server-rendered page: spans started while it loads join the server's tra
 
 test("Vite < 8 dev server: a pre-bundled copy in node_modules/.vite/deps finds the package's .wasm", async () => {
   const { build } = await import("../../tools/node_modules/esbuild/lib/main.js");
-  const out = await build({ entryPoints: [`${root}pkg/index.js`], bundle: true, format: "esm", write: false, logLevel: "silent" });
+  // web-vitals, the package's dependency, from where an app's node_modules would have it.
+  const out = await build({ entryPoints: [`${root}pkg/index.js`], bundle: true, format: "esm", write: false, logLevel: "silent", nodePaths: [`${root}tools/node_modules`] });
   const bundle = out.outputFiles[0].text;
   const wasm = await readFile(`${root}pkg/canopy_web_bg.wasm`);
   const seen = [];
