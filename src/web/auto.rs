@@ -7,11 +7,15 @@
 //!   that leaves the URL as it was records nothing (a router saving state, or the `popstate`
 //!   that comes with a `hashchange`).
 //! - **Interactions** (`interactions`: the DOM event types, by default click, submit and
-//!   keydown): a span named from the element (`click button#save`) that is current while the
-//!   event is dispatched, so the requests and spans its handlers start synchronously are its
-//!   children. It ends when the dispatch does. Nothing after an `await` is guessed: the span
+//!   keydown of Enter or Escape on a control; trusted events only): a span named from the
+//!   element (`click button#save`) that is current while the event is dispatched, so the
+//!   requests and spans its handlers start synchronously are its children (and those of
+//!   microtasks the browser runs between two of its listeners, which only its handlers can have
+//!   queued). It ends when the dispatch does. Nothing after the dispatch is guessed: the span
 //!   leaves the current-span stack when the dispatch is over, at the latest when the next span
-//!   starts (a handler that stopped propagation skipped the last listener: [`settle`]).
+//!   starts or a context is entered (a handler that stopped propagation skipped the last
+//!   listener: [`settle`]).
+//! - **Long animation frames** (`longAnimationFrames`): see [`on_frame`].
 
 #[allow(unused_imports)]
 use crate::prelude::*;
