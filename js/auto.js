@@ -117,16 +117,16 @@ export function timings(names) {
 }
 
 /** Calls `cb(type, startTime, duration, blockingDuration, longestScript)` for each long animation
- *  frame (`long-animation-frame`; `longtask` where that is missing), including those before this
- *  call. `longestScript`: `[invoker, invokerType, sourceURL, sourceFunctionName, duration]` or
+ *  frame (`long-animation-frame`; `longtask` where that is missing), those before this call
+ *  first, synchronously. `longestScript`: `[invoker, invokerType, sourceURL, sourceFunctionName, duration]` or
  *  empty. Returns a function that stops, or undefined where neither entry type exists. */
 export function observeLongFrames(cb) {
   try {
     const types = PerformanceObserver.supportedEntryTypes || [];
     const type = ["long-animation-frame", "longtask"].find((t) => types.includes(t));
     if (!type) return undefined;
-    const o = new PerformanceObserver((list) => {
-      for (const e of list.getEntries()) {
+    const handle = (entries) => {
+      for (const e of entries) {
         try {
           let top;
           for (const x of e.scripts || []) if (!top || x.duration > top.duration) top = x;
@@ -134,8 +134,12 @@ export function observeLongFrames(cb) {
           cb(type, e.startTime, e.duration, e.blockingDuration || 0, script);
         } catch (_) {}
       }
-    });
+    };
+    const o = new PerformanceObserver((list) => handle(list.getEntries()));
     o.observe({ type, buffered: true });
+    // The frames from before this call now, not in a later task: the page load (recorded in a
+    // task of its own) finds those that delayed it.
+    handle(o.takeRecords());
     return () => o.disconnect();
   } catch (_) {
     return undefined;

@@ -69,6 +69,8 @@ struct Auto {
     active: Vec<Active>,
     /// Ended interactions: context, start, end (epoch ns).
     recent: Vec<(SpanContext, u64, u64)>,
+    /// Long frames waiting for the page load to be recorded.
+    held: Vec<Frame>,
 }
 
 impl Auto {
@@ -83,6 +85,7 @@ impl Auto {
             path: String::new(),
             active: Vec::new(),
             recent: Vec::new(),
+            held: Vec::new(),
         }
     }
 }
@@ -121,7 +124,12 @@ pub fn install(config: &Config) {
             a._frame = Some(cb);
         }
     }
-    AUTO.with(|s| *s.borrow_mut() = a);
+    // Keep the frames the observer handed over (synchronously, above) for the page load.
+    AUTO.with(|s| {
+        let mut s = s.borrow_mut();
+        a.held = core::mem::take(&mut s.held);
+        *s = a;
+    });
 }
 
 /// Removes the listeners and ends any interaction still open.
@@ -228,20 +236,26 @@ fn settle_all() {
     }
 }
 
+/// A long frame, ready to be recorded.
+struct Frame {
+    name: &'static str,
+    start: u64,
+    end: u64,
+    attrs: Vec<KeyValue>,
+}
+
+/// Frames held while the page load waits to be recorded, at most.
+const HELD: usize = 16;
+
 /// A long animation frame (or, where that API is missing, a long task): a span over it with its
-/// longest script's attribution, child of the interaction that started during it, if one did,
-/// else of whatever the default parent is for its start time (the page's server-rendered trace
-/// during the page load).
+/// longest script's attribution, child of the interaction that started during it, if one did;
+/// a frame before the end of the page load is a child of `documentLoad` (held until that is
+/// recorded, after the load event); else the default parent for its start time.
 fn on_frame(kind: String, start_ms: f64, duration_ms: f64, blocking_ms: f64, script: js_sys::Array) {
     if duration_ms <= crate::config::defaults::LONG_FRAME_MS {
         return;
     }
     let clock = platform::clock();
-    let (start, end) = (clock.at(start_ms), clock.at(start_ms + duration_ms));
-    let parent = AUTO.with(|s| {
-        s.borrow().recent.iter().rev().find(|(_, t, _)| (start..=end).contains(t)).map(|(cx, _, _)| cx.clone())
-    });
-    let long_task = kind == "longtask";
     let mut attrs = vec![KeyValue::new("long_frame.blocking_duration_ms", blocking_ms)];
     for (i, key) in ["script.invoker", "script.invoker_type", "script.source_url", "script.source_function_name"]
         .into_iter()
@@ -254,12 +268,42 @@ fn on_frame(kind: String, start_ms: f64, duration_ms: f64, blocking_ms: f64, scr
     if let Some(d) = script.get(4).as_f64() {
         attrs.push(KeyValue::new("script.duration_ms", d));
     }
-    let name = if long_task { "longTask" } else { "longAnimationFrame" };
+    let name = if kind == "longtask" { "longTask" } else { "longAnimationFrame" };
+    let frame = Frame { name, start: clock.at(start_ms), end: clock.at(start_ms + duration_ms), attrs };
+    if super::page_load::waiting() {
+        AUTO.with(|s| {
+            let held = &mut s.borrow_mut().held;
+            if held.len() < HELD {
+                held.push(frame);
+            }
+        });
+        return;
+    }
+    record_frame(frame, None);
+}
+
+/// Records the frames held for the page load: those that started before it ended are children
+/// of `documentLoad` (`load`: its context and end), the others get the usual parent.
+pub fn release_frames(load: Option<(SpanContext, u64)>) {
+    let held = AUTO.with(|s| core::mem::take(&mut s.borrow_mut().held));
+    for f in held {
+        let parent = load.as_ref().filter(|(_, end)| f.start <= *end).map(|(cx, _)| cx.clone());
+        record_frame(f, parent);
+    }
+}
+
+fn record_frame(f: Frame, parent: Option<SpanContext>) {
+    let parent = parent.or_else(|| {
+        AUTO.with(|s| {
+            let s = s.borrow();
+            s.recent.iter().rev().find(|(_, t, _)| (f.start..=f.end).contains(t)).map(|(cx, _, _)| cx.clone())
+        })
+    });
     let t = super::tracer();
-    let mut b = t.span(name).attributes(attrs).start_time(start);
+    let mut b = t.span(f.name).attributes(f.attrs).start_time(f.start);
     if let Some(cx) = parent {
         b = b.parent_choice(Parent::Explicit(cx));
     }
     let mut span = b.start();
-    span.end_at(end);
+    span.end_at(f.end);
 }

@@ -14,6 +14,7 @@ use crate::prelude::*;
 use super::platform;
 use crate::attribute::KeyValue;
 use crate::span::{Parent, Span};
+use crate::span_context::SpanContext;
 use core::cell::Cell;
 use wasm_bindgen::prelude::*;
 
@@ -49,6 +50,20 @@ const DOCUMENT: [&str; 8] = [
 local! {
     static DONE: Cell<bool> = Cell::new(false);
 }
+local! {
+    /// `init` asked for the page load, which is not recorded yet (long frames wait for it).
+    static WAITING: Cell<bool> = Cell::new(false);
+}
+
+/// The page load will be recorded (after the load event), unless it already was.
+pub fn expect() {
+    WAITING.with(|w| w.set(!DONE.with(|d| d.get())));
+}
+
+/// True from [`expect`] until the page load is recorded.
+pub fn waiting() -> bool {
+    WAITING.with(|w| w.get())
+}
 
 /// One timing entry: its URL, its encoded body size and its marks (`performance.now()` ms, 0 =
 /// did not happen), in the order of [`NETWORK`] then [`DOCUMENT`].
@@ -71,10 +86,17 @@ pub fn record() {
     if DONE.with(|d| d.replace(true)) {
         return;
     }
+    WAITING.with(|w| w.set(false));
+    let load = record_spans();
+    super::auto::release_frames(load);
+}
+
+/// The spans; `documentLoad`'s context and end (epoch ns), if there was a navigation entry.
+fn record_spans() -> Option<(SpanContext, u64)> {
     let names: Vec<String> = NETWORK.iter().chain(DOCUMENT.iter()).map(|s| String::from(*s)).collect();
     let entries = timings(names);
     let mut rows = entries.iter().filter_map(row);
-    let Some(nav) = rows.next() else { return };
+    let nav = rows.next()?;
     let clock = platform::clock();
     let at = |ms: f64| clock.at(ms);
     let t = super::tracer();
@@ -90,6 +112,7 @@ pub fn record() {
         s.end_at(at(r.marks[NETWORK.len() - 1].max(r.marks[0])));
     }
     load.end_at(at(end.max(start)));
+    Some((load.span_context().clone(), at(end.max(start))))
 }
 
 /// The marks as events; 0 means "did not happen", except for `fetchStart`, every fetch's start

@@ -353,4 +353,18 @@ for (const browser of browsers()) describe(browser, () => {
     assert.equal(named("longAnimationFrame").length, 0);
     await page.context().close();
   });
+
+  test("a long frame during the page load is a child of documentLoad", { skip: browser === "firefox" && "no long frame entries in Firefox" }, async () => {
+    // A DOMContentLoaded handler that blocks the page for 150 ms while it loads (a busy script
+    // before the first frame makes no long-animation-frame entry).
+    const page = await h.page("", "addEventListener('DOMContentLoaded', () => { const end = performance.now() + 150; while (performance.now() < end); })");
+    const load = await pageLoad(page);
+    const under = () => named("longAnimationFrame").filter((s) => s.parentSpanId === load.spanId);
+    for (let i = 0; i < 20 && under().length === 0; i++) await flush(page);
+    assert.ok(under().length >= 1, `a long frame under documentLoad; got ${JSON.stringify(named("longAnimationFrame").map((s) => [s.parentSpanId, s.startTimeUnixNano]))} (documentLoad ${load.spanId} ${load.startTimeUnixNano}-${load.endTimeUnixNano})`);
+    const f = under()[0];
+    assert.equal(f.traceId, load.traceId);
+    assert.ok(BigInt(f.startTimeUnixNano) <= BigInt(load.endTimeUnixNano));
+    await page.context().close();
+  });
 });
