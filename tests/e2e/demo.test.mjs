@@ -165,11 +165,14 @@ test("the feed is one trace from the browser through Flask, nested right; the er
       return ["loadData", "processData", "home-activities-mock-data"].every((n) => names.has(n)) &&
         spans.some((s) => s.kind === "client") && spans.some((s) => s.kind === "server") && spans;
     }, `trace ${traceId} with the browser's and Flask's spans`);
+    // The button's click is an interaction span, and React renders (and fails) while the click
+    // is dispatched: the error is recorded under it.
     const errorTrace = await until(async () => {
       const { traces } = await relayJson("/api/traces");
-      const summary = traces.find((s) => s.rootName === "react.error");
-      return summary && relayJson(`/api/traces/${summary.traceId}`);
-    }, "the error boundary's span");
+      const summary = traces.find((s) => s.rootName === "click button#boom");
+      const trace = summary && await relayJson(`/api/traces/${summary.traceId}`);
+      return trace && trace.spans.some((s) => s.name === "react.error") && trace;
+    }, "the click's trace with the error boundary's span");
     timings.trace = Date.now() - t;
 
     // One trace id across the browser and Flask.
@@ -206,6 +209,7 @@ test("the feed is one trace from the browser through Flask, nested right; the er
 
     // The render error, recorded by <TraceErrorBoundary>.
     const err = errorTrace.spans.find((s) => s.name === "react.error");
+    assert.equal(err.parentSpanId, errorTrace.spans.find((s) => s.name === "click button#boom").spanId, "a child of the click");
     assert.equal(err.status, "error");
     const ev = err.events.find((e) => e.name === "exception");
     assert.ok(ev, "an exception event");
