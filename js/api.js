@@ -245,21 +245,28 @@ function start(name, options, parent) {
   return span;
 }
 
-/** The Span objects of the contexts Rust holds current (src/context.rs owns the stack; this
- *  only lets `getActiveSpan()` return the caller's own object). */
+/** The Span objects of the contexts Rust holds current, with their depths there (src/context.rs
+ *  owns the stack, where an interaction span can sit below ours; this only lets `getActiveSpan()`
+ *  return the caller's own object). */
 const active = [];
+const depths = [];
 
 /** Makes `span` current (Rust's stack) until `exit(token)`. */
 export function enter(span) {
   span._load();
+  const token = raw.__enter(span._ts);
   active.push(span);
-  return raw.__enter(span._ts);
+  depths.push(token);
+  return token;
 }
 
 /** Undoes `enter`. */
 export function exit(token) {
   raw.__exit(token);
-  active.length = Math.max(0, token - 1);
+  while (depths.length > 0 && depths[depths.length - 1] >= token) {
+    depths.pop();
+    active.pop();
+  }
 }
 
 function run(span, fn, arg) {
@@ -335,7 +342,16 @@ export function init(config) {
   const captures = raw.__captures();
   if (stopErrors === null && captures & B.CaptureErrors) stopErrors = listenErrors(recordUncaught);
   if (stopConsole === null && captures & B.CaptureConsole) stopConsole = captureConsole();
+  const vitals = raw.__webVitals();
+  if (vitals !== undefined && !vitalsLoaded) {
+    // A separate module, loaded only when on (a bundler makes it a chunk of its own, or inlines
+    // it); it reports through Rust, which checks webVitals again on each report.
+    vitalsLoaded = true;
+    import("./vitals.js").then((v) => v.listenVitals(vitals, raw.__vital), () => { vitalsLoaded = false; });
+  }
 }
+
+let vitalsLoaded = false;
 
 let stopErrors = null;
 let stopConsole = null;

@@ -33,16 +33,34 @@ export function meta(name) {
   }
 }
 
+/** The document response's `Server-Timing: traceparent;desc="…"` (from the navigation
+ *  entry's serverTiming), or undefined. */
+export function serverTraceparent() {
+  try {
+    const t = globalThis.performance.getEntriesByType("navigation")[0].serverTiming.find((e) => e.name === "traceparent");
+    return t ? t.description : undefined;
+  } catch (_) {
+    return undefined;
+  }
+}
+
 /** True once the document has loaded (or where there is no document, in a worker). */
 export function documentComplete() {
   const d = globalThis.document;
   return !d || d.readyState === "complete";
 }
 
-/** `[navigator.userAgent, navigator.language]`, each undefined where missing. */
+/** `[userAgent, language, brands ("name version")[], platform, mobile]` from `navigator` and
+ *  its User-Agent Client Hints (`userAgentData`, Chromium only); each undefined where missing. */
 export function browserFacts() {
   const n = globalThis.navigator;
-  return [n && typeof n.userAgent === "string" ? n.userAgent : undefined, n && typeof n.language === "string" ? n.language : undefined];
+  const str = (v) => (typeof v === "string" ? v : undefined);
+  const out = [n && str(n.userAgent), n && str(n.language)];
+  try {
+    const d = n && n.userAgentData;
+    if (d) out.push(d.brands.map((b) => `${b.brand} ${b.version}`), str(d.platform), typeof d.mobile === "boolean" ? d.mobile : undefined);
+  } catch (_) {}
+  return out;
 }
 
 /** sessionStorage, which can be missing or throw (privacy modes, quota). */

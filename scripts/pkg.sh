@@ -19,11 +19,11 @@ test -f pkg/canopy_web_bg.wasm && test -f pkg/dev/canopy_web_bg.wasm
 opt pkg/canopy_web_bg.wasm
 opt pkg/dev/canopy_web_bg.wasm
 rm -f pkg/dev/package.json pkg/dev/README.md pkg/dev/.gitignore pkg/dev/LICENSE pkg/dev/*.d.ts
-cp js/api.js js/api.d.ts js/error.js pkg/
+cp js/api.js js/api.d.ts js/error.js js/vitals.js pkg/
 cp js/react.js js/react.d.ts pkg/
 cp -r pkg-template/. pkg/
 cp LICENSE pkg/
-cp js/api.js js/error.js js/react.js pkg-template/index.js pkg/dev/
+cp js/api.js js/error.js js/vitals.js js/react.js pkg-template/index.js pkg/dev/
 rm -f pkg/.gitignore
 # The version is Cargo.toml's; every file package.json names must exist (npm pack skips missing ones).
 version=$(awk -F'"' '/^version = /{print $2; exit}' Cargo.toml)

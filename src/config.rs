@@ -47,6 +47,23 @@ pub mod defaults {
     pub const LINK_ATTRIBUTE_COUNT_LIMIT: usize = 128;
     /// `OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT`: no limit by default.
     pub const ATTRIBUTE_VALUE_LENGTH_LIMIT: Option<usize> = None;
+    /// A session ends after this long without a span, milliseconds (15 minutes, as Grafana Faro
+    /// and Datadog RUM).
+    pub const SESSION_INACTIVITY_MS: u64 = 15 * 60 * 1000;
+    /// A session ends this long after it started, whatever the activity, milliseconds (4 hours).
+    pub const SESSION_MAX_MS: u64 = 4 * 60 * 60 * 1000;
+    /// `documentLoad`, `documentFetch` and `resourceFetch` spans for the page load.
+    pub const DOCUMENT_LOAD: bool = true;
+    /// Long animation frames (or long tasks) recorded as spans.
+    pub const LONG_ANIMATION_FRAMES: bool = true;
+    /// Frames (tasks) longer than this are long, milliseconds.
+    pub const LONG_FRAME_MS: f64 = 50.0;
+    /// Web Vitals (LCP, INP, CLS, FCP, TTFB) as spans, from Google's `web-vitals`.
+    pub const WEB_VITALS: bool = true;
+    /// A `routeChange` span per History API or hash navigation.
+    pub const ROUTE_CHANGES: bool = true;
+    /// The user interactions recorded as spans (DOM event types).
+    pub const INTERACTIONS: &[&str] = &["click", "submit", "keydown"];
 }
 
 /// Batch span processor settings.
@@ -192,6 +209,18 @@ pub struct Config {
     pub propagate_trace_header_cors_urls: Vec<UrlPattern>,
     /// URLs that get no span and no headers.
     pub ignore_urls: Vec<UrlPattern>,
+    /// Record the page load (`documentLoad`, `documentFetch`, `resourceFetch`) after the load event.
+    pub document_load: bool,
+    /// Record long animation frames (long tasks where that API is missing) over
+    /// [`defaults::LONG_FRAME_MS`] as spans with their longest script's attribution.
+    pub long_animation_frames: bool,
+    /// Record Web Vitals with their attribution ([`crate::vitals`]).
+    pub web_vitals: bool,
+    /// Record a `routeChange` span when the URL changes through the History API
+    /// (`pushState`/`replaceState`/`popstate`) or a hash change.
+    pub route_changes: bool,
+    /// DOM event types recorded as interaction spans (`click button#save`); empty: none.
+    pub interactions: Vec<String>,
 }
 
 impl Config {
@@ -217,6 +246,11 @@ impl Config {
             capture_console: false,
             propagate_trace_header_cors_urls: Vec::new(),
             ignore_urls: Vec::new(),
+            document_load: defaults::DOCUMENT_LOAD,
+            long_animation_frames: defaults::LONG_ANIMATION_FRAMES,
+            web_vitals: defaults::WEB_VITALS,
+            route_changes: defaults::ROUTE_CHANGES,
+            interactions: defaults::INTERACTIONS.iter().map(|s| String::from(*s)).collect(),
         }
     }
 

@@ -54,6 +54,7 @@ pub mod log_data;
 pub mod propagation;
 pub mod resource;
 pub mod sampling;
+pub mod session;
 pub mod span;
 pub mod span_context;
 pub mod span_data;
@@ -61,6 +62,7 @@ pub mod time;
 pub mod tracer;
 #[cfg(feature = "tracing")]
 pub mod tracing;
+pub mod vitals;
 #[cfg(target_arch = "wasm32")]
 pub mod web;
 

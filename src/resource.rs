@@ -1,4 +1,4 @@
-//! The resource: attributes that describe the whole page (service, SDK, browser, session).
+//! The resource: attributes that describe the whole page (service, SDK, browser).
 
 #[allow(unused_imports)]
 use crate::prelude::*;

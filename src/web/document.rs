@@ -1,4 +1,4 @@
-//! What the page tells us: `<meta name="traceparent">`, the browser, and the tab's session.
+//! What the page tells us: `<meta name="traceparent">`, the browser, and `sessionStorage`.
 
 #[allow(unused_imports)]
 use crate::prelude::*;
@@ -8,8 +8,6 @@ use crate::propagation::{TraceState, parse_traceparent};
 use crate::span_context::SpanContext;
 use js_sys::Function;
 
-const SESSION_KEY: &str = "canopy.session.id";
-
 #[wasm_bindgen::prelude::wasm_bindgen(module = "/js/page.js")]
 extern "C" {
     #[wasm_bindgen(js_name = resolveUrl)]
@@ -17,14 +15,16 @@ extern "C" {
     #[wasm_bindgen(js_name = loadEventTime)]
     fn load_event_time() -> Option<f64>;
     fn meta(name: &str) -> Option<String>;
+    #[wasm_bindgen(js_name = serverTraceparent)]
+    fn server_traceparent() -> Option<String>;
     #[wasm_bindgen(js_name = documentComplete)]
     fn document_complete_js() -> bool;
     #[wasm_bindgen(js_name = browserFacts)]
     fn browser_facts() -> js_sys::Array;
     #[wasm_bindgen(js_name = sessionGet)]
-    fn session_get(key: &str) -> Option<String>;
+    pub(super) fn session_get(key: &str) -> Option<String>;
     #[wasm_bindgen(js_name = sessionSet)]
-    fn session_set(key: &str, value: &str);
+    pub(super) fn session_set(key: &str, value: &str);
     #[wasm_bindgen(js_name = onLoad)]
     fn on_load_js(cb: &Function);
 }
@@ -51,36 +51,30 @@ pub fn meta_parent() -> Option<SpanContext> {
     Some(cx)
 }
 
+/// The server's context from the document response's `Server-Timing: traceparent;desc="00-…"`
+/// (links the page to its backend with no request header), if valid.
+pub fn server_timing_parent() -> Option<SpanContext> {
+    parse_traceparent(&server_traceparent()?).ok()
+}
+
 /// True once the document has finished loading (or when there is no document, in a worker).
 pub fn document_complete() -> bool {
     document_complete_js()
 }
 
-/// Browser resource attributes: `user_agent.original`, `browser.language`.
+/// Browser resource attributes (OpenTelemetry's browser conventions): `user_agent.original`,
+/// `browser.language`, and from User-Agent Client Hints where the browser has them (Chromium, in
+/// secure contexts) `browser.brands`, `browser.platform`, `browser.mobile`.
 pub fn browser_attributes() -> Vec<KeyValue> {
     let facts = browser_facts();
-    let mut out = Vec::with_capacity(2);
-    if let Some(ua) = facts.get(0).as_string() {
-        out.push(KeyValue::new("user_agent.original", ua));
-    }
-    if let Some(lang) = facts.get(1).as_string() {
-        out.push(KeyValue::new("browser.language", lang));
-    }
-    out
-}
-
-/// The tab's session id: kept in `sessionStorage` so it survives reloads of the same tab, and
-/// new (`fresh`) when storage is unavailable or holds something that is not an id.
-pub fn session_id(fresh: impl FnOnce() -> String) -> String {
-    if let Some(s) = session_get(SESSION_KEY) {
-        if s.len() == 32 && s.bytes().all(|b| crate::ids::hex_val(b).is_some()) {
-            return s;
+    let keys = ["user_agent.original", "browser.language", "browser.brands", "browser.platform", "browser.mobile"];
+    let mut out = Vec::with_capacity(keys.len());
+    for (i, key) in keys.into_iter().enumerate() {
+        if let Some(v) = super::convert::attr_value(&facts.get(i as u32)) {
+            out.push(KeyValue::new(key, v));
         }
     }
-    let id = fresh();
-    // Storage can fail (quota, privacy mode): the id then lives for this page only.
-    session_set(SESSION_KEY, &id);
-    id
+    out
 }
 
 /// Calls `f` once at the window's `load` event (never, where there is no window).

@@ -30,6 +30,11 @@ const KNOWN: &[&str] = &[
     "propagateTraceHeaderCorsUrls",
     "ignoreUrls",
     "compression",
+    "documentLoad",
+    "longAnimationFrames",
+    "webVitals",
+    "routeChanges",
+    "interactions",
 ];
 const KNOWN_BATCH: &[&str] =
     &["maxQueueSize", "maxExportBatchSize", "scheduledDelayMillis", "exportTimeoutMillis", "maxExportBytes"];
@@ -95,6 +100,28 @@ pub fn parse(v: &JsValue) -> (Result<Config, ConfigError>, Vec<String>) {
     opt_bool(v, "xray", &mut c.xray, &mut problems);
     opt_bool(v, "instrumentFetch", &mut c.instrument_fetch, &mut problems);
     opt_bool(v, "instrumentXhr", &mut c.instrument_xhr, &mut problems);
+    opt_bool(v, "documentLoad", &mut c.document_load, &mut problems);
+    opt_bool(v, "longAnimationFrames", &mut c.long_animation_frames, &mut problems);
+    opt_bool(v, "webVitals", &mut c.web_vitals, &mut problems);
+    opt_bool(v, "routeChanges", &mut c.route_changes, &mut problems);
+    let ia = get(v, "interactions");
+    if let Some(on) = ia.as_bool() {
+        if !on {
+            c.interactions.clear();
+        }
+    } else if js_sys::Array::is_array(&ia) {
+        let types: Vec<_> = ia.unchecked_into::<js_sys::Array>().iter().map(|t| t.as_string()).collect();
+        match types.into_iter().collect::<Option<Vec<String>>>() {
+            Some(t) => c.interactions = t,
+            None => problems.push(ConfigProblem::WrongType {
+                key: "interactions",
+                expected: "a boolean or an array of event types",
+            }),
+        }
+    } else if !ia.is_undefined() && !ia.is_null() {
+        problems
+            .push(ConfigProblem::WrongType { key: "interactions", expected: "a boolean or an array of event types" });
+    }
     let comp = get(v, "compression");
     match comp.as_string().as_deref() {
         Some("gzip") => c.compression = true,

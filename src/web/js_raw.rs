@@ -192,6 +192,7 @@ pub fn start(
         m if m == Boundary::ParentRoot as u32 => Parent::Root,
         _ => Parent::Current,
     };
+    super::auto::settle();
     let t = super::tracer();
     let mut b = t.span(text(name, name_id)).parent_choice(parent).attributes(take_kvs());
     if let Some(k) = SpanKind::from_otel_js(kind) {
@@ -346,7 +347,9 @@ pub fn recording(handle: f64) -> bool {
 /// Makes the context in the scratch buffer current; returns the depth to restore with `__exit`.
 #[wasm_bindgen(js_name = __enter)]
 pub fn enter(trace_state: Option<String>) -> u32 {
-    crate::context::push(read_scratch(trace_state)) as u32
+    let cx = read_scratch(trace_state);
+    super::auto::settle();
+    crate::context::push(cx) as u32
 }
 
 /// Restores the current-span stack to below `depth`.

@@ -3,6 +3,7 @@
 #[allow(unused_imports)]
 use crate::prelude::*;
 
+mod auto;
 mod convert;
 pub mod document;
 mod handles;
@@ -10,10 +11,13 @@ pub mod instrument;
 mod js_api;
 mod js_config;
 mod js_raw;
+mod page_load;
 pub mod pipeline;
 pub mod platform;
+mod session;
 mod timer;
 mod types;
+mod vitals;
 
 use crate::attribute::{self, KeyValue};
 use crate::config::Config;
@@ -53,9 +57,19 @@ pub fn captures() -> u32 {
     CAPTURE.with(|c| c.get())
 }
 
+local! {
+    /// `webVitals`: the JavaScript API loads `web-vitals` and reports here while set.
+    static WEB_VITALS: core::cell::Cell<bool> = core::cell::Cell::new(false);
+}
+
+/// True while Web Vitals are to be recorded (`webVitals`, on by default).
+pub fn web_vitals() -> bool {
+    WEB_VITALS.with(|c| c.get())
+}
+
 /// Starts Canopy from Rust and returns its tracer.
 ///
-/// Validates `config`, builds the resource (service, SDK, browser, session), reads the page's
+/// Validates `config`, resumes the tab's session, builds the resource (service, SDK, browser), reads the page's
 /// `<meta name="traceparent">`, and starts the batch export pipeline. A second call while
 /// running warns and returns the running tracer: there is never a second pipeline.
 ///
@@ -85,18 +99,32 @@ pub fn init(config: Config) -> Result<Tracer, ConfigError> {
         }
     };
     let seed = platform::seed();
-    let resource = build_resource(&config, document::session_id(platform::random_id));
+    session::start();
+    let resource = build_resource(&config);
     pipeline::start(&config, &resource, fetch);
     let tracer = Tracer::new(&config, seed, Rc::new(PipelineProcessor));
-    tracer.set_document_parent(document::meta_parent());
+    tracer.set_document_parent(document::meta_parent().or_else(document::server_timing_parent));
+    let page_load = config.document_load;
+    if page_load {
+        page_load::expect();
+    }
     if document::document_complete() {
         match document::loaded_at() {
             Some(t) => tracer.close_document_parent_at(t),
             None => tracer.close_document_parent(),
         }
+        if page_load {
+            timer::once(0.0, page_load::record);
+        }
     } else {
         let t = tracer.clone();
-        let cb = Closure::once_into_js(move || t.close_document_parent());
+        let cb = Closure::once_into_js(move || {
+            t.close_document_parent();
+            // In a task after the load event, once its end is known.
+            if page_load {
+                timer::once(0.0, page_load::record);
+            }
+        });
         document::on_load(cb.unchecked_ref());
     }
     SDK.with(|s| *s.borrow_mut() = Some(Sdk { tracer: tracer.clone() }));
@@ -104,6 +132,8 @@ pub fn init(config: Config) -> Result<Tracer, ConfigError> {
     let capture = u32::from(config.capture_errors) * CAPTURE_ERRORS
         + u32::from(config.capture_console && config.logs_endpoint().is_some()) * CAPTURE_CONSOLE;
     CAPTURE.with(|c| c.set(capture));
+    auto::install(&config);
+    WEB_VITALS.with(|c| c.set(config.web_vitals));
     Ok(tracer)
 }
 
@@ -143,7 +173,9 @@ pub fn shutdown_then(done: Function) {
         return;
     };
     instrument::uninstall();
+    auto::uninstall();
     CAPTURE.with(|c| c.set(0));
+    WEB_VITALS.with(|c| c.set(false));
     sdk.tracer.disable();
     let after = Closure::once_into_js(move || {
         if SDK.with(|s| s.borrow().is_none()) {
@@ -159,7 +191,7 @@ pub fn shutdown() -> Promise {
     Promise::new(&mut |resolve, _| shutdown_then(resolve))
 }
 
-fn build_resource(config: &Config, session_id: String) -> Resource {
+fn build_resource(config: &Config) -> Resource {
     let mut attrs: Vec<KeyValue> = Vec::new();
     let mut set = |kv: KeyValue| {
         attribute::upsert(&mut attrs, kv, usize::MAX, None);
@@ -180,6 +212,5 @@ fn build_resource(config: &Config, session_id: String) -> Resource {
     for kv in document::browser_attributes() {
         set(kv);
     }
-    set(KeyValue::new("session.id", session_id));
     Resource { attributes: attrs }
 }

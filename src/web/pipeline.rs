@@ -98,7 +98,8 @@ impl SpanProcessor for PipelineProcessor {
         stop();
     }
 
-    fn on_end(&self, span: Box<SpanData>) {
+    fn on_end(&self, mut span: Box<SpanData>) {
+        super::session::on_end(&mut span);
         if let Some(p) = current() {
             let wake = p.machine.borrow_mut().on_end(span);
             p.wake(wake);

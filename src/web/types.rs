@@ -88,6 +88,38 @@ export interface CanopyConfig {
   propagateTraceHeaderCorsUrls?: UrlPatternInput | UrlPatternInput[];
   /** URLs that get no span and no headers (same matching rules). */
   ignoreUrls?: UrlPatternInput | UrlPatternInput[];
+  /**
+   * The page load as spans after the load event (default true): `documentLoad` with a
+   * `documentFetch` child and a `resourceFetch` child per resource, from Navigation and Resource
+   * Timing, in the server's trace when the page has `<meta name="traceparent">` or the document
+   * response `Server-Timing: traceparent;desc="00-…"`.
+   */
+  documentLoad?: boolean;
+  /**
+   * Long animation frames (long tasks where the browser lacks them) over 50 ms as
+   * `longAnimationFrame` spans with their longest script (`script.invoker`, `script.source_url`,
+   * …), children of the interaction they delayed (default true).
+   */
+  longAnimationFrames?: boolean;
+  /**
+   * Web Vitals (LCP, INP, CLS, FCP, TTFB) with their attribution, from Google's `web-vitals`
+   * library (loaded only when on), as Honeycomb's web SDK records them: a span per report named
+   * after the metric, with `lcp.value`, `lcp.rating`, `lcp.element`, `inp.input_delay`, … (default
+   * true). Reported when final or when the page is hidden, as that library does.
+   */
+  webVitals?: boolean;
+  /**
+   * A `routeChange` span (`url.path`, the previous path) when the URL changes through
+   * `history.pushState`/`replaceState`, `popstate` or a hash change (default true).
+   */
+  routeChanges?: boolean;
+  /**
+   * User interactions recorded as spans named from the element (`click button#save`), current
+   * while the event is dispatched so that what its handlers start synchronously are children:
+   * `true` (default: click, submit, and keydown of Enter or Escape on a control), `false`, or
+   * the DOM event types.
+   */
+  interactions?: boolean | string[];
 }
 "#;
 

@@ -162,6 +162,11 @@ class FirefoxPage {
     await el.click();
     await el.dispose();
   }
+  /** Like Playwright's page.press: focuses the element, then presses the key. */
+  async press(selector, key) {
+    await this.raw.focus(selector);
+    await this.raw.keyboard.press(key);
+  }
   async addInitScript(fn, arg) {
     if (typeof fn === "function") return this.raw.evaluateOnNewDocument(fn, arg);
     return this.raw.evaluateOnNewDocument(String(fn));

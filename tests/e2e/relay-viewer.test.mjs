@@ -147,3 +147,42 @@ test("the viewer lists the trace, nests the waterfall, and shows a span's attrib
   // The relay printed the same tree to its console.
   assert.match(stdout, /trace 5b8efff798038103d269b633813fc60c {2}frontend {2}6 spans {2}900\.0 ms {2}1 error\n {2}checkout {2}900\.0 ms\n {4}fetch POST \/api\/cart {2}600\.0 ms\n {6}POST \/api\/cart {2}520\.0 ms\n {8}SELECT cart {2}220\.0 ms {2}ERROR deadlock detected\n/);
 });
+
+test("a page load with its Web Vitals: a waterfall, each vital with its rating", async () => {
+  const trace = "6c9fefff798038103d269b633813fc61";
+  const at = (offset) => String(t0 + BigInt(offset) * ms);
+  const span = (id, parent, name, start, end, attrs) => ({ traceId: trace, spanId: id, ...(parent ? { parentSpanId: parent } : {}), name, kind: 1,
+    startTimeUnixNano: at(start), endTimeUnixNano: at(end),
+    attributes: Object.entries(attrs).map(([key, v]) => ({ key, value: typeof v === "number" ? { doubleValue: v } : { stringValue: v } })) });
+  const body = { resourceSpans: [{ resource: { attributes: [{ key: "service.name", value: { stringValue: "frontend" } }] }, scopeSpans: [{ scope: { name: "canopy-web" }, spans: [
+    span("c000000000000001", "", "documentLoad", 0, 1200, { "http.url": "https://shop.example/" }),
+    span("c000000000000002", "c000000000000001", "documentFetch", 5, 300, {}),
+    span("c000000000000003", "c000000000000001", "resourceFetch", 320, 900, { "http.url": "https://shop.example/hero.jpg" }),
+    span("c000000000000004", "c000000000000001", "LCP", 1100, 1100, { "lcp.value": 4300, "lcp.rating": "poor", "lcp.element": "#hero" }),
+    span("c000000000000005", "c000000000000001", "CLS", 1150, 1150, { "cls.value": 0.02, "cls.rating": "good" }),
+  ] }] }] };
+  const res = await fetch(`${base}/v1/traces`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+  assert.equal(res.status, 200, await res.text());
+  const page = await (await browser.newContext({ viewport: { width: 1400, height: 700 } })).newPage();
+  await page.goto(`${base}/#trace/${trace}`);
+  await page.waitForSelector("#waterfall li.span");
+  await page.waitForFunction(() => document.querySelectorAll("#waterfall li.span").length === 5);
+  const rows = await page.evaluate(() => [...document.querySelectorAll("#waterfall li.span")].map((li) => ({
+    name: li.querySelector(".span-name").textContent,
+    parent: li.parentElement.closest("li.span")?.querySelector(".span-name").textContent ?? "",
+    rating: li.querySelector(":scope > .row .rating")?.textContent ?? "",
+    ratingClass: li.querySelector(":scope > .row .rating")?.className ?? "",
+  })));
+  assert.deepEqual(rows.map((r) => [r.name, r.parent, r.rating]), [
+    ["documentLoad", "", ""],
+    ["documentFetch", "documentLoad", ""],
+    ["resourceFetch", "documentLoad", ""],
+    ["LCP", "documentLoad", "poor"],
+    ["CLS", "documentLoad", "good"],
+  ]);
+  assert.equal(rows[3].ratingClass, "rating poor");
+  await page.click(`li[data-span-id="c000000000000004"] > .row`);
+  await page.waitForSelector("#details .rating.poor");
+  await page.context().close();
+});
+

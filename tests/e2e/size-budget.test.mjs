@@ -21,6 +21,8 @@ async function measure() {
   try {
     mkdirSync(join(work, "node_modules"));
     symlinkSync(join(root, "pkg"), join(work, "node_modules", "canopy-web"), "dir");
+    // The package's dependency, as npm would install it next to it.
+    symlinkSync(join(root, "tools", "node_modules", "web-vitals"), join(work, "node_modules", "web-vitals"), "dir");
     const outfile = join(work, "app.js");
     await esbuild.build({
       entryPoints: [join(root, "bench", "apps", "canopy-app.js")], outfile, bundle: true, minify: true, format: "esm",

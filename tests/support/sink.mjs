@@ -76,6 +76,8 @@ export function startSink(port = 0) {
       res.end();
       return;
     }
+    // ?delay=ms holds a file back (at most 5 s): a slow image for the Web Vitals tests.
+    if (url.searchParams.has("delay")) await new Promise((r) => setTimeout(r, Math.min(Number(url.searchParams.get("delay")) || 0, 5000)));
     const file = normalize(join(root, decodeURIComponent(url.pathname)));
     if (!file.startsWith(root + "/")) { res.writeHead(403, cors); res.end(); return; }
     try {
@@ -83,6 +85,8 @@ export function startSink(port = 0) {
       const headers = { ...cors, "content-type": types[extname(file)] || "application/octet-stream" };
       // ?csp=… serves a page under that Content-Security-Policy (the CSP tests).
       if (url.searchParams.has("csp")) headers["content-security-policy"] = url.searchParams.get("csp");
+      // ?servertiming=… adds that Server-Timing header (the page-load tests).
+      if (url.searchParams.has("servertiming")) headers["server-timing"] = url.searchParams.get("servertiming");
       res.writeHead(200, headers);
       res.end(data);
     } catch {

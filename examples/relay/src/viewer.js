@@ -216,7 +216,7 @@ async function renderTrace(id) {
     caret.addEventListener("click", (ev) => { ev.stopPropagation(); li.classList.toggle("collapsed"); caret.textContent = li.classList.contains("collapsed") ? "▸" : "▾"; });
     const row = el("div", { class: "row", style: `--depth:${Math.min(depth, MAX_NEST)}`, title: s.name },
       el("span", { class: "name" }, caret, depth > MAX_NEST ? el("span", { class: "deep" }, `[${depth}] `) : null,
-        el("span", { class: "span-name" }, show(s.name) || "(no name)"),
+        el("span", { class: "span-name" }, show(s.name) || "(no name)"), rating(s),
         s.service !== root.service ? svc(s.service) : null),
       el("span", { class: "track" },
         el("span", { class: "bar" + (s.status === "error" ? " error" : ""), style: `left:${left}%;width:${width}%;background-color:${s.status === "error" ? "" : hue(s.service)}` }),
@@ -254,6 +254,12 @@ async function renderTrace(id) {
   if (again) again.click();
 }
 
+/** A Web Vital's rating (`lcp.rating`, …: "good", "needs-improvement", "poor") as a badge. */
+function rating(s) {
+  const r = s.attributes.find((a) => a.key.endsWith(".rating") && ["good", "needs-improvement", "poor"].includes(a.value));
+  return r ? el("span", { class: "rating " + r.value, title: r.key }, r.value.replace("-", " ")) : null;
+}
+
 function attrTable(attrs) {
   if (!attrs || !attrs.length) return el("div", { class: "meta" }, "none");
   return el("table", { class: "attrs" }, el("tbody", {}, ...attrs.map((a) =>
@@ -267,7 +273,7 @@ function spanDetails(s, ms, records, exceptions) {
     el("h3", { id: "detail-name" }, show(s.name) || "(no name)"),
     el("div", {}, el("span", { class: "badge" }, s.kind), el("span", { class: "badge" + (s.status === "error" ? " error" : "") }, s.status),
       el("span", { class: "badge" }, fmtMs(dur)), el("span", { class: "badge" }, "at " + fmtMs(ms(s.startTimeUnixNano))),
-      skew ? el("span", { class: "badge" }, `clock corrected ${skew.value} ms`) : null),
+      skew ? el("span", { class: "badge" }, `clock corrected ${skew.value} ms`) : null, rating(s)),
   ];
   if (s.statusMessage) out.push(el("div", { class: "err" }, s.statusMessage));
   out.push(el("h4", {}, "Attributes"), el("div", { id: "detail-attributes" }, attrTable(s.attributes)));

@@ -1,0 +1,199 @@
+//! Web Vitals as spans, named and shaped as Honeycomb's web SDK records them, so its Web Vitals
+//! boards work unchanged: a span named after the metric (`LCP`, `INP`, `CLS`, `FCP`, `TTFB`) with
+//! `<metric>.value`, `.delta`, `.id`, `.rating`, `.navigation_type` and the metric's attribution
+//! under the same prefix (`lcp.element`, `inp.input_delay`, `cls.largest_shift_target`, …).
+//!
+//! The metrics come from Google's `web-vitals` library (its attribution build), which reports
+//! each one when it is final or the page is hidden; the browser edge hands over the fields
+//! [`METRICS`] names, read off the library's metric object, in that order.
+//!
+//! ```
+//! use canopy_web::{Value, vitals};
+//!
+//! let fields = vitals::fields("CLS").unwrap();
+//! assert_eq!(fields[5], ("attribution.largestShiftTarget", "cls.largest_shift_target"));
+//! let values = vec![Some(Value::from("#banner")); fields.len()];
+//! let attrs = vitals::attributes("CLS", values);
+//! assert!(attrs.iter().any(|kv| kv.key == "cls.largest_shift_target"));
+//! assert!(attrs.iter().any(|kv| kv.key == "cls.rating"));
+//! ```
+
+#[allow(unused_imports)]
+use crate::prelude::*;
+
+use crate::attribute::{KeyValue, Value};
+
+/// Per metric: the fields read off `web-vitals`' metric object (a `.` reads a nested field) and
+/// the attribute each becomes. A field may appear twice: Honeycomb keeps older aliases
+/// (`cls.element`, `inp.element`, `inp.event_type`, `lcp.resource_load_time`). Each list starts
+/// with the five every metric has ([`SHARED`] of them).
+pub const METRICS: &[(&str, &[(&str, &str)])] = &[
+    (
+        "LCP",
+        &[
+            ("value", "lcp.value"),
+            ("delta", "lcp.delta"),
+            ("id", "lcp.id"),
+            ("rating", "lcp.rating"),
+            ("navigationType", "lcp.navigation_type"),
+            ("attribution.target", "lcp.element"),
+            ("attribution.url", "lcp.url"),
+            ("attribution.timeToFirstByte", "lcp.time_to_first_byte"),
+            ("attribution.resourceLoadDelay", "lcp.resource_load_delay"),
+            ("attribution.resourceLoadDuration", "lcp.resource_load_duration"),
+            ("attribution.resourceLoadDuration", "lcp.resource_load_time"),
+            ("attribution.elementRenderDelay", "lcp.element_render_delay"),
+        ],
+    ),
+    (
+        "INP",
+        &[
+            ("value", "inp.value"),
+            ("delta", "inp.delta"),
+            ("id", "inp.id"),
+            ("rating", "inp.rating"),
+            ("navigationType", "inp.navigation_type"),
+            ("attribution.inputDelay", "inp.input_delay"),
+            ("attribution.processingDuration", "inp.processing_duration"),
+            ("attribution.presentationDelay", "inp.presentation_delay"),
+            ("attribution.interactionTime", "inp.interaction_time"),
+            ("attribution.interactionTarget", "inp.interaction_target"),
+            ("attribution.interactionTarget", "inp.element"),
+            ("attribution.interactionType", "inp.interaction_type"),
+            ("attribution.interactionType", "inp.event_type"),
+            ("attribution.nextPaintTime", "inp.next_paint_time"),
+            ("attribution.loadState", "inp.load_state"),
+        ],
+    ),
+    (
+        "CLS",
+        &[
+            ("value", "cls.value"),
+            ("delta", "cls.delta"),
+            ("id", "cls.id"),
+            ("rating", "cls.rating"),
+            ("navigationType", "cls.navigation_type"),
+            ("attribution.largestShiftTarget", "cls.largest_shift_target"),
+            ("attribution.largestShiftTarget", "cls.element"),
+            ("attribution.largestShiftTime", "cls.largest_shift_time"),
+            ("attribution.largestShiftValue", "cls.largest_shift_value"),
+            ("attribution.loadState", "cls.load_state"),
+            ("attribution.largestShiftEntry.hadRecentInput", "cls.had_recent_input"),
+        ],
+    ),
+    (
+        "FCP",
+        &[
+            ("value", "fcp.value"),
+            ("delta", "fcp.delta"),
+            ("id", "fcp.id"),
+            ("rating", "fcp.rating"),
+            ("navigationType", "fcp.navigation_type"),
+            ("attribution.timeToFirstByte", "fcp.time_to_first_byte"),
+            ("attribution.firstByteToFCP", "fcp.time_since_first_byte"),
+            ("attribution.loadState", "fcp.load_state"),
+        ],
+    ),
+    (
+        "TTFB",
+        &[
+            ("value", "ttfb.value"),
+            ("delta", "ttfb.delta"),
+            ("id", "ttfb.id"),
+            ("rating", "ttfb.rating"),
+            ("navigationType", "ttfb.navigation_type"),
+            ("attribution.waitingDuration", "ttfb.waiting_duration"),
+            ("attribution.dnsDuration", "ttfb.dns_duration"),
+            ("attribution.connectionDuration", "ttfb.connection_duration"),
+            ("attribution.requestDuration", "ttfb.request_duration"),
+            ("attribution.cacheDuration", "ttfb.cache_duration"),
+        ],
+    ),
+];
+
+/// The fields every metric has, first in each list.
+pub const SHARED: usize = 5;
+
+/// The fields of `metric` (`None` for a metric Canopy does not record).
+pub fn fields(metric: &str) -> Option<&'static [(&'static str, &'static str)]> {
+    METRICS.iter().find(|(m, _)| *m == metric).map(|(_, f)| *f)
+}
+
+/// The span attributes of one report of `metric`; `values[i]` is the value of `fields(metric)[i]`
+/// (`None`: absent, not recorded).
+pub fn attributes(metric: &str, values: Vec<Option<Value>>) -> Vec<KeyValue> {
+    let fields = fields(metric).unwrap_or(&[]);
+    fields.iter().zip(values).filter_map(|((_, key), v)| Some(KeyValue::new(*key, v?))).collect()
+}
+
+/// INP's span covers the interaction: from `interactionTime` for input delay + processing +
+/// presentation (as Honeycomb records it). `(start_ms, duration_ms)` in `performance.now()` time,
+/// or `None` for the other metrics (a span at the time of the report).
+pub fn interaction_window(metric: &str, values: &[Option<Value>]) -> Option<(f64, f64)> {
+    if metric != "INP" {
+        return None;
+    }
+    let num = |i: usize| match values.get(SHARED + i) {
+        Some(Some(Value::F64(v))) => Some(*v),
+        Some(Some(Value::I64(v))) => Some(*v as f64),
+        _ => None,
+    };
+    Some((num(3)?, num(0)? + num(1)? + num(2)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn attr<'a>(attrs: &'a [KeyValue], key: &str) -> Option<&'a Value> {
+        attrs.iter().find(|kv| kv.key == key).map(|kv| &kv.value)
+    }
+
+    #[test]
+    fn honeycomb_names() {
+        let rows: &[(&str, usize, &str, &str)] = &[
+            ("LCP", 5, "lcp.element", "web-vitals 5 renamed attribution.element to target"),
+            ("LCP", 10, "lcp.resource_load_time", "Honeycomb's older alias"),
+            ("INP", 5, "inp.input_delay", "the INP split: input delay"),
+            ("INP", 6, "inp.processing_duration", "processing"),
+            ("INP", 7, "inp.presentation_delay", "presentation"),
+            ("INP", 9, "inp.interaction_target", "the target"),
+            ("CLS", 5, "cls.largest_shift_target", "the largest shift source"),
+            ("FCP", 6, "fcp.time_since_first_byte", "firstByteToFCP"),
+            ("TTFB", 5, "ttfb.waiting_duration", ""),
+            ("TTFB", 0, "ttfb.value", "shared"),
+            ("CLS", 3, "cls.rating", "shared"),
+            ("LCP", 4, "lcp.navigation_type", "shared"),
+        ];
+        for (metric, i, key, why) in rows {
+            let n = fields(metric).unwrap().len();
+            let mut values = vec![None; n];
+            values[*i] = Some(Value::from(1.5));
+            let attrs = attributes(metric, values);
+            assert_eq!(attrs.len(), 1, "{metric}: only the values given");
+            assert_eq!(attr(&attrs, key), Some(&Value::F64(1.5)), "{metric} {key}: {why}");
+        }
+        for (metric, f) in METRICS {
+            let prefix = metric.to_ascii_lowercase();
+            let shared: Vec<_> = f[..SHARED].iter().map(|(field, _)| *field).collect();
+            assert_eq!(shared, ["value", "delta", "id", "rating", "navigationType"], "{metric}");
+            assert!(
+                f.iter().all(|(_, k)| k.starts_with(&prefix) && k.as_bytes()[prefix.len()] == b'.'),
+                "{metric}'s prefix"
+            );
+        }
+        assert_eq!(fields("FID"), None, "FID is gone from web-vitals 5");
+    }
+
+    #[test]
+    fn inp_window() {
+        let n = fields("INP").unwrap().len();
+        let mut v: Vec<Option<Value>> = vec![None; n];
+        assert_eq!(interaction_window("INP", &v), None, "without the split");
+        for (i, x) in [(5, 10.0), (6, 120.0), (7, 20.0), (8, 500.0)] {
+            v[i] = Some(Value::F64(x));
+        }
+        assert_eq!(interaction_window("INP", &v), Some((500.0, 150.0)));
+        assert_eq!(interaction_window("LCP", &v), None);
+    }
+}

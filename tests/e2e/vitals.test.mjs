@@ -1,0 +1,109 @@
+// Web Vitals from a real page in headless Chromium (and Firefox, for what it measures): a slow
+// hero image (LCP), a layout shift (CLS), a slow click handler (INP), FCP and TTFB, reported by
+// Google's web-vitals when the page is hidden and recorded as Honeycomb's web SDK records them.
+// Run: CANOPY_BROWSERS=chromium node --test tests/e2e/vitals.test.mjs   (after ./scripts/pkg.sh)
+import { describe, test, before, after, beforeEach } from "node:test";
+import assert from "node:assert/strict";
+import { browsers, launch, receivedSpans, attr } from "./harness.mjs";
+
+for (const browser of browsers()) describe(browser, () => {
+  let h;
+  before(async () => { h = await launch(browser); });
+  after(async () => { await h.close(); });
+  beforeEach(() => { h.sink.received.length = 0; });
+
+  const named = (name) => receivedSpans(h.sink).filter((s) => s.name === name);
+
+  async function open(query = "") {
+    const page = await (await h.browser.newContext()).newPage();
+    await page.goto(`${h.base}/tests/e2e/pages/vitals.html${query}`);
+    await page.waitForFunction(() => document.body.dataset.ready === "1" && document.getElementById("hero").complete, null, { timeout: 10000 });
+    return page;
+  }
+
+  /** What web-vitals waits for: the page going hidden (stubbed, as web-vitals' own tests do). */
+  const hide = (page) => page.evaluate(() => {
+    Object.defineProperty(document, "visibilityState", { value: "hidden", configurable: true });
+    document.dispatchEvent(new Event("visibilitychange"));
+  });
+
+  /** Flushes until every one of `names` has a span (bounded). */
+  async function spansFor(page, names) {
+    for (let i = 0; i < 50 && !names.every((n) => named(n).length > 0); i++) await page.evaluate(() => window.canopy.forceFlush());
+    for (const n of names) assert.ok(named(n).length > 0, `a ${n} span; got ${receivedSpans(h.sink).map((s) => s.name).join(", ")}`);
+  }
+
+  test("LCP, CLS, INP, FCP and TTFB with their attribution, as Honeycomb names them", { skip: browser === "firefox" && "Firefox has no layout-shift entries (CLS)" }, async () => {
+    const page = await open();
+    // A layout shift with no input before it: the slot above the image grows.
+    await page.evaluate(() => new Promise((resolve) => {
+      new PerformanceObserver(resolve).observe({ type: "layout-shift" });
+      document.getElementById("slot").style.height = "120px";
+    }));
+    await page.click("#slow");
+    // The browser has timed the click (Event Timing), which web-vitals' INP reads.
+    await page.evaluate(() => new Promise((resolve) => new PerformanceObserver((l, o) => {
+      if (l.getEntries().some((e) => e.name === "click")) { o.disconnect(); resolve(); }
+    }).observe({ type: "event", buffered: true, durationThreshold: 16 })));
+    // web-vitals handles event entries when the page is idle.
+    await page.evaluate(() => new Promise((r) => requestIdleCallback(r, { timeout: 1000 })));
+    await hide(page);
+    await spansFor(page, ["LCP", "CLS", "INP", "FCP", "TTFB"]);
+
+    const lcp = named("LCP").at(-1);
+    assert.equal(attr(lcp, "lcp.element"), "#hero");
+    assert.match(attr(lcp, "lcp.url"), /\/hero\.png\?delay=400$/);
+    assert.ok(attr(lcp, "lcp.value") >= 400, `LCP waits for the slow image (${attr(lcp, "lcp.value")} ms)`);
+    assert.ok(attr(lcp, "lcp.resource_load_duration") >= 350, "most of it is the image's load");
+    assert.equal(attr(lcp, "lcp.resource_load_time"), attr(lcp, "lcp.resource_load_duration"));
+    for (const k of ["lcp.time_to_first_byte", "lcp.resource_load_delay", "lcp.element_render_delay", "lcp.delta"]) assert.equal(typeof attr(lcp, k), "number", k);
+    assert.ok(["good", "needs-improvement", "poor"].includes(attr(lcp, "lcp.rating")));
+    assert.equal(attr(lcp, "lcp.navigation_type"), "navigate");
+    assert.match(attr(lcp, "lcp.id"), /^v\d+-/);
+
+    const cls = named("CLS").at(-1);
+    assert.ok(attr(cls, "cls.value") > 0, "the shift counted");
+    assert.equal(attr(cls, "cls.largest_shift_target"), attr(cls, "cls.element"));
+    assert.ok(attr(cls, "cls.largest_shift_target"), "the largest shift's source");
+    assert.ok(attr(cls, "cls.largest_shift_value") > 0);
+    assert.equal(attr(cls, "cls.had_recent_input"), false);
+
+    const inp = named("INP").at(-1);
+    assert.ok(attr(inp, "inp.value") >= 150, `INP covers the slow handler (${attr(inp, "inp.value")} ms)`);
+    assert.equal(attr(inp, "inp.interaction_target"), "#slow");
+    assert.equal(attr(inp, "inp.element"), "#slow");
+    assert.equal(attr(inp, "inp.interaction_type"), "pointer");
+    assert.ok(attr(inp, "inp.processing_duration") >= 150, "the handler's time is processing");
+    for (const k of ["inp.input_delay", "inp.presentation_delay"]) assert.equal(typeof attr(inp, k), "number", k);
+    const ms = Number(BigInt(inp.endTimeUnixNano) - BigInt(inp.startTimeUnixNano)) / 1e6;
+    const split = attr(inp, "inp.input_delay") + attr(inp, "inp.processing_duration") + attr(inp, "inp.presentation_delay");
+    assert.ok(Math.abs(ms - split) < 1, `the INP span covers input delay + processing + presentation (${ms} vs ${split})`);
+
+    assert.equal(typeof attr(named("FCP").at(-1), "fcp.time_since_first_byte"), "number");
+    assert.equal(typeof attr(named("TTFB").at(-1), "ttfb.request_duration"), "number");
+    for (const s of ["LCP", "CLS", "INP", "FCP", "TTFB"].map((n) => named(n).at(-1))) assert.match(attr(s, "session.id"), /^[0-9a-f]{32}$/);
+    await page.context().close();
+  });
+
+  test("FCP and TTFB are recorded in every browser", async () => {
+    const page = await open();
+    await hide(page);
+    await spansFor(page, ["FCP", "TTFB"]);
+    assert.ok(attr(named("TTFB").at(-1), "ttfb.value") >= 0);
+    await page.context().close();
+  });
+
+  test("webVitals: false loads nothing and records nothing", async () => {
+    const page = await open("?webVitals=0");
+    const loaded = await page.evaluate(() => performance.getEntriesByType("resource").some((e) => /web-vitals/.test(e.name)));
+    assert.equal(loaded, false, "web-vitals is never fetched");
+    await hide(page);
+    await page.evaluate(async () => { window.canopy.startSpan("marker").end(); await window.canopy.forceFlush(); });
+    assert.equal(named("marker").length, 1);
+    // Only this page's spans (an earlier test's page may still deliver when it closes).
+    const session = attr(named("marker")[0], "session.id");
+    const mine = receivedSpans(h.sink).filter((s) => attr(s, "session.id") === session);
+    assert.deepEqual(mine.map((s) => s.name).filter((n) => /^(LCP|CLS|INP|FCP|TTFB)$/.test(n)), []);
+    await page.context().close();
+  });
+});
