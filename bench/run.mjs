@@ -118,6 +118,10 @@ function preparePackages() {
   execFileSync("tar", ["-xzf", tarball, "-C", work]);
   cpSync(join(work, "package"), join(nm, "canopy-web"), { recursive: true });
   rmSync(join(work, "package"), { recursive: true, force: true });
+  // The package's dependencies (web-vitals), as `npm install` would put them next to it: the
+  // pinned copies scripts/setup.sh installs in tools/.
+  const deps = JSON.parse(readFileSync(join(nm, "canopy-web", "package.json"), "utf8")).dependencies || {};
+  for (const dep of Object.keys(deps)) cpSync(join(repo, "tools", "node_modules", dep), join(nm, dep), { recursive: true });
   return nm;
 }
 

@@ -99,15 +99,16 @@ impl SpanProcessor for PipelineProcessor {
     }
 
     fn on_end(&self, mut span: Box<SpanData>) {
-        super::session::on_end(&mut span);
+        super::session::stamp(&mut span.attributes, span.end_time);
         if let Some(p) = current() {
             let wake = p.machine.borrow_mut().on_end(span);
             p.wake(wake);
         }
     }
 
-    fn on_log(&self, log: LogData) {
+    fn on_log(&self, mut log: LogData) {
         if let Some(p) = current().filter(|p| p.logs_endpoint.is_some()) {
+            super::session::stamp(&mut log.attributes, log.time);
             let wake = p.machine.borrow_mut().on_log(log);
             p.wake(wake);
         }

@@ -7,7 +7,6 @@ use crate::prelude::*;
 use super::{document, platform};
 use crate::attribute::{KeyValue, Str, Value};
 use crate::session::Session;
-use crate::span_data::SpanData;
 use core::cell::RefCell;
 
 /// The `sessionStorage` key (`id.started.last`, epoch ms).
@@ -48,13 +47,14 @@ pub fn start() {
     STATE.with(|s| *s.borrow_mut() = Some(State { session, id, saved_ms: now }));
 }
 
-/// Counts `span` as activity (renewing an expired session) and gives it `session.id`, unless the
-/// app set one itself.
-pub fn on_end(span: &mut SpanData) {
+/// Counts a span (or log record) that ended at `at_ns` (epoch ns) as activity, renewing an
+/// expired session, and gives it `session.id` in `attrs`, unless the app set one itself.
+pub fn stamp(attrs: &mut Vec<KeyValue>, at_ns: u64) {
     let id = STATE.with(|s| {
         let mut s = s.borrow_mut();
         let st = s.as_mut()?;
-        let now = now_ms();
+        // The item's own time: no clock read per span (a clock read is a third of a span's cost).
+        let now = if at_ns > 0 { at_ns / 1_000_000 } else { now_ms() };
         if st.session.touch(now, platform::random_id) {
             st.id = leak(&st.session.id);
             st.saved_ms = 0;
@@ -66,9 +66,8 @@ pub fn on_end(span: &mut SpanData) {
         Some(st.id)
     });
     if let Some(id) = id {
-        if !span.attributes.iter().any(|kv| kv.key == "session.id") {
-            span.attributes
-                .push(KeyValue { key: Str::Borrowed("session.id"), value: Value::String(Str::Borrowed(id)) });
+        if !attrs.iter().any(|kv| kv.key == "session.id") {
+            attrs.push(KeyValue { key: Str::Borrowed("session.id"), value: Value::String(Str::Borrowed(id)) });
         }
     }
 }

@@ -59,6 +59,11 @@ test("the feed is one trace from the browser through Flask, nested right; the er
     await page.waitForSelector("#feed li", { timeout: WAIT_MS });
     assert.equal(await page.locator("#feed li").count(), 3, "the three mock activities");
     assert.match(await page.textContent("#feed"), /Cloud is very fun!/);
+    // A route change and back (History API, as a router does it).
+    await page.click("#nav-notifications");
+    await page.waitForSelector("#notifications", { timeout: WAIT_MS });
+    await page.click("#nav-home");
+    await page.waitForSelector("#feed li", { timeout: WAIT_MS });
     await page.click("#boom");
     await page.getByRole("button", { name: "the feed broke (HTTP 500): retry" }).waitFor({ timeout: WAIT_MS });
 
@@ -136,6 +141,42 @@ test("the feed is one trace from the browser through Flask, nested right; the er
     assert.ok(flaskErr.events.some((e) => e.name === "exception" && /RuntimeError/.test(String(attr(e, "exception.type")))), "Flask's exception");
     const { traces } = await relayJson("/api/traces");
     assert.ok(!traces.some((t) => t.rootName === "react.error"), "the boundary does not record it again");
+    const click = errorTrace.spans.find((s) => s.name === "click button#boom");
+    assert.ok(click, "the click on the button is an interaction span");
+    assert.equal(err.parentSpanId, click.spanId, "breakFeed, started by its handler, is the click's child");
+
+    // What the page records with no code: the page load, the route changes (each under the click
+    // that caused it), Web Vitals, and one session.id on every span.
+    const pageLoad = await until(async () => {
+      const { traces } = await relayJson("/api/traces");
+      const s = traces.find((x) => x.rootName === "documentLoad");
+      return s && relayJson(`/api/traces/${s.traceId}`);
+    }, "the page load trace");
+    const docLoad = pageLoad.spans.find((s) => s.name === "documentLoad");
+    assert.ok(pageLoad.spans.some((s) => s.name === "documentFetch" && s.parentSpanId === docLoad.spanId), "documentFetch under documentLoad");
+    assert.ok(pageLoad.spans.some((s) => s.name === "resourceFetch" && /\.js/.test(String(attr(s, "http.url")))), "the app's scripts as resourceFetch");
+    const routes = [];
+    for (const name of ["click button#nav-notifications", "click button#nav-home"]) {
+      const t = await until(async () => {
+        const { traces } = await relayJson("/api/traces");
+        const s = traces.find((x) => x.rootName === name);
+        const tr = s && await relayJson(`/api/traces/${s.traceId}`);
+        return tr && tr.spans.some((x) => x.name === "routeChange") && tr;
+      }, `the ${name} trace with its route change`);
+      const route = t.spans.find((x) => x.name === "routeChange");
+      assert.equal(route.parentSpanId, t.spans.find((x) => x.name === name).spanId, "the route change is the click's child");
+      routes.push([attr(route, "url.path"), attr(route, "canopy.route.previous_path")]);
+    }
+    assert.deepEqual(routes, [["/notifications", "/"], ["/", "/notifications"]]);
+    const vitals = await until(async () => {
+      const { traces } = await relayJson("/api/traces");
+      const names = new Set(traces.map((x) => x.rootName));
+      return ["FCP", "TTFB"].every((n) => names.has(n)) && names;
+    }, "Web Vitals (FCP, TTFB) as spans");
+    assert.ok(vitals.has("FCP"));
+    const sessions = new Set([...spans, ...errorTrace.spans, ...pageLoad.spans].filter((s) => s.service === "frontend").map((s) => attr(s, "session.id")));
+    assert.equal(sessions.size, 1, `one session across the page's spans: ${[...sessions]}`);
+    assert.match([...sessions][0], /^[0-9a-f]{32}$/);
     // Its log lines (they may come in a later export than the spans) and its exceptions with the
     // stack parsed into frames, beside the spans.
     const withLogs = await until(async () => {

@@ -87,6 +87,9 @@ for (const browser of browsers()) describe(browser, () => {
     assert.equal(service.value.stringValue, "logs");
     const loadData = receivedSpans(h.sink).find((s) => s.name === "loadData");
     assert.equal(loadData.spanId, ids.spanId, "the span the log points at was exported");
+    assert.match(attrOf(warn, "session.id"), /^[0-9a-f]{32}$/, "session.id on every log record");
+    assert.equal(attrOf(warn, "session.id"), attrOf(loadData, "session.id"), "the same session as the spans");
+    assert.equal(attrOf(info, "session.id"), attrOf(loadData, "session.id"));
     await page.context().close();
   });
 

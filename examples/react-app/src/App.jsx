@@ -2,8 +2,11 @@ import { useEffect, useRef, useState } from "react";
 import { log, startActiveSpan } from "canopy-web";
 import Activity from "./Activity.jsx";
 
+const pageOf = () => (location.pathname === "/notifications" ? "notifications" : "home");
+
 export default function App() {
   const [activities, setActivities] = useState([]);
+  const [page, setPage] = useState(pageOf);
   const [broken, setBroken] = useState(false);
   const dataFetchedRef = useRef(false);
 
@@ -17,6 +20,17 @@ export default function App() {
       setActivities(data);
     });
   }, []);
+
+  // Two pages on the History API, as a router does it: Canopy records each route change.
+  useEffect(() => {
+    const onPop = () => setPage(pageOf());
+    addEventListener("popstate", onPop);
+    return () => removeEventListener("popstate", onPop);
+  }, []);
+  const go = (to) => {
+    history.pushState(null, "", to === "home" ? "/" : "/notifications");
+    setPage(to);
+  };
 
   // "break the feed": one trace with the failing request, Flask's exception, the browser's
   // exception (with its stack) and log lines; then the error reaches <TraceErrorBoundary>, which
@@ -33,7 +47,13 @@ export default function App() {
   return (
     <main>
       <h1>Cruddur</h1>
-      <ul id="feed">{activities.map((a) => <Activity key={a.uuid} activity={a} />)}</ul>
+      <nav>
+        <button id="nav-home" onClick={() => go("home")}>Home</button>{" "}
+        <button id="nav-notifications" onClick={() => go("notifications")}>Notifications</button>
+      </nav>
+      {page === "notifications"
+        ? <p id="notifications">No notifications yet.</p>
+        : <ul id="feed">{activities.map((a) => <Activity key={a.uuid} activity={a} />)}</ul>}
       <button id="boom" onClick={breakFeed}>break the feed</button>
     </main>
   );
