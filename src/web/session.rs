@@ -67,6 +67,8 @@ pub fn stamp(attrs: &mut Vec<KeyValue>, at_ns: u64) {
     });
     if let Some(id) = id {
         if !attrs.iter().any(|kv| kv.key == "session.id") {
+            // One more slot, not the doubling `push` does: every queued span carries this.
+            attrs.reserve_exact(1);
             attrs.push(KeyValue { key: Str::Borrowed("session.id"), value: Value::String(Str::Borrowed(id)) });
         }
     }
