@@ -315,7 +315,7 @@ for (const browser of browsers()) describe(browser, () => {
       document.body.innerHTML = `<button id="slow">Slow</button>`;
       const busy = (ms) => { const end = performance.now() + ms; while (performance.now() < end); };
       document.getElementById("slow").addEventListener("click", function slowHandler() { busy(120); });
-      c.init({ serviceName: "auto" });
+      c.init({ serviceName: "auto", longAnimationFrames: true });
       window.longFrames = 0;
       new PerformanceObserver((l) => { window.longFrames += l.getEntries().length; }).observe({ type: "long-animation-frame" });
     });
@@ -358,7 +358,7 @@ for (const browser of browsers()) describe(browser, () => {
     // A DOMContentLoaded handler that blocks the page for 150 ms while it loads (a busy script
     // before the first frame makes no long-animation-frame entry).
     const page = await h.page("", "addEventListener('DOMContentLoaded', () => { const end = performance.now() + 150; while (performance.now() < end); })");
-    const load = await pageLoad(page);
+    const load = await pageLoad(page, { longAnimationFrames: true });
     const under = () => named("longAnimationFrame").filter((s) => s.parentSpanId === load.spanId);
     for (let i = 0; i < 20 && under().length === 0; i++) await flush(page);
     assert.ok(under().length >= 1, `a long frame under documentLoad; got ${JSON.stringify(named("longAnimationFrame").map((s) => [s.parentSpanId, s.startTimeUnixNano]))} (documentLoad ${load.spanId} ${load.startTimeUnixNano}-${load.endTimeUnixNano})`);
