@@ -79,6 +79,12 @@ export function installFetch(g, hooks) {
           headers.set("traceparent", started[1]);
           if (started[2] !== undefined && !headers.has("tracestate")) headers.set("tracestate", started[2]);
           if (started[3] !== undefined && !headers.has("x-amzn-trace-id")) headers.set("x-amzn-trace-id", started[3]);
+          // W3C Baggage: a list; the caller's own members stay, ours is added unless named there.
+          if (started[4] !== undefined) {
+            const b = headers.get("baggage");
+            if (b === null) headers.set("baggage", started[4]);
+            else if (!/(^|,)\s*session\.id\s*=/.test(b)) headers.set("baggage", `${b},${started[4]}`);
+          }
         }
       } catch (_) {}
     }
@@ -174,6 +180,8 @@ export function installXhr(g, hooks) {
           setRequestHeader.call(this, "traceparent", started[1]);
           if (started[2] !== undefined) setRequestHeader.call(this, "tracestate", started[2]);
           if (started[3] !== undefined) setRequestHeader.call(this, "x-amzn-trace-id", started[3]);
+          // Appended to a baggage header the caller set (the browser joins the values with ", ").
+          if (started[4] !== undefined) setRequestHeader.call(this, "baggage", started[4]);
         }
         this.addEventListener("abort", () => { failure = "abort"; });
         this.addEventListener("timeout", () => { failure = "timeout"; });

@@ -221,6 +221,9 @@ pub struct Config {
     pub route_changes: bool,
     /// DOM event types recorded as interaction spans (`click button#save`); empty: none.
     pub interactions: Vec<String>,
+    /// Send `baggage: session.id=<id>` with `traceparent` (to the same URLs only), so a backend
+    /// can put the browser session on its own spans and logs (default off).
+    pub session_baggage: bool,
 }
 
 impl Config {
@@ -249,6 +252,7 @@ impl Config {
             document_load: defaults::DOCUMENT_LOAD,
             long_animation_frames: defaults::LONG_ANIMATION_FRAMES,
             web_vitals: defaults::WEB_VITALS,
+            session_baggage: false,
             route_changes: defaults::ROUTE_CHANGES,
             interactions: defaults::INTERACTIONS.iter().map(|s| String::from(*s)).collect(),
         }

@@ -88,6 +88,8 @@ struct Inst {
     xhr_state: Option<JsValue>,
     sweep_armed: bool,
     xray: bool,
+    /// `sessionBaggage`: `baggage: session.id=…` next to `traceparent`.
+    baggage: bool,
     /// This install's number: request ids carry it, so a response to a request made before a
     /// shutdown and a new init never lands on a span of the new table.
     generation: u32,
@@ -146,6 +148,7 @@ pub fn install(config: &Config) {
         xhr_state: None,
         sweep_armed: false,
         xray: config.xray,
+        baggage: config.session_baggage,
         generation: GENERATION.with(|g| {
             let n = (g.get() + 1) & 0x7fff;
             g.set(n);
@@ -246,9 +249,9 @@ fn on_start(href: String, method: String) -> JsValue {
             |u| inst.ignore.iter().any(|m| m.matches(u)),
             |u| inst.propagate.iter().any(|m| m.matches(u)),
         );
-        (d, inst.xray)
+        (d, inst.xray, inst.baggage)
     });
-    let Some((Decision::Trace { propagate }, xray)) = decision else { return JsValue::UNDEFINED };
+    let Some((Decision::Trace { propagate }, xray, baggage)) = decision else { return JsValue::UNDEFINED };
     let (name, attrs) = request_attributes(&method, &href);
     super::auto::settle();
     let span = super::tracer().span(name).kind(SpanKind::Client).attributes(attrs).start();
@@ -266,6 +269,11 @@ fn on_start(href: String, method: String) -> JsValue {
             let mut x = String::with_capacity(80);
             crate::propagation::format_xray(span.span_context(), &mut x);
             out.set(3, JsValue::from_str(&x));
+        }
+        if let Some(id) = baggage.then(super::session::current_id).flatten() {
+            let mut b = String::from("session.id=");
+            b.push_str(id);
+            out.set(4, JsValue::from_str(&b));
         }
     }
     let start = platform::perf_now_ms();

@@ -33,6 +33,7 @@ const KNOWN: &[&str] = &[
     "documentLoad",
     "longAnimationFrames",
     "webVitals",
+    "sessionBaggage",
     "routeChanges",
     "interactions",
 ];
@@ -103,6 +104,7 @@ pub fn parse(v: &JsValue) -> (Result<Config, ConfigError>, Vec<String>) {
     opt_bool(v, "documentLoad", &mut c.document_load, &mut problems);
     opt_bool(v, "longAnimationFrames", &mut c.long_animation_frames, &mut problems);
     opt_bool(v, "webVitals", &mut c.web_vitals, &mut problems);
+    opt_bool(v, "sessionBaggage", &mut c.session_baggage, &mut problems);
     opt_bool(v, "routeChanges", &mut c.route_changes, &mut problems);
     let ia = get(v, "interactions");
     if let Some(on) = ia.as_bool() {

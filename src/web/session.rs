@@ -47,6 +47,11 @@ pub fn start() {
     STATE.with(|s| *s.borrow_mut() = Some(State { session, id, saved_ms: now }));
 }
 
+/// The session's id, once `init` started it.
+pub fn current_id() -> Option<&'static str> {
+    STATE.with(|s| s.borrow().as_ref().map(|st| st.id))
+}
+
 /// Counts a span (or log record) that ended at `at_ns` (epoch ns) as activity, renewing an
 /// expired session, and gives it `session.id` in `attrs`, unless the app set one itself.
 pub fn stamp(attrs: &mut Vec<KeyValue>, at_ns: u64) {

@@ -109,6 +109,12 @@ export interface CanopyConfig {
    */
   webVitals?: boolean;
   /**
+   * Send `baggage: session.id=<id>` next to `traceparent`, to the same URLs only (default false),
+   * so a backend can put the browser session on its own spans and logs. Cross-origin backends
+   * must then allow the `baggage` header in their CORS preflight answers too.
+   */
+  sessionBaggage?: boolean;
+  /**
    * A `routeChange` span (`url.path`, the previous path) when the URL changes through
    * `history.pushState`/`replaceState`, `popstate` or a hash change (default true).
    */

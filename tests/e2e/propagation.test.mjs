@@ -303,6 +303,38 @@ test("a tracestate on the parent is sent with traceparent, only where traceparen
   await page.context().close();
 });
 
+test("sessionBaggage: baggage session.id=… goes with traceparent, to the same URLs only, next to the caller's own members", async () => {
+  const page = await newPage();
+  const r = await inPage(page, pageFn(`
+    const c = window.canopy;
+    await drain(fetch(env.same + "/echo?p=bg-before"));
+    ${INIT(", sessionBaggage: true")}
+    await c.startActiveSpan("op", () => Promise.all([
+      drain(fetch(env.same + "/echo?p=bg-fetch")),
+      drain(fetch(env.same + "/echo?p=bg-caller", { headers: { baggage: "tenant=acme" } })),
+      drain(fetch(env.same + "/echo?p=bg-mine", { headers: { baggage: "session.id=app-chosen" } })),
+      xhr("GET", env.allowed + "/echo?p=bg-xhr"),
+      drain(fetch(env.other + "/echo?p=bg-other")),
+    ]));
+    await c.shutdown();
+    ${INIT()}
+    await drain(fetch(env.same + "/echo?p=bg-off"));
+    await c.forceFlush();
+  `));
+  const spans = exportedSpans();
+  const session = attr(byName(spans, "op"), "session.id");
+  assert.match(session, /^[0-9a-f]{32}$/);
+  assert.equal(seenFor(same, "/echo?p=bg-fetch").baggage, `session.id=${session}`, "the span's session");
+  assert.equal(seenFor(same, "/echo?p=bg-caller").baggage, `tenant=acme,session.id=${session}`, "added to the caller's members");
+  assert.equal(seenFor(same, "/echo?p=bg-mine").baggage, "session.id=app-chosen", "never a second session.id");
+  assert.equal(seenFor(allowed, "/echo?p=bg-xhr").baggage, `session.id=${session}`, "XHR to an allowed origin");
+  assert.equal(seenFor(other, "/echo?p=bg-other").baggage, undefined, "not to an origin without traceparent");
+  assert.equal(seenFor(same, "/echo?p=bg-off").baggage, undefined, "off by default");
+  assert.equal(seenFor(same, "/echo?p=bg-before").baggage, undefined);
+  void r;
+  await page.context().close();
+});
+
 test("sampleRate 0: requests carry a traceparent ending in -00, and nothing is exported", async () => {
   const page = await newPage();
   const r = await inPage(page, pageFn(`

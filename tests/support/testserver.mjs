@@ -107,6 +107,7 @@ export function startServer({ cors = false } = {}) {
       traceparent: h.traceparent,
       tracestate: h.tracestate,
       xAmznTraceId: h["x-amzn-trace-id"],
+      baggage: h.baggage,
       traceparentValues: tpValues,
       origin: h.origin,
       referer: h.referer,
