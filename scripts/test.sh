@@ -36,8 +36,24 @@ for _ in $(seq 1 100); do grep -q listening "$sink_out" && break; sleep 0.05; do
 port=$(awk '/listening/{print $2}' "$sink_out")
 if [ -z "$port" ]; then echo "sink did not start"; cat "$sink_out"; exit 1; fi
 
+# wasm-bindgen-test's runner: headless Chromium through chromedriver. Once in a while (seen in
+# about one clean-clone run of ten here) the renderer never loads the test page and the runner
+# gives up after chromedriver's 300 s ("Failed to detect test as having been run"), before any
+# test ran. That one infrastructure failure, and only it, is tried again once; a test that ran
+# and failed is never retried.
+wasm_tests() {
+  local out status
+  out=$(cargo test --target wasm32-unknown-unknown --test web --features tracing 2>&1); status=$?
+  printf '%s\n' "$out"
+  if [ $status -ne 0 ] && ! grep -q '^test result: ' <<<"$out" && grep -q 'Failed to detect test as having been run' <<<"$out"; then
+    echo "browser-wasm: the test page never loaded (no test ran): trying once more"
+    cargo test --target wasm32-unknown-unknown --test web --features tracing 2>&1; status=$?
+  fi
+  return $status
+}
+export -f wasm_tests
 CANOPY_SINK="http://127.0.0.1:$port" CHROMEDRIVER=/usr/bin/chromedriver \
-  step browser-wasm cargo test --target wasm32-unknown-unknown --test web --features tracing
+  step browser-wasm bash -c wasm_tests
 step pkg ./scripts/pkg.sh
 # Both browsers, always (setup.sh installs firefox-esr): a missing Firefox fails, it is not skipped.
 CANOPY_BROWSERS=chromium,firefox step browser-js node --test --test-reporter=spec tests/e2e/
