@@ -33,7 +33,7 @@ import { createRequire } from "node:module";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { gunzipSync, gzipSync } from "node:zlib";
+import { brotliCompressSync, constants as zc, gunzipSync, gzipSync } from "node:zlib";
 import { launchChromium } from "./cdp.mjs";
 import { measureMemory, measureReady, measureRequests, reportMemory, reportReady, reportRequests } from "./more.mjs";
 import { measureRelay, reportRelay, stopRelayProcesses } from "./relay.mjs";
@@ -80,6 +80,8 @@ const median = (xs) => {
 };
 const gz9 = (buf) => gzipSync(buf, { level: 9 }).length;
 const gz6 = (buf) => gzipSync(buf, { level: 6 }).length;
+// Brotli as servers and CDNs serve static assets: quality 11 (the maximum), generic mode.
+const br11 = (buf) => brotliCompressSync(buf, { params: { [zc.BROTLI_PARAM_QUALITY]: 11, [zc.BROTLI_PARAM_SIZE_HINT]: buf.length } }).length;
 
 /** Rejects after `ms`: nothing here waits unbounded. */
 function bounded(promise, ms, what) {
@@ -144,13 +146,15 @@ async function measureSize(nodePaths) {
   const out = {};
   for (const sdk of SDKS) {
     const js = await bundle(join(here, "apps", `${sdk}-app.js`), join(dir, `${sdk}-app.js`), nodePaths);
-    const r = { jsRaw: js.length, jsGzip: gz9(js), wasmRaw: 0, wasmGzip: 0 };
+    const r = { jsRaw: js.length, jsGzip: gz9(js), jsBr: br11(js), wasmRaw: 0, wasmGzip: 0, wasmBr: 0 };
     if (sdk === "canopy") {
       const wasm = readFileSync(join(nodePaths[0], "canopy-web", "canopy_web_bg.wasm"));
       r.wasmRaw = wasm.length;
       r.wasmGzip = gz9(wasm);
+      r.wasmBr = br11(wasm);
     }
     r.totalGzip = r.jsGzip + r.wasmGzip;
+    r.totalBr = r.jsBr + r.wasmBr;
     out[sdk] = r;
   }
   return out;
@@ -467,6 +471,7 @@ function report(ctx) {
     "Where the brief gives no number, the target here is half of OpenTelemetry's in this run.", "");
   L.push("| metric | OpenTelemetry JS (this run) | Canopy (this run) | target | where we stand |", "|---|---|---|---|---|");
   L.push(`| app size, JS + .wasm, gzip | ${kb(size.otel.totalGzip)} | ${kb(size.canopy.totalGzip)} (JS ${kb(size.canopy.jsGzip)} + .wasm ${kb(size.canopy.wasmGzip)}) | ≈ 18 KB | ${stand(size.canopy.totalGzip, TARGETS.sizeGzip, size.otel.totalGzip)} |`);
+  L.push(`| app size, JS + .wasm, Brotli | ${kb(size.otel.totalBr)} | ${kb(size.canopy.totalBr)} (JS ${kb(size.canopy.jsBr)} + .wasm ${kb(size.canopy.wasmBr)}) | ≤ ${kb(size.otel.totalBr / 2)} (half of OpenTelemetry's Brotli) | ${stand(size.canopy.totalBr, size.otel.totalBr / 2, size.otel.totalBr)} |`);
   for (const sc of SCENARIOS) {
     const target = { manual: TARGETS.manual, nested: TARGETS.nested, attrs: null }[sc];
     for (const setting of SETTINGS) {
@@ -525,11 +530,12 @@ function report(ctx) {
 
   L.push("### Size", "");
   L.push("Each app (`bench/apps/`) starts its SDK with batch export to `/v1/traces` and fetch instrumentation with `traceparent` for one extra origin, and on a click runs an active span around a `fetch` with a child span. " +
-    "Bundled with esbuild (`bundle`, `minify`, `format: esm`, `platform: browser`); gzip is zlib level 9. Canopy's JS is its package entry, API, wasm-bindgen glue and snippets.", "");
-  L.push("| app | JS | JS gzip | .wasm | .wasm gzip | total gzip |", "|---|---|---|---|---|---|");
+    "Bundled with esbuild (`bundle`, `minify`, `format: esm`, `platform: browser`); gzip is zlib level 9; Brotli is quality 11 (what a server or CDN serves static assets with). Canopy's JS is its package entry, API, wasm-bindgen glue and snippets.", "");
+  L.push("| app | JS | JS gzip | JS Brotli | .wasm | .wasm gzip | .wasm Brotli | total gzip | total Brotli |", "|---|---|---|---|---|---|---|---|---|");
   for (const sdk of SDKS) {
     const r = size[sdk];
-    L.push(`| ${NAMES[sdk]} | ${fmt(r.jsRaw)} B | ${fmt(r.jsGzip)} B | ${r.wasmRaw ? fmt(r.wasmRaw) + " B" : "-"} | ${r.wasmRaw ? fmt(r.wasmGzip) + " B" : "-"} | **${fmt(r.totalGzip)} B** (${kb(r.totalGzip)}) |`);
+    const w = (v) => (r.wasmRaw ? fmt(v) + " B" : "-");
+    L.push(`| ${NAMES[sdk]} | ${fmt(r.jsRaw)} B | ${fmt(r.jsGzip)} B | ${fmt(r.jsBr)} B | ${w(r.wasmRaw)} | ${w(r.wasmGzip)} | ${w(r.wasmBr)} | **${fmt(r.totalGzip)} B** (${kb(r.totalGzip)}) | **${fmt(r.totalBr)} B** (${kb(r.totalBr)}) |`);
   }
   L.push("", "KB here is 1,024 bytes.", "");
 

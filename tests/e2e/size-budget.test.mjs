@@ -9,12 +9,13 @@ import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { gzipSync } from "node:zlib";
+import { brotliCompressSync, constants as zc, gzipSync } from "node:zlib";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 const esbuild = createRequire(join(root, "tools", "package.json"))("esbuild");
 const budget = JSON.parse(readFileSync(join(root, "size-budget.json"), "utf8"));
 const gz = (b) => gzipSync(b, { level: 9 }).length;
+const br = (b) => brotliCompressSync(b, { params: { [zc.BROTLI_PARAM_QUALITY]: 11, [zc.BROTLI_PARAM_SIZE_HINT]: b.length } }).length;
 
 async function measure() {
   const work = mkdtempSync(join(tmpdir(), "canopy-size-"));
@@ -29,7 +30,8 @@ async function measure() {
       platform: "browser", nodePaths: [join(work, "node_modules")], logLevel: "error", legalComments: "none",
       loader: { ".wasm": "file" }, define: { "process.env.NODE_ENV": '"production"' },
     });
-    return { js: gz(readFileSync(outfile)), wasm: gz(readFileSync(join(root, "pkg", "canopy_web_bg.wasm"))) };
+    const js = readFileSync(outfile), wasm = readFileSync(join(root, "pkg", "canopy_web_bg.wasm"));
+    return { js: gz(js), wasm: gz(wasm), jsBr: br(js), wasmBr: br(wasm) };
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
@@ -38,7 +40,8 @@ async function measure() {
 test("the package stays inside its size budget (gzip -9: .wasm, bundled JS, total)", async () => {
   const m = await measure();
   const total = m.js + m.wasm;
-  console.log(`size: .wasm ${m.wasm} B, JS ${m.js} B, total ${total} B gzip (budget ${budget.wasmGzipBytes} + ${budget.jsGzipBytes} = ${budget.totalGzipBytes} B)`);
+  console.log(`size: .wasm ${m.wasm} B, JS ${m.js} B, total ${total} B gzip (budget ${budget.wasmGzipBytes} + ${budget.jsGzipBytes} = ${budget.totalGzipBytes} B); ` +
+    `Brotli (quality 11): .wasm ${m.wasmBr} B, JS ${m.jsBr} B, total ${m.wasmBr + m.jsBr} B`);
   const over = [];
   const check = (what, got, max) => { if (got > max) over.push(`${what} ${got} B > budget ${max} B (+${got - max} B)`); };
   check(".wasm gzip", m.wasm, budget.wasmGzipBytes);
