@@ -181,17 +181,34 @@ export function store(key, docs, maxBytes) {
   } catch (_) {}
 }
 
-/** Calls `onHide(unloading, leaving)` when the page is hidden (a tab switch: both false) or
- *  goes away (`pagehide`: leaving; unloading when the page is still visible then, as Firefox's
- *  tab close fires it), `onShow` when it is shown again, and `onOnline` when it comes online. */
+/** Calls `onHide(leaving)` when the page is hidden (a tab switch: false) or goes away (true),
+ *  `onShow` when it is shown again, and `onOnline` when it comes online.
+ *
+ *  A `pagehide` while the page is still visible (a tab close, a navigation) is followed in the
+ *  same task by the `visibilitychange` to hidden (the HTML standard's unload steps), and the
+ *  page-hide send happens there. Firefox closing a tab cuts off script running in that
+ *  `pagehide` (measured: a listener doing 5 ms of work, or one call into wasm, stopped mid-way
+ *  while the `visibilitychange` listener after it ran whole), so this listener only takes note
+ *  and calls nothing. A page still here a task later (a `pagehide` dispatched by a script) is
+ *  hidden then, as for a tab switch. */
 export function listen(onHide, onShow, onOnline) {
   const g = globalThis;
+  let leaving = false;
   try {
     if (g.document) {
-      g.document.addEventListener("visibilitychange", () => (g.document.visibilityState === "hidden" ? onHide(false, false) : onShow()));
+      g.document.addEventListener("visibilitychange", () => {
+        if (g.document.visibilityState !== "hidden") return onShow();
+        const l = leaving;
+        leaving = false;
+        onHide(l);
+      });
     }
     if (typeof g.addEventListener === "function") {
-      g.addEventListener("pagehide", () => onHide(!!g.document && g.document.visibilityState === "visible", true));
+      g.addEventListener("pagehide", () => {
+        if (!g.document || g.document.visibilityState !== "visible") return onHide(true);
+        leaving = true;
+        setTimeout(() => { if (leaving) { leaving = false; onHide(false); } }, 0);
+      });
       g.addEventListener("pageshow", (e) => { if (e.persisted) onShow(); });
       g.addEventListener("online", () => onOnline());
     }

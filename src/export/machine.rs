@@ -425,16 +425,13 @@ impl Exporter {
     }
 
     /// Page hide: everything waiting leaves now or is stored. `offline`: the browser is offline.
-    /// `unloading`: the page is being unloaded while still visible (Firefox's tab close fires
-    /// `pagehide` before any `visibilitychange`): a keepalive request goes first then, because
-    /// Firefox delivers it from `pagehide` (8 of 8 in a probe) more reliably than a beacon (5 of 8);
-    /// otherwise a beacon goes first, because Firefox delivers beacons, and not keepalive
-    /// requests, when the whole browser quits.
+    /// A beacon goes first, because Firefox delivers beacons, and not keepalive requests, when
+    /// the whole browser quits; a keepalive request when the export needs custom headers.
     ///
-    /// `leaving`: the page is going away (`pagehide`), not just hidden (a tab switch). A request
-    /// in flight without keepalive dies with the page, so its document is stored too (sent
-    /// again on the next load: at least once, rather than lost; a duplicate if it did arrive).
-    pub fn on_hide(&mut self, offline: bool, unloading: bool, leaving: bool) -> HidePlan {
+    /// `leaving`: the page is going away, not just hidden (a tab switch). A request in flight
+    /// without keepalive dies with the page, so its document is stored too (sent again on the
+    /// next load: at least once, rather than lost; a duplicate if it did arrive).
+    pub fn on_hide(&mut self, offline: bool, leaving: bool) -> HidePlan {
         let mut plan = HidePlan::default();
         if leaving {
             if let Some((d, 0)) = &self.in_flight {
@@ -462,13 +459,8 @@ impl Exporter {
         fresh.extend(self.encoder.encode_logs_split(&logs, HIDE_DOC_BYTES).into_iter().map(|(b, _)| b));
         self.deadline = None;
         const BEACON_FIRST: &[Via] = &[Via::Beacon, Via::Keepalive];
-        const KEEPALIVE_FIRST: &[Via] = &[Via::Keepalive, Via::Beacon];
         const KEEPALIVE_ONLY: &[Via] = &[Via::Keepalive];
-        let ways = match (self.beacon_ok, unloading) {
-            (false, _) => KEEPALIVE_ONLY,
-            (true, true) => KEEPALIVE_FIRST,
-            (true, false) => BEACON_FIRST,
-        };
+        let ways = if self.beacon_ok { BEACON_FIRST } else { KEEPALIVE_ONLY };
         for body in fresh {
             let size = body.len();
             if offline || self.keepalive_bytes + size > KEEPALIVE_BUDGET_BYTES {
@@ -656,16 +648,13 @@ mod tests {
         e.on_response(0.0, 0, None, 0, 0.5); // network error: waits for a retry
         e.on_end(span(2));
         e.on_end(span(3));
-        let plan = e.on_hide(false, false, false);
+        let plan = e.on_hide(false, false);
         assert_eq!(plan.store.len(), 1, "the document that failed is stored for the next load");
         assert_eq!(spans_in(&plan.store[0]), 1);
         assert_eq!(plan.send.len(), 1);
         assert_eq!(spans_in(&plan.send[0].0), 2);
         assert_eq!(plan.send[0].1, &[Via::Beacon, Via::Keepalive], "beacon first: delivered at quit too");
         assert_eq!(e.pending_spans(), 0);
-        e.on_end(span(4));
-        let plan = e.on_hide(false, true, false);
-        assert_eq!(plan.send[0].1, &[Via::Keepalive, Via::Beacon], "unloading while visible: keepalive first");
     }
 
     #[test]
@@ -674,7 +663,7 @@ mod tests {
         for i in 0..2000 {
             e.on_end(span((i % 250) as u8));
         }
-        let plan = e.on_hide(false, false, false);
+        let plan = e.on_hide(false, false);
         assert!(plan.send.iter().all(|(_, v)| *v == [Via::Keepalive]));
         let sent: usize = plan.send.iter().map(|(b, _)| b.len()).sum();
         assert!(sent <= KEEPALIVE_BUDGET_BYTES, "within the keepalive budget");
@@ -692,8 +681,8 @@ mod tests {
         }
         e.flush();
         assert_eq!(e.next_action(0.0, false), Action::Send { keepalive: false }, "too big for keepalive");
-        assert!(e.on_hide(false, false, false).store.is_empty(), "a tab switch: the request goes on");
-        let plan = e.on_hide(false, false, true);
+        assert!(e.on_hide(false, false).store.is_empty(), "a tab switch: the request goes on");
+        let plan = e.on_hide(false, true);
         assert_eq!(plan.store.len(), 1, "the page goes away: stored for the next load");
         assert_eq!(spans_in(&plan.store[0]), 1000);
     }
@@ -702,7 +691,7 @@ mod tests {
     fn offline_page_hide_stores_everything() {
         let mut e = exporter(512, true);
         e.on_end(span(1));
-        let plan = e.on_hide(true, false, false);
+        let plan = e.on_hide(true, false);
         assert!(plan.send.is_empty());
         assert_eq!(plan.store.len(), 1);
     }
@@ -783,7 +772,7 @@ mod tests {
         }
         assert_eq!(e.pending_spans(), 4, "past the queue bound records are dropped");
         e.on_end(span(1));
-        let plan = e.on_hide(false, false, true);
+        let plan = e.on_hide(false, true);
         assert_eq!(plan.send.len(), 2, "spans and logs both leave");
         assert_eq!(plan.send.iter().filter(|(b, _)| is_logs(b)).count(), 1);
         assert_eq!(plan.send.iter().find(|(b, _)| is_logs(b)).unwrap().0.matches("severityNumber").count(), 4);

@@ -122,7 +122,7 @@ local! {
 
 local! {
     /// Page-lifetime listeners (hide, show, online) that reach whichever pipeline is current.
-    static LISTENERS: RefCell<Option<(Closure<dyn FnMut(bool, bool)>, [Closure<dyn FnMut()>; 2])>> = RefCell::new(None);
+    static LISTENERS: RefCell<Option<(Closure<dyn Fn(bool)>, [Closure<dyn Fn()>; 2])>> = RefCell::new(None);
 }
 
 fn current() -> Option<Rc<Pipeline>> {
@@ -321,8 +321,8 @@ impl Pipeline {
     }
 
     /// Page hide: carries out the exporter's plan.
-    fn on_hide(&self, unloading: bool, leaving: bool) {
-        let plan = self.machine.borrow_mut().on_hide(is_offline(), unloading, leaving);
+    fn on_hide(&self, leaving: bool) {
+        let plan = self.machine.borrow_mut().on_hide(is_offline(), leaving);
         let mut keep = plan.store;
         for (body, ways) in plan.send {
             let sent = ways.iter().any(|via| match via {
@@ -344,19 +344,22 @@ fn ensure_listeners() {
         if l.borrow().is_some() {
             return;
         }
-        let hide = Closure::<dyn FnMut(bool, bool)>::new(|unloading: bool, leaving: bool| {
+        // `Fn`, not `FnMut`: Firefox closing a tab can cut a listener off mid-call, and a
+        // wasm-bindgen `FnMut` closure cut off so refuses every later call ("closure invoked
+        // recursively"), so the page-hide send that follows would fail.
+        let hide = Closure::<dyn Fn(bool)>::new(|leaving: bool| {
             super::instrument::finish_waiting();
             if let Some(p) = current() {
-                p.on_hide(unloading, leaving);
+                p.on_hide(leaving);
             }
         });
-        let show = Closure::<dyn FnMut()>::new(|| {
+        let show = Closure::<dyn Fn()>::new(|| {
             if let Some(p) = current() {
                 p.machine.borrow_mut().on_show();
                 p.step();
             }
         });
-        let online = Closure::<dyn FnMut()>::new(|| {
+        let online = Closure::<dyn Fn()>::new(|| {
             if let Some(p) = current() {
                 p.machine.borrow_mut().on_online();
                 p.step();
