@@ -27,20 +27,41 @@ step clippy-leptos cargo clippy -p canopy-leptos-app --target wasm32-unknown-unk
 step clippy-relay cargo clippy -p canopy-relay --all-targets --quiet -- -D warnings
 step relay cargo test -p canopy-relay --quiet
 
-# A real OTLP sink on 127.0.0.1 for the browser tests.
-sink_out="$log/sink.out"
-node tests/support/sink.mjs 0 >"$sink_out" 2>&1 &
-sink_pid=$!
-trap 'kill $sink_pid 2>/dev/null' EXIT
-for _ in $(seq 1 100); do grep -q listening "$sink_out" && break; sleep 0.05; done
-port=$(awk '/listening/{print $2}' "$sink_out")
-if [ -z "$port" ]; then echo "sink did not start"; cat "$sink_out"; exit 1; fi
+# A real OTLP sink on 127.0.0.1 for the browser tests, and the proxy headless Chromium reaches
+# wasm-bindgen-test-runner's page through (tests/support/closing-proxy.mjs says why).
+# start_node NAME SCRIPT: starts `node SCRIPT 0`, waits (at most 5 s) for its "listening <port>"
+# and sets NAME_pid and NAME_port.
+start_node() {
+  local name=$1 script=$2 out="$log/$1.out" p=
+  node "$script" 0 >"$out" 2>&1 &
+  printf -v "${name}_pid" %s $!
+  for _ in $(seq 1 100); do grep -q listening "$out" && break; sleep 0.05; done
+  p=$(awk '/listening/{print $2}' "$out")
+  if [ -z "$p" ]; then echo "$name did not start"; cat "$out"; exit 1; fi
+  printf -v "${name}_port" %s "$p"
+}
+trap 'kill ${sink_pid:-} ${proxy_pid:-} 2>/dev/null' EXIT
+start_node sink tests/support/sink.mjs
+start_node proxy tests/support/closing-proxy.mjs
 
-# wasm-bindgen-test's runner: headless Chromium through chromedriver. Once in a while (seen in
-# about one clean-clone run of ten here) the renderer never loads the test page and the runner
-# gives up after chromedriver's 300 s ("Failed to detect test as having been run"), before any
-# test ran. That one infrastructure failure, and only it, is tried again once; a test that ran
-# and failed is never retried.
+# wasm-bindgen-test's runner: headless Chromium through chromedriver, with these capabilities
+# (the runner adds headless, no-sandbox and disable-dev-shm-usage):
+#   - every request through the closing proxy except those to the sink, which the tests reach
+#     directly (<-loopback> makes Chromium proxy 127.0.0.1 at all);
+#   - a page that has not loaded in 60 s fails the navigation (chromedriver's default is 300 s;
+#     the page loads in well under a second).
+# A run where the page still never loaded (the runner's 'Failed to detect test as having been
+# run' and no test result: no test ran) is tried once more; a test that ran and failed is never
+# retried.
+webdriver_json="$log/webdriver.json"
+cat >"$webdriver_json" <<EOF
+{
+  "goog:chromeOptions": {
+    "args": ["proxy-server=http://127.0.0.1:$proxy_port", "proxy-bypass-list=<-loopback>;127.0.0.1:$sink_port"]
+  },
+  "timeouts": { "pageLoad": 60000 }
+}
+EOF
 wasm_tests() {
   local out status
   out=$(cargo test --target wasm32-unknown-unknown --test web --features tracing 2>&1); status=$?
@@ -52,7 +73,7 @@ wasm_tests() {
   return $status
 }
 export -f wasm_tests
-CANOPY_SINK="http://127.0.0.1:$port" CHROMEDRIVER=/usr/bin/chromedriver \
+CANOPY_SINK="http://127.0.0.1:$sink_port" CHROMEDRIVER=/usr/bin/chromedriver WASM_BINDGEN_TEST_WEBDRIVER_JSON="$webdriver_json" \
   step browser-wasm bash -c wasm_tests
 step pkg ./scripts/pkg.sh
 # Both browsers, always (setup.sh installs firefox-esr): a missing Firefox fails, it is not skipped.

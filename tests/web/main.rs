@@ -1,6 +1,7 @@
 //! The Rust API and the browser edge, in real headless Chromium (wasm-bindgen-test).
 //!
-//! `make test` runs this with a local sink started and its URL in `CANOPY_SINK` at build time.
+//! `make test` runs this with a local sink started and its URL in `CANOPY_SINK` at build time, and
+//! headless Chromium loading the runner's page through `tests/support/closing-proxy.mjs` (why: there).
 #![cfg(target_arch = "wasm32")]
 
 use canopy_web::web::{document, platform};
