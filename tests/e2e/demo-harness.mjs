@@ -43,8 +43,9 @@ export function runDemoScript(args, env, timeoutMs) {
   });
 }
 
-/** Resolves with null after ms, without keeping the process alive. */
-export const sleep = (ms) => new Promise((r) => setTimeout(() => r(null), ms).unref());
+/** Resolves with null after ms, without keeping the process alive: a time limit to race a
+ *  condition against (`Promise.race([exit, timeLimit(ms)])`), never a wait of its own. */
+export const timeLimit = (ms) => new Promise((r) => setTimeout(() => r(null), ms).unref());
 
 /** Polls `pred` (bounded) until it returns something truthy; fails naming `what` and `context()`. */
 export async function until(pred, what, ms, context = () => "") {
@@ -53,7 +54,7 @@ export async function until(pred, what, ms, context = () => "") {
     const v = await pred();
     if (v) return v;
     if (Date.now() > deadline) assert.fail(`timed out after ${ms / 1000} s waiting for ${what}${context()}`);
-    await new Promise((r) => setTimeout(r, 250));
+    await new Promise((r) => setTimeout(r, 250)); // poll interval (bounded above)
   }
 }
 
@@ -109,7 +110,7 @@ export async function startDemo(extraEnv = {}) {
     async stop() {
       if (!d.stopped && demo.exitCode === null) {
         try { process.kill(demo.pid, "SIGTERM"); } catch (_) {}
-        await Promise.race([exit, sleep(STOP_MS)]);
+        await Promise.race([exit, timeLimit(STOP_MS)]);
       }
       d.killAll();
     },

@@ -9,7 +9,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { launchChromium } from "./harness.mjs";
-import { SETUP_MS, START_MS, STOP_MS, alive, root, sleep, startDemo, until as untilBounded } from "./demo-harness.mjs";
+import { SETUP_MS, START_MS, STOP_MS, alive, root, startDemo, timeLimit, until as untilBounded } from "./demo-harness.mjs";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 
@@ -228,7 +228,7 @@ test("the feed is one trace from the browser through Flask, nested right; the er
 test("Ctrl-C (SIGINT) stops the relay, the backend and the app", { timeout: STOP_MS + 10_000 }, async () => {
   assert.ok(d.groups.every(alive), "all running before");
   process.kill(d.demo.pid, "SIGINT");
-  const exit = await Promise.race([d.exit, sleep(STOP_MS)]);
+  const exit = await Promise.race([d.exit, timeLimit(STOP_MS)]);
   assert.ok(exit, `scripts/demo.sh stopped within ${STOP_MS / 1000} s`);
   assert.equal(exit.code, 0, "Ctrl-C is the way to stop it: exit 0");
   assert.deepEqual(d.groups.filter(alive), [], "no process of the demo remains");

@@ -14,7 +14,7 @@ for (const browser of browsers()) describe(browser, () => {
     const deadline = Date.now() + ms;
     while (!cond()) {
       if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-      await new Promise((r) => setTimeout(r, 25));
+      await new Promise((r) => setTimeout(r, 25)); // poll interval (bounded above)
     }
   };
   // In the page: a Promise that resolves once an unhandledrejection has been dispatched (Canopy's
@@ -33,14 +33,14 @@ for (const browser of browsers()) describe(browser, () => {
     const page = await h.page();
     await page.evaluate(() => {
       window.canopy.init({ serviceName: "errors" });
-      setTimeout(() => { throw new TypeError("boom in a timer"); }, 0);
+      setTimeout(() => { throw new TypeError("boom in a timer"); }, 0); // under test: an error thrown in a timer task
       Promise.reject(new RangeError("nobody caught me"));
     });
     // Both are recorded as they happen; flush until both have arrived (bounded).
     const deadline = Date.now() + 10000;
     while (receivedSpans(h.sink).filter((s) => s.name === "exception").length < 2 && Date.now() < deadline) {
       await page.evaluate(() => window.canopy.forceFlush());
-      await new Promise((r) => setTimeout(r, 50));
+      await new Promise((r) => setTimeout(r, 50)); // poll interval (bounded by the deadline)
     }
     const spans = receivedSpans(h.sink).filter((s) => s.name === "exception");
     assert.equal(spans.length, 2);

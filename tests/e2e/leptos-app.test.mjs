@@ -66,7 +66,7 @@ async function until(pred, what, ms = WAIT_MS) {
     const v = await pred().catch(() => false);
     if (v) return v;
     if (Date.now() > deadline) assert.fail(`timed out after ${ms / 1000} s waiting for ${what}\n--- output ---\n${output}`);
-    await new Promise((r) => setTimeout(r, 250));
+    await new Promise((r) => setTimeout(r, 250)); // poll interval (bounded above)
   }
 }
 

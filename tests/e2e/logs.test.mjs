@@ -33,7 +33,7 @@ async function until(what, read, ok) {
     const v = read();
     if (ok(v)) return v;
     if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
+    await new Promise((r) => setTimeout(r, 25)); // poll interval (bounded above)
   }
 }
 
@@ -99,7 +99,7 @@ for (const browser of browsers()) describe(browser, () => {
       const c = window.canopy;
       c.init({ serviceName: "logs-span", batch: { scheduledDelayMillis: 60000 } });
       const id = await c.startActiveSpan("load", async (span) => {
-        await new Promise((r) => setTimeout(r, 0));
+        await new Promise((r) => setTimeout(r, 0)); // crosses a task boundary: the behaviour under test
         c.log.info("after await, unnamed");
         c.log.error("after await, named", { n: 1 }, span);
         return span.spanContext().spanId;

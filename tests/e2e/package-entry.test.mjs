@@ -177,7 +177,7 @@ test("log records written while the .wasm loads are kept with their time and the
   let logs = [];
   while (logs.length < 3 && Date.now() < deadline) {
     logs = h.sink.received.flatMap((q) => (q.body.resourceLogs || []).flatMap((rl) => rl.scopeLogs.flatMap((sl) => sl.logRecords)));
-    if (logs.length < 3) await new Promise((res) => setTimeout(res, 25));
+    if (logs.length < 3) await new Promise((res) => setTimeout(res, 25)); // poll interval (bounded by the deadline)
   }
   assert.equal(logs.length, 3, "every record arrives");
   assert.equal(logs[2].spanId, one(receivedSpans(h.sink), "named").spanId, "a PendingSpan named as the record's span");
