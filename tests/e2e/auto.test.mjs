@@ -2,17 +2,14 @@
 // (session.id on every span, from the CSPRNG, renewed after inactivity), browser attributes,
 // route changes (History API, hash changes) and user interactions (real clicks and key presses).
 // Run: CANOPY_BROWSERS=chromium node --test tests/e2e/auto.test.mjs   (after ./scripts/pkg.sh)
-import { describe, test, before, after, beforeEach } from "node:test";
+import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { browsers, launch, receivedSpans, attr } from "./harness.mjs";
+import { browsers, launchForSuite, receivedSpans, attr } from "./harness.mjs";
 
 const MIN = 60_000;
 
 for (const browser of browsers()) describe(browser, () => {
-  let h;
-  before(async () => { h = await launch(browser); });
-  after(async () => { await h.close(); });
-  beforeEach(() => { h.sink.received.length = 0; });
+  const h = launchForSuite(browser);
 
   const named = (name) => receivedSpans(h.sink).filter((s) => s.name === name);
   const one = (name) => {

@@ -2,7 +2,7 @@
 // Chromium and Firefox against a real sink; errors a span already recorded are not repeated.
 import { describe, test, before, after, beforeEach } from "node:test";
 import assert from "node:assert/strict";
-import { browsers, launch, receivedSpans } from "./harness.mjs";
+import { browsers, launch, receivedSpans, waitFor } from "./harness.mjs";
 
 for (const browser of browsers()) describe(browser, () => {
   let h;
@@ -10,13 +10,6 @@ for (const browser of browsers()) describe(browser, () => {
   after(async () => { await h.close(); });
   beforeEach(() => { h.sink.reset(); });
 
-  const waitFor = async (what, cond, ms = 10000) => {
-    const deadline = Date.now() + ms;
-    while (!cond()) {
-      if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-      await new Promise((r) => setTimeout(r, 25)); // poll interval (bounded above)
-    }
-  };
   // In the page: a Promise that resolves once an unhandledrejection has been dispatched (Canopy's
   // listener, added earlier by init, has run by then), or rejects after 5 s.
   const UNHANDLED = `window.__unhandled = () => new Promise((ok, fail) => {
