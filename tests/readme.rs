@@ -9,13 +9,13 @@
 //! `in_span`, `tracing` with the layer), start from the tracer and run natively here, with an
 //! [`InMemoryProcessor`] in place of the exporter. The `tracing` one needs `--features tracing`.
 
+mod common;
+
 use canopy_web::export::InMemoryProcessor;
-use canopy_web::{Config, SpanContext, SpanData};
+use canopy_web::{Config, SpanContext};
+use common::{YieldOnce, block_on, by_name};
 use std::cell::Cell;
-use std::future::Future;
-use std::pin::{Pin, pin};
 use std::rc::Rc;
-use std::task::{Context, Poll, Waker};
 
 /// The README's first block.
 #[cfg(target_arch = "wasm32")]
@@ -140,38 +140,8 @@ async fn fetch_home() -> Result<String, FetchError> {
     Ok("Andrew Brown: Cloud is fun!\nWorf: I am out of prune juice".into())
 }
 
-/// Pending once (waking itself), then ready.
-struct YieldOnce(bool);
-
-impl Future for YieldOnce {
-    type Output = ();
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        if std::mem::replace(&mut self.0, true) {
-            Poll::Ready(())
-        } else {
-            cx.waker().wake_by_ref();
-            Poll::Pending
-        }
-    }
-}
-
 fn parse_activities(body: &str) -> Vec<Activity> {
     body.lines().map(|l| Activity(l.into())).collect()
-}
-
-/// Polls `f` to completion (the example's futures wake themselves).
-fn block_on<F: Future>(f: F) -> F::Output {
-    let mut f = pin!(f);
-    let mut cx = Context::from_waker(Waker::noop());
-    loop {
-        if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
-            return v;
-        }
-    }
-}
-
-fn by_name<'a>(spans: &'a [SpanData], name: &str) -> &'a SpanData {
-    spans.iter().find(|s| s.name == name).unwrap_or_else(|| panic!("no span {name}"))
 }
 
 #[test]

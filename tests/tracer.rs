@@ -1,20 +1,19 @@
 //! Native tests of the span model: parents, sampling, limits, status, RAII.
 #![cfg(not(target_arch = "wasm32"))]
 
+mod common;
+
 use canopy_web::attribute::Value;
 use canopy_web::config::SpanLimits;
 use canopy_web::export::InMemoryProcessor;
 use canopy_web::propagation::{TraceState, parse_traceparent};
 use canopy_web::{Config, KeyValue, SpanId, SpanKind, Status, TraceFlags, Tracer};
+use common::by_name;
 use std::rc::Rc;
 
 fn setup(config: Config) -> (Tracer, Rc<InMemoryProcessor>) {
     let mem = Rc::new(InMemoryProcessor::default());
     (Tracer::new(&config, [9; 32], mem.clone()), mem)
-}
-
-fn by_name<'a>(spans: &'a [canopy_web::SpanData], name: &str) -> &'a canopy_web::SpanData {
-    spans.iter().find(|s| s.name == name).unwrap_or_else(|| panic!("no span {name}"))
 }
 
 #[test]

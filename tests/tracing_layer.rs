@@ -3,15 +3,18 @@
 //! `tests/web/tracing_layer.rs`.
 #![cfg(feature = "tracing")]
 
+mod common;
+
 use canopy_web::attribute::Value;
 use canopy_web::context::current;
 use canopy_web::export::InMemoryProcessor;
 use canopy_web::tracing::CanopyLayer;
 use canopy_web::{Config, InSpan, KeyValue, SpanData, SpanKind, Status, Tracer};
+use common::{YieldOnce, by_name};
 use std::future::Future;
-use std::pin::{Pin, pin};
+use std::pin::pin;
 use std::rc::Rc;
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Waker};
 use tracing::{Instrument, error, info, info_span, instrument, warn};
 use tracing_subscriber::layer::SubscriberExt;
 
@@ -22,10 +25,6 @@ fn run(f: impl FnOnce(&Tracer)) -> Vec<SpanData> {
     tracing::subscriber::with_default(subscriber, || f(&tracer));
     assert_eq!(current(), None, "nothing left current");
     spans.take()
-}
-
-fn by_name<'a>(spans: &'a [SpanData], name: &str) -> &'a SpanData {
-    spans.iter().find(|s| s.name == name).unwrap_or_else(|| panic!("no span {name}"))
 }
 
 fn attr<'a>(attrs: &'a [KeyValue], key: &str) -> Option<&'a Value> {
@@ -145,21 +144,6 @@ fn an_entered_span_is_canopys_current_span() {
         by_name(&spans, "tracing-inside-canopy").parent_span_id,
         by_name(&spans, "canopy-outer").span_context.span_id
     );
-}
-
-/// Pending once, then ready: an `.await` that gives the other futures a turn.
-struct YieldOnce(bool);
-
-impl Future for YieldOnce {
-    type Output = ();
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        if std::mem::replace(&mut self.0, true) {
-            Poll::Ready(())
-        } else {
-            cx.waker().wake_by_ref();
-            Poll::Pending
-        }
-    }
 }
 
 #[instrument(skip(tracer))]

@@ -2,17 +2,14 @@
 // (session.id on every span, from the CSPRNG, renewed after inactivity), browser attributes,
 // route changes (History API, hash changes) and user interactions (real clicks and key presses).
 // Run: CANOPY_BROWSERS=chromium node --test tests/e2e/auto.test.mjs   (after ./scripts/pkg.sh)
-import { describe, test, before, after, beforeEach } from "node:test";
+import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { browsers, launch, receivedSpans, attr } from "./harness.mjs";
+import { browsers, launchForSuite, receivedSpans, attr } from "./harness.mjs";
 
 const MIN = 60_000;
 
 for (const browser of browsers()) describe(browser, () => {
-  let h;
-  before(async () => { h = await launch(browser); });
-  after(async () => { await h.close(); });
-  beforeEach(() => { h.sink.received.length = 0; });
+  const h = launchForSuite(browser);
 
   const named = (name) => receivedSpans(h.sink).filter((s) => s.name === name);
   const one = (name) => {
@@ -162,13 +159,14 @@ for (const browser of browsers()) describe(browser, () => {
         <form id="f"><input id="q" name="q"><button id="save" type="button"><span id="label">Save</span></button>
         <button id="stop" type="button">Stop</button><button id="go">Go</button></form>`;
       window.done = {};
+      // A timer task after the click's dispatch (what is under test: work that is not the click's).
       const later = (name) => setTimeout(() => { c.startSpan(name).end(); window.done[name] = true; }, 0);
       document.getElementById("save").addEventListener("click", async () => {
         c.startSpan("inHandler").end();
         c.startActiveSpan("validate", () => c.startSpan("rule").end());
         window.activeAfter = c.getActiveSpan() === undefined;
         fetch("/tests/e2e/pages/api.html");
-        await new Promise((r) => setTimeout(r, 0));
+        await new Promise((r) => setTimeout(r, 0)); // crosses a task boundary: the behaviour under test
         c.startSpan("afterAwait").end();
         window.done.afterAwait = true;
       });
@@ -300,7 +298,8 @@ for (const browser of browsers()) describe(browser, () => {
     page = await h.page();
     await page.evaluate(async () => {
       window.canopy.init({ serviceName: "auto", documentLoad: false });
-      await new Promise((r) => setTimeout(r, 0)); // after the task the page load would have been recorded in
+      // Crosses the task boundary: the page load would have been recorded in a task after init.
+      await new Promise((r) => setTimeout(r, 0));
       window.canopy.startSpan("marker").end();
       await window.canopy.forceFlush();
     });
@@ -345,6 +344,7 @@ for (const browser of browsers()) describe(browser, () => {
     await page.evaluate(async () => {
       window.canopy.init({ serviceName: "auto", longAnimationFrames: false });
       const seen = new Promise((r) => new PerformanceObserver(r).observe({ type: "long-animation-frame" }));
+      // A 100 ms busy task of its own: the long frame under test (not a wait; `seen` is the condition).
       setTimeout(() => { const end = performance.now() + 100; while (performance.now() < end); }, 0);
       await seen; // the browser saw a long frame
       window.canopy.startSpan("marker").end();

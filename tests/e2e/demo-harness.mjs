@@ -1,5 +1,6 @@
 // Running the demo (scripts/demo.sh) from a test: set-up, start on free ports, wait, stop. Shared by
-// demo.test.mjs (local viewer) and demo-services.test.mjs (the seed's four services, stood in for).
+// demo.test.mjs (local viewer) and demo-services.test.mjs (the seed's four services, stood in for);
+// leptos-app.test.mjs uses its helpers (bounded runs, free ports, polling, the feed's trace).
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { mkdirSync, readFileSync } from "node:fs";
@@ -24,27 +25,33 @@ export function freePorts(n) {
   });
 }
 
-/** Runs scripts/demo.sh with args to its end (bounded); resolves with its output. */
-export function runDemoScript(args, env, timeoutMs) {
+/** Runs `cmd` with args (in the repository, in a process group of its own) to its end, bounded:
+ *  resolves with its output; `name` names it in the errors. */
+export function runBounded(cmd, args, env, timeoutMs, name = cmd) {
   return new Promise((ok, fail) => {
-    const child = spawn(join(root, "scripts", "demo.sh"), args, { cwd: root, env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(cmd, args, { cwd: root, env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
     child.stdout.on("data", (d) => { out += d; });
     child.stderr.on("data", (d) => { out += d; });
     const timer = setTimeout(() => {
       try { process.kill(-child.pid, "SIGKILL"); } catch (_) {}
-      fail(new Error(`scripts/demo.sh ${args.join(" ")} took over ${timeoutMs / 1000} s:\n${out}`));
+      fail(new Error(`${name} ${args.join(" ")} took over ${timeoutMs / 1000} s:\n${out}`));
     }, timeoutMs);
     child.on("exit", (code, signal) => {
       clearTimeout(timer);
       if (code === 0) ok(out);
-      else fail(new Error(`scripts/demo.sh ${args.join(" ")} failed (${code ?? signal}):\n${out}`));
+      else fail(new Error(`${name} ${args.join(" ")} failed (${code ?? signal}):\n${out}`));
     });
   });
 }
 
-/** Resolves with null after ms, without keeping the process alive. */
-export const sleep = (ms) => new Promise((r) => setTimeout(() => r(null), ms).unref());
+/** Runs scripts/demo.sh with args to its end (bounded); resolves with its output. */
+export const runDemoScript = (args, env, timeoutMs) =>
+  runBounded(join(root, "scripts", "demo.sh"), args, env, timeoutMs, "scripts/demo.sh");
+
+/** Resolves with null after ms, without keeping the process alive: a time limit to race a
+ *  condition against (`Promise.race([exit, timeLimit(ms)])`), never a wait of its own. */
+export const timeLimit = (ms) => new Promise((r) => setTimeout(() => r(null), ms).unref());
 
 /** Polls `pred` (bounded) until it returns something truthy; fails naming `what` and `context()`. */
 export async function until(pred, what, ms, context = () => "") {
@@ -53,8 +60,39 @@ export async function until(pred, what, ms, context = () => "") {
     const v = await pred();
     if (v) return v;
     if (Date.now() > deadline) assert.fail(`timed out after ${ms / 1000} s waiting for ${what}${context()}`);
-    await new Promise((r) => setTimeout(r, 250));
+    await new Promise((r) => setTimeout(r, 250)); // poll interval (bounded above)
   }
+}
+
+/**
+ * Polls the relay whose viewer is at `viewer` (ending in /) with `until` for the feed's trace
+ * `traceId` with both exports in: the browser's loadData, its fetch (CLIENT) and processData,
+ * Flask's SERVER span and home-activities-mock-data. Resolves with the trace's spans.
+ */
+export function feedTrace(viewer, traceId, until) {
+  return until(async () => {
+    const res = await fetch(`${viewer}api/traces/${traceId}`);
+    if (res.status !== 200) return false;
+    const { spans } = await res.json();
+    const names = new Set(spans.map((s) => s.name));
+    return ["loadData", "processData", "home-activities-mock-data"].every((n) => names.has(n)) &&
+      spans.some((s) => s.kind === "client") && spans.some((s) => s.kind === "server") && spans;
+  }, `trace ${traceId} with the browser's and Flask's spans`);
+}
+
+/** The feed trace's five spans (see feedTrace), each asserted to be the only one of its kind. */
+export function feedSpans(spans) {
+  const one = (pred, what) => {
+    const found = spans.filter(pred);
+    assert.equal(found.length, 1, `one ${what}: ${JSON.stringify(spans.map((s) => [s.name, s.kind, s.service]))}`);
+    return found[0];
+  };
+  const load = one((s) => s.name === "loadData", "loadData");
+  const fetchSpan = one((s) => s.kind === "client", "fetch (CLIENT) span");
+  const server = one((s) => s.kind === "server", "Flask SERVER span");
+  const mock = one((s) => s.name === "home-activities-mock-data", "home-activities-mock-data");
+  const processData = one((s) => s.name === "processData", "processData");
+  return { load, fetchSpan, server, mock, processData };
 }
 
 export function alive(pgid) {
@@ -109,7 +147,7 @@ export async function startDemo(extraEnv = {}) {
     async stop() {
       if (!d.stopped && demo.exitCode === null) {
         try { process.kill(demo.pid, "SIGTERM"); } catch (_) {}
-        await Promise.race([exit, sleep(STOP_MS)]);
+        await Promise.race([exit, timeLimit(STOP_MS)]);
       }
       d.killAll();
     },

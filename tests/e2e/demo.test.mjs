@@ -9,7 +9,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { launchChromium } from "./harness.mjs";
-import { SETUP_MS, START_MS, STOP_MS, alive, root, sleep, startDemo, until as untilBounded } from "./demo-harness.mjs";
+import { SETUP_MS, START_MS, STOP_MS, alive, feedSpans, feedTrace, root, startDemo, timeLimit, until as untilBounded } from "./demo-harness.mjs";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 
@@ -72,14 +72,7 @@ test("the feed is one trace from the browser through Flask, nested right; the er
     assert.match(feedRequests[0] ?? "", /^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/, "the feed request carries a sampled traceparent");
 
     // Wait for both exports (the browser's and Flask's) to reach the relay.
-    const spans = await until(async () => {
-      const res = await fetch(`${urls.viewer}api/traces/${traceId}`);
-      if (res.status !== 200) return false;
-      const { spans } = await res.json();
-      const names = new Set(spans.map((s) => s.name));
-      return ["loadData", "processData", "home-activities-mock-data"].every((n) => names.has(n)) &&
-        spans.some((s) => s.kind === "client") && spans.some((s) => s.kind === "server") && spans;
-    }, `trace ${traceId} with the browser's and Flask's spans`);
+    const spans = await feedTrace(urls.viewer, traceId, until);
     assert.equal(breakRequests.length, 1, "break the feed: one failing request");
     const breakTraceId = breakRequests[0].split("-")[1];
     const errorTrace = await until(async () => {
@@ -96,16 +89,7 @@ test("the feed is one trace from the browser through Flask, nested right; the er
     assert.deepEqual(new Set(spans.map((s) => s.service)), new Set(["frontend", "backend-flask"]));
     assert.equal(flags, "01");
 
-    const one = (pred, what) => {
-      const found = spans.filter(pred);
-      assert.equal(found.length, 1, `one ${what}: ${JSON.stringify(spans.map((s) => [s.name, s.kind, s.service]))}`);
-      return found[0];
-    };
-    const load = one((s) => s.name === "loadData", "loadData");
-    const fetchSpan = one((s) => s.kind === "client", "fetch (CLIENT) span");
-    const server = one((s) => s.kind === "server", "Flask SERVER span");
-    const mock = one((s) => s.name === "home-activities-mock-data", "home-activities-mock-data");
-    const processData = one((s) => s.name === "processData", "processData");
+    const { load, fetchSpan, server, mock, processData } = feedSpans(spans);
 
     assert.equal(load.parentSpanId, undefined, "loadData is the root");
     assert.equal(load.service, "frontend");
@@ -228,7 +212,7 @@ test("the feed is one trace from the browser through Flask, nested right; the er
 test("Ctrl-C (SIGINT) stops the relay, the backend and the app", { timeout: STOP_MS + 10_000 }, async () => {
   assert.ok(d.groups.every(alive), "all running before");
   process.kill(d.demo.pid, "SIGINT");
-  const exit = await Promise.race([d.exit, sleep(STOP_MS)]);
+  const exit = await Promise.race([d.exit, timeLimit(STOP_MS)]);
   assert.ok(exit, `scripts/demo.sh stopped within ${STOP_MS / 1000} s`);
   assert.equal(exit.code, 0, "Ctrl-C is the way to stop it: exit 0");
   assert.deepEqual(d.groups.filter(alive), [], "no process of the demo remains");

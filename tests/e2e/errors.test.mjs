@@ -2,7 +2,7 @@
 // Chromium and Firefox against a real sink; errors a span already recorded are not repeated.
 import { describe, test, before, after, beforeEach } from "node:test";
 import assert from "node:assert/strict";
-import { browsers, launch, receivedSpans } from "./harness.mjs";
+import { browsers, launch, receivedSpans, waitFor } from "./harness.mjs";
 
 for (const browser of browsers()) describe(browser, () => {
   let h;
@@ -10,13 +10,6 @@ for (const browser of browsers()) describe(browser, () => {
   after(async () => { await h.close(); });
   beforeEach(() => { h.sink.reset(); });
 
-  const waitFor = async (what, cond, ms = 10000) => {
-    const deadline = Date.now() + ms;
-    while (!cond()) {
-      if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-      await new Promise((r) => setTimeout(r, 25));
-    }
-  };
   // In the page: a Promise that resolves once an unhandledrejection has been dispatched (Canopy's
   // listener, added earlier by init, has run by then), or rejects after 5 s.
   const UNHANDLED = `window.__unhandled = () => new Promise((ok, fail) => {
@@ -33,14 +26,14 @@ for (const browser of browsers()) describe(browser, () => {
     const page = await h.page();
     await page.evaluate(() => {
       window.canopy.init({ serviceName: "errors" });
-      setTimeout(() => { throw new TypeError("boom in a timer"); }, 0);
+      setTimeout(() => { throw new TypeError("boom in a timer"); }, 0); // under test: an error thrown in a timer task
       Promise.reject(new RangeError("nobody caught me"));
     });
     // Both are recorded as they happen; flush until both have arrived (bounded).
     const deadline = Date.now() + 10000;
     while (receivedSpans(h.sink).filter((s) => s.name === "exception").length < 2 && Date.now() < deadline) {
       await page.evaluate(() => window.canopy.forceFlush());
-      await new Promise((r) => setTimeout(r, 50));
+      await new Promise((r) => setTimeout(r, 50)); // poll interval (bounded by the deadline)
     }
     const spans = receivedSpans(h.sink).filter((s) => s.name === "exception");
     assert.equal(spans.length, 2);

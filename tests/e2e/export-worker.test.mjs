@@ -4,7 +4,7 @@
 // tracing off with a message that names the directive. Chromium and Firefox, real sink.
 import { describe, test, before, after, beforeEach } from "node:test";
 import assert from "node:assert/strict";
-import { browsers, launch, receivedSpans } from "./harness.mjs";
+import { browsers, launch, receivedSpans, waitFor } from "./harness.mjs";
 
 for (const browser of browsers()) describe(browser, () => {
   let h;
@@ -12,13 +12,6 @@ for (const browser of browsers()) describe(browser, () => {
   after(async () => { await h.close(); });
   beforeEach(() => { h.sink.reset(); });
 
-  const waitFor = async (what, cond, ms = 15000) => {
-    const deadline = Date.now() + ms;
-    while (!cond()) {
-      if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-      await new Promise((r) => setTimeout(r, 25));
-    }
-  };
 
   async function bigBatch(page) {
     await page.evaluate(async () => {
@@ -27,7 +20,7 @@ for (const browser of browsers()) describe(browser, () => {
       for (let i = 0; i < 1500; i++) c.startSpan(`s${i}`, { attributes: { i } }).end();
       await c.forceFlush();
     });
-    await waitFor("1500 spans at the sink", () => receivedSpans(h.sink).length >= 1500);
+    await waitFor("1500 spans at the sink", () => receivedSpans(h.sink).length >= 1500, 15000);
     assert.equal(receivedSpans(h.sink).length, 1500, "every span, once");
   }
 
@@ -76,7 +69,7 @@ for (const browser of browsers()) describe(browser, () => {
     await page.waitForFunction(() => document.body.dataset.ready === "1", null, { timeout: 15000 });
     assert.equal(await page.evaluate(() => document.body.dataset.started), "true");
     await page.evaluate(async () => { window.canopy.startSpan("allowed").end(); await window.canopy.forceFlush(); });
-    await waitFor("the span", () => receivedSpans(h.sink).some((s) => s.name === "allowed"));
+    await waitFor("the span", () => receivedSpans(h.sink).some((s) => s.name === "allowed"), 15000);
     await context.close();
   });
 });

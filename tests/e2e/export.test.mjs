@@ -2,7 +2,7 @@
 // 200, 429 + Retry-After, 503, 400, 413, drop connections and count what it received.
 import { describe, test, before, after, beforeEach } from "node:test";
 import assert from "node:assert/strict";
-import { browsers, launch } from "./harness.mjs";
+import { browsers, launch, waitFor } from "./harness.mjs";
 import { startSink } from "../support/sink.mjs";
 import { closedPort } from "../support/testserver.mjs";
 
@@ -13,13 +13,6 @@ for (const browser of browsers()) describe(browser, () => {
   beforeEach(() => { h.sink.reset(); });
 
   const spansOf = (reqs) => reqs.flatMap((r) => (r.body.resourceSpans || []).flatMap((rs) => rs.scopeSpans.flatMap((ss) => ss.spans)));
-  const waitFor = async (what, cond, ms = 15000) => {
-    const deadline = Date.now() + ms;
-    while (!cond()) {
-      if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-      await new Promise((r) => setTimeout(r, 25));
-    }
-  };
   const script = (...responses) => h.sink.script.push(...responses);
 
   test("a full queue drops new spans and reports the count on the next export", async () => {

@@ -2,7 +2,10 @@
 // The same test bodies run in Chromium (playwright-core) and in Firefox (puppeteer-core over
 // WebDriver BiDi, behind a thin adapter with the Playwright calls the tests use): a test file does
 //   for (const name of browsers()) describe(name, () => { ... launch(name) ... });
+// (launchForSuite(name) sets that up for a describe block: launch before, close after, empty sink).
+import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
+import { after, before, beforeEach } from "node:test";
 import { chromium } from "../../tools/node_modules/playwright-core/index.mjs";
 import puppeteer from "../../tools/node_modules/puppeteer-core/lib/puppeteer/puppeteer-core.js";
 import { startSink } from "../support/sink.mjs";
@@ -48,6 +51,33 @@ export function launchChromium() {
   });
 }
 
+/**
+ * For a browser's describe block: launches `name` with a sink before its tests, closes it after
+ * them, and empties the sink's received list before each test. Returns the harness `launch`
+ * makes, filled in by `before`.
+ */
+export function launchForSuite(name) {
+  const h = {};
+  before(async () => { Object.assign(h, await launch(name)); });
+  after(async () => { await h.close(); });
+  beforeEach(() => { h.sink.received.length = 0; });
+  return h;
+}
+
+/**
+ * Polls `cond` until it returns something truthy and returns that; after `ms`, fails with
+ * "timed out waiting for <what>" and `context()`.
+ */
+export async function waitFor(what, cond, ms = 10000, context = () => "") {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = cond();
+    if (v) return v;
+    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}${context()}`);
+    await new Promise((r) => setTimeout(r, 25)); // poll interval (bounded by the deadline)
+  }
+}
+
 export async function launch(name = "chromium") {
   const sink = await startSink(0);
   const browser = await launchBrowser(name);
@@ -78,13 +108,18 @@ export async function launch(name = "chromium") {
   };
 }
 
-/** Every span the sink received, flattened, with its resource attributes. */
-export function receivedSpans(sink) {
+/** Every span the sink received, flattened, each with its resource and request. */
+export const receivedSpans = (sink) => received(sink, "resourceSpans", "scopeSpans", "spans");
+
+/** Every log record the sink received, flattened, each with its resource and request. */
+export const receivedLogs = (sink) => received(sink, "resourceLogs", "scopeLogs", "logRecords");
+
+function received(sink, resources, scopes, items) {
   const out = [];
   for (const r of sink.received) {
-    for (const rs of r.body.resourceSpans || []) {
-      for (const ss of rs.scopeSpans || []) {
-        for (const s of ss.spans || []) out.push({ ...s, resource: rs.resource, request: r });
+    for (const res of r.body[resources] || []) {
+      for (const scope of res[scopes] || []) {
+        for (const x of scope[items] || []) out.push({ ...x, resource: res.resource, request: r });
       }
     }
   }

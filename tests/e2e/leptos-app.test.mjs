@@ -10,14 +10,13 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { launchChromium } from "./harness.mjs";
+import { feedSpans, feedTrace, freePorts, root, runBounded as run, runDemoScript, until as untilBounded } from "./demo-harness.mjs";
 import { spawn } from "node:child_process";
 import { createServer, request } from "node:http";
 import { copyFileSync, mkdirSync } from "node:fs";
 import { readFile } from "node:fs/promises";
-import { dirname, extname, join, normalize } from "node:path";
-import { fileURLToPath } from "node:url";
+import { extname, join, normalize } from "node:path";
 
-const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const out = join(root, "target", "leptos-app");
 const SETUP_MS = 15 * 60_000; // demo set-up from a fresh clone, and the app's first build
 const START_MS = 60_000;
@@ -25,25 +24,6 @@ const WAIT_MS = 30_000; // the SDK exports every 5 s, Flask every 1 s
 
 const children = [];
 let server, browser, relayUrl, appUrl, output = "";
-
-/** Runs a command to its end (bounded); resolves with its output. */
-function run(cmd, args, env, timeoutMs) {
-  return new Promise((ok, fail) => {
-    const child = spawn(cmd, args, { cwd: root, env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
-    let text = "";
-    child.stdout.on("data", (d) => { text += d; });
-    child.stderr.on("data", (d) => { text += d; });
-    const timer = setTimeout(() => {
-      try { process.kill(-child.pid, "SIGKILL"); } catch (_) {}
-      fail(new Error(`${cmd} ${args.join(" ")} took over ${timeoutMs / 1000} s:\n${text}`));
-    }, timeoutMs);
-    child.on("exit", (code, signal) => {
-      clearTimeout(timer);
-      if (code === 0) ok(text);
-      else fail(new Error(`${cmd} ${args.join(" ")} failed (${code ?? signal}):\n${text}`));
-    });
-  });
-}
 
 /** Starts a long-running service in its own process group (killed in `after`). */
 function launch(name, cmd, args, env) {
@@ -60,25 +40,12 @@ function killAll() {
 }
 process.on("exit", killAll);
 
-async function until(pred, what, ms = WAIT_MS) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await pred().catch(() => false);
-    if (v) return v;
-    if (Date.now() > deadline) assert.fail(`timed out after ${ms / 1000} s waiting for ${what}\n--- output ---\n${output}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
+/** `until` of demo-harness.mjs; a `pred` that throws (a service not listening yet) is not yet. */
+const until = (pred, what, ms = WAIT_MS) =>
+  untilBounded(() => pred().catch(() => false), what, ms, () => `\n--- output ---\n${output}`);
 
 function listen(srv) {
   return new Promise((ok) => srv.listen(0, "127.0.0.1", () => ok(srv.address().port)));
-}
-
-async function freePort() {
-  const s = createServer();
-  const port = await listen(s);
-  await new Promise((ok) => s.close(ok));
-  return port;
 }
 
 const types = { ".html": "text/html", ".js": "text/javascript", ".wasm": "application/wasm" };
@@ -116,7 +83,7 @@ before(async () => {
   const env = { ...process.env, NO_COLOR: "1" };
   for (const k of ["HONEYCOMB_API_KEY", "CANOPY_UPSTREAM", "CANOPY_TEE", "CANOPY_QUIET", "CANOPY_LISTEN"]) delete env[k];
   // The relay and the Flask virtualenv (cached).
-  await run(join(root, "scripts", "demo.sh"), ["--setup"], env, SETUP_MS);
+  await runDemoScript(["--setup"], env, SETUP_MS);
   // The app: cargo, then the wasm-bindgen CLI (the version pinned in Cargo.toml).
   await run("cargo", ["build", "--quiet", "-p", "canopy-leptos-app", "--target", "wasm32-unknown-unknown"], env, SETUP_MS);
   await run("wasm-bindgen", ["--target", "web", "--no-typescript", "--out-dir", join(out, "pkg"),
@@ -124,7 +91,7 @@ before(async () => {
   mkdirSync(out, { recursive: true });
   copyFileSync(join(root, "examples", "leptos-app", "index.html"), join(out, "index.html"));
 
-  const [relayPort, backendPort] = [await freePort(), await freePort()];
+  const [relayPort, backendPort] = await freePorts(2);
   relayUrl = `http://127.0.0.1:${relayPort}`;
   const backendUrl = `http://127.0.0.1:${backendPort}`;
   launch("relay", join(root, "target", "debug", "canopy-relay"), [],
@@ -168,25 +135,9 @@ test("the Leptos feed is one trace from #[instrument] through Flask, nested righ
     assert.match(feedRequests[0] ?? "", /^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/, "gloo-net's request carries a sampled traceparent");
     assert.equal(flags, "01");
 
-    const spans = await until(async () => {
-      const res = await fetch(`${relayUrl}/api/traces/${traceId}`);
-      if (res.status !== 200) return false;
-      const { spans } = await res.json();
-      const names = new Set(spans.map((s) => s.name));
-      return ["loadData", "processData", "home-activities-mock-data"].every((n) => names.has(n)) &&
-        spans.some((s) => s.kind === "client") && spans.some((s) => s.kind === "server") && spans;
-    }, `trace ${traceId} with the browser's and Flask's spans`);
+    const spans = await feedTrace(`${relayUrl}/`, traceId, until);
 
-    const one = (pred, what) => {
-      const found = spans.filter(pred);
-      assert.equal(found.length, 1, `one ${what}: ${JSON.stringify(spans.map((s) => [s.name, s.kind, s.service]))}`);
-      return found[0];
-    };
-    const load = one((s) => s.name === "loadData", "loadData");
-    const fetchSpan = one((s) => s.kind === "client", "fetch (CLIENT) span");
-    const server = one((s) => s.kind === "server", "Flask SERVER span");
-    const mock = one((s) => s.name === "home-activities-mock-data", "home-activities-mock-data");
-    const processData = one((s) => s.name === "processData", "processData");
+    const { load, fetchSpan, server, mock, processData } = feedSpans(spans);
 
     assert.ok(spans.every((s) => s.traceId === traceId), "one trace id from the browser through Flask");
     assert.deepEqual(new Set(spans.map((s) => s.service)), new Set(["frontend-leptos", "backend-flask"]));

@@ -4,22 +4,9 @@
 // browsers.
 import { describe, test, before, after, beforeEach } from "node:test";
 import assert from "node:assert/strict";
-import { browsers, launch, receivedSpans } from "./harness.mjs";
+import { browsers, launch, receivedLogs, receivedSpans, waitFor } from "./harness.mjs";
 
 const WAIT_MS = 10000;
-
-/** Every log record the sink received, with its resource and request. */
-function receivedLogs(sink) {
-  const out = [];
-  for (const r of sink.received) {
-    for (const rl of r.body.resourceLogs || []) {
-      for (const sl of rl.scopeLogs || []) {
-        for (const l of sl.logRecords || []) out.push({ ...l, resource: rl.resource, request: r });
-      }
-    }
-  }
-  return out;
-}
 
 const body = (l) => l.body && l.body.stringValue;
 const attrOf = (x, k) => {
@@ -27,14 +14,11 @@ const attrOf = (x, k) => {
   return kv && (kv.value.stringValue ?? (kv.value.intValue !== undefined ? Number(kv.value.intValue) : kv.value.boolValue));
 };
 
+/** `read()` once `ok` accepts it (bounded). */
 async function until(what, read, ok) {
-  const deadline = Date.now() + WAIT_MS;
-  for (;;) {
-    const v = read();
-    if (ok(v)) return v;
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
+  let v;
+  await waitFor(what, () => ok((v = read())), WAIT_MS);
+  return v;
 }
 
 for (const browser of browsers()) describe(browser, () => {
@@ -99,7 +83,7 @@ for (const browser of browsers()) describe(browser, () => {
       const c = window.canopy;
       c.init({ serviceName: "logs-span", batch: { scheduledDelayMillis: 60000 } });
       const id = await c.startActiveSpan("load", async (span) => {
-        await new Promise((r) => setTimeout(r, 0));
+        await new Promise((r) => setTimeout(r, 0)); // crosses a task boundary: the behaviour under test
         c.log.info("after await, unnamed");
         c.log.error("after await, named", { n: 1 }, span);
         return span.spanContext().spanId;

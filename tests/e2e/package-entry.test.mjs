@@ -6,7 +6,7 @@ import { test, before, after, beforeEach } from "node:test";
 import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
-import { launch, receivedSpans, attr } from "./harness.mjs";
+import { launch, receivedLogs, receivedSpans, attr, waitFor } from "./harness.mjs";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 const WAIT_MS = 10000;
@@ -35,13 +35,9 @@ async function entryPage({ head = "", path = "/__entry.html", entry = "/pkg/inde
 }
 
 async function spansUntil(pred, what) {
-  const deadline = Date.now() + WAIT_MS;
-  for (;;) {
-    const spans = receivedSpans(h.sink);
-    if (pred(spans)) return spans;
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}; got ${spans.map((s) => s.name).join(", ") || "nothing"}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
+  let spans;
+  await waitFor(what, () => pred((spans = receivedSpans(h.sink))), WAIT_MS, () => `; got ${spans.map((s) => s.name).join(", ") || "nothing"}`);
+  return spans;
 }
 
 const one = (spans, name) => {
@@ -173,12 +169,7 @@ test("log records written while the .wasm loads are kept with their time and the
     return { tWrite, before };
   }, `${h.base}/v1/traces`);
   assert.equal(r.before, false, "written before Canopy ran");
-  const deadline = Date.now() + WAIT_MS;
-  let logs = [];
-  while (logs.length < 3 && Date.now() < deadline) {
-    logs = h.sink.received.flatMap((q) => (q.body.resourceLogs || []).flatMap((rl) => rl.scopeLogs.flatMap((sl) => sl.logRecords)));
-    if (logs.length < 3) await new Promise((res) => setTimeout(res, 25));
-  }
+  const logs = await waitFor("3 log records", () => { const l = receivedLogs(h.sink); return l.length >= 3 && l; }, WAIT_MS);
   assert.equal(logs.length, 3, "every record arrives");
   assert.equal(logs[2].spanId, one(receivedSpans(h.sink), "named").spanId, "a PendingSpan named as the record's span");
   const boot = one(receivedSpans(h.sink), "boot");

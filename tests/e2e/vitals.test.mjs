@@ -2,15 +2,12 @@
 // hero image (LCP), a layout shift (CLS), a slow click handler (INP), FCP and TTFB, reported by
 // Google's web-vitals when the page is hidden and recorded as Honeycomb's web SDK records them.
 // Run: CANOPY_BROWSERS=chromium node --test tests/e2e/vitals.test.mjs   (after ./scripts/pkg.sh)
-import { describe, test, before, after, beforeEach } from "node:test";
+import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { browsers, launch, receivedSpans, attr } from "./harness.mjs";
+import { browsers, launchForSuite, receivedSpans, attr } from "./harness.mjs";
 
 for (const browser of browsers()) describe(browser, () => {
-  let h;
-  before(async () => { h = await launch(browser); });
-  after(async () => { await h.close(); });
-  beforeEach(() => { h.sink.received.length = 0; });
+  const h = launchForSuite(browser);
 
   const named = (name) => receivedSpans(h.sink).filter((s) => s.name === name);
 

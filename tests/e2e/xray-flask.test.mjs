@@ -79,7 +79,7 @@ async function startFlask(daemonPort) {
   const exited = new Promise((r) => child.once("exit", (code, signal) => r({ code, signal })));
   const port = await new Promise((resolve, reject) => {
     const timer = setTimeout(() => { clearInterval(poll); reject(new Error(`Flask did not start within 15 s:\n${out}\n${err}`)); }, 15000);
-    const poll = setInterval(() => {
+    const poll = setInterval(() => { // poll interval over Flask's output (bounded by the timer above)
       const m = /listening (\d+)/.exec(out);
       if (m) { clearTimeout(timer); clearInterval(poll); resolve(Number(m[1])); }
     }, 20);

@@ -15,7 +15,7 @@ type Seen = Rc<RefCell<Vec<(&'static str, Option<SpanContext>)>>>;
 async fn task(tracer: canopy_web::Tracer, who: &'static str, delay: u32, seen: Seen) {
     for _ in 0..3 {
         seen.borrow_mut().push((who, current()));
-        sleep(delay).await;
+        sleep(delay).await; // a timer await, so the tasks interleave: the behaviour under test
     }
     seen.borrow_mut().push((who, current()));
     fetch_tagged(who).await;
@@ -71,14 +71,14 @@ async fn nested_in_span_futures_give_fetches_the_innermost_span() {
     let load = tracer.start("nested-load");
     let process = load.child("nested-process");
     let inner = async {
-        sleep(2).await;
+        sleep(2).await; // a timer await inside the inner span (under test)
         fetch_tagged("nested-inner").await;
     }
     .in_span(&process);
     async {
         fetch_tagged("nested-outer-before").await;
         inner.await;
-        sleep(2).await;
+        sleep(2).await; // and one after it, back in the outer span
         fetch_tagged("nested-outer-after").await;
     }
     .in_span(&load)
@@ -102,7 +102,7 @@ async fn a_cancelled_in_span_future_leaves_nothing_current() {
     {
         let mut pending = Box::pin(
             async {
-                sleep(60_000).await;
+                sleep(60_000).await; // never fires: the future is dropped while pending on it
                 fetch_tagged("cancelled-never").await;
             }
             .in_span(&load),

@@ -72,7 +72,9 @@ fn start_sdk(service: &str) -> canopy_web::Tracer {
     canopy_web::init(Config::new(service).with_endpoint(endpoint)).unwrap()
 }
 
-/// Resolves after `ms` milliseconds (a setTimeout Promise).
+/// Resolves after `ms` milliseconds (a setTimeout Promise). The tests await it to cross a task
+/// boundary (the behaviour under test: what is current across awaits, interleaved tasks), never to
+/// wait for a condition.
 async fn sleep(ms: u32) {
     let timeout = Function::new_with_args("ms", "return new Promise((r) => setTimeout(r, ms))");
     let p: Promise = timeout.call1(&JsValue::UNDEFINED, &ms.into()).unwrap().unchecked_into();

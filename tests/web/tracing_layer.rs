@@ -9,6 +9,7 @@ use tracing_subscriber::layer::SubscriberExt;
 
 #[instrument]
 async fn tl_load_data(feed: &'static str, delay: u32) {
+    // Timer awaits, so the two tasks interleave: the behaviour under test.
     sleep(delay).await;
     fetch_tagged(feed).await;
     sleep(delay).await;
@@ -18,7 +19,7 @@ async fn tl_load_data(feed: &'static str, delay: u32) {
 
 #[instrument]
 async fn tl_process_data(feed: &'static str) {
-    sleep(1).await;
+    sleep(1).await; // an await inside the span (under test)
     if feed.ends_with("-b") {
         error!(error = %"no activities", "processing failed");
     }

@@ -215,6 +215,7 @@ async fn read_back(client: &Client, group: &str, stream: &str, n: usize, relay: 
             events.len(),
             relay.said()
         );
+        // The poll interval of this bounded loop (a condition above, a deadline of 20 s).
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
@@ -340,7 +341,7 @@ async fn throttled_calls_are_retried_with_backoff() {
     let deadline = Instant::now() + Duration::from_secs(30);
     while relay.metric(sent).await == 0 {
         assert!(Instant::now() < deadline, "not sent within 30 s: {:?}\n{}", operations(&up), relay.said());
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        tokio::time::sleep(Duration::from_millis(100)).await; // poll interval (bounded above)
     }
     assert_eq!(operations(&up), ["PutLogEvents"; 5]);
     assert_eq!(relay.metric("canopy_relay_cloudwatch_calls_total").await, 2, "the SDK's 3 attempts, then ours");
@@ -365,7 +366,7 @@ async fn a_missing_group_is_created_and_bad_calls_are_not_retried() {
     let deadline = Instant::now() + Duration::from_secs(20);
     while operations(&up).len() < 4 {
         assert!(Instant::now() < deadline, "{:?}\n{}", operations(&up), relay.said());
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        tokio::time::sleep(Duration::from_millis(50)).await; // poll interval (bounded above)
     }
     assert_eq!(operations(&up), ["PutLogEvents", "CreateLogGroup", "CreateLogStream", "PutLogEvents"]);
 
@@ -374,7 +375,7 @@ async fn a_missing_group_is_created_and_bad_calls_are_not_retried() {
     let failed = "canopy_relay_cloudwatch_events_total{outcome=\"failed\"}";
     while relay.metric(failed).await == 0 {
         assert!(Instant::now() < deadline, "{:?}\n{}", operations(&up), relay.said());
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        tokio::time::sleep(Duration::from_millis(50)).await; // poll interval (bounded above)
     }
     assert_eq!(operations(&up).len(), 5, "no retry: {:?}", operations(&up));
     assert!(relay.said().contains("gave up on a PutLogEvents call"), "{}", relay.said());
@@ -397,7 +398,7 @@ async fn queued_records_are_sent_before_the_relay_exits() {
             break s;
         }
         assert!(t.elapsed() < Duration::from_secs(15), "exited within the grace period: {}", relay.said());
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        tokio::time::sleep(Duration::from_millis(20)).await; // poll interval for the exit (bounded above)
     };
     assert!(status.success(), "{status}: {}", relay.said());
     let events = read_back(&cw, "shutdown", "canopy-relay", 3, &relay).await;

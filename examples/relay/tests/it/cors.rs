@@ -3,8 +3,6 @@
 use crate::support::*;
 use canopy_relay::Config;
 
-const APP: &str = "https://app.example.com";
-
 async fn relay_for(up: &Upstream, extra_headers: &[&str]) -> Relay {
     Relay::start(Config {
         allowed_origins: vec![APP.into(), "http://localhost:5173".into()],
@@ -12,15 +10,6 @@ async fn relay_for(up: &Upstream, extra_headers: &[&str]) -> Relay {
         ..forwarding(up, Some(KEY))
     })
     .await
-}
-
-async fn preflight(relay: &Relay, origin: &str, method: &str, headers: &str) -> Res {
-    let req = client()
-        .request(reqwest::Method::OPTIONS, relay.traces())
-        .header("origin", origin)
-        .header("access-control-request-method", method)
-        .header("access-control-request-headers", headers);
-    into_res(req.send().await.unwrap()).await
 }
 
 #[tokio::test]
@@ -44,7 +33,7 @@ async fn other_origins_get_403_and_nothing_is_forwarded() {
         assert_eq!(res.status, 403, "{origin}");
         assert!(res.message().contains("is not allowed"), "{}", res.message());
         assert_eq!(res.header("access-control-allow-origin"), None, "{origin}");
-        let res = preflight(&relay, origin, "POST", "content-type").await;
+        let res = preflight(&relay.traces(), origin, "POST", "content-type").await;
         assert_eq!(res.status, 403, "preflight from {origin}");
         assert_eq!(res.header("access-control-allow-origin"), None);
     }
@@ -58,13 +47,13 @@ async fn other_origins_get_403_and_nothing_is_forwarded() {
 async fn a_preflight_allows_exactly_the_sdk_headers() {
     let up = Upstream::start().await;
     let relay = relay_for(&up, &[]).await;
-    let res = preflight(&relay, APP, "POST", "content-type,content-encoding,x-canopy-sent-at").await;
+    let res = preflight(&relay.traces(), APP, "POST", "content-type,content-encoding,x-canopy-sent-at").await;
     assert_eq!(res.status, 204);
     assert_eq!(res.header("access-control-allow-origin"), Some(APP));
     assert_eq!(res.header("access-control-allow-methods"), Some("POST"));
     assert_eq!(res.header("access-control-allow-headers"), Some("content-type, content-encoding, x-canopy-sent-at"));
     assert_eq!(res.header("access-control-max-age"), Some("7200"));
-    assert_eq!(preflight(&relay, APP, "POST", "Content-Type").await.status, 204, "a subset, any case");
+    assert_eq!(preflight(&relay.traces(), APP, "POST", "Content-Type").await.status, 204, "a subset, any case");
     for (method, headers, why) in [
         ("POST", "content-type, x-honeycomb-team", "the key header is never taken from a browser"),
         ("POST", "authorization", "authorization"),
@@ -72,7 +61,7 @@ async fn a_preflight_allows_exactly_the_sdk_headers() {
         ("PUT", "content-type", "only POST"),
         ("GET", "", "only POST"),
     ] {
-        let res = preflight(&relay, APP, method, headers).await;
+        let res = preflight(&relay.traces(), APP, method, headers).await;
         assert_eq!(res.status, 403, "{why}");
         assert_eq!(res.header("access-control-allow-origin"), None);
     }
@@ -82,7 +71,7 @@ async fn a_preflight_allows_exactly_the_sdk_headers() {
 async fn an_operator_can_allow_more_headers() {
     let up = Upstream::start().await;
     let relay = relay_for(&up, &["X-Tenant"]).await;
-    let res = preflight(&relay, APP, "POST", "content-type, x-tenant").await;
+    let res = preflight(&relay.traces(), APP, "POST", "content-type, x-tenant").await;
     assert_eq!(res.status, 204);
     assert_eq!(
         res.header("access-control-allow-headers"),
@@ -138,13 +127,7 @@ async fn a_beacon_is_accepted_only_as_valid_otlp_json() {
 #[tokio::test]
 async fn a_rate_limited_answer_keeps_its_cors_headers() {
     let up = Upstream::start().await;
-    let relay = Relay::start(Config {
-        allowed_origins: vec![APP.into()],
-        rate_limit: 0.5,
-        rate_burst: 2,
-        ..forwarding(&up, Some(KEY))
-    })
-    .await;
+    let relay = rate_limited_relay(&up).await;
     for _ in 0..2 {
         assert_eq!(post(&relay.traces(), "application/json", &[("origin", APP)], GOLDEN).await.status, 200);
     }

@@ -91,19 +91,7 @@ async fn the_viewer_page_renders_a_100_000_deep_chain_in_chromium() {
     let body = gzip(&chain(DEPTH));
     let res = post(&relay.traces(), "application/x-protobuf", &[("content-encoding", "gzip")], body).await;
     assert_eq!(res.status, 200, "{}", res.message());
-    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
-    let playwright = format!("{root}/tools/node_modules/playwright-core/index.mjs");
-    assert!(std::path::Path::new(&playwright).exists(), "{playwright}: run scripts/setup.sh (make test does)");
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/it/viewer_deep.mjs");
-    let base = relay.url("");
-    let rows = DEPTH.to_string();
-    let out = tokio::task::spawn_blocking(move || {
-        Command::new("node").args([script, &playwright, &base, TRACE, &rows]).output().expect("node runs")
-    })
-    .await
-    .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let got: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let got = viewer_in_chromium("viewer_deep.mjs", &relay, TRACE, &[&DEPTH.to_string()]).await;
     assert_eq!(got["rows"], DEPTH, "{got}");
     assert_eq!(got["nest"], 64, "{got}");
     assert_eq!(got["errors"], serde_json::json!([]), "{got}");

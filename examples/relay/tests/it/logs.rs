@@ -13,7 +13,6 @@ use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use prost::Message;
 
-const APP: &str = "https://app.example.com";
 pub const TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 pub const SPAN: &str = "00f067aa0ba902b7";
 
@@ -137,22 +136,11 @@ async fn body_limits_hold_for_logs() {
 #[tokio::test]
 async fn cors_and_rate_limits_cover_logs() {
     let up = Upstream::start().await;
-    let relay = Relay::start(Config {
-        allowed_origins: vec![APP.into()],
-        rate_limit: 0.5,
-        rate_burst: 2,
-        ..forwarding(&up, Some(KEY))
-    })
-    .await;
+    let relay = rate_limited_relay(&up).await;
     let body = sdk_logs(1, now_ms());
     let res = post(&relay.logs(), "application/json", &[("origin", "https://evil.example.com")], body.clone()).await;
     assert_eq!(res.status, 403, "another origin");
-    let preflight = client()
-        .request(reqwest::Method::OPTIONS, relay.logs())
-        .header("origin", APP)
-        .header("access-control-request-method", "POST")
-        .header("access-control-request-headers", "content-type");
-    let res = into_res(preflight.send().await.unwrap()).await;
+    let res = preflight(&relay.logs(), APP, "POST", "content-type").await;
     assert_eq!((res.status, res.header("access-control-allow-origin")), (204, Some(APP)));
     let res = post(&relay.logs(), "application/json", &[("origin", APP)], body.clone()).await;
     assert_eq!((res.status, res.header("access-control-allow-origin")), (200, Some(APP)));
@@ -326,7 +314,7 @@ async fn the_viewer_api_shows_log_records_with_their_trace() {
     assert!(text.contains("canopy_relay_store_skipped_log_records_total 0"), "{text}");
 }
 
-/// The viewer page in headless Chromium (as `deep.rs` runs it): each record under its span with
+/// The viewer page in headless Chromium (`viewer_in_chromium`, as `deep.rs` runs it): each record under its span with
 /// its severity and body, the trace's own records apart, and "Logs (n)" in the span's details.
 #[tokio::test]
 async fn the_viewer_page_lists_log_records_under_their_span() {
@@ -337,18 +325,7 @@ async fn the_viewer_page_lists_log_records_under_their_span() {
     let own = sdk_logs(1, start).replace(&format!(r#","spanId":"{SPAN}""#), "").replace("feed failed 0", "trace only");
     let res = post_json(&relay.logs(), &own.replace(r#""severityNumber":17"#, r#""severityNumber":13"#)).await;
     assert_eq!(res.status, 200, "{}", res.message());
-    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
-    let playwright = format!("{root}/tools/node_modules/playwright-core/index.mjs");
-    assert!(std::path::Path::new(&playwright).exists(), "{playwright}: run scripts/setup.sh (make test does)");
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/it/viewer_logs.mjs");
-    let base = relay.url("");
-    let out = tokio::task::spawn_blocking(move || {
-        std::process::Command::new("node").args([script, &playwright, &base, TRACE, SPAN]).output().expect("node runs")
-    })
-    .await
-    .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let got: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let got = viewer_in_chromium("viewer_logs.mjs", &relay, TRACE, &[SPAN]).await;
     assert_eq!(got["errors"], serde_json::json!([]), "{got}");
     let under = got["bySpan"][SPAN].as_array().unwrap_or_else(|| panic!("{got}"));
     let texts: Vec<&str> = under.iter().map(|l| l["text"].as_str().unwrap()).collect();

@@ -107,6 +107,7 @@ async fn item(seen: Arc<Seen>, headers: HeaderMap, body: axum::body::Bytes) -> R
             ok()
         }
         Some(Answer::Slow(wait)) => {
+            // The behaviour under test: a slow Rollbar (items still queued at shutdown).
             tokio::time::sleep(wait).await;
             ok()
         }

@@ -16,6 +16,8 @@ use tokio::task::JoinHandle;
 
 pub const GOLDEN: &str = include_str!("../../../../tests/fixtures/otlp_golden.json");
 pub const KEY: &str = "hc-test-key-0123456789";
+/// The browser app's origin, as the CORS tests allow it.
+pub const APP: &str = "https://app.example.com";
 
 /// A relay serving on 127.0.0.1 until [`Relay::stop`].
 pub struct Relay {
@@ -99,6 +101,27 @@ pub fn forwarding(upstream: &Upstream, key: Option<&str>) -> Config {
         },
         ..local()
     }
+}
+
+/// Forwarding to `upstream` for `APP` only, with a request budget of 2, then one every 2 s.
+pub async fn rate_limited_relay(upstream: &Upstream) -> Relay {
+    Relay::start(Config {
+        allowed_origins: vec![APP.into()],
+        rate_limit: 0.5,
+        rate_burst: 2,
+        ..forwarding(upstream, Some(KEY))
+    })
+    .await
+}
+
+/// A CORS preflight (OPTIONS) to `url` from `origin`, asking for `method` and `headers`.
+pub async fn preflight(url: &str, origin: &str, method: &str, headers: &str) -> Res {
+    let req = client()
+        .request(reqwest::Method::OPTIONS, url)
+        .header("origin", origin)
+        .header("access-control-request-method", method)
+        .header("access-control-request-headers", headers);
+    into_res(req.send().await.unwrap()).await
 }
 
 /// What the upstream test server answers, one per request in order (then 200).
@@ -317,6 +340,25 @@ pub fn sdk_batch(trace_id: &str, n: usize, start_ms: i64) -> String {
         r#"{{"resourceSpans":[{{"resource":{{"attributes":[{{"key":"service.name","value":{{"stringValue":"frontend"}}}}]}},"scopeSpans":[{{"scope":{{"name":"canopy-web","version":"0.1.0"}},"spans":[{}]}}]}}]}}"#,
         spans.join(",")
     )
+}
+
+/// Runs `tests/it/<script>` (a viewer script: see viewer_page.mjs) with node on `relay`'s viewer at
+/// `trace`, `args` after those; what it printed, as JSON. Headless Chromium and playwright-core are
+/// set up by `make test`, as for the SDK's browser tests: a missing one fails, it is not skipped.
+pub async fn viewer_in_chromium(script: &str, relay: &Relay, trace: &str, args: &[&str]) -> serde_json::Value {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+    let playwright = format!("{root}/tools/node_modules/playwright-core/index.mjs");
+    assert!(std::path::Path::new(&playwright).exists(), "{playwright}: run scripts/setup.sh (make test does)");
+    let script = format!("{}/tests/it/{script}", env!("CARGO_MANIFEST_DIR"));
+    let mut argv = vec![script, playwright, relay.url(""), trace.to_owned()];
+    argv.extend(args.iter().map(|a| a.to_string()));
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("node").args(&argv).output().expect("node runs")
+    })
+    .await
+    .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
 }
 
 /// Waits until `f` is true, up to 5 s.
