@@ -165,8 +165,10 @@ pub struct Exporter {
     deadline: Option<f64>,
     /// [`Wake::AfterDelay`] was returned and [`Exporter::start_delay`] not called yet.
     delay_pending: bool,
-    /// A flush asked for everything queued to be sent now.
-    flushing: bool,
+    /// Spans and log records that were queued when `flush` was last called and are not
+    /// encoded yet: they leave without waiting for the delay, and `forceFlush` waits for them
+    /// (not for those queued after it, as the OpenTelemetry specification has it).
+    flush_left: usize,
     keepalive_bytes: usize,
     keepalive_count: usize,
     /// Spans dropped from waiting documents, reported with the next batch.
@@ -196,7 +198,7 @@ impl Exporter {
             paused_until: 0.0,
             deadline: None,
             delay_pending: false,
-            flushing: false,
+            flush_left: 0,
             keepalive_bytes: 0,
             keepalive_count: 0,
             lost: 0,
@@ -258,7 +260,12 @@ impl Exporter {
     /// Send everything queued now (`forceFlush`), without waiting for the delay. A paused
     /// exporter stays paused: a flush promises an attempt, not a delivery.
     pub fn flush(&mut self) {
-        self.flushing = true;
+        self.flush_left = self.queue.len() + self.logs.len();
+    }
+
+    /// What is left of the last flush (the queue may have dropped some of it since).
+    fn flushing(&self) -> usize {
+        self.flush_left.min(self.queue.len() + self.logs.len())
     }
 
     /// The `online` event: retry now.
@@ -271,8 +278,7 @@ impl Exporter {
     /// waits through a backoff).
     pub fn settled(&self, now: f64) -> bool {
         self.in_flight.is_none()
-            && (now < self.paused_until
-                || (self.queue.is_empty() && self.logs.is_empty() && self.docs.iter().all(|d| d.failed)))
+            && (now < self.paused_until || (self.flushing() == 0 && self.docs.iter().all(|d| d.failed)))
     }
 
     /// The document being sent.
@@ -299,7 +305,7 @@ impl Exporter {
         }
         if self.docs.is_empty() {
             let full = self.queue.config().max_export_batch_size;
-            let due = self.flushing
+            let due = self.flushing() > 0
                 || self.queue.len() >= full
                 || self.logs.len() >= full
                 || self.deadline.is_some_and(|d| now >= d);
@@ -308,7 +314,7 @@ impl Exporter {
             }
         }
         if self.docs.is_empty() {
-            self.flushing = false;
+            self.flush_left = 0;
             return match self.deadline {
                 Some(d) if !self.queue.is_empty() || !self.logs.is_empty() => Action::WaitUntil(d),
                 _ => {
@@ -347,10 +353,12 @@ impl Exporter {
         }
         drop(logs);
         if self.queue.is_empty() && self.lost == 0 {
+            self.flush_left = self.flush_left.saturating_sub(n);
             self.after_encode(now);
             return;
         }
         let batch = self.queue.take_batch();
+        self.flush_left = self.flush_left.saturating_sub(n + batch.len());
         let dropped = self.queue.take_dropped() + core::mem::take(&mut self.lost);
         if self.debug {
             let mut m = String::from("canopy: exporting ");
@@ -374,9 +382,6 @@ impl Exporter {
     fn after_encode(&mut self, now: f64) {
         let empty = self.queue.is_empty() && self.logs.is_empty();
         self.deadline = if empty { None } else { Some(now + self.delay_ms) };
-        if empty {
-            self.flushing = false;
-        }
     }
 
     /// The outcome of the request for [`Exporter::in_flight`]: an HTTP status (0: network
@@ -562,6 +567,55 @@ mod tests {
     }
 
     #[test]
+    fn a_flush_covers_what_was_queued_when_it_was_asked_for() {
+        // forceFlush right after init: the page-load spans are recorded while the first
+        // request is out. They wait for their delay; the flush does not wait for them.
+        let mut e = exporter(512, true);
+        e.on_end(span(1));
+        e.flush();
+        assert_eq!(e.next_action(1.0, false), Action::Send { keepalive: true });
+        assert!(!e.settled(1.0), "its request is out");
+        assert_eq!(e.on_end(span(2)), Wake::AfterDelay);
+        e.start_delay(2.0);
+        e.on_response(3.0, 200, None, 0, 0.5);
+        assert!(e.settled(3.0), "everything queued at the flush had its attempt");
+        assert_eq!(e.next_action(3.0, false), Action::WaitUntil(5002.0), "the later span waits for its delay");
+
+        // Two batches' worth queued at the flush: both leave at once, one after the other.
+        let mut e = exporter(2, true);
+        for i in 1..=4 {
+            e.on_end(span(i));
+        }
+        e.next_action(0.0, false);
+        e.on_response(0.0, 200, None, 0, 0.5);
+        e.on_end(span(5));
+        e.on_end(span(6));
+        e.on_end(span(7));
+        e.flush(); // five queued (3 to 7): three batches of at most 2
+        for left in [3, 1] {
+            assert!(matches!(e.next_action(1.0, false), Action::Send { .. }), "sent without waiting for the delay");
+            e.on_response(1.0, 200, None, 0, 0.5);
+            assert!(!e.settled(1.0), "{left} flushed span(s) still queued");
+        }
+        e.on_end(span(8)); // after the flush: goes with span 7, the batch has room
+        assert!(matches!(e.next_action(1.0, false), Action::Send { .. }));
+        e.on_response(1.0, 200, None, 0, 0.5);
+        assert!(e.settled(1.0));
+        assert_eq!(e.pending_spans(), 0);
+    }
+
+    #[test]
+    fn a_flush_waits_for_queued_log_records_too() {
+        let mut e = exporter(512, true);
+        e.on_log(log(1));
+        e.flush();
+        assert!(!e.settled(0.0));
+        assert_eq!(e.next_action(0.0, false), Action::Send { keepalive: true });
+        e.on_response(0.0, 200, None, 0, 0.5);
+        assert!(e.settled(0.0));
+    }
+
+    #[test]
     fn retries_with_backoff_and_honours_retry_after() {
         let mut e = exporter(1, true);
         e.on_end(span(1));
@@ -737,7 +791,6 @@ mod tests {
         assert_eq!(e.start_delay(0.0), 5000.0);
         assert_eq!(e.on_end(span(1)), Wake::Unchanged, "a span shares the delay");
         assert_eq!(e.next_action(10.0, false), Action::WaitUntil(5000.0));
-        assert!(!e.settled(10.0), "a flush waits for queued logs too");
         assert_eq!(e.pending_spans(), 2);
         assert_eq!(e.next_action(5000.0, false), Action::Send { keepalive: true });
         assert!(is_logs(&e.in_flight().unwrap().body), "logs first, in a logs document");
