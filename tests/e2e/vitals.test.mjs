@@ -4,7 +4,7 @@
 // Run: CANOPY_BROWSERS=chromium node --test tests/e2e/vitals.test.mjs   (after ./scripts/pkg.sh)
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { browsers, launchForSuite, receivedSpans, attr } from "./harness.mjs";
+import { browsers, launchForSuite, receivedSpans, attr, waitFor } from "./harness.mjs";
 
 for (const browser of browsers()) describe(browser, () => {
   const h = launchForSuite(browser);
@@ -80,6 +80,27 @@ for (const browser of browsers()) describe(browser, () => {
     assert.equal(typeof attr(named("TTFB").at(-1), "ttfb.request_duration"), "number");
     for (const s of ["LCP", "CLS", "INP", "FCP", "TTFB"].map((n) => named(n).at(-1))) assert.match(attr(s, "session.id"), /^[0-9a-f]{32}$/);
     await page.context().close();
+  });
+
+  test("a real page close sends what web-vitals reports as the page goes hidden (no stub, no flush)", async () => {
+    const page = await open();
+    if (browser === "chromium") {
+      await page.evaluate(() => new Promise((resolve) => {
+        new PerformanceObserver(resolve).observe({ type: "layout-shift" });
+        document.getElementById("slot").style.height = "120px";
+      }));
+    }
+    // web-vitals is loaded (a dynamic import after init) and has had its buffered entries.
+    await page.waitForFunction(() => performance.getEntriesByType("resource").some((e) => /web-vitals/.test(e.name)), null, { timeout: 10000 });
+    await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(() => requestIdleCallback(r, { timeout: 1000 })))));
+    const session = await page.evaluate(() => sessionStorage.getItem("canopy.session").split(".")[0]);
+    const context = page.context();
+    await page.close();
+    const want = browser === "chromium" ? ["LCP", "CLS"] : ["LCP"];
+    const mine = (n) => named(n).some((s) => attr(s, "session.id") === session);
+    await waitFor(`${want.join(" and ")} from the closed page`, () => want.every(mine), 10000,
+      () => `; got ${receivedSpans(h.sink).filter((s) => attr(s, "session.id") === session).map((s) => s.name).join(", ") || "nothing"}`);
+    await context.close();
   });
 
   test("FCP and TTFB are recorded in every browser", async () => {
