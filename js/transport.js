@@ -190,7 +190,8 @@ export function store(key, docs, maxBytes) {
  *  `pagehide` (measured: a listener doing 5 ms of work, or one call into wasm, stopped mid-way
  *  while the `visibilitychange` listener after it ran whole), so this listener only takes note
  *  and calls nothing. A page still here a task later (a `pagehide` dispatched by a script) is
- *  hidden then, as for a tab switch. */
+ *  hidden then, as for a tab switch; a page unloaded without that `visibilitychange` is hidden
+ *  at `unload`. */
 export function listen(onHide, onShow, onOnline) {
   const g = globalThis;
   let leaving = false;
@@ -204,10 +205,13 @@ export function listen(onHide, onShow, onOnline) {
       });
     }
     if (typeof g.addEventListener === "function") {
-      g.addEventListener("pagehide", () => {
+      g.addEventListener("pagehide", (e) => {
         if (!g.document || g.document.visibilityState !== "visible") return onHide(true);
         leaving = true;
         setTimeout(() => { if (leaving) { leaving = false; onHide(false); } }, 0);
+        // A browser that skips that `visibilitychange` (older WebKit) still fires `unload` when
+        // the page is not kept for back/forward (added now, it cannot keep the page out of it).
+        if (!e.persisted) g.addEventListener("unload", () => { if (leaving) { leaving = false; onHide(true); } }, { once: true });
       });
       g.addEventListener("pageshow", (e) => { if (e.persisted) onShow(); });
       g.addEventListener("online", () => onOnline());

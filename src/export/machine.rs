@@ -165,10 +165,11 @@ pub struct Exporter {
     deadline: Option<f64>,
     /// [`Wake::AfterDelay`] was returned and [`Exporter::start_delay`] not called yet.
     delay_pending: bool,
-    /// Spans and log records that were queued when `flush` was last called and are not
-    /// encoded yet: they leave without waiting for the delay, and `forceFlush` waits for them
-    /// (not for those queued after it, as the OpenTelemetry specification has it).
-    flush_left: usize,
+    /// Spans, then log records, that were queued when `flush` was last called and are not
+    /// encoded yet (each queue is oldest first, so they are its front): they leave without
+    /// waiting for the delay, and `forceFlush` waits for them, not for those queued after it,
+    /// as the OpenTelemetry specification has it.
+    flush_left: (usize, usize),
     keepalive_bytes: usize,
     keepalive_count: usize,
     /// Spans dropped from waiting documents, reported with the next batch.
@@ -198,7 +199,7 @@ impl Exporter {
             paused_until: 0.0,
             deadline: None,
             delay_pending: false,
-            flush_left: 0,
+            flush_left: (0, 0),
             keepalive_bytes: 0,
             keepalive_count: 0,
             lost: 0,
@@ -260,12 +261,12 @@ impl Exporter {
     /// Send everything queued now (`forceFlush`), without waiting for the delay. A paused
     /// exporter stays paused: a flush promises an attempt, not a delivery.
     pub fn flush(&mut self) {
-        self.flush_left = self.queue.len() + self.logs.len();
+        self.flush_left = (self.queue.len(), self.logs.len());
     }
 
     /// What is left of the last flush (the queue may have dropped some of it since).
     fn flushing(&self) -> usize {
-        self.flush_left.min(self.queue.len() + self.logs.len())
+        self.flush_left.0.min(self.queue.len()) + self.flush_left.1.min(self.logs.len())
     }
 
     /// The `online` event: retry now.
@@ -314,7 +315,7 @@ impl Exporter {
             }
         }
         if self.docs.is_empty() {
-            self.flush_left = 0;
+            self.flush_left = (0, 0);
             return match self.deadline {
                 Some(d) if !self.queue.is_empty() || !self.logs.is_empty() => Action::WaitUntil(d),
                 _ => {
@@ -353,12 +354,12 @@ impl Exporter {
         }
         drop(logs);
         if self.queue.is_empty() && self.lost == 0 {
-            self.flush_left = self.flush_left.saturating_sub(n);
+            self.flush_left.1 = self.flush_left.1.saturating_sub(n);
             self.after_encode(now);
             return;
         }
         let batch = self.queue.take_batch();
-        self.flush_left = self.flush_left.saturating_sub(n + batch.len());
+        self.flush_left = (self.flush_left.0.saturating_sub(batch.len()), self.flush_left.1.saturating_sub(n));
         let dropped = self.queue.take_dropped() + core::mem::take(&mut self.lost);
         if self.debug {
             let mut m = String::from("canopy: exporting ");
@@ -438,6 +439,8 @@ impl Exporter {
     /// next load: at least once, rather than lost; a duplicate if it did arrive).
     pub fn on_hide(&mut self, offline: bool, leaving: bool) -> HidePlan {
         let mut plan = HidePlan::default();
+        // Everything queued leaves (or is stored) now: nothing is left of a flush.
+        self.flush_left = (0, 0);
         if leaving {
             if let Some((d, 0)) = &self.in_flight {
                 plan.store.push(d.body.clone());
@@ -488,6 +491,7 @@ impl Exporter {
 
     /// Drops everything (shutdown after the final flush).
     pub fn clear(&mut self) {
+        self.flush_left = (0, 0);
         self.docs.clear();
         self.logs.clear();
         while !self.queue.take_batch().is_empty() {}
@@ -602,6 +606,40 @@ mod tests {
         e.on_response(1.0, 200, None, 0, 0.5);
         assert!(e.settled(1.0));
         assert_eq!(e.pending_spans(), 0);
+    }
+
+    #[test]
+    fn log_records_after_a_flush_do_not_count_for_its_spans() {
+        let mut e = exporter(2, true);
+        for i in 1..=3 {
+            e.on_end(span(i));
+        }
+        e.next_action(0.0, false); // the first two spans: the batch was full
+        e.on_response(0.0, 200, None, 0, 0.5);
+        e.flush(); // span 3
+        e.on_log(log(1));
+        e.on_log(log(2));
+        e.next_action(1.0, false); // the two log records
+        e.on_response(1.0, 200, None, 0, 0.5);
+        assert!(!e.settled(1.0), "span 3 was queued at the flush and has not left");
+        assert!(matches!(e.next_action(1.0, false), Action::Send { .. }), "it leaves without the delay");
+        e.on_response(1.0, 200, None, 0, 0.5);
+        assert!(e.settled(1.0));
+    }
+
+    #[test]
+    fn page_hide_ends_a_flush() {
+        let mut e = exporter(512, true);
+        e.on_end(span(1));
+        e.flush();
+        e.next_action(0.0, false);
+        e.on_end(span(2));
+        e.flush(); // while the first request is out
+        e.on_hide(false, false); // span 2 leaves by beacon
+        e.on_response(1.0, 200, None, 0, 0.5);
+        assert!(e.settled(1.0));
+        e.on_end(span(3));
+        assert!(matches!(e.next_action(1.0, false), Action::WaitUntil(_)), "a later span waits for the delay");
     }
 
     #[test]

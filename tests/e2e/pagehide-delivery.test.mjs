@@ -77,9 +77,9 @@ for (const browser of browsers()) describe(browser, () => {
     await page.context().close();
   });
 
-  // Firefox used to lose these in about half the runs: a visibilitychange dispatched inside
-  // Canopy's pagehide listener hit the Rust callback re-entrantly ("closure invoked recursively"),
-  // and beacons sent from a still-visible pagehide were dropped; see `Exporter::on_hide`.
+  // Firefox used to lose these in about half the runs: closing a tab cuts off script running in the
+  // still-visible pagehide, and a wasm-bindgen FnMut closure cut off so refused the visibilitychange's
+  // call after it ("closure invoked recursively"). See `listen` in js/transport.js.
   test(`page close: all ${N} queued spans arrive`, async () => {
     const page = await h.page();
     await queueSpans(page, "close");
