@@ -137,6 +137,11 @@ pub fn init(config: Config) -> Result<Tracer, ConfigError> {
     Ok(tracer)
 }
 
+/// True between `init` and `shutdown`.
+pub(crate) fn running() -> bool {
+    SDK.with(|s| s.borrow().is_some())
+}
+
 /// The running tracer, or a no-op tracer (spans propagate ids but record nothing) before
 /// `init` and after `shutdown`.
 pub fn tracer() -> Tracer {

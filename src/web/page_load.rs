@@ -83,7 +83,8 @@ fn row(v: JsValue) -> Option<Row> {
 
 /// Records the page load once per page (a later `init` does not record it again).
 pub fn record() {
-    if DONE.with(|d| d.replace(true)) {
+    // Stopped before this task ran (init, then shutdown at once): the next init records it.
+    if !super::running() || DONE.with(|d| d.replace(true)) {
         return;
     }
     WAITING.with(|w| w.set(false));

@@ -286,6 +286,26 @@ for (const browser of browsers()) describe(browser, () => {
     await page.context().close();
   });
 
+  test("init, then shutdown before the page-load task ran, then init again: the page load is recorded once", async () => {
+    h.sink.received.length = 0;
+    const page = await h.page();
+    await page.evaluate(async () => {
+      const c = window.canopy;
+      c.init({ serviceName: "auto", documentLoad: true });
+      await c.shutdown();
+      // A task later: the page-load task init scheduled (a 0 ms timer, queued first) ran while stopped.
+      await new Promise((r) => setTimeout(r, 0));
+      c.init({ serviceName: "auto", documentLoad: true });
+    });
+    for (let i = 0; i < 50 && named("documentLoad").length === 0; i++) await flush(page);
+    one("documentLoad");
+    await page.evaluate(async () => { await window.canopy.shutdown(); window.canopy.init({ serviceName: "auto", documentLoad: true }); });
+    await page.evaluate(async () => { window.canopy.startSpan("marker").end(); await window.canopy.forceFlush(); });
+    assert.equal(named("marker").length, 1);
+    one("documentLoad"); // not again
+    await page.context().close();
+  });
+
   test("the page load joins the trace of the document's Server-Timing traceparent; documentLoad: false records none", async () => {
     const [traceId, spanId] = ["0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331"];
     let page = await h.page(`?servertiming=${encodeURIComponent(`traceparent;desc="00-${traceId}-${spanId}-01"`)}`);
