@@ -183,10 +183,13 @@ export function installXhr(g, hooks) {
           // Appended to a baggage header the caller set (the browser joins the values with ", ").
           if (started[4] !== undefined) setRequestHeader.call(this, "baggage", started[4]);
         }
-        this.addEventListener("abort", () => { failure = "abort"; });
-        this.addEventListener("timeout", () => { failure = "timeout"; });
-        this.addEventListener("error", () => { failure = "error"; });
-        this.addEventListener("loadend", finish);
+        // Capture listeners: where the browser runs them first at the target (Firefox), the span
+        // has ended before the page's own loadend handler runs (Chromium runs them in order of
+        // registration; a forceFlush called there takes the span in its second round).
+        this.addEventListener("abort", () => { failure = "abort"; }, true);
+        this.addEventListener("timeout", () => { failure = "timeout"; }, true);
+        this.addEventListener("error", () => { failure = "error"; }, true);
+        this.addEventListener("loadend", finish, true);
       } catch (_) {}
       try {
         return send.apply(this, arguments);

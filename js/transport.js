@@ -195,6 +195,7 @@ export function store(key, docs, maxBytes) {
 export function listen(onHide, onShow, onOnline) {
   const g = globalThis;
   let leaving = false;
+  const unload = () => { if (leaving) { leaving = false; onHide(true); } };
   try {
     if (g.document) {
       g.document.addEventListener("visibilitychange", () => {
@@ -208,10 +209,14 @@ export function listen(onHide, onShow, onOnline) {
       g.addEventListener("pagehide", (e) => {
         if (!g.document || g.document.visibilityState !== "visible") return onHide(true);
         leaving = true;
-        setTimeout(() => { if (leaving) { leaving = false; onHide(false); } }, 0);
         // A browser that skips that `visibilitychange` (older WebKit) still fires `unload` when
-        // the page is not kept for back/forward (added now, it cannot keep the page out of it).
-        if (!e.persisted) g.addEventListener("unload", () => { if (leaving) { leaving = false; onHide(true); } }, { once: true });
+        // the page is not kept for back/forward (added now, it cannot keep the page out of it;
+        // removed again if the page is still here a task later).
+        if (!e.persisted) g.addEventListener("unload", unload, { once: true });
+        setTimeout(() => {
+          g.removeEventListener("unload", unload);
+          if (leaving) { leaving = false; onHide(false); }
+        }, 0);
       });
       g.addEventListener("pageshow", (e) => { if (e.persisted) onShow(); });
       g.addEventListener("online", () => onOnline());

@@ -167,9 +167,13 @@ pub struct Exporter {
     delay_pending: bool,
     /// Spans, then log records, that were queued when `flush` was last called and are not
     /// encoded yet (each queue is oldest first, so they are its front): they leave without
-    /// waiting for the delay, and `forceFlush` waits for them, not for those queued after it,
-    /// as the OpenTelemetry specification has it.
+    /// waiting for the delay, and `forceFlush` waits for them.
     flush_left: (usize, usize),
+    /// Once those are out, what was queued while their requests were out leaves too, in one
+    /// more round (a span the page ends just after calling `forceFlush`, such as an XHR's,
+    /// whose `loadend` listener runs after the page's own). Bounded: spans queued during that
+    /// round wait for the delay as usual.
+    flush_tail: bool,
     keepalive_bytes: usize,
     keepalive_count: usize,
     /// Spans dropped from waiting documents, reported with the next batch.
@@ -200,6 +204,7 @@ impl Exporter {
             deadline: None,
             delay_pending: false,
             flush_left: (0, 0),
+            flush_tail: false,
             keepalive_bytes: 0,
             keepalive_count: 0,
             lost: 0,
@@ -262,11 +267,20 @@ impl Exporter {
     /// exporter stays paused: a flush promises an attempt, not a delivery.
     pub fn flush(&mut self) {
         self.flush_left = (self.queue.len(), self.logs.len());
+        self.flush_tail = true;
     }
 
-    /// What is left of the last flush (the queue may have dropped some of it since).
-    fn flushing(&self) -> usize {
+    /// What is left of the flush's first round (the queue may have dropped some of it since).
+    fn first_round(&self) -> usize {
         self.flush_left.0.min(self.queue.len()) + self.flush_left.1.min(self.logs.len())
+    }
+
+    /// What is left of the last flush, its second round included.
+    fn flushing(&self) -> usize {
+        match self.first_round() {
+            0 if self.flush_tail => self.queue.len() + self.logs.len(),
+            n => n,
+        }
     }
 
     /// The `online` event: retry now.
@@ -305,6 +319,11 @@ impl Exporter {
             return Action::Busy;
         }
         if self.docs.is_empty() {
+            if self.flush_tail && self.first_round() == 0 {
+                // The first round is out and answered: the second takes what came meanwhile.
+                self.flush_tail = false;
+                self.flush_left = (self.queue.len(), self.logs.len());
+            }
             let full = self.queue.config().max_export_batch_size;
             let due = self.flushing() > 0
                 || self.queue.len() >= full
@@ -316,6 +335,7 @@ impl Exporter {
         }
         if self.docs.is_empty() {
             self.flush_left = (0, 0);
+            self.flush_tail = false;
             return match self.deadline {
                 Some(d) if !self.queue.is_empty() || !self.logs.is_empty() => Action::WaitUntil(d),
                 _ => {
@@ -441,6 +461,7 @@ impl Exporter {
         let mut plan = HidePlan::default();
         // Everything queued leaves (or is stored) now: nothing is left of a flush.
         self.flush_left = (0, 0);
+        self.flush_tail = false;
         if leaving {
             if let Some((d, 0)) = &self.in_flight {
                 plan.store.push(d.body.clone());
@@ -492,6 +513,7 @@ impl Exporter {
     /// Drops everything (shutdown after the final flush).
     pub fn clear(&mut self) {
         self.flush_left = (0, 0);
+        self.flush_tail = false;
         self.docs.clear();
         self.logs.clear();
         while !self.queue.take_batch().is_empty() {}
@@ -573,7 +595,8 @@ mod tests {
     #[test]
     fn a_flush_covers_what_was_queued_when_it_was_asked_for() {
         // forceFlush right after init: the page-load spans are recorded while the first
-        // request is out. They wait for their delay; the flush does not wait for them.
+        // request is out. They leave in the flush's second round; a span ended during that
+        // round waits for the delay (a flush never chases a page that keeps ending spans).
         let mut e = exporter(512, true);
         e.on_end(span(1));
         e.flush();
@@ -582,8 +605,13 @@ mod tests {
         assert_eq!(e.on_end(span(2)), Wake::AfterDelay);
         e.start_delay(2.0);
         e.on_response(3.0, 200, None, 0, 0.5);
-        assert!(e.settled(3.0), "everything queued at the flush had its attempt");
-        assert_eq!(e.next_action(3.0, false), Action::WaitUntil(5002.0), "the later span waits for its delay");
+        assert!(!e.settled(3.0), "what ended while the flush's request was out goes too");
+        assert_eq!(e.next_action(3.0, false), Action::Send { keepalive: true }, "without the delay");
+        e.on_end(span(3));
+        e.on_response(4.0, 200, None, 0, 0.5);
+        assert!(e.settled(4.0), "two rounds at most");
+        assert_eq!(e.next_action(4.0, false), Action::WaitUntil(5004.0), "the later span waits for its delay");
+        assert_eq!(e.pending_spans(), 1);
 
         // Two batches' worth queued at the flush: both leave at once, one after the other.
         let mut e = exporter(2, true);
