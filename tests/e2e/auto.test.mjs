@@ -4,7 +4,7 @@
 // Run: CANOPY_BROWSERS=chromium node --test tests/e2e/auto.test.mjs   (after ./scripts/pkg.sh)
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { browsers, launchForSuite, receivedSpans, attr } from "./harness.mjs";
+import { browsers, launchForSuite, receivedSpans, attr, pageSession } from "./harness.mjs";
 
 const MIN = 60_000;
 
@@ -237,7 +237,10 @@ for (const browser of browsers()) describe(browser, () => {
     await page.waitForFunction(() => window.done.afterStopped === true, null, { timeout: 5000 });
     await flush(page);
     const load = ["documentLoad", "documentFetch", "resourceFetch"];
-    assert.deepEqual(receivedSpans(h.sink).map((s) => s.name).filter((n) => !load.includes(n)).sort(), ["afterStopped", "stopped"]);
+    // Only this page's spans: an earlier test's closed page may still deliver its own now.
+    const session = await pageSession(page);
+    const mine = receivedSpans(h.sink).filter((s) => attr(s, "session.id") === session);
+    assert.deepEqual(mine.map((s) => s.name).filter((n) => !load.includes(n)).sort(), ["afterStopped", "stopped"]);
     assert.equal(one("stopped").parentSpanId, undefined);
     await page.context().close();
     h.sink.received.length = 0;

@@ -68,6 +68,12 @@ export function launchForSuite(name) {
  * Polls `cond` until it returns something truthy and returns that; after `ms`, fails with
  * "timed out waiting for <what>" and `context()`.
  */
+/** The session id Canopy keeps in `page`'s sessionStorage (every span of that page carries it):
+ *  tells a page's spans from those a page closed by an earlier test delivers late. */
+export async function pageSession(page) {
+  return page.evaluate(() => (sessionStorage.getItem("canopy.session") || "").split(".")[0]);
+}
+
 export async function waitFor(what, cond, ms = 10000, context = () => "") {
   const deadline = Date.now() + ms;
   for (;;) {

@@ -7,7 +7,7 @@ import { test, before, after, beforeEach } from "node:test";
 import assert from "node:assert/strict";
 import { copyFile, mkdir, rm, symlink } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
-import { launch, receivedSpans, attr } from "./harness.mjs";
+import { launch, receivedSpans, attr, pageSession } from "./harness.mjs";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 const WAIT_MS = 10000;
@@ -200,7 +200,9 @@ test("unmount flushes the pending spans and makes fetch and XMLHttpRequest pass 
   await page.evaluate(() => window.harness.mount("feed"));
   await page.waitForSelector("#feed", { timeout: WAIT_MS });
   await feedSettled(page);
-  assert.equal(h.sink.received.length, 0, "nothing exported yet (60 s delay)");
+  // Only this page's spans: an earlier test's closed page may still deliver its own now.
+  const session = await pageSession(page);
+  assert.equal(receivedSpans(h.sink).filter((s) => attr(s, "session.id") === session).length, 0, "nothing exported yet (60 s delay)");
   await page.evaluate(() => window.harness.unmount());
   const spans = await until(() => {
     const s = receivedSpans(h.sink);

@@ -4,7 +4,7 @@
 // Run: CANOPY_BROWSERS=chromium node --test tests/e2e/vitals.test.mjs   (after ./scripts/pkg.sh)
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { browsers, launchForSuite, receivedSpans, attr, waitFor } from "./harness.mjs";
+import { browsers, launchForSuite, receivedSpans, attr, waitFor, pageSession } from "./harness.mjs";
 
 for (const browser of browsers()) describe(browser, () => {
   const h = launchForSuite(browser);
@@ -93,7 +93,7 @@ for (const browser of browsers()) describe(browser, () => {
     // web-vitals is loaded (a dynamic import after init) and has had its buffered entries.
     await page.waitForFunction(() => performance.getEntriesByType("resource").some((e) => /web-vitals/.test(e.name)), null, { timeout: 10000 });
     await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(() => requestIdleCallback(r, { timeout: 1000 })))));
-    const session = await page.evaluate(() => sessionStorage.getItem("canopy.session").split(".")[0]);
+    const session = await pageSession(page);
     const context = page.context();
     await page.close();
     const want = browser === "chromium" ? ["LCP", "CLS"] : ["LCP"];
