@@ -117,6 +117,11 @@ export async function launch(name = "chromium") {
 /** Every span the sink received, flattened, each with its resource and request. */
 export const receivedSpans = (sink) => received(sink, "resourceSpans", "scopeSpans", "spans");
 
+/** The spans the sink received from pages whose `serviceName` is `name` (a page closed by an
+ *  earlier test may still deliver its own while a later test runs). */
+export const spansOfService = (sink, name) =>
+  receivedSpans(sink).filter((s) => (s.resource?.attributes || []).some((a) => a.key === "service.name" && a.value.stringValue === name));
+
 /** Every log record the sink received, flattened, each with its resource and request. */
 export const receivedLogs = (sink) => received(sink, "resourceLogs", "scopeLogs", "logRecords");
 
