@@ -270,6 +270,13 @@ impl Exporter {
         self.flush_tail = true;
     }
 
+    /// The flush was answered (`settled`, or the browser is offline): what is left of it, if
+    /// anything (a backoff, offline), waits for the delay as usual.
+    pub fn end_flush(&mut self) {
+        self.flush_left = (0, 0);
+        self.flush_tail = false;
+    }
+
     /// What is left of the flush's first round (the queue may have dropped some of it since).
     fn first_round(&self) -> usize {
         self.flush_left.0.min(self.queue.len()) + self.flush_left.1.min(self.logs.len())
@@ -653,6 +660,24 @@ mod tests {
         assert!(matches!(e.next_action(1.0, false), Action::Send { .. }), "it leaves without the delay");
         e.on_response(1.0, 200, None, 0, 0.5);
         assert!(e.settled(1.0));
+    }
+
+    #[test]
+    fn an_answered_flush_leaves_nothing_behind() {
+        let mut e = exporter(512, true);
+        e.on_end(span(1));
+        e.flush();
+        e.next_action(0.0, false);
+        e.on_response(0.0, 503, None, 0, 0.5); // retry after a backoff
+        assert!(e.settled(1.0), "a flush does not wait through a backoff");
+        e.end_flush();
+        e.on_end(span(2));
+        assert!(matches!(e.next_action(1000.0, false), Action::Send { .. }), "the retry");
+        e.on_response(1000.0, 200, None, 0, 0.5);
+        assert!(
+            matches!(e.next_action(1000.0, false), Action::WaitUntil(_)),
+            "a span queued during the backoff waits for the delay: the flush was answered"
+        );
     }
 
     #[test]

@@ -105,9 +105,7 @@ pub fn init(config: Config) -> Result<Tracer, ConfigError> {
     let tracer = Tracer::new(&config, seed, Rc::new(PipelineProcessor));
     tracer.set_document_parent(document::meta_parent().or_else(document::server_timing_parent));
     let page_load = config.document_load;
-    if page_load {
-        page_load::expect();
-    }
+    page_load::expect(page_load);
     if document::document_complete() {
         match document::loaded_at() {
             Some(t) => tracer.close_document_parent_at(t),

@@ -56,8 +56,8 @@ local! {
 }
 
 /// The page load will be recorded (after the load event), unless it already was.
-pub fn expect() {
-    WAITING.with(|w| w.set(!DONE.with(|d| d.get())));
+pub fn expect(on: bool) {
+    WAITING.with(|w| w.set(on && !DONE.with(|d| d.get())));
 }
 
 /// True from [`expect`] until the page load is recorded.
@@ -83,8 +83,9 @@ fn row(v: JsValue) -> Option<Row> {
 
 /// Records the page load once per page (a later `init` does not record it again).
 pub fn record() {
-    // Stopped before this task ran (init, then shutdown at once): the next init records it.
-    if !super::running() || DONE.with(|d| d.replace(true)) {
+    // Stopped before this task ran (init, then shutdown at once): the next init records it,
+    // if its configuration asks for it (`expect`).
+    if !super::running() || !waiting() || DONE.with(|d| d.replace(true)) {
         return;
     }
     WAITING.with(|w| w.set(false));

@@ -181,7 +181,9 @@ pub fn flush(done: Function) {
         Some(p) => {
             p.waiters.borrow_mut().push(done);
             p.machine.borrow_mut().flush();
-            p.step();
+            // A task later: a span the page ends right after asking (an XHR's, whose loadend
+            // listener runs after the page's own) is queued by then and leaves with the flush.
+            p.timer.arm(0.0);
         }
         None => {
             let _ = done.call0(&JsValue::UNDEFINED);
@@ -201,6 +203,11 @@ pub fn stop() {
 impl Pipeline {
     /// Arms the timer as the exporter asked after a span or log record was queued.
     fn wake(&self, wake: Wake) {
+        if !self.waiters.borrow().is_empty() {
+            // A flush is under way: its next step (its timer, or its response) arms the timer
+            // for what is left; arming it here would push that step back by the delay.
+            return;
+        }
         match wake {
             Wake::Unchanged => {}
             Wake::Now => self.timer.arm(0.0),
@@ -252,6 +259,8 @@ impl Pipeline {
             Action::Busy | Action::Idle => {}
         }
         if self.machine.borrow().settled(now) || is_offline() {
+            // Answered: what is left of the flush (paused, offline) waits as usual.
+            self.machine.borrow_mut().end_flush();
             self.resolve_waiters();
         }
     }

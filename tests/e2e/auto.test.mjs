@@ -309,6 +309,24 @@ for (const browser of browsers()) describe(browser, () => {
     await page.context().close();
   });
 
+  test("init with documentLoad, shutdown, init without it: no page load is recorded", async () => {
+    const page = await h.page();
+    const session = await page.evaluate(async () => {
+      const c = window.canopy;
+      c.init({ serviceName: "auto-noload", documentLoad: true });
+      await c.shutdown();
+      c.init({ serviceName: "auto-noload", documentLoad: false });
+      await new Promise((r) => setTimeout(r, 0)); // the page-load task the first init scheduled has run
+      c.startSpan("marker").end();
+      await c.forceFlush();
+      return sessionStorage.getItem("canopy.session").split(".")[0];
+    });
+    const mine = receivedSpans(h.sink).filter((s) => attr(s, "session.id") === session).map((s) => s.name);
+    assert.ok(mine.includes("marker"), `the marker arrived: ${mine.join(", ")}`);
+    assert.deepEqual(mine.filter((n) => ["documentLoad", "documentFetch", "resourceFetch"].includes(n)), []);
+    await page.context().close();
+  });
+
   test("the page load joins the trace of the document's Server-Timing traceparent; documentLoad: false records none", async () => {
     const [traceId, spanId] = ["0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331"];
     let page = await h.page(`?servertiming=${encodeURIComponent(`traceparent;desc="00-${traceId}-${spanId}-01"`)}`);

@@ -146,6 +146,26 @@ for (const name of browsers()) describe(name, () => {
     await page.context().close();
   });
 
+  test("forceFlush called from the page's own loadend handler includes that XHR's span, with nothing else queued", async () => {
+    const page = await open();
+    const flushed = await page.evaluate(async (endpoint) => {
+      const c = window.canopy;
+      c.init({ serviceName: "inst", endpoint }); // the default 5 s delay
+      const t0 = performance.now();
+      await new Promise((resolve) => {
+        const x = new XMLHttpRequest();
+        x.open("GET", "/echo?flush-in-loadend=1");
+        x.onloadend = () => c.forceFlush().then(resolve); // runs before Canopy's own listener in Chromium
+        x.send();
+      });
+      return performance.now() - t0;
+    }, endpoint());
+    const s = clientSpans().find((x) => String(attr(x, "url.full")).includes("flush-in-loadend"));
+    assert.ok(s, `the XHR's span was exported by that flush (after ${Math.round(flushed)} ms)`);
+    assert.ok(flushed < 4000, `the flush did not wait for the 5 s delay (${Math.round(flushed)} ms)`);
+    await page.context().close();
+  });
+
   test("a read-only fetch: init warns once and everything else keeps working", async () => {
     const page = await open(`Object.defineProperty(window, "fetch", { value: window.fetch, writable: false, configurable: false });`);
     const r = await page.evaluate(async (endpoint) => {
