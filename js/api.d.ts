@@ -76,7 +76,12 @@ export declare function withSpan<T>(span: Span, fn: () => T): T;
 export declare function getActiveSpan(): Span | undefined;
 /** Internal (shared with the package entry): ends `span` when `call`'s result settles. */
 export declare function runActive<T>(span: { end(): void; _fail(e: unknown): void }, call: () => T): T;
-/** Sends everything queued; resolves when each batch has had an attempt. */
+/**
+ * Sends what is queued now, without waiting for the batch delay, and then, once, what ended while
+ * those requests were out (such as the span of the XMLHttpRequest whose own `loadend` handler
+ * called it); resolves when each of those batches has had an attempt. It never waits through a
+ * retry backoff or while the browser is offline: those spans leave when the export resumes.
+ */
 export declare function forceFlush(): Promise<void>;
 /** Flushes, then stops: later spans are not recorded; `init` may be called again. */
 export declare function shutdown(): Promise<void>;

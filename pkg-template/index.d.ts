@@ -43,7 +43,12 @@ export declare function getActiveSpan(): Span | undefined;
  * (the relay's /v1/logs) like spans: `log.warn("slow feed", { ms: 1200 })`.
  */
 export declare const log: Log;
-/** Sends everything queued; resolves when each batch has had an attempt. */
+/**
+ * Sends what is queued now, without waiting for the batch delay, and then, once, what ended while
+ * those requests were out (such as the span of the XMLHttpRequest whose own `loadend` handler
+ * called it); resolves when each of those batches has had an attempt. It never waits through a
+ * retry backoff or while the browser is offline: those spans leave when the export resumes.
+ */
 export declare function forceFlush(): Promise<void>;
 /** Flushes, then stops: later spans are not recorded, fetch and XMLHttpRequest pass through. */
 export declare function shutdown(): Promise<void>;
