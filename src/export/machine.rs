@@ -35,8 +35,10 @@ use alloc::collections::VecDeque;
 pub const KEEPALIVE_BUDGET_BYTES: usize = 64 * 1024;
 /// Keepalive requests in flight at most (Chromium allows about 9 per page).
 pub const KEEPALIVE_MAX_REQUESTS: usize = 8;
-/// Document size on page hide: small, so several fit the keepalive budget.
-pub const HIDE_DOC_BYTES: usize = 15 * 1024;
+/// Document size on page hide: as much as the keepalive budget takes in one request. Firefox
+/// closing a tab can cut the page's script off between two sends (a probe: 45 of 50 spans
+/// arrived, in the first of two beacons), so one send is better than several.
+pub const HIDE_DOC_BYTES: usize = 60 * 1024;
 /// Documents waiting in memory after failed attempts, at most (the newest beyond are dropped
 /// and counted). Documents are encoded only when none wait, so this bounds memory together with
 /// the span queue.
