@@ -233,12 +233,18 @@ impl Exporter {
             Pushed::Dropped => Wake::Unchanged,
             Pushed::BatchReady if self.queue.len() == self.queue.config().max_export_batch_size => Wake::Now,
             Pushed::BatchReady => Wake::Unchanged,
-            Pushed::Queued if self.deadline.is_none() && !self.delay_pending => {
-                self.delay_pending = true;
-                Wake::AfterDelay
-            }
-            Pushed::Queued => Wake::Unchanged,
+            Pushed::Queued => self.delay(),
         }
+    }
+
+    /// The first item queued starts the delay. While a flush is under way its next step (its
+    /// timer or its response) starts it: arming the timer now would push that step back by it.
+    fn delay(&mut self) -> Wake {
+        if self.deadline.is_some() || self.delay_pending {
+            return Wake::Unchanged;
+        }
+        self.delay_pending = true;
+        if self.flush_tail || self.first_round() > 0 { Wake::Unchanged } else { Wake::AfterDelay }
     }
 
     /// A log record was written: queued with the spans' rules (the same delay, batch size and
@@ -249,14 +255,7 @@ impl Exporter {
             return Wake::Unchanged;
         }
         self.logs.push(log);
-        if self.logs.len() == c.max_export_batch_size {
-            Wake::Now
-        } else if self.deadline.is_none() && !self.delay_pending {
-            self.delay_pending = true;
-            Wake::AfterDelay
-        } else {
-            Wake::Unchanged
-        }
+        if self.logs.len() == c.max_export_batch_size { Wake::Now } else { self.delay() }
     }
 
     /// The edge's answer to [`Wake::AfterDelay`]: the delay started at `now`; returns when it ends.
@@ -611,8 +610,7 @@ mod tests {
         e.flush();
         assert_eq!(e.next_action(1.0, false), Action::Send { keepalive: true });
         assert!(!e.settled(1.0), "its request is out");
-        assert_eq!(e.on_end(span(2)), Wake::AfterDelay);
-        e.start_delay(2.0);
+        assert_eq!(e.on_end(span(2)), Wake::Unchanged, "the flush's own step starts the delay");
         e.on_response(3.0, 200, None, 0, 0.5);
         assert!(!e.settled(3.0), "what ended while the flush's request was out goes too");
         assert_eq!(e.next_action(3.0, false), Action::Send { keepalive: true }, "without the delay");
@@ -662,6 +660,18 @@ mod tests {
         assert!(matches!(e.next_action(1.0, false), Action::Send { .. }), "it leaves without the delay");
         e.on_response(1.0, 200, None, 0, 0.5);
         assert!(e.settled(1.0));
+    }
+
+    #[test]
+    fn a_span_ended_during_a_flush_does_not_arm_the_delay() {
+        let mut e = exporter(512, true);
+        e.flush(); // nothing queued yet: the flush steps a task later
+        assert_eq!(e.on_end(span(1)), Wake::Unchanged, "the flush's step comes first");
+        assert_eq!(e.next_action(0.0, false), Action::Send { keepalive: true }, "and takes the span");
+        e.on_response(0.0, 200, None, 0, 0.5);
+        assert!(e.settled(0.0));
+        e.end_flush();
+        assert_eq!(e.on_end(span(2)), Wake::AfterDelay, "after the flush, the delay as usual");
     }
 
     #[test]

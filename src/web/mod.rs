@@ -135,11 +135,6 @@ pub fn init(config: Config) -> Result<Tracer, ConfigError> {
     Ok(tracer)
 }
 
-/// True between `init` and `shutdown`.
-pub(crate) fn running() -> bool {
-    SDK.with(|s| s.borrow().is_some())
-}
-
 /// The running tracer, or a no-op tracer (spans propagate ids but record nothing) before
 /// `init` and after `shutdown`.
 pub fn tracer() -> Tracer {
@@ -177,6 +172,7 @@ pub fn shutdown_then(done: Function) {
     };
     instrument::uninstall();
     auto::uninstall();
+    page_load::expect(false);
     CAPTURE.with(|c| c.set(0));
     WEB_VITALS.with(|c| c.set(false));
     sdk.tracer.disable();

@@ -83,9 +83,9 @@ fn row(v: JsValue) -> Option<Row> {
 
 /// Records the page load once per page (a later `init` does not record it again).
 pub fn record() {
-    // Stopped before this task ran (init, then shutdown at once): the next init records it,
-    // if its configuration asks for it (`expect`).
-    if !super::running() || !waiting() || DONE.with(|d| d.replace(true)) {
+    // Not waited for (`documentLoad` off, or stopped before this task ran: the next init that
+    // asks for it records it).
+    if !waiting() || DONE.with(|d| d.replace(true)) {
         return;
     }
     WAITING.with(|w| w.set(false));

@@ -203,11 +203,6 @@ pub fn stop() {
 impl Pipeline {
     /// Arms the timer as the exporter asked after a span or log record was queued.
     fn wake(&self, wake: Wake) {
-        if !self.waiters.borrow().is_empty() {
-            // A flush is under way: its next step (its timer, or its response) arms the timer
-            // for what is left; arming it here would push that step back by the delay.
-            return;
-        }
         match wake {
             Wake::Unchanged => {}
             Wake::Now => self.timer.arm(0.0),

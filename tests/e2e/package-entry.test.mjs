@@ -34,6 +34,18 @@ async function entryPage({ head = "", path = "/__entry.html", entry = "/pkg/inde
   return page;
 }
 
+/** A positive barrier instead of a quiet window: the page posts a `barrier` span to the sink
+ *  itself (with the unpatched fetch) after everything it did; once that is in, an export Canopy
+ *  wrongly started before it has had its chance to arrive. */
+async function barrier(page) {
+  await page.evaluate(() => fetch("/v1/traces", {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ resourceSpans: [{ resource: { attributes: [{ key: "service.name", value: { stringValue: "barrier" } }] }, scopeSpans: [{ spans: [{ name: "barrier" }] }] }] }),
+  }));
+  await waitFor("the page's barrier request", () => spansOfService(h.sink, "barrier").length > 0, WAIT_MS);
+}
+
 async function spansUntil(pred, what) {
   let spans;
   await waitFor(what, () => pred((spans = receivedSpans(h.sink))), WAIT_MS, () => `; got ${spans.map((s) => s.name).join(", ") || "nothing"}`);
@@ -252,7 +264,7 @@ test("a .wasm that cannot load: init resolves false, logs once, the page keeps w
   const logged = errors(page).filter((t) => /canopy/.test(t));
   assert.equal(logged.length, 1, logged.join(" | "));
   assert.match(logged[0], /could not load canopy_web_bg\.wasm/);
-  await new Promise((r) => setTimeout(r, 200)); // a window for a wrong export to arrive
+  await barrier(page);
   assert.deepEqual(spansOfService(h.sink, "nowasm"), [], "nothing exported");
   await page.context().close();
 });
@@ -274,7 +286,7 @@ test("shutdown before the .wasm is ready: Canopy never starts and the pending sp
   assert.equal(r.ok, false);
   assert.equal(r.running, false);
   assert.ok(r.unpatched);
-  await new Promise((r) => setTimeout(r, 200)); // a window for a wrong export to arrive
+  await barrier(page);
   assert.deepEqual(spansOfService(h.sink, "cancelled"), [], "nothing exported");
   await page.context().close();
 });
