@@ -90,8 +90,14 @@ for (const browser of browsers()) describe(browser, () => {
         document.getElementById("slot").style.height = "120px";
       }));
     }
-    // web-vitals is loaded (a dynamic import after init) and has had its buffered entries.
+    // web-vitals is loaded (a dynamic import after init) and has had its buffered entries, and
+    // the browser has made its LCP entry (Firefox under load makes it late: then web-vitals has
+    // nothing to report as the page goes hidden).
     await page.waitForFunction(() => performance.getEntriesByType("resource").some((e) => /web-vitals/.test(e.name)), null, { timeout: 10000 });
+    await page.evaluate(() => new Promise((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error("no largest-contentful-paint entry in 10 s")), 10000);
+      new PerformanceObserver((l, o) => { o.disconnect(); clearTimeout(t); resolve(); }).observe({ type: "largest-contentful-paint", buffered: true });
+    }));
     await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(() => requestIdleCallback(r, { timeout: 1000 })))));
     const session = await pageSession(page);
     const context = page.context();
