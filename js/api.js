@@ -13,9 +13,11 @@ import { errorParts, listenErrors, markRecorded } from "./error.js";
 let memory = null;
 let words = null;
 
-/** Gives the API the wasm instance's exports (the result of the wasm-bindgen init function). */
+/** Gives the API the wasm instance's exports (the result of the wasm-bindgen init function). The
+ *  production .wasm's export names are minified (scripts/minify-names.mjs), so its memory is found
+ *  by type. */
 export function attach(exports) {
-  memory = exports && exports.memory ? exports.memory : null;
+  memory = (exports && Object.values(exports).find((v) => v instanceof WebAssembly.Memory)) || null;
   words = null;
 }
 

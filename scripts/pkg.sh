@@ -7,9 +7,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
 rm -rf pkg
+FEATURES="--enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue"
 opt() {
-  tools/node_modules/.bin/wasm-opt -Oz --converge --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
-    --enable-mutable-globals --enable-reference-types --enable-multivalue "$1" -o "$1"
+  tools/node_modules/.bin/wasm-opt -Oz --converge $FEATURES "$1" -o "$1"
 }
 # Production: the lean runtime (src: npm/). Development (the "development" export condition):
 # std, console_error_panic_hook and readable panics, in pkg/dev/ with its own copy of the JS.
@@ -18,6 +18,9 @@ wasm-pack --log-level warn build npm --release --target web --out-dir ../pkg/dev
 test -f pkg/canopy_web_bg.wasm && test -f pkg/dev/canopy_web_bg.wasm
 opt pkg/canopy_web_bg.wasm
 opt pkg/dev/canopy_web_bg.wasm
+# Production only: short import/export names in the .wasm and its glue (the development build
+# keeps wasm-bindgen's, which name the Rust function in a stack trace).
+node scripts/minify-names.mjs tools/node_modules/.bin/wasm-opt pkg/canopy_web_bg.wasm pkg/canopy_web.js $FEATURES
 rm -f pkg/dev/package.json pkg/dev/README.md pkg/dev/.gitignore pkg/dev/LICENSE pkg/dev/*.d.ts
 cp js/api.js js/api.d.ts js/error.js js/vitals.js pkg/
 cp js/react.js js/react.d.ts pkg/

@@ -9,7 +9,9 @@ for (const name of ["instantiateStreaming", "instantiate"]) {
   WebAssembly[name] = async function (...args) {
     const r = await orig.apply(this, args);
     const instance = r instanceof WebAssembly.Instance ? r : r.instance;
-    if (instance && instance.exports.memory instanceof WebAssembly.Memory) memory = instance.exports.memory;
+    // The production .wasm's export names are minified: its memory is the export of that type.
+    const mem = instance && Object.values(instance.exports).find((v) => v instanceof WebAssembly.Memory);
+    if (mem) memory = mem;
     return r;
   };
 }

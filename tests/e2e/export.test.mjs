@@ -221,7 +221,7 @@ for (const browser of browsers()) describe(browser, () => {
     const page = await h.page();
     const figures = await page.evaluate(async (port) => {
       const c = window.canopy;
-      const mem = () => ({ heap: performance.memory ? performance.memory.usedJSHeapSize : 0, wasm: window.wasmExports.memory.buffer.byteLength });
+      const mem = () => ({ heap: performance.memory ? performance.memory.usedJSHeapSize : 0, wasm: Object.values(window.wasmExports).find((v) => v instanceof WebAssembly.Memory).buffer.byteLength });
       c.init({ serviceName: "soak", endpoint: `http://127.0.0.1:${port}/v1/traces` });
       const start = mem();
       const t0 = performance.now();
