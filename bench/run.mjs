@@ -4,7 +4,8 @@
 //
 // 1. Size: esbuild (--minify, ESM, browser) bundles an equivalent app for each SDK
 //    (bench/apps/); JS gzip, .wasm gzip, total gzip (zlib level 9).
-// 2. Speed in headless Chromium: manual spans, 4 nested active spans, spans with 3 attributes;
+// 2. Speed in headless Chromium: manual spans, 4 nested active spans, spans with 2 attributes in
+//    their options, spans with 3 attributes;
 //    both SDKs batch-export to a local sink on 127.0.0.1; interleaved rounds, medians; in a
 //    normal page and in a cross-origin-isolated one (COOP + COEP). Two numbers: the span calls
 //    (timed loops with no export inside) and export included (the page's main-thread CPU time
@@ -54,7 +55,7 @@ const ALL_PARTS = ["size", "speed", "wire", "fetch", "memory", "ready", "relay"]
 const PARTS = new Set((process.env.BENCH_ONLY || ALL_PARTS.join(",")).split(",").map((x) => x.trim()).filter(Boolean));
 for (const p of PARTS) if (!ALL_PARTS.includes(p)) { console.error(`BENCH_ONLY: unknown part ${p} (parts: ${ALL_PARTS.join(",")})`); process.exit(2); }
 const EVERYTHING = ALL_PARTS.every((p) => PARTS.has(p));
-const SCENARIOS = ["manual", "nested", "attrs"];
+const SCENARIOS = ["manual", "nested", "options", "attrs"];
 const SDKS = ["canopy", "otel"];
 const SETTINGS = ["plain", "coi"];
 const NAMES = { canopy: "Canopy", otel: "OpenTelemetry JS" };
@@ -450,7 +451,7 @@ function report(ctx) {
   const S = (setting, scenario, sdk, f) => speed.result[`${setting}/${scenario}/${sdk}`][f];
   const w1c = wire.out["500 spans, 1 flush/canopy"], w1o = wire.out["500 spans, 1 flush/otel"];
   const PAGE = { plain: "normal page", coi: "isolated page" };
-  const LABEL = { manual: "manual span (`startSpan(name).end()`)", nested: "span in 4 nested `startActiveSpan`", attrs: "span + 3 `setAttribute` (string, int, bool)" };
+  const LABEL = { manual: "manual span (`startSpan(name).end()`)", nested: "span in 4 nested `startActiveSpan`", options: "span with 2 attributes in `startSpan` options (string, int)", attrs: "span + 3 `setAttribute` (string, int, bool)" };
   const L = [];
   L.push("## SDK (`canopy-web` vs the OpenTelemetry JS web stack)", "");
   L.push(`**Command.** \`make bench\` (runs \`bench/run.sh\`, ${fmt(facts.seconds / 60, 1)} minutes here; \`BENCH_WRITE=0 make bench\` only prints). ` +
@@ -473,7 +474,7 @@ function report(ctx) {
   L.push(`| app size, JS + .wasm, gzip | ${kb(size.otel.totalGzip)} | ${kb(size.canopy.totalGzip)} (JS ${kb(size.canopy.jsGzip)} + .wasm ${kb(size.canopy.wasmGzip)}) | ≈ 18 KB | ${stand(size.canopy.totalGzip, TARGETS.sizeGzip, size.otel.totalGzip)} |`);
   L.push(`| app size, JS + .wasm, Brotli | ${kb(size.otel.totalBr)} | ${kb(size.canopy.totalBr)} (JS ${kb(size.canopy.jsBr)} + .wasm ${kb(size.canopy.wasmBr)}) | ≤ ${kb(size.otel.totalBr / 2)} (half of OpenTelemetry's Brotli) | ${stand(size.canopy.totalBr, size.otel.totalBr / 2, size.otel.totalBr)} |`);
   for (const sc of SCENARIOS) {
-    const target = { manual: TARGETS.manual, nested: TARGETS.nested, attrs: null }[sc];
+    const target = { manual: TARGETS.manual, nested: TARGETS.nested, options: null, attrs: null }[sc];
     for (const setting of SETTINGS) {
       const o = S(setting, sc, "otel", "rec"), c = S(setting, sc, "canopy", "rec");
       const t = target ?? o / 2;
@@ -500,7 +501,7 @@ function report(ctx) {
   const uncManual = r("manual", "canopy", "totalUncompressed");
   L.push("**Reading it.**", "");
   L.push(`- Size: Canopy is ${fmt(size.canopy.totalGzip / size.otel.totalGzip, 2)}x OpenTelemetry's app; the .wasm is ${fmt((100 * size.canopy.wasmGzip) / size.canopy.totalGzip)}% of it, so the size target is ${size.canopy.jsGzip >= TARGETS.sizeGzip ? `out of reach of the .wasm alone: the JS (${kb(size.canopy.jsGzip)}) is already over it` : `a .wasm problem (${kb(size.canopy.wasmGzip)} gzip against about ${kb(TARGETS.sizeGzip - size.canopy.jsGzip)} left after the JS)`}.`);
-  L.push(`- Span calls (normal page, medians): Canopy is ${faster("manual")} for a manual span, ${faster("nested")} for nested active spans (no zone.js) and ${faster("attrs")} with 3 attributes ` +
+  L.push(`- Span calls (normal page, medians): Canopy is ${faster("manual")} for a manual span, ${faster("nested")} for nested active spans (no zone.js), ${faster("options")} with 2 attributes in its options and ${faster("attrs")} with 3 attributes ` +
     `(each \`setAttribute\` copies its strings into wasm). Its two \`performance.now()\` reads are about ${fmt(clockShare)}% of a manual span at the median clock cost, so ≈ 600 ns needs fewer clock reads as well as a cheaper wasm path.`);
   L.push(`- Export dominates for both: export included is ${fmt(r("manual", "canopy", "total") / r("manual", "canopy"), 1)}x Canopy's span calls and ${fmt(r("manual", "otel", "total") / r("manual", "otel"), 1)}x OpenTelemetry's. ` +
     `Canopy's gzip path (string → \`Blob\` → \`CompressionStream\` → \`Response\`) is most of its export: with \`compression: "none"\` a manual span costs ${fmt(uncManual)} ns instead of ${fmt(r("manual", "canopy", "total"))} ` +

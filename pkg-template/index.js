@@ -68,10 +68,9 @@ async function instantiate(input) {
     // without the .wasm next to them (the glue's URL gets index.html); the package's own copies
     // are still served. Which one matches the pre-bundled glue is not known here: Vite resolves
     // the "development" condition (dev/) unless configured otherwise. The development .wasm is
-    // tried first because the production glue cannot link it (it imports the panic hook's
-    // functions, which only the development glue provides), so a wrong guess fails and the
-    // production .wasm is tried next; the production .wasm, on the other hand, would link with
-    // either glue.
+    // tried first; each .wasm links only with its own glue (the production one imports short,
+    // minified names, the development one the panic hook's functions), so a wrong guess fails
+    // at instantiation and the other is tried next.
     const candidates = viteDepsFallback();
     if (candidates === undefined) throw e;
     for (const url of candidates) {

@@ -22,11 +22,19 @@ opt pkg/dev/canopy_web_bg.wasm
 # keeps wasm-bindgen's, which name the Rust function in a stack trace).
 node scripts/minify-names.mjs tools/node_modules/.bin/wasm-opt pkg/canopy_web_bg.wasm pkg/canopy_web.js $FEATURES
 rm -f pkg/dev/package.json pkg/dev/README.md pkg/dev/.gitignore pkg/dev/LICENSE pkg/dev/*.d.ts
-cp js/api.js js/api.d.ts js/error.js js/vitals.js pkg/
+cp js/api.js js/api.d.ts js/vitals.js pkg/
 cp js/react.js js/react.d.ts pkg/
 cp -r pkg-template/. pkg/
 cp LICENSE pkg/
-cp js/api.js js/error.js js/vitals.js js/react.js pkg-template/index.js pkg/dev/
+cp js/api.js js/vitals.js js/react.js pkg-template/index.js pkg/dev/
+# js/error.js is also a wasm-bindgen snippet (the uncaught-error listener's module): the API and the
+# React entry import that copy, so an app bundles the module once.
+for dir in pkg pkg/dev; do
+  snippet=$(cd "$dir" && ls snippets/*/js/error.js)
+  test -n "$snippet" && test "$(echo "$snippet" | wc -l)" = 1
+  sed -i "s#from \"./error.js\"#from \"./$snippet\"#" "$dir/api.js" "$dir/react.js"
+  ! grep -q '"./error.js"' "$dir/api.js" "$dir/react.js"
+done
 rm -f pkg/.gitignore
 # The version is Cargo.toml's; every file package.json names must exist (npm pack skips missing ones).
 version=$(awk -F'"' '/^version = /{print $2; exit}' Cargo.toml)

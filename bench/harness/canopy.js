@@ -34,6 +34,9 @@ expose("canopy", {
   nested(n) {
     for (let i = 0; i < n; i++) startActiveSpan("l1", l1);
   },
+  options(n) {
+    for (let i = 0; i < n; i++) startSpan("op", { attributes: { "http.request.method": "GET", "app.items": 3 } }).end();
+  },
   attrs(n) {
     for (let i = 0; i < n; i++) {
       const s = startSpan("op");

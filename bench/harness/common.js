@@ -2,7 +2,7 @@
 // gives an `impl` with the same operations for its SDK; this exposes them as `window.B`.
 
 const CHUNK = 512; // one export batch (maxExportBatchSize in both harnesses)
-const SPANS_PER_CALL = { manual: 1, nested: 4, attrs: 1 };
+const SPANS_PER_CALL = { manual: 1, nested: 4, options: 1, attrs: 1 };
 
 function describe(e) {
   if (Array.isArray(e)) return `[${e.map(describe).join(", ")}]`;

@@ -38,6 +38,9 @@ expose("otel", {
   nested(n) {
     for (let i = 0; i < n; i++) tracer.startActiveSpan("l1", l1);
   },
+  options(n) {
+    for (let i = 0; i < n; i++) tracer.startSpan("op", { attributes: { "http.request.method": "GET", "app.items": 3 } }).end();
+  },
   attrs(n) {
     for (let i = 0; i < n; i++) {
       const s = tracer.startSpan("op");

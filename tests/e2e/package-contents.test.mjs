@@ -36,9 +36,9 @@ before(async () => {
 after(async () => { if (work) await rm(work, { recursive: true, force: true }); });
 
 test("the tarball holds the entries, the API, the glue, the snippets and the .wasm (production and development), and nothing else", () => {
-  const expected = ["LICENSE", "README.md", "package.json", "index.js", "index.d.ts", "react.js", "react.d.ts", "api.js", "api.d.ts", "error.js", "vitals.js",
+  const expected = ["LICENSE", "README.md", "package.json", "index.js", "index.d.ts", "react.js", "react.d.ts", "api.js", "api.d.ts", "vitals.js",
     "canopy_web.js", "canopy_web.d.ts", "canopy_web_bg.wasm", "canopy_web_bg.wasm.d.ts",
-    "dev/index.js", "dev/react.js", "dev/api.js", "dev/error.js", "dev/vitals.js", "dev/canopy_web.js", "dev/canopy_web_bg.wasm"];
+    "dev/index.js", "dev/react.js", "dev/api.js", "dev/vitals.js", "dev/canopy_web.js", "dev/canopy_web_bg.wasm"];
   for (const f of expected) assert.ok(files.includes(f), `${f} is packed`);
   for (const d of ["snippets/", "dev/snippets/"]) {
     const snippets = files.filter((f) => f.startsWith(d));
