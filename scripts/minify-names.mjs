@@ -26,7 +26,8 @@ const fail = (msg) => {
   console.error(`minify-names: ${msg}`);
   process.exit(1);
 };
-const out = execFileSync(wasmOpt, [...flags, "--minify-imports-and-exports-and-modules", wasmFile, "-o", wasmFile], { encoding: "utf8" });
+// The producers and target-features sections go too: they describe the toolchain, not the code.
+const out = execFileSync(wasmOpt, [...flags, "--minify-imports-and-exports-and-modules", "--strip-producers", "--strip-target-features", wasmFile, "-o", wasmFile], { encoding: "utf8" });
 const map = JSON.parse(out.slice(out.indexOf("{")));
 const module = new WebAssembly.Module(readFileSync(wasmFile));
 const modules = new Set(WebAssembly.Module.imports(module).map((i) => i.module));
