@@ -58,7 +58,7 @@ const EVERYTHING = ALL_PARTS.every((p) => PARTS.has(p));
 const SCENARIOS = ["manual", "nested", "options", "attrs"];
 const SDKS = ["canopy", "otel"];
 const SETTINGS = ["plain", "coi"];
-const NAMES = { canopy: "Canopy", otel: "OpenTelemetry JS", otelFull: "OpenTelemetry JS with Canopy's default features (a lower bound: see *Size*)" };
+const NAMES = { canopy: "Canopy", canopyCore: "Canopy, core entry (`canopy-web/core`)", otel: "OpenTelemetry JS", otelFull: "OpenTelemetry JS with Canopy's default features (a lower bound: see *Size*)" };
 // The brief: half of OpenTelemetry's 36.3 KB, 1,267 ns (manual) and 2,945 ns (nested); a quarter of its 421 B/span.
 const TARGETS = { sizeGzip: 18 * 1024, manual: 600, nested: 2945 / 2, wire: 421 / 4 };
 const WIRE_ACTIONS = 100; // x 5 spans = 500 spans
@@ -157,6 +157,14 @@ async function measureSize(nodePaths) {
     r.totalGzip = r.jsGzip + r.wasmGzip;
     r.totalBr = r.jsBr + r.wasmBr;
     out[sdk] = r;
+  }
+  // Canopy's core entry (canopy-web/core: no session, page load, interactions, route changes,
+  // long frames or Web Vitals), the nearest to what the OpenTelemetry app does.
+  {
+    const js = await bundle(join(here, "apps", "canopy-core-app.js"), join(dir, "canopy-core-app.js"), nodePaths);
+    const wasm = readFileSync(join(nodePaths[0], "canopy-web", "core", "canopy_web_bg.wasm"));
+    const r = { jsRaw: js.length, jsGzip: gz9(js), jsBr: br11(js), wasmRaw: wasm.length, wasmGzip: gz9(wasm), wasmBr: br11(wasm) };
+    out.canopyCore = { ...r, totalGzip: r.jsGzip + r.wasmGzip, totalBr: r.jsBr + r.wasmBr };
   }
   // Not a target, a comparison: OpenTelemetry with what Canopy records by default.
   const js = await bundle(join(here, "apps", "otel-full-app.js"), join(dir, "otel-full-app.js"), nodePaths);
@@ -475,6 +483,7 @@ function report(ctx) {
     "Where the brief gives no number, the target here is half of OpenTelemetry's in this run.", "");
   L.push("| metric | OpenTelemetry JS (this run) | Canopy (this run) | target | where we stand |", "|---|---|---|---|---|");
   L.push(`| app size, JS + .wasm, gzip | ${kb(size.otel.totalGzip)} | ${kb(size.canopy.totalGzip)} (JS ${kb(size.canopy.jsGzip)} + .wasm ${kb(size.canopy.wasmGzip)}) | ≈ 18 KB | ${stand(size.canopy.totalGzip, TARGETS.sizeGzip, size.otel.totalGzip)} |`);
+  L.push(`| app size, core entry (\`canopy-web/core\`: no session, page load, interactions, route changes, long frames or Web Vitals), JS + .wasm, gzip | ${kb(size.otel.totalGzip)} | ${kb(size.canopyCore.totalGzip)} (JS ${kb(size.canopyCore.jsGzip)} + .wasm ${kb(size.canopyCore.wasmGzip)}) | ≈ 18 KB | ${stand(size.canopyCore.totalGzip, TARGETS.sizeGzip, size.otel.totalGzip)} |`);
   L.push(`| app size with Canopy's default features, gzip (no target: OpenTelemetry's \`otel-full-app.js\`, see *Size*) | ${kb(size.otelFull.totalGzip)} | ${kb(size.canopy.totalGzip)} | - | ${fmt(size.canopy.totalGzip / size.otelFull.totalGzip, 2)}x OpenTelemetry's with the same features |`);
   L.push(`| app size, JS + .wasm, Brotli | ${kb(size.otel.totalBr)} | ${kb(size.canopy.totalBr)} (JS ${kb(size.canopy.jsBr)} + .wasm ${kb(size.canopy.wasmBr)}) | ≤ ${kb(size.otel.totalBr / 2)} (half of OpenTelemetry's Brotli) | ${stand(size.canopy.totalBr, size.otel.totalBr / 2, size.otel.totalBr)} |`);
   for (const sc of SCENARIOS) {
@@ -505,7 +514,8 @@ function report(ctx) {
   const uncManual = r("manual", "canopy", "totalUncompressed");
   L.push("**Reading it.**", "");
   L.push(`- Size: Canopy is ${fmt(size.canopy.totalGzip / size.otel.totalGzip, 2)}x OpenTelemetry's app; the .wasm is ${fmt((100 * size.canopy.wasmGzip) / size.canopy.totalGzip)}% of it, so the size target is ${size.canopy.jsGzip >= TARGETS.sizeGzip ? `out of reach of the .wasm alone: the JS (${kb(size.canopy.jsGzip)}) is already over it` : `a .wasm problem (${kb(size.canopy.wasmGzip)} gzip against about ${kb(TARGETS.sizeGzip - size.canopy.jsGzip)} left after the JS)`}. ` +
-    `Canopy's app records much more by default (page load, interactions, XHR, Web Vitals, errors, logs, route changes, long frames, session); OpenTelemetry JS with the packages for most of those is ${kb(size.otelFull.totalGzip)}, and Canopy ${fmt(size.canopy.totalGzip / size.otelFull.totalGzip, 2)}x that. BENCHMARKS.md's *Size: what each change bought* says where the floor is.`);
+    `Canopy's app records much more by default (page load, interactions, XHR, Web Vitals, errors, logs, route changes, long frames, session); OpenTelemetry JS with the packages for most of those is ${kb(size.otelFull.totalGzip)}, and Canopy ${fmt(size.canopy.totalGzip / size.otelFull.totalGzip, 2)}x that. ` +
+    `The core entry (\`canopy-web/core\`), which leaves the no-code features out, is ${kb(size.canopyCore.totalGzip)} (${fmt(size.canopyCore.totalGzip / size.otel.totalGzip, 2)}x OpenTelemetry's app). BENCHMARKS.md's *Size: what each change bought* says where the floor is.`);
   L.push(`- Span calls (normal page, medians): Canopy is ${faster("manual")} for a manual span, ${faster("nested")} for nested active spans (no zone.js), ${faster("options")} with 2 attributes in its options and ${faster("attrs")} with 3 attributes ` +
     `(each \`setAttribute\` copies its strings into wasm). Its two \`performance.now()\` reads are about ${fmt(clockShare)}% of a manual span at the median clock cost, so ≈ 600 ns needs fewer clock reads as well as a cheaper wasm path.`);
   L.push(`- Export dominates for both: export included is ${fmt(r("manual", "canopy", "total") / r("manual", "canopy"), 1)}x Canopy's span calls and ${fmt(r("manual", "otel", "total") / r("manual", "otel"), 1)}x OpenTelemetry's. ` +
@@ -537,10 +547,11 @@ function report(ctx) {
   L.push("### Size", "");
   L.push("Each app (`bench/apps/`) starts its SDK with batch export to `/v1/traces` and fetch instrumentation with `traceparent` for one extra origin, and on a click runs an active span around a `fetch` with a child span. " +
     "Bundled with esbuild (`bundle`, `minify`, `format: esm`, `platform: browser`); gzip is zlib level 9; Brotli is quality 11 (what a server or CDN serves static assets with). Canopy's JS is its package entry, API, wasm-bindgen glue and snippets. " +
+    "The core row is the same app importing `canopy-web/core` (`bench/apps/canopy-core-app.js`): the .wasm built without the crate's `auto` feature, so no session, page load, interactions, route changes, long animation frames or Web Vitals (and no `web-vitals`). " +
     "The third row is a comparison, not a target: `bench/apps/otel-full-app.js` adds to the OpenTelemetry app what Canopy records by default wherever an OpenTelemetry package (or a few lines, as Honeycomb's web SDK writes them) does the same: XMLHttpRequest spans, document-load, user-interaction, Web Vitals with attribution as spans (Google's `web-vitals`, the build Canopy uses), uncaught errors as exception spans, and OTLP log records. " +
     "Canopy's route changes, long animation frames and session id have no OpenTelemetry JS package, so that row is a lower bound.", "");
   L.push("| app | JS | JS gzip | JS Brotli | .wasm | .wasm gzip | .wasm Brotli | total gzip | total Brotli |", "|---|---|---|---|---|---|---|---|---|");
-  for (const sdk of [...SDKS, "otelFull"]) {
+  for (const sdk of ["canopy", "canopyCore", "otel", "otelFull"]) {
     const r = size[sdk];
     const w = (v) => (r.wasmRaw ? fmt(v) + " B" : "-");
     L.push(`| ${NAMES[sdk]} | ${fmt(r.jsRaw)} B | ${fmt(r.jsGzip)} B | ${fmt(r.jsBr)} B | ${w(r.wasmRaw)} | ${w(r.wasmGzip)} | ${w(r.wasmBr)} | **${fmt(r.totalGzip)} B** (${kb(r.totalGzip)}) | **${fmt(r.totalBr)} B** (${kb(r.totalBr)}) |`);

@@ -13,23 +13,30 @@ opt() {
 }
 # Production: the lean runtime (src: npm/). Development (the "development" export condition):
 # std, console_error_panic_hook and readable panics, in pkg/dev/ with its own copy of the JS.
+# Core (the `canopy-web/core` entry): production without the `auto` feature (no session, page
+# load, interactions, route changes, long frames or Web Vitals), in pkg/core/.
 wasm-pack --log-level warn build npm --release --target web --out-dir ../pkg --out-name canopy_web 2>&1 | grep -v "failed to get wasm-pack version" || true
 wasm-pack --log-level warn build npm --release --target web --out-dir ../pkg/dev --out-name canopy_web -- --features dev 2>&1 | grep -v "failed to get wasm-pack version" || true
-test -f pkg/canopy_web_bg.wasm && test -f pkg/dev/canopy_web_bg.wasm
+wasm-pack --log-level warn build npm --release --target web --out-dir ../pkg/core --out-name canopy_web -- --no-default-features 2>&1 | grep -v "failed to get wasm-pack version" || true
+test -f pkg/canopy_web_bg.wasm && test -f pkg/dev/canopy_web_bg.wasm && test -f pkg/core/canopy_web_bg.wasm
 opt pkg/canopy_web_bg.wasm
 opt pkg/dev/canopy_web_bg.wasm
+opt pkg/core/canopy_web_bg.wasm
 # Production only: short import/export names in the .wasm and its glue (the development build
 # keeps wasm-bindgen's, which name the Rust function in a stack trace).
 node scripts/minify-names.mjs tools/node_modules/.bin/wasm-opt pkg/canopy_web_bg.wasm pkg/canopy_web.js $FEATURES
-rm -f pkg/dev/package.json pkg/dev/README.md pkg/dev/.gitignore pkg/dev/LICENSE pkg/dev/*.d.ts
+node scripts/minify-names.mjs tools/node_modules/.bin/wasm-opt pkg/core/canopy_web_bg.wasm pkg/core/canopy_web.js $FEATURES
+for dir in pkg/dev pkg/core; do rm -f $dir/package.json $dir/README.md $dir/.gitignore $dir/LICENSE $dir/*.d.ts; done
 cp js/api.js js/api.d.ts js/vitals.js pkg/
 cp js/react.js js/react.d.ts pkg/
 cp -r pkg-template/. pkg/
 cp LICENSE pkg/
 cp js/api.js js/vitals.js js/react.js pkg-template/index.js pkg/dev/
+cp js/api.js js/react.js pkg-template/index.js pkg/core/
+cp js/vitals-none.js pkg/core/vitals.js
 # js/error.js is also a wasm-bindgen snippet (the uncaught-error listener's module): the API and the
 # React entry import that copy, so an app bundles the module once.
-for dir in pkg pkg/dev; do
+for dir in pkg pkg/dev pkg/core; do
   snippet=$(cd "$dir" && ls snippets/*/js/error.js)
   test -n "$snippet" && test "$(echo "$snippet" | wc -l)" = 1
   sed -i "s#from \"./error.js\"#from \"./$snippet\"#" "$dir/api.js" "$dir/react.js"

@@ -19,6 +19,8 @@ step() {
 step fmt cargo fmt --all -- --check
 step clippy-native cargo clippy --all-targets --quiet -- -D warnings
 step clippy-wasm cargo clippy --target wasm32-unknown-unknown --all-targets --quiet -- -D warnings
+# Without the `auto` feature (the npm package's canopy-web/core build; Rust apps with default-features = false).
+step clippy-wasm-core cargo clippy --target wasm32-unknown-unknown --no-default-features --all-targets --quiet -- -D warnings
 # The `tracing` feature (CanopyLayer) too; the tests run with it on (a superset of the tests without).
 step clippy-native-tracing cargo clippy --all-targets --features tracing --quiet -- -D warnings
 step clippy-wasm-tracing cargo clippy --target wasm32-unknown-unknown --all-targets --features tracing --quiet -- -D warnings

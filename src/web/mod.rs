@@ -3,6 +3,7 @@
 #[allow(unused_imports)]
 use crate::prelude::*;
 
+#[cfg(feature = "auto")]
 mod auto;
 mod convert;
 pub mod document;
@@ -11,13 +12,20 @@ pub mod instrument;
 mod js_api;
 mod js_config;
 mod js_raw;
+#[cfg(feature = "auto")]
 mod page_load;
 pub mod pipeline;
 pub mod platform;
+#[cfg(feature = "auto")]
 mod session;
 mod timer;
 mod types;
+#[cfg(feature = "auto")]
 mod vitals;
+#[cfg(not(feature = "auto"))]
+mod without_auto;
+#[cfg(not(feature = "auto"))]
+use without_auto::{auto, page_load, session};
 
 use crate::attribute::{self, KeyValue};
 use crate::config::Config;

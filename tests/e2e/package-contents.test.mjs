@@ -35,16 +35,17 @@ before(async () => {
 });
 after(async () => { if (work) await rm(work, { recursive: true, force: true }); });
 
-test("the tarball holds the entries, the API, the glue, the snippets and the .wasm (production and development), and nothing else", () => {
+test("the tarball holds the entries, the API, the glue, the snippets and the .wasm (production, development and core), and nothing else", () => {
   const expected = ["LICENSE", "README.md", "package.json", "index.js", "index.d.ts", "react.js", "react.d.ts", "api.js", "api.d.ts", "vitals.js",
     "canopy_web.js", "canopy_web.d.ts", "canopy_web_bg.wasm", "canopy_web_bg.wasm.d.ts",
-    "dev/index.js", "dev/react.js", "dev/api.js", "dev/vitals.js", "dev/canopy_web.js", "dev/canopy_web_bg.wasm"];
+    "dev/index.js", "dev/react.js", "dev/api.js", "dev/vitals.js", "dev/canopy_web.js", "dev/canopy_web_bg.wasm",
+    "core/index.js", "core/react.js", "core/api.js", "core/vitals.js", "core/canopy_web.js", "core/canopy_web_bg.wasm"];
   for (const f of expected) assert.ok(files.includes(f), `${f} is packed`);
-  for (const d of ["snippets/", "dev/snippets/"]) {
+  for (const d of ["snippets/", "dev/snippets/", "core/snippets/"]) {
     const snippets = files.filter((f) => f.startsWith(d));
     assert.ok(snippets.some((f) => f.endsWith("/js/instrument.js")) && snippets.some((f) => f.endsWith("/js/transport.js")), `the wasm-bindgen snippets are packed in ${d}`);
   }
-  const extra = files.filter((f) => !expected.includes(f) && !f.startsWith("snippets/") && !f.startsWith("dev/snippets/"));
+  const extra = files.filter((f) => !expected.includes(f) && !/^(dev\/|core\/)?snippets\//.test(f));
   assert.deepEqual(extra, [], "no stray files");
 });
 
@@ -69,6 +70,9 @@ test("package.json: ESM exports with types for '.' and './react', sideEffects fa
   assert.deepEqual(pkg.exports["."], { types: "./index.d.ts", development: "./dev/index.js", default: "./index.js" });
   assert.deepEqual(pkg.exports["./react"], { types: "./react.d.ts", development: "./dev/react.js", default: "./react.js" });
   assert.deepEqual(Object.keys(pkg.exports["."]), ["types", "development", "default"], "types first (TypeScript), default last");
+  // The core entry (no `auto` feature) has one build: production.
+  assert.deepEqual(pkg.exports["./core"], { types: "./index.d.ts", default: "./core/index.js" });
+  assert.deepEqual(pkg.exports["./core/react"], { types: "./react.d.ts", default: "./core/react.js" });
   assert.equal(pkg.module, "./index.js");
   assert.equal(pkg.types, "./index.d.ts");
   assert.equal(pkg.sideEffects, false);

@@ -17,7 +17,7 @@ const budget = JSON.parse(readFileSync(join(root, "size-budget.json"), "utf8"));
 const gz = (b) => gzipSync(b, { level: 9 }).length;
 const br = (b) => brotliCompressSync(b, { params: { [zc.BROTLI_PARAM_QUALITY]: 11, [zc.BROTLI_PARAM_SIZE_HINT]: b.length } }).length;
 
-async function measure() {
+async function measure(app = "canopy-app.js", wasmFile = "canopy_web_bg.wasm") {
   const work = mkdtempSync(join(tmpdir(), "canopy-size-"));
   try {
     mkdirSync(join(work, "node_modules"));
@@ -26,12 +26,12 @@ async function measure() {
     symlinkSync(join(root, "tools", "node_modules", "web-vitals"), join(work, "node_modules", "web-vitals"), "dir");
     const outfile = join(work, "app.js");
     await esbuild.build({
-      entryPoints: [join(root, "bench", "apps", "canopy-app.js")], outfile, bundle: true, minify: true, format: "esm",
+      entryPoints: [join(root, "bench", "apps", app)], outfile, bundle: true, minify: true, format: "esm",
       platform: "browser", nodePaths: [join(work, "node_modules")], logLevel: "error", legalComments: "none",
       loader: { ".wasm": "file" }, define: { "process.env.NODE_ENV": '"production"' },
     });
-    const js = readFileSync(outfile), wasm = readFileSync(join(root, "pkg", "canopy_web_bg.wasm"));
-    return { js: gz(js), wasm: gz(wasm), jsBr: br(js), wasmBr: br(wasm) };
+    const js = readFileSync(outfile), wasm = readFileSync(join(root, "pkg", wasmFile));
+    return { js: gz(js), wasm: gz(wasm), jsBr: br(js), wasmBr: br(wasm), text: js.toString("utf8") };
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
@@ -43,11 +43,37 @@ test("the package stays inside its size budget (gzip -9: .wasm, bundled JS, tota
   console.log(`size: .wasm ${m.wasm} B, JS ${m.js} B, total ${total} B gzip (budget ${budget.wasmGzipBytes} + ${budget.jsGzipBytes} = ${budget.totalGzipBytes} B); ` +
     `Brotli (quality 11): .wasm ${m.wasmBr} B, JS ${m.jsBr} B, total ${m.wasmBr + m.jsBr} B`);
   const over = [];
-  const check = (what, got, max) => { if (got > max) over.push(`${what} ${got} B > budget ${max} B (+${got - max} B)`); };
+  const check = (what, got, max) => {
+    assert.equal(typeof max, "number", `size-budget.json has a number for ${what}`);
+    if (got > max) over.push(`${what} ${got} B > budget ${max} B (+${got - max} B)`);
+  };
   check(".wasm gzip", m.wasm, budget.wasmGzipBytes);
   check("bundled JS gzip", m.js, budget.jsGzipBytes);
   check("total gzip", total, budget.totalGzipBytes);
   assert.deepEqual(over, [], `the package grew past size-budget.json: ${over.join("; ")}. ` +
+    `Measure what grew (twiggy, make bench), and raise the budget only with a line in BENCHMARKS.md saying what it bought.`);
+});
+
+test("the core entry (canopy-web/core) stays inside its budget and bundles none of what it leaves out", async () => {
+  const m = await measure("canopy-core-app.js", "core/canopy_web_bg.wasm");
+  const full = await measure();
+  const total = m.js + m.wasm;
+  console.log(`size, core entry: .wasm ${m.wasm} B, JS ${m.js} B, total ${total} B gzip (budget ${budget.coreWasmGzipBytes} + ${budget.coreJsGzipBytes} = ${budget.coreTotalGzipBytes} B); ` +
+    `Brotli (quality 11): total ${m.wasmBr + m.jsBr} B; the main entry: ${full.js + full.wasm} B gzip`);
+  // Google's web-vitals (its attribution build names these fields) and the interaction listener.
+  for (const marker of ["largestShiftTarget", "interactionTarget"]) {
+    assert.ok(full.text.includes(marker), `the main entry's bundle has "${marker}" (so this check can fail)`);
+    assert.ok(!m.text.includes(marker), `the core entry's bundle has no "${marker}"`);
+  }
+  const over = [];
+  const check = (what, got, max) => {
+    assert.equal(typeof max, "number", `size-budget.json has a number for ${what}`);
+    if (got > max) over.push(`${what} ${got} B > budget ${max} B (+${got - max} B)`);
+  };
+  check("core .wasm gzip", m.wasm, budget.coreWasmGzipBytes);
+  check("core bundled JS gzip", m.js, budget.coreJsGzipBytes);
+  check("core total gzip", total, budget.coreTotalGzipBytes);
+  assert.deepEqual(over, [], `the core entry grew past size-budget.json: ${over.join("; ")}. ` +
     `Measure what grew (twiggy, make bench), and raise the budget only with a line in BENCHMARKS.md saying what it bought.`);
 });
 

@@ -114,3 +114,12 @@ export const badWait = <TraceProvider config={config} waitMillis="1s" />;
 export const badFallback = <TraceErrorBoundary fallback={(message: string) => message} />;
 // @ts-expect-error attribute values are primitives or arrays of them
 export const badAttributes = <TraceErrorBoundary attributes={{ nested: { a: 1 } }} />;
+
+// The core entry (canopy-web/core, canopy-web/core/react) has the same types.
+import * as core from "canopy-web/core";
+import { TraceProvider as CoreTraceProvider } from "canopy-web/core/react";
+export const coreStarted: Promise<boolean> = core.init(config);
+export const coreSpan: Span = core.startSpan("core");
+export const coreRoot = <CoreTraceProvider config={config}><Feed /></CoreTraceProvider>;
+// @ts-expect-error serviceName is required in the core entry too
+export const coreNoName = core.init({ endpoint: "/v1/traces" });
