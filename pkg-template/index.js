@@ -68,9 +68,11 @@ async function instantiate(input) {
     // without the .wasm next to them (the glue's URL gets index.html); the package's own copies
     // are still served. Which one matches the pre-bundled glue is not known here: Vite resolves
     // the "development" condition (dev/) unless configured otherwise. The development .wasm is
-    // tried first; each .wasm links only with its own glue (the production one imports short,
+    // tried first; each .wasm links only with its own glue (the production ones import short,
     // minified names, the development one the panic hook's functions), so a wrong guess fails
-    // at instantiation and the other is tried next.
+    // at instantiation and the next is tried. The core .wasm (canopy-web/core) comes last: its
+    // imports are a subset of the main production .wasm's minified names, so the main glue
+    // could link it, while the core glue lacks names the main .wasm imports.
     const candidates = viteDepsFallback();
     if (candidates === undefined) throw e;
     for (const url of candidates) {
@@ -99,7 +101,7 @@ function viteDepsFallback() {
   const i = here ? here[0].indexOf("/node_modules/.vite/") : -1;
   if (i < 0) return undefined;
   const dir = here[0].slice(0, i) + "/node_modules/canopy-web/";
-  return [dir + "dev/canopy_web_bg.wasm", dir + "canopy_web_bg.wasm"];
+  return [dir + "dev/canopy_web_bg.wasm", dir + "canopy_web_bg.wasm", dir + "core/canopy_web_bg.wasm"];
 }
 
 /** Why the .wasm did not load, in words a user can act on. */

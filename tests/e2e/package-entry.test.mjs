@@ -358,13 +358,19 @@ test("a server-rendered page: spans started while it loads join the server's tra
   await page.context().close();
 });
 
-test("Vite < 8 dev server: a pre-bundled copy in node_modules/.vite/deps finds the package's .wasm", async () => {
+/** A Vite < 8 dev server's pre-bundled copy of `entry` (pkg/index.js or pkg/core/index.js) in
+ *  node_modules/.vite/deps, with the package's three .wasm files served where npm installed them;
+ *  returns which .wasm requests the page made, in order, and whether init succeeded. */
+async function viteDeps(entry) {
   const { build } = await import("../../tools/node_modules/esbuild/lib/main.js");
   // web-vitals, the package's dependency, from where an app's node_modules would have it.
-  const out = await build({ entryPoints: [`${root}pkg/index.js`], bundle: true, format: "esm", write: false, logLevel: "silent", nodePaths: [`${root}tools/node_modules`] });
+  const out = await build({ entryPoints: [`${root}${entry}`], bundle: true, format: "esm", write: false, logLevel: "silent", nodePaths: [`${root}tools/node_modules`] });
   const bundle = out.outputFiles[0].text;
-  const wasm = await readFile(`${root}pkg/canopy_web_bg.wasm`);
   const seen = [];
+  const serve = (name, file) => async (route) => {
+    seen.push(name);
+    return route.fulfill({ contentType: "application/wasm", body: await readFile(`${root}pkg/${file}`) });
+  };
   const page = await entryPage({
     path: "/app/index.html",
     entry: "/app/node_modules/.vite/deps/canopy-web.js?v=1234",
@@ -372,11 +378,21 @@ test("Vite < 8 dev server: a pre-bundled copy in node_modules/.vite/deps finds t
       "/app/node_modules/.vite/deps/canopy-web.js?v=1234": (route) => route.fulfill({ contentType: "text/javascript", body: bundle }),
       // What Vite's dev server answers for a missing file: the app's index.html.
       "/app/node_modules/.vite/deps/canopy_web_bg.wasm": (route) => { seen.push("deps"); return route.fulfill({ contentType: "text/html", body: "<!doctype html>" }); },
-      "/app/node_modules/canopy-web/canopy_web_bg.wasm": (route) => { seen.push("package"); return route.fulfill({ contentType: "application/wasm", body: wasm }); },
+      "/app/node_modules/canopy-web/dev/canopy_web_bg.wasm": serve("dev", "dev/canopy_web_bg.wasm"),
+      "/app/node_modules/canopy-web/canopy_web_bg.wasm": serve("package", "canopy_web_bg.wasm"),
+      "/app/node_modules/canopy-web/core/canopy_web_bg.wasm": serve("core", "core/canopy_web_bg.wasm"),
     },
   });
   const ok = await page.evaluate((endpoint) => window.canopy.init({ serviceName: "vite7", endpoint }), `${h.base}/v1/traces`);
-  assert.equal(ok, true);
-  assert.deepEqual(seen, ["deps", "package"]);
   await page.context().close();
+  return { ok, seen };
+}
+
+test("Vite < 8 dev server: a pre-bundled copy in node_modules/.vite/deps finds the package's .wasm", async () => {
+  // The development .wasm is tried first and cannot link with the production glue.
+  assert.deepEqual(await viteDeps("pkg/index.js"), { ok: true, seen: ["deps", "dev", "package"] });
+});
+
+test("Vite < 8 dev server: the core entry's pre-bundled copy skips the main .wasm (it cannot link with the core glue) and finds its own", async () => {
+  assert.deepEqual(await viteDeps("pkg/core/index.js"), { ok: true, seen: ["deps", "dev", "package", "core"] });
 });
