@@ -9,7 +9,10 @@
 //! starts the browser's export pipeline). A span ends when dropped; a child names its parent, so
 //! the tree stays right across `.await`; [`InSpan::in_span`] keeps a span current for a whole
 //! future, so fetches inside it are its children; with the cargo feature `tracing`,
-//! `tracing::CanopyLayer` records `tracing` spans and events (`#[instrument]`). The example runs
+//! `tracing::CanopyLayer` records `tracing` spans and events (`#[instrument]`). The default
+//! feature `auto` is what a page records without code (the session, the page load, interactions,
+//! route changes, long animation frames, Web Vitals); `default-features = false` leaves it out of
+//! the .wasm, and `init` then records only what the app and its requests do. The example runs
 //! natively: its hidden setup builds the tracer with [`Tracer::new`] and an
 //! [`InMemoryProcessor`](export::InMemoryProcessor).
 //!
