@@ -66,27 +66,21 @@ async function instantiate(input) {
   } catch (e) {
     // Vite's dev server before Vite 8 pre-bundles dependencies into node_modules/.vite/deps
     // without the .wasm next to them (the glue's URL gets index.html); the package's own copies
-    // are still served. Which one matches the pre-bundled glue is not known here: Vite resolves
-    // the "development" condition (dev/) unless configured otherwise. The development .wasm is
-    // tried first; each .wasm links only with its own glue (the production ones import short,
-    // minified names, the development one the panic hook's functions), so a wrong guess fails
-    // at instantiation and the next is tried. The core .wasm (canopy-web/core) comes last: its
-    // imports are a subset of the main production .wasm's minified names, so the main glue
-    // could link it, while the core glue lacks names the main .wasm imports.
-    const candidates = viteDepsFallback();
-    if (candidates === undefined) throw e;
-    for (const url of candidates) {
-      try {
-        return await loadWasm({ module_or_path: url });
-      } catch (_) {}
-    }
-    throw e;
+    // are still served. This copy of the entry was bundled with its own glue, so its own .wasm
+    // (BUILD) is the one to load: each .wasm links only with its own glue.
+    const url = viteDepsFallback();
+    if (url === undefined) throw e;
+    return loadWasm({ module_or_path: url });
   }
 }
 
+/** This copy's directory in the package: "" (production), "dev/" or "core/"; scripts/pkg.sh
+ *  writes it into each copy. */
+const BUILD = "";
+
 /**
- * The installed package's .wasm files (development build first) when this module runs from
- * Vite's dependency cache, else undefined. Where this module runs from is read from a stack
+ * This copy's .wasm in the installed package when this module runs from Vite's dependency
+ * cache, else undefined. Where this module runs from is read from a stack
  * trace, whose first URL is this function's file, NOT from `import.meta.url`: webpack 5 replaces
  * a bare `import.meta.url` with the build machine's file:// path, which would then ship in every
  * app's bundle. A stack we cannot read (Error.stackTraceLimit = 0, an unknown format) only means
@@ -101,7 +95,7 @@ function viteDepsFallback() {
   const i = here ? here[0].indexOf("/node_modules/.vite/") : -1;
   if (i < 0) return undefined;
   const dir = here[0].slice(0, i) + "/node_modules/canopy-web/";
-  return [dir + "dev/canopy_web_bg.wasm", dir + "canopy_web_bg.wasm", dir + "core/canopy_web_bg.wasm"];
+  return dir + BUILD + "canopy_web_bg.wasm";
 }
 
 /** Why the .wasm did not load, in words a user can act on. */

@@ -24,8 +24,10 @@ opt pkg/dev/canopy_web_bg.wasm
 opt pkg/core/canopy_web_bg.wasm
 # Production only: short import/export names in the .wasm and its glue (the development build
 # keeps wasm-bindgen's, which name the Rust function in a stack trace).
-node scripts/minify-names.mjs tools/node_modules/.bin/wasm-opt pkg/canopy_web_bg.wasm pkg/canopy_web.js $FEATURES
-node scripts/minify-names.mjs tools/node_modules/.bin/wasm-opt pkg/core/canopy_web_bg.wasm pkg/core/canopy_web.js $FEATURES
+# The import module names the build, so a glue never links another build's .wasm.
+version=$(awk -F'"' '/^version = /{print $2; exit}' Cargo.toml)
+node scripts/minify-names.mjs tools/node_modules/.bin/wasm-opt pkg/canopy_web_bg.wasm pkg/canopy_web.js "canopy-web@$version" $FEATURES
+node scripts/minify-names.mjs tools/node_modules/.bin/wasm-opt pkg/core/canopy_web_bg.wasm pkg/core/canopy_web.js "canopy-web@$version:core" $FEATURES
 for dir in pkg/dev pkg/core; do rm -f $dir/package.json $dir/README.md $dir/.gitignore $dir/LICENSE $dir/*.d.ts; done
 cp js/api.js js/api.d.ts js/vitals.js pkg/
 cp js/react.js js/react.d.ts pkg/
@@ -34,6 +36,13 @@ cp LICENSE pkg/
 cp js/api.js js/vitals.js js/react.js pkg-template/index.js pkg/dev/
 cp js/api.js js/react.js pkg-template/index.js pkg/core/
 cp js/vitals-none.js pkg/core/vitals.js
+cp js/core-index.d.ts pkg/core/index.d.ts
+cp js/core-react.d.ts pkg/core/react.d.ts
+# Each copy of the entry names its own build (its .wasm, for the Vite < 8 dev-server fallback).
+for build in dev core; do
+  sed -i "s#^const BUILD = \"\";#const BUILD = \"$build/\";#" pkg/$build/index.js
+  grep -q "^const BUILD = \"$build/\";" pkg/$build/index.js
+done
 # js/error.js is also a wasm-bindgen snippet (the uncaught-error listener's module): the API and the
 # React entry import that copy, so an app bundles the module once.
 for dir in pkg pkg/dev pkg/core; do
@@ -44,7 +53,6 @@ for dir in pkg pkg/dev pkg/core; do
 done
 rm -f pkg/.gitignore
 # The version is Cargo.toml's; every file package.json names must exist (npm pack skips missing ones).
-version=$(awk -F'"' '/^version = /{print $2; exit}' Cargo.toml)
 node - "$version" <<'JS'
 const fs = require("fs");
 const file = "pkg/package.json";

@@ -49,6 +49,8 @@ pub fn parse(v: &JsValue) -> (Result<Config, ConfigError>, Vec<String>) {
         return (Err(ConfigError { problems: vec![ConfigProblem::NotAnObject] }), warnings);
     }
     unknown_keys(v, KNOWN, "", &mut warnings);
+    #[cfg(not(feature = "auto"))]
+    without_auto(v, &mut warnings);
     let mut problems = Vec::new();
     let mut c = Config::new(String::new());
 
@@ -229,6 +231,25 @@ fn count(v: &JsValue, key: &str, name: &'static str, out: &mut usize, problems: 
     match x.as_f64() {
         Some(n) if crate::float::fract(n) == 0.0 && (0.0..=1e15).contains(&n) => *out = n as usize,
         _ => problems.push(ConfigProblem::WrongType { key: name, expected: "a whole number >= 0" }),
+    }
+}
+
+/// The keys of what a page records without code, turned on explicitly in a build without it (the
+/// `canopy-web/core` entry): accepted, and warned about, since they do nothing there.
+#[cfg(not(feature = "auto"))]
+fn without_auto(v: &JsValue, warnings: &mut Vec<String>) {
+    const AUTO: &[&str] =
+        &["documentLoad", "webVitals", "longAnimationFrames", "routeChanges", "interactions", "sessionBaggage"];
+    for key in AUTO {
+        let x = get(v, key);
+        let on = x.as_bool() == Some(true)
+            || (js_sys::Array::is_array(&x) && x.unchecked_ref::<js_sys::Array>().length() > 0);
+        if on {
+            let mut w = String::from("config key \"");
+            w.push_str(key);
+            w.push_str("\" does nothing in this build (canopy-web/core records no session, page load, interactions, route changes, long frames or Web Vitals): import \"canopy-web\" for it");
+            warnings.push(w);
+        }
     }
 }
 

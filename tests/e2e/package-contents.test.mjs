@@ -39,7 +39,7 @@ test("the tarball holds the entries, the API, the glue, the snippets and the .wa
   const expected = ["LICENSE", "README.md", "package.json", "index.js", "index.d.ts", "react.js", "react.d.ts", "api.js", "api.d.ts", "vitals.js",
     "canopy_web.js", "canopy_web.d.ts", "canopy_web_bg.wasm", "canopy_web_bg.wasm.d.ts",
     "dev/index.js", "dev/react.js", "dev/api.js", "dev/vitals.js", "dev/canopy_web.js", "dev/canopy_web_bg.wasm",
-    "core/index.js", "core/react.js", "core/api.js", "core/vitals.js", "core/canopy_web.js", "core/canopy_web_bg.wasm"];
+    "core/index.js", "core/index.d.ts", "core/react.js", "core/react.d.ts", "core/api.js", "core/vitals.js", "core/canopy_web.js", "core/canopy_web_bg.wasm"];
   for (const f of expected) assert.ok(files.includes(f), `${f} is packed`);
   for (const d of ["snippets/", "dev/snippets/", "core/snippets/"]) {
     const snippets = files.filter((f) => f.startsWith(d));
@@ -71,8 +71,8 @@ test("package.json: ESM exports with types for '.' and './react', sideEffects fa
   assert.deepEqual(pkg.exports["./react"], { types: "./react.d.ts", development: "./dev/react.js", default: "./react.js" });
   assert.deepEqual(Object.keys(pkg.exports["."]), ["types", "development", "default"], "types first (TypeScript), default last");
   // The core entry (no `auto` feature) has one build: production.
-  assert.deepEqual(pkg.exports["./core"], { types: "./index.d.ts", default: "./core/index.js" });
-  assert.deepEqual(pkg.exports["./core/react"], { types: "./react.d.ts", default: "./core/react.js" });
+  assert.deepEqual(pkg.exports["./core"], { types: "./core/index.d.ts", default: "./core/index.js" });
+  assert.deepEqual(pkg.exports["./core/react"], { types: "./core/react.d.ts", default: "./core/react.js" });
   assert.equal(pkg.module, "./index.js");
   assert.equal(pkg.types, "./index.d.ts");
   assert.equal(pkg.sideEffects, false);

@@ -56,6 +56,23 @@ for (const name of browsers()) describe(name, () => {
 
   const NO_CODE = ["documentLoad", "documentFetch", "routeChange"];
 
+  test("canopy-web/core warns about the keys of what it leaves out when they are turned on, and starts", async () => {
+    const context = await h.browser.newContext();
+    const page = await context.newPage();
+    const warnings = [];
+    page.on("console", (m) => { if (m.type() === "warning") warnings.push(m.text()); });
+    await page.goto(`${h.base}/tests/e2e/pages/core.html`);
+    await page.waitForFunction(() => document.body.dataset.ready === "1", null, { timeout: 10000 });
+    const ok = await page.evaluate(() => window.canopy.init({
+      serviceName: "core-keys", endpoint: "/v1/traces", webVitals: true, sessionBaggage: true, interactions: ["click"], documentLoad: false, routeChanges: false,
+    }));
+    assert.equal(ok, true);
+    const about = (key) => warnings.filter((w) => w.includes(`"${key}" does nothing in this build`)).length;
+    assert.deepEqual(["webVitals", "sessionBaggage", "interactions", "documentLoad", "routeChanges", "longAnimationFrames"].map(about), [1, 1, 1, 0, 0, 0],
+      `one warning for each key turned on, none for those turned off or left alone; got ${JSON.stringify(warnings)}`);
+    await page.context().close();
+  });
+
   test("canopy-web/core: manual and fetch spans nest and are exported with a log record, with no session, page load, route change or interaction spans (the main entry, run the same way, has them)", async () => {
     const core = await run("core");
     assert.deepEqual(core.seen, { ok: true, status: 200, wasm: ["/pkg/core/canopy_web_bg.wasm"], session: false });

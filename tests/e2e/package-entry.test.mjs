@@ -389,10 +389,30 @@ async function viteDeps(entry) {
 }
 
 test("Vite < 8 dev server: a pre-bundled copy in node_modules/.vite/deps finds the package's .wasm", async () => {
-  // The development .wasm is tried first and cannot link with the production glue.
-  assert.deepEqual(await viteDeps("pkg/index.js"), { ok: true, seen: ["deps", "dev", "package"] });
+  assert.deepEqual(await viteDeps("pkg/index.js"), { ok: true, seen: ["deps", "package"] });
 });
 
-test("Vite < 8 dev server: the core entry's pre-bundled copy skips the main .wasm (it cannot link with the core glue) and finds its own", async () => {
-  assert.deepEqual(await viteDeps("pkg/core/index.js"), { ok: true, seen: ["deps", "dev", "package", "core"] });
+test("Vite < 8 dev server: the core and development entries' pre-bundled copies find their own .wasm", async () => {
+  assert.deepEqual(await viteDeps("pkg/core/index.js"), { ok: true, seen: ["deps", "core"] });
+  assert.deepEqual(await viteDeps("pkg/dev/index.js"), { ok: true, seen: ["deps", "dev"] });
+});
+
+test("each production glue refuses the other build's .wasm at instantiation (the import module names the build)", async () => {
+  const page = await entryPage();
+  const r = await page.evaluate(async () => {
+    const out = {};
+    for (const [glue, wasm] of [["/pkg/canopy_web.js", "/pkg/core/canopy_web_bg.wasm"], ["/pkg/core/canopy_web.js", "/pkg/canopy_web_bg.wasm"]]) {
+      const m = await import(glue);
+      try {
+        await m.default({ module_or_path: wasm });
+        out[glue] = "linked";
+      } catch (e) {
+        // A missing import module is a TypeError, a missing or mistyped import a LinkError.
+        out[glue] = e instanceof WebAssembly.LinkError || e instanceof TypeError ? "refused" : String(e);
+      }
+    }
+    return out;
+  });
+  assert.deepEqual(r, { "/pkg/canopy_web.js": "refused", "/pkg/core/canopy_web.js": "refused" });
+  await page.context().close();
 });

@@ -60,11 +60,15 @@ test("the core entry (canopy-web/core) stays inside its budget and bundles none 
   const total = m.js + m.wasm;
   console.log(`size, core entry: .wasm ${m.wasm} B, JS ${m.js} B, total ${total} B gzip (budget ${budget.coreWasmGzipBytes} + ${budget.coreJsGzipBytes} = ${budget.coreTotalGzipBytes} B); ` +
     `Brotli (quality 11): total ${m.wasmBr + m.jsBr} B; the main entry: ${full.js + full.wasm} B gzip`);
-  // Google's web-vitals (its attribution build names these fields) and the interaction listener.
+  // Google's web-vitals (its attribution build names these fields).
   for (const marker of ["largestShiftTarget", "interactionTarget"]) {
     assert.ok(full.text.includes(marker), `the main entry's bundle has "${marker}" (so this check can fail)`);
     assert.ok(!m.text.includes(marker), `the core entry's bundle has no "${marker}"`);
   }
+  // The snippet with the interaction, route and long-frame listeners: the core glue does not import it.
+  const imports = (glue) => readFileSync(join(root, "pkg", glue), "utf8").includes("/js/auto.js");
+  assert.equal(imports("canopy_web.js"), true, "the main glue imports js/auto.js (so this check can fail)");
+  assert.equal(imports("core/canopy_web.js"), false, "the core glue does not import js/auto.js");
   const over = [];
   const check = (what, got, max) => {
     assert.equal(typeof max, "number", `size-budget.json has a number for ${what}`);
