@@ -37,21 +37,26 @@ async function measure(app = "canopy-app.js", wasmFile = "canopy_web_bg.wasm") {
   }
 }
 
+/** Fails, saying what grew, when `m` (a measurement) is over the budget's `<prefix>WasmGzipBytes`,
+ *  `<prefix>JsGzipBytes` or `<prefix>TotalGzipBytes` (prefix "" or "core"). */
+function assertWithin(m, prefix, what) {
+  const key = (k) => (prefix ? prefix + k : k[0].toLowerCase() + k.slice(1));
+  const over = [];
+  for (const [label, got, k] of [[".wasm gzip", m.wasm, "WasmGzipBytes"], ["bundled JS gzip", m.js, "JsGzipBytes"], ["total gzip", m.js + m.wasm, "TotalGzipBytes"]]) {
+    const max = budget[key(k)];
+    assert.equal(typeof max, "number", `size-budget.json has a number for ${key(k)}`);
+    if (got > max) over.push(`${label} ${got} B > budget ${max} B (+${got - max} B)`);
+  }
+  assert.deepEqual(over, [], `${what} grew past size-budget.json: ${over.join("; ")}. ` +
+    `Measure what grew (twiggy, make bench), and raise the budget only with a line in BENCHMARKS.md saying what it bought.`);
+}
+
 test("the package stays inside its size budget (gzip -9: .wasm, bundled JS, total)", async () => {
   const m = await measure();
   const total = m.js + m.wasm;
   console.log(`size: .wasm ${m.wasm} B, JS ${m.js} B, total ${total} B gzip (budget ${budget.wasmGzipBytes} + ${budget.jsGzipBytes} = ${budget.totalGzipBytes} B); ` +
     `Brotli (quality 11): .wasm ${m.wasmBr} B, JS ${m.jsBr} B, total ${m.wasmBr + m.jsBr} B`);
-  const over = [];
-  const check = (what, got, max) => {
-    assert.equal(typeof max, "number", `size-budget.json has a number for ${what}`);
-    if (got > max) over.push(`${what} ${got} B > budget ${max} B (+${got - max} B)`);
-  };
-  check(".wasm gzip", m.wasm, budget.wasmGzipBytes);
-  check("bundled JS gzip", m.js, budget.jsGzipBytes);
-  check("total gzip", total, budget.totalGzipBytes);
-  assert.deepEqual(over, [], `the package grew past size-budget.json: ${over.join("; ")}. ` +
-    `Measure what grew (twiggy, make bench), and raise the budget only with a line in BENCHMARKS.md saying what it bought.`);
+  assertWithin(m, "", "the package");
 });
 
 test("the core entry (canopy-web/core) stays inside its budget and bundles none of what it leaves out", async () => {
@@ -69,16 +74,7 @@ test("the core entry (canopy-web/core) stays inside its budget and bundles none 
   const imports = (glue) => readFileSync(join(root, "pkg", glue), "utf8").includes("/js/auto.js");
   assert.equal(imports("canopy_web.js"), true, "the main glue imports js/auto.js (so this check can fail)");
   assert.equal(imports("core/canopy_web.js"), false, "the core glue does not import js/auto.js");
-  const over = [];
-  const check = (what, got, max) => {
-    assert.equal(typeof max, "number", `size-budget.json has a number for ${what}`);
-    if (got > max) over.push(`${what} ${got} B > budget ${max} B (+${got - max} B)`);
-  };
-  check("core .wasm gzip", m.wasm, budget.coreWasmGzipBytes);
-  check("core bundled JS gzip", m.js, budget.coreJsGzipBytes);
-  check("core total gzip", total, budget.coreTotalGzipBytes);
-  assert.deepEqual(over, [], `the core entry grew past size-budget.json: ${over.join("; ")}. ` +
-    `Measure what grew (twiggy, make bench), and raise the budget only with a line in BENCHMARKS.md saying what it bought.`);
+  assertWithin(m, "core", "the core entry");
 });
 
 test("the development build exists and carries the panic hook", () => {
