@@ -61,8 +61,9 @@ export declare const log: Log;
 /** Writes a log record with OpenTelemetry's SeverityNumber (5 debug, 9 info, 13 warn, 17 error). */
 export declare function emitLog(severity: number, message: string, attributes?: Attributes, time?: TimeInput, span?: Span): void;
 
-/** Gives the API the wasm instance's exports (what the wasm-bindgen init function returns). */
-export declare function attach(exports: { memory: WebAssembly.Memory }): void;
+/** Gives the API the wasm instance's exports (what the wasm-bindgen init function returns; the
+ *  production build's export names are minified, so its memory is found by type). */
+export declare function attach(exports: object): void;
 /** Starts Canopy. Throws one Error listing every problem in `config`. */
 export declare function init(config: CanopyConfig): void;
 /** Starts a span (parent: `options.parent`, else the active span, else a new trace). */
