@@ -7,13 +7,15 @@
 //   - served on 127.0.0.1, the app must start Canopy in headless Chromium (and Firefox when
 //     installed), load the .wasm asset webpack emitted, and its span and the fetch's CLIENT span
 //     (with the traceparent the server saw) must reach a local OTLP sink.
+// The same app is built a second time importing the `canopy-web/core` entry, and checked the same
+// way (its own .wasm, the core one, is the asset).
 // Run: node --test tests/e2e/package-webpack.test.mjs   (after `make pkg`; needs the npm registry
 // or target/npm-cache)
 import { describe, test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { createServer } from "node:http";
-import { mkdtemp, readdir, readFile, realpath, rm, stat } from "node:fs/promises";
+import { cp, mkdtemp, readdir, readFile, realpath, rm, stat, writeFile } from "node:fs/promises";
 import { homedir, tmpdir } from "node:os";
 import { extname, join, normalize, sep } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -23,7 +25,12 @@ import { createWebpackApp } from "./webpack-app/create.mjs";
 const root = fileURLToPath(new URL("../..", import.meta.url));
 const WAIT_MS = 20000;
 
-let work, app, dist, buildOutput;
+let work;
+/** The two builds of the app: the main entry, and the same app importing canopy-web/core. */
+const variants = [
+  { name: "main entry", entry: "canopy-web", wasm: "canopy_web_bg.wasm" },
+  { name: "core entry", entry: "canopy-web/core", wasm: "core/canopy_web_bg.wasm" },
+];
 
 function run(cmd, args, opts = {}) {
   return new Promise((ok, fail) => {
@@ -48,21 +55,34 @@ before(async () => {
   work = await mkdtemp(join(tmpdir(), "canopy-webpack-"));
   const packed = await run("npm", ["pack", `${root}pkg`, "--pack-destination", work, "--ignore-scripts", "--loglevel=error"]);
   const tarball = join(work, packed.trim().split("\n").pop());
-  app = await createWebpackApp(join(work, "app"), tarball);
-  buildOutput = await run(process.execPath, [join(app, "node_modules/webpack/bin/webpack.js"), "--mode", "production", "--no-color"], { cwd: app });
-  dist = join(app, "dist");
+  const main = await createWebpackApp(join(work, "app"), tarball);
+  for (const v of variants) {
+    v.app = v.entry === "canopy-web" ? main : join(work, "app-core");
+    if (v.app !== main) {
+      // The same installed app, its one import pointed at the core entry.
+      await cp(main, v.app, { recursive: true, verbatimSymlinks: true });
+      await rm(join(v.app, "dist"), { recursive: true, force: true }); // the main build's output
+      const src = join(v.app, "src", "index.js");
+      const code = await readFile(src, "utf8");
+      assert.ok(code.includes('from "canopy-web";'));
+      await writeFile(src, code.replace('from "canopy-web";', `from "${v.entry}";`));
+    }
+    v.buildOutput = await run(process.execPath, [join(v.app, "node_modules/webpack/bin/webpack.js"), "--mode", "production", "--no-color"], { cwd: v.app });
+    v.dist = join(v.app, "dist");
+  }
 }, { timeout: 300000 });
 
 after(async () => {
   if (work && !process.env.CANOPY_KEEP_WEBPACK_APP) await rm(work, { recursive: true, force: true });
 });
 
-test("webpack 5 production build: the .wasm is an asset and no build-machine path is in the output", async () => {
+for (const v of variants) test(`webpack 5 production build, ${v.name}: the .wasm is an asset and no build-machine path is in the output`, async () => {
+  const { buildOutput, dist, app } = v;
   assert.match(buildOutput, /compiled successfully/, buildOutput);
   const files = await filesBelow(dist);
   const wasm = files.filter((f) => f.endsWith(".wasm"));
   assert.equal(wasm.length, 1, `webpack emitted the .wasm as an asset: ${files.join(", ")}`);
-  assert.equal((await stat(wasm[0])).size, (await stat(`${root}pkg/canopy_web_bg.wasm`)).size, "the package's .wasm, unchanged");
+  assert.equal((await stat(wasm[0])).size, (await stat(`${root}pkg/${v.wasm}`)).size, "the entry's own .wasm, unchanged");
   assert.ok(files.some((f) => f.endsWith(`${sep}main.js`)), `dist/main.js: ${files.join(", ")}`);
 
   const needles = new Set([work, await realpath(work), app, root.replace(/\/$/, ""), `${tmpdir()}/`, "file://", "/work/", "/root/", `${homedir()}/`]);
@@ -78,7 +98,7 @@ test("webpack 5 production build: the .wasm is an asset and no build-machine pat
 });
 
 /** Serves dist/ then public/ on 127.0.0.1; records the traceparent of each /api request. */
-function serveApp() {
+function serveApp({ app, dist }) {
   const types = { ".html": "text/html", ".js": "text/javascript", ".wasm": "application/wasm", ".json": "application/json" };
   const api = [];
   const server = createServer(async (req, res) => {
@@ -123,9 +143,10 @@ for (const browser of browsers()) describe(browser, () => {
     }
   }
 
-  test("the built app starts Canopy, loads the emitted .wasm, and its spans reach the sink", { timeout: 120000 }, async () => {
+  for (const v of variants) test(`the built app (${v.name}) starts Canopy, loads the emitted .wasm, and its spans reach the sink`, { timeout: 120000 }, async () => {
+    const { dist } = v;
     h.sink.reset();
-    const server = await serveApp();
+    const server = await serveApp(v);
     const context = await h.browser.newContext();
     try {
       const page = await context.newPage();
