@@ -144,32 +144,22 @@ function versionOf(pkgDir) {
 async function measureSize(nodePaths) {
   const dir = join(work, "size");
   mkdirSync(dir);
-  const out = {};
-  for (const sdk of SDKS) {
-    const js = await bundle(join(here, "apps", `${sdk}-app.js`), join(dir, `${sdk}-app.js`), nodePaths);
-    const r = { jsRaw: js.length, jsGzip: gz9(js), jsBr: br11(js), wasmRaw: 0, wasmGzip: 0, wasmBr: 0 };
-    if (sdk === "canopy") {
-      const wasm = readFileSync(join(nodePaths[0], "canopy-web", "canopy_web_bg.wasm"));
-      r.wasmRaw = wasm.length;
-      r.wasmGzip = gz9(wasm);
-      r.wasmBr = br11(wasm);
-    }
-    r.totalGzip = r.jsGzip + r.wasmGzip;
-    r.totalBr = r.jsBr + r.wasmBr;
-    out[sdk] = r;
-  }
-  // Canopy's core entry (canopy-web/core: no session, page load, interactions, route changes,
-  // long frames or Web Vitals), the nearest to what the OpenTelemetry app does.
-  {
-    const js = await bundle(join(here, "apps", "canopy-core-app.js"), join(dir, "canopy-core-app.js"), nodePaths);
-    const wasm = readFileSync(join(nodePaths[0], "canopy-web", "core", "canopy_web_bg.wasm"));
-    const r = { jsRaw: js.length, jsGzip: gz9(js), jsBr: br11(js), wasmRaw: wasm.length, wasmGzip: gz9(wasm), wasmBr: br11(wasm) };
-    out.canopyCore = { ...r, totalGzip: r.jsGzip + r.wasmGzip, totalBr: r.jsBr + r.wasmBr };
-  }
-  // Not a target, a comparison: OpenTelemetry with what Canopy records by default.
-  const js = await bundle(join(here, "apps", "otel-full-app.js"), join(dir, "otel-full-app.js"), nodePaths);
-  out.otelFull = { jsRaw: js.length, jsGzip: gz9(js), jsBr: br11(js), wasmRaw: 0, wasmGzip: 0, wasmBr: 0, totalGzip: gz9(js), totalBr: br11(js) };
-  return out;
+  /** `bench/apps/<app>.js` bundled, and `wasm` (a path in the installed package) when it has one. */
+  const measure = async (app, wasm) => {
+    const js = await bundle(join(here, "apps", `${app}.js`), join(dir, `${app}.js`), nodePaths);
+    const w = wasm ? readFileSync(join(nodePaths[0], "canopy-web", wasm)) : Buffer.alloc(0);
+    const r = { jsRaw: js.length, jsGzip: gz9(js), jsBr: br11(js), wasmRaw: w.length, wasmGzip: wasm ? gz9(w) : 0, wasmBr: wasm ? br11(w) : 0 };
+    return { ...r, totalGzip: r.jsGzip + r.wasmGzip, totalBr: r.jsBr + r.wasmBr };
+  };
+  return {
+    canopy: await measure("canopy-app", "canopy_web_bg.wasm"),
+    otel: await measure("otel-app"),
+    // Canopy's core entry (canopy-web/core: no session, page load, interactions, route changes,
+    // long frames or Web Vitals), the nearest to what the OpenTelemetry app does.
+    canopyCore: await measure("canopy-core-app", "core/canopy_web_bg.wasm"),
+    // Not a target, a comparison: OpenTelemetry with what Canopy records by default.
+    otelFull: await measure("otel-full-app"),
+  };
 }
 
 // ---- 2. pages ---------------------------------------------------------------------------------
