@@ -8,10 +8,16 @@ use core::cell::Cell;
 use js_sys::Reflect;
 use wasm_bindgen::prelude::*;
 
+#[wasm_bindgen(module = "/js/clock.js")]
+extern "C" {
+    /// `performance.now()`, through a module that looks `performance` up once (js/clock.js
+    /// says what that saves).
+    #[wasm_bindgen(js_name = now)]
+    fn perf_now() -> f64;
+}
+
 #[wasm_bindgen]
 extern "C" {
-    #[wasm_bindgen(js_namespace = performance, js_name = now)]
-    fn perf_now() -> f64;
     #[wasm_bindgen(thread_local_v2, js_namespace = performance, js_name = timeOrigin)]
     static TIME_ORIGIN: f64;
     #[wasm_bindgen(catch, js_namespace = crypto, js_name = getRandomValues)]
