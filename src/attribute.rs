@@ -112,17 +112,32 @@ pub(crate) fn upsert(attrs: &mut Vec<KeyValue>, mut kv: KeyValue, max_count: usi
     true
 }
 
-/// Builds a bounded attribute list from `items` (last value of a repeated key wins), returning
-/// the list and how many were dropped.
-pub(crate) fn bounded(items: Vec<KeyValue>, max_count: usize, max_len: Option<usize>) -> (Vec<KeyValue>, u32) {
-    let mut out = Vec::with_capacity(items.len().min(max_count));
+/// Builds a bounded attribute list from `items` (last value of a repeated key wins, in the slot
+/// of its first appearance), returning the list and how many were dropped. Works in place: the
+/// list keeps `items`' allocation.
+pub(crate) fn bounded(mut items: Vec<KeyValue>, max_count: usize, max_len: Option<usize>) -> (Vec<KeyValue>, u32) {
+    let mut kept = 0;
     let mut dropped = 0u32;
-    for kv in items {
-        if !upsert(&mut out, kv, max_count, max_len) {
+    // items[..kept] is the list so far; items[kept..i] are discarded entries, dropped at the end.
+    for i in 0..items.len() {
+        let (head, tail) = items.split_at_mut(i);
+        let kv = &mut tail[0];
+        if let Some(max) = max_len {
+            kv.value.truncate(max);
+        }
+        if let Some(slot) = head[..kept].iter_mut().find(|a| a.key == kv.key) {
+            core::mem::swap(&mut slot.value, &mut kv.value);
+        } else if kept < max_count {
+            if let Some(free) = head.get_mut(kept) {
+                core::mem::swap(free, kv);
+            }
+            kept += 1;
+        } else {
             dropped += 1;
         }
     }
-    (out, dropped)
+    items.truncate(kept);
+    (items, dropped)
 }
 
 #[cfg(test)]
@@ -159,5 +174,18 @@ mod tests {
             bounded(vec![KeyValue::new("a", "x"), KeyValue::new("b", "y"), KeyValue::new("c", "z")], 2, Some(0));
         assert_eq!((list.len(), dropped), (2, 1));
         assert_eq!(list[0].value, Value::String("".into()));
+    }
+
+    #[test]
+    fn bounded_keeps_first_slots_last_values_and_counts_drops() {
+        let kv = |k: &'static str, v: i64| KeyValue::new(k, v);
+        let (list, dropped) = bounded(vec![kv("a", 1), kv("b", 2), kv("a", 3), kv("c", 4), kv("b", 5), kv("d", 6)], 3, None);
+        let got: Vec<(&str, Value)> = list.iter().map(|k| (&*k.key, k.value.clone())).collect();
+        assert_eq!(got, [("a", Value::I64(3)), ("b", Value::I64(5)), ("c", Value::I64(4))], "first slot, last value");
+        assert_eq!(dropped, 1, "only d is over the limit: a repeated key updates even at the limit");
+        let (list, dropped) = bounded(vec![kv("a", 1), kv("b", 2), kv("c", 3)], 0, None);
+        assert_eq!((list.len(), dropped), (0, 3));
+        let (list, dropped) = bounded(Vec::new(), 4, Some(1));
+        assert_eq!((list.len(), dropped), (0, 0));
     }
 }

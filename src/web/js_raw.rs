@@ -194,7 +194,9 @@ pub fn start(
     };
     super::auto::settle();
     let t = super::tracer();
-    let mut b = t.span(text(name, name_id)).parent_choice(parent).attributes(take_kvs());
+    let mut b = t.span(text(name, name_id)).parent_choice(parent);
+    // The pending list becomes the span's (its allocation kept, not copied).
+    b.attributes = take_kvs();
     if let Some(k) = SpanKind::from_otel_js(kind) {
         b = b.kind(k);
     }
