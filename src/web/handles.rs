@@ -128,6 +128,18 @@ pub fn with<R>(handle: f64, f: impl FnOnce(&mut Span) -> R) -> Option<R> {
     Some(r)
 }
 
+/// Runs `f` on a live span where it sits, for `f` that never calls into JavaScript (setting an
+/// attribute): no move out and back, as [`with`] does. `None` for a stale handle.
+#[inline]
+pub fn with_in_place<R>(handle: f64, f: impl FnOnce(&mut Span) -> R) -> Option<R> {
+    let (i, g) = unpack(handle)?;
+    SLAB.with(|s| {
+        let mut s = s.borrow_mut();
+        let slot = s.slots.get_mut(i).filter(|slot| slot.generation == g)?;
+        slot.span.as_mut().map(f)
+    })
+}
+
 /// The handle of the live span with `span_id` (the current span, found from its context).
 pub fn find(span_id: crate::ids::SpanId) -> Option<f64> {
     SLAB.with(|s| {

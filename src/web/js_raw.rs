@@ -150,7 +150,8 @@ fn set(handle: f64, kv: KeyValue) {
     if handle == PENDING {
         KVS.with(|k| k.borrow_mut().push(kv));
     } else {
-        handles::with(handle, |s| s.set_attribute(kv));
+        // Setting an attribute calls no JavaScript, so the span stays where it is.
+        handles::with_in_place(handle, |s| s.set_attribute(kv));
     }
 }
 
