@@ -142,8 +142,15 @@ fn text(s: Option<String>, id: u32) -> Str {
     }
 }
 
+/// The pending attributes, in a list of their exact size (a queued span keeps it); the pending
+/// list keeps its buffer for the next span.
 fn take_kvs() -> Vec<KeyValue> {
-    KVS.with(|k| core::mem::take(&mut *k.borrow_mut()))
+    KVS.with(|k| {
+        let mut k = k.borrow_mut();
+        let mut out = Vec::with_capacity(k.len());
+        out.append(&mut k);
+        out
+    })
 }
 
 fn set(handle: f64, kv: KeyValue) {
@@ -196,7 +203,6 @@ pub fn start(
     super::auto::settle();
     let t = super::tracer();
     let mut b = t.span(text(name, name_id)).parent_choice(parent);
-    // The pending list becomes the span's (its allocation kept, not copied).
     b.attributes = take_kvs();
     if let Some(k) = SpanKind::from_otel_js(kind) {
         b = b.kind(k);
