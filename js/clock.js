@@ -8,3 +8,8 @@ const perf = globalThis.performance;
 export function now() {
   return perf.now();
 }
+
+/** `performance.timeOrigin`, of the same object (read once, when the clock is first used). */
+export function timeOrigin() {
+  return perf.timeOrigin;
+}

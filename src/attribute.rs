@@ -113,8 +113,8 @@ pub(crate) fn upsert(attrs: &mut Vec<KeyValue>, mut kv: KeyValue, max_count: usi
 }
 
 /// Builds a bounded attribute list from `items` (last value of a repeated key wins, in the slot
-/// of its first appearance), returning the list and how many were dropped. Works in place: the
-/// list keeps `items`' allocation.
+/// of its first appearance), returning the list and how many were dropped. Works in place, in
+/// `items`' allocation (shrunk to fit).
 pub(crate) fn bounded(mut items: Vec<KeyValue>, max_count: usize, max_len: Option<usize>) -> (Vec<KeyValue>, u32) {
     let mut kept = 0;
     let mut dropped = 0u32;
@@ -137,6 +137,8 @@ pub(crate) fn bounded(mut items: Vec<KeyValue>, max_count: usize, max_len: Optio
         }
     }
     items.truncate(kept);
+    // A queued span keeps this list: no spare room (a caller's buffer may have had some).
+    items.shrink_to_fit();
     (items, dropped)
 }
 

@@ -149,6 +149,10 @@ fn take_kvs() -> Vec<KeyValue> {
         let mut k = k.borrow_mut();
         let mut out = Vec::with_capacity(k.len());
         out.append(&mut k);
+        // One span with many attributes does not keep a large buffer for the page's life.
+        if k.capacity() > 32 {
+            k.shrink_to_fit();
+        }
         out
     })
 }

@@ -14,12 +14,13 @@ extern "C" {
     /// says what that saves).
     #[wasm_bindgen(js_name = now)]
     fn perf_now() -> f64;
+    /// `performance.timeOrigin`, from the same `performance` object as [`perf_now`].
+    #[wasm_bindgen(js_name = timeOrigin)]
+    fn time_origin() -> f64;
 }
 
 #[wasm_bindgen]
 extern "C" {
-    #[wasm_bindgen(thread_local_v2, js_namespace = performance, js_name = timeOrigin)]
-    static TIME_ORIGIN: f64;
     #[wasm_bindgen(catch, js_namespace = crypto, js_name = getRandomValues)]
     fn get_random_values(buf: &mut [u8]) -> Result<(), JsValue>;
 }
@@ -33,7 +34,7 @@ pub fn clock() -> PageClock {
     CLOCK.with(|c| match c.get() {
         Some(k) => k,
         None => {
-            let k = PageClock::new(TIME_ORIGIN.with(|o| *o));
+            let k = PageClock::new(time_origin());
             c.set(Some(k));
             k
         }
