@@ -181,7 +181,8 @@ mod tests {
     #[test]
     fn bounded_keeps_first_slots_last_values_and_counts_drops() {
         let kv = |k: &'static str, v: i64| KeyValue::new(k, v);
-        let (list, dropped) = bounded(vec![kv("a", 1), kv("b", 2), kv("a", 3), kv("c", 4), kv("b", 5), kv("d", 6)], 3, None);
+        let (list, dropped) =
+            bounded(vec![kv("a", 1), kv("b", 2), kv("a", 3), kv("c", 4), kv("b", 5), kv("d", 6)], 3, None);
         let got: Vec<(&str, Value)> = list.iter().map(|k| (&*k.key, k.value.clone())).collect();
         assert_eq!(got, [("a", Value::I64(3)), ("b", Value::I64(5)), ("c", Value::I64(4))], "first slot, last value");
         assert_eq!(dropped, 1, "only d is over the limit: a repeated key updates even at the limit");
