@@ -45,7 +45,16 @@ function toMillis(t) {
   return NaN;
 }
 
-const str = (s) => (typeof s === "string" ? s : String(s));
+/** A name as text; one that cannot be made text (a `toString` that throws) is empty: never
+ *  an exception from a tracing call. */
+function str(s) {
+  if (typeof s === "string") return s;
+  try {
+    return String(s);
+  } catch (_) {
+    return "";
+  }
+}
 
 /** Handle for "the attributes of the next span, event or link" (defined in src/web/js_raw.rs). */
 const PENDING = B.Pending;
@@ -72,13 +81,35 @@ function setAttr(h, key, value) {
     case "string": raw.__attrStr(h, k, id, value); break;
     case "number": raw.__attrNum(h, k, id, value); break;
     case "boolean": raw.__attrBool(h, k, id, value); break;
-    default: if (value !== null && value !== undefined) raw.__attr(h, key, value);
+    default:
+      if (value !== null && value !== undefined) {
+        // Rust reads an array through JavaScript: a proxy whose traps throw is skipped.
+        try {
+          raw.__attr(h, key, value);
+        } catch (_) {}
+      }
   }
 }
 
+/** Hands over an object's attributes. Never throws: a getter or proxy trap that throws skips
+ *  its attribute, so none are left pending for another span (see PENDING). */
 function setAttrs(h, attributes) {
   if (attributes === null || typeof attributes !== "object") return;
-  for (const key of Object.keys(attributes)) setAttr(h, key, attributes[key]);
+  let keys;
+  try {
+    keys = Object.keys(attributes);
+  } catch (_) {
+    return;
+  }
+  for (const key of keys) {
+    let value;
+    try {
+      value = attributes[key];
+    } catch (_) {
+      continue;
+    }
+    setAttr(h, key, value);
+  }
 }
 
 /** Writes a SpanContext-like object's (or another SDK's span's) ids to the scratch buffer via
@@ -229,8 +260,9 @@ function start(name, options, parent) {
     }
     if (options.kind !== undefined) kind = kindCode(options.kind);
     startMs = toMillis(options.startTime);
-    setAttrs(PENDING, options.attributes);
     links = options.links;
+    // Last: nothing after it may throw before `__start` takes the attributes.
+    setAttrs(PENDING, options.attributes);
   }
   if (parent !== undefined && mode === B.ParentCurrent) {
     parent._load();

@@ -40,7 +40,9 @@ fn array(a: &Array) -> Option<Value> {
     }
     let first = a.get(0);
     if first.is_string() {
-        let mut out = Vec::with_capacity(len as usize);
+        // Grown as read, not sized from `length`: a sparse array's length (up to 2^32 - 1) would
+        // overflow the allocation, which traps; its first hole ends the read instead.
+        let mut out = Vec::new();
         for v in a.iter() {
             out.push(Str::Owned(v.as_string()?));
         }

@@ -291,6 +291,46 @@ for (const browser of browsers()) describe(browser, () => {
     await page.context().close();
   });
 
+  test("hostile input never throws from a tracing call nor leaks into another span", async () => {
+    const page = await h.page();
+    const r = await page.evaluate(async () => {
+      const c = window.canopy;
+      c.init({ serviceName: "hostile" });
+      const thrown = [];
+      const attempt = (label, f) => { try { f(); } catch (e) { thrown.push(`${label}: ${e}`); } };
+      // A sparse array's length is 2^30 + 1: sizing a list from it overflowed the allocation
+      // (a wasm trap surfaced as "RuntimeError: unreachable").
+      const sparse = ["first"];
+      sparse[2 ** 30] = "last";
+      attempt("sparse array", () => c.startSpan("sparse").setAttribute("arr", sparse).setAttribute("ok", 1).end());
+      attempt("array proxy", () => c.startSpan("proxy").setAttribute("arr", new Proxy(["a"], { get() { throw new Error("trap"); } })).setAttribute("ok", 2).end());
+      // A getter that throws after another attribute was handed over: nothing may stay pending
+      // for the next span.
+      const getter = { "first.attr": 1, get second() { throw new Error("getter"); }, third: 3 };
+      attempt("throwing getter", () => c.startSpan("getter", { attributes: getter }).end());
+      attempt("throwing keys", () => c.startSpan("keys", { attributes: new Proxy({}, { ownKeys() { throw new Error("keys"); } }) }).end());
+      attempt("unprintable name", () => c.startSpan(Object.create(null)).end());
+      attempt("throwing toString", () => c.startSpan({ toString() { throw new Error("toString"); } }).end());
+      attempt("event", () => c.startSpan("event").addEvent({ toString() { throw new Error("x"); } }, getter).end());
+      c.startSpan("clean").end();
+      await c.forceFlush();
+      return { thrown };
+    });
+    assert.deepEqual(r.thrown, [], "no tracing call threw");
+    const spans = receivedSpans(h.sink);
+    const keys = (name) => byName(spans, name).attributes?.map((a) => a.key).filter((k) => k !== "session.id") ?? [];
+    assert.deepEqual(keys("sparse"), ["ok"], "the sparse array is skipped (its first hole is not a string), the span kept");
+    assert.deepEqual(keys("proxy"), ["ok"], "the proxy is skipped, the span kept");
+    assert.deepEqual(keys("getter"), ["first.attr", "third"], "the throwing getter's attribute is skipped");
+    assert.deepEqual(keys("keys"), []);
+    assert.deepEqual(keys("clean"), [], "nothing was left pending for the next span");
+    assert.equal(spans.filter((x) => x.name === "").length, 2, "unprintable names become empty names");
+    const ev = byName(spans, "event").events;
+    assert.equal(ev.length, 1);
+    assert.deepEqual(ev[0].attributes.map((a) => a.key), ["first.attr", "third"]);
+    await page.context().close();
+  });
+
   test("timestamps are epoch nanoseconds, sub-millisecond and monotonic", async () => {
     const page = await h.page();
     const { now, subMsClock } = await page.evaluate(async () => {
