@@ -203,7 +203,7 @@ test("without init nothing throws and nothing is recorded; init later works", as
     const a = c.getActiveSpan();
     await c.forceFlush();
     await c.shutdown();
-    const ok = await c.init({ serviceName: "later", endpoint, documentLoad: false }); // counts its own spans
+    const ok = await c.init({ serviceName: "later", endpoint, documentLoad: false, longAnimationFrames: false }); // counts its own spans (a long frame under load would be one)
     c.startSpan("recorded").end();
     await c.forceFlush();
     return { v, a: a === undefined, ok, nativeBefore: true };
@@ -227,7 +227,7 @@ test("a bad config: init resolves false and logs why; the API stays a no-op; a g
     const okBad = await bad;
     c.startSpan("noop").end();
     const unpatched = window.fetch === native;
-    const ok = await c.init({ serviceName: "good", endpoint, documentLoad: false }); // counts its own spans
+    const ok = await c.init({ serviceName: "good", endpoint, documentLoad: false, longAnimationFrames: false }); // counts its own spans (a long frame under load would be one)
     c.startSpan("good").end();
     await c.forceFlush();
     return { okBad, unpatched, ok, patched: window.fetch !== native };
@@ -295,7 +295,7 @@ test("init twice keeps the first configuration and one pipeline", async () => {
   const page = await entryPage();
   await page.evaluate(async (endpoint) => {
     const c = window.canopy;
-    const a = c.init({ serviceName: "first", endpoint, batch: { scheduledDelayMillis: 60000 }, documentLoad: false }); // counts its own spans
+    const a = c.init({ serviceName: "first", endpoint, batch: { scheduledDelayMillis: 60000 }, documentLoad: false, longAnimationFrames: false }); // counts its own spans (a long frame under load would be one)
     const b = c.init({ serviceName: "second", endpoint });
     c.startSpan("s1").end();
     await Promise.all([a, b]);
