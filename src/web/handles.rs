@@ -100,12 +100,14 @@ pub fn insert(span: Span) -> f64 {
     h
 }
 
-fn take_in(s: &mut Slab, handle: f64) -> Option<Span> {
+/// The slot `handle` names, if it is still that handle's (not reused by a newer span).
+fn slot_of(s: &mut Slab, handle: f64) -> Option<(usize, &mut Slot)> {
     let (i, g) = unpack(handle)?;
-    let slot = s.slots.get_mut(i)?;
-    if slot.generation != g {
-        return None;
-    }
+    s.slots.get_mut(i).filter(|slot| slot.generation == g).map(|slot| (i, slot))
+}
+
+fn take_in(s: &mut Slab, handle: f64) -> Option<Span> {
+    let (i, slot) = slot_of(s, handle)?;
     let span = slot.span.take()?;
     s.free.push(i as u32);
     s.live -= 1;
@@ -132,12 +134,7 @@ pub fn with<R>(handle: f64, f: impl FnOnce(&mut Span) -> R) -> Option<R> {
 /// attribute): no move out and back, as [`with`] does. `None` for a stale handle.
 #[inline]
 pub fn with_in_place<R>(handle: f64, f: impl FnOnce(&mut Span) -> R) -> Option<R> {
-    let (i, g) = unpack(handle)?;
-    SLAB.with(|s| {
-        let mut s = s.borrow_mut();
-        let slot = s.slots.get_mut(i).filter(|slot| slot.generation == g)?;
-        slot.span.as_mut().map(f)
-    })
+    SLAB.with(|s| slot_of(&mut s.borrow_mut(), handle)?.1.span.as_mut().map(f))
 }
 
 /// The handle of the live span with `span_id` (the current span, found from its context).
@@ -154,13 +151,10 @@ pub fn find(span_id: crate::ids::SpanId) -> Option<f64> {
 /// The slab half of [`with`], kept out of line so each export does not carry a copy of it.
 #[inline(never)]
 fn take_live(handle: f64) -> Option<(usize, u32, Span)> {
-    let (i, g) = unpack(handle)?;
     SLAB.with(|s| {
         let mut s = s.borrow_mut();
-        let slot = s.slots.get_mut(i)?;
-        if slot.generation != g {
-            return None;
-        }
+        let (i, slot) = slot_of(&mut s, handle)?;
+        let g = slot.generation;
         slot.span.take().map(|span| (i, g, span))
     })
 }
