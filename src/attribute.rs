@@ -95,26 +95,47 @@ impl KeyValue {
     }
 }
 
+/// Where an attribute goes in a list under the count limit: the rule [`upsert`] and [`bounded`]
+/// share (OpenTelemetry's: a repeated key updates its slot, even at the limit; a new key past the
+/// limit is dropped).
+enum Place {
+    /// The key is held at this index: the new value replaces it.
+    Replace(usize),
+    /// A new key, under the limit.
+    Append,
+    /// A new key past the limit.
+    Drop,
+}
+
+fn place(list: &[KeyValue], key: &Str, max_count: usize) -> Place {
+    match list.iter().position(|a| a.key == *key) {
+        Some(i) => Place::Replace(i),
+        None if list.len() < max_count => Place::Append,
+        None => Place::Drop,
+    }
+}
+
 /// Sets `kv` in `attrs`: replaces the value of an existing key, else appends when fewer than
 /// `max_count` are held. Returns `false` when the attribute was dropped for the count limit.
 pub(crate) fn upsert(attrs: &mut Vec<KeyValue>, mut kv: KeyValue, max_count: usize, max_len: Option<usize>) -> bool {
     if let Some(max) = max_len {
         kv.value.truncate(max);
     }
-    if let Some(slot) = attrs.iter_mut().find(|a| a.key == kv.key) {
-        slot.value = kv.value;
-        return true;
+    match place(attrs, &kv.key, max_count) {
+        Place::Replace(i) => attrs[i].value = kv.value,
+        Place::Append => attrs.push(kv),
+        Place::Drop => return false,
     }
-    if attrs.len() >= max_count {
-        return false;
-    }
-    attrs.push(kv);
     true
 }
 
-/// Builds a bounded attribute list from `items` (last value of a repeated key wins, in the slot
-/// of its first appearance), returning the list and how many were dropped. Works in place, in
-/// `items`' allocation (shrunk to fit).
+/// Builds a bounded attribute list from `items` by [`upsert`]'s rule (last value of a repeated
+/// key wins, in the slot of its first appearance), returning the list and how many were
+/// dropped. Works in place, in `items`' allocation.
+///
+/// The list is shrunk to fit, but for one spare slot: a queued span keeps this list, and the
+/// page's pipeline adds `session.id` to it when the span ends (`web/session.rs`; the JS API's
+/// pending attributes come with that slot, so the push does not reallocate).
 pub(crate) fn bounded(mut items: Vec<KeyValue>, max_count: usize, max_len: Option<usize>) -> (Vec<KeyValue>, u32) {
     let mut kept = 0;
     let mut dropped = 0u32;
@@ -125,20 +146,22 @@ pub(crate) fn bounded(mut items: Vec<KeyValue>, max_count: usize, max_len: Optio
         if let Some(max) = max_len {
             kv.value.truncate(max);
         }
-        if let Some(slot) = head[..kept].iter_mut().find(|a| a.key == kv.key) {
-            core::mem::swap(&mut slot.value, &mut kv.value);
-        } else if kept < max_count {
-            if let Some(free) = head.get_mut(kept) {
-                core::mem::swap(free, kv);
+        match place(&head[..kept], &kv.key, max_count) {
+            Place::Replace(j) => core::mem::swap(&mut head[j].value, &mut kv.value),
+            Place::Append => {
+                // kept <= i, and kept == i leaves the entry where it is.
+                if let Some(free) = head.get_mut(kept) {
+                    core::mem::swap(free, kv);
+                }
+                kept += 1;
             }
-            kept += 1;
-        } else {
-            dropped += 1;
+            Place::Drop => dropped += 1,
         }
     }
     items.truncate(kept);
-    // A queued span keeps this list: no spare room (a caller's buffer may have had some).
-    items.shrink_to_fit();
+    if items.capacity() > kept + 1 {
+        items.shrink_to_fit();
+    }
     (items, dropped)
 }
 
@@ -179,6 +202,45 @@ mod tests {
     }
 
     #[test]
+    fn bounded_is_upsert_applied_in_order() {
+        // bounded() works in place for speed; it must give exactly what upserting each item in
+        // turn gives (the list and the number dropped), whatever the keys, limits and values.
+        let keys = ["a", "b", "c", "d", "e"];
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        for _ in 0..20_000 {
+            let len = next(9) as usize;
+            let items: Vec<KeyValue> = (0..len)
+                .map(|i| {
+                    let key = keys[next(keys.len() as u64) as usize];
+                    let value = if next(2) == 0 { Value::I64(i as i64) } else { Value::String("xyz".repeat(i).into()) };
+                    KeyValue::new(key, value)
+                })
+                .collect();
+            let max_count = next(6) as usize;
+            let max_len = if next(2) == 0 { None } else { Some(next(7) as usize) };
+            let mut want = Vec::new();
+            let mut want_dropped = 0;
+            for kv in items.clone() {
+                if !upsert(&mut want, kv, max_count, max_len) {
+                    want_dropped += 1;
+                }
+            }
+            let (got, dropped) = bounded(items.clone(), max_count, max_len);
+            assert_eq!(
+                (&got, dropped),
+                (&want, want_dropped),
+                "items {items:?}, limit {max_count}, length {max_len:?}"
+            );
+        }
+    }
+
+    #[test]
     fn bounded_keeps_first_slots_last_values_and_counts_drops() {
         let kv = |k: &'static str, v: i64| KeyValue::new(k, v);
         let (list, dropped) =
@@ -190,5 +252,9 @@ mod tests {
         assert_eq!((list.len(), dropped), (0, 3));
         let (list, dropped) = bounded(Vec::new(), 4, Some(1));
         assert_eq!((list.len(), dropped), (0, 0));
+        let mut roomy = Vec::with_capacity(64);
+        roomy.extend([kv("a", 1), kv("b", 2), kv("a", 3)]);
+        let (list, _) = bounded(roomy, 8, None);
+        assert!(list.len() == 2 && list.capacity() <= 3, "shrunk to its size and one spare slot (session.id)");
     }
 }

@@ -142,12 +142,16 @@ fn text(s: Option<String>, id: u32) -> Str {
     }
 }
 
-/// The pending attributes, in a list of their exact size (a queued span keeps it); the pending
-/// list keeps its buffer for the next span.
+/// Room for `session.id`, which the pipeline adds to every span when it ends (see
+/// `attribute::bounded`); the core build has no session.
+const SESSION_SLOT: usize = cfg!(feature = "auto") as usize;
+
+/// The pending attributes, in a list of their size (a queued span keeps it) plus the session's
+/// slot; the pending list keeps its buffer for the next span.
 fn take_kvs() -> Vec<KeyValue> {
     KVS.with(|k| {
         let mut k = k.borrow_mut();
-        let mut out = Vec::with_capacity(k.len());
+        let mut out = Vec::with_capacity(if k.is_empty() { 0 } else { k.len() + SESSION_SLOT });
         out.append(&mut k);
         // One span with many attributes does not keep a large buffer for the page's life.
         if k.capacity() > 32 {
