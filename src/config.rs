@@ -365,11 +365,11 @@ pub fn is_valid_endpoint(s: &str) -> bool {
     } else {
         return s.starts_with('/') && !s.starts_with("//");
     };
-    let host_end = rest.find(['/', '?', '#', '\\']).unwrap_or(rest.len());
+    let host_end = crate::ascii::find(rest, b"/?#\\").unwrap_or(rest.len());
     let authority = &rest[..host_end];
-    let host_port = authority.rsplit('@').next().unwrap_or("");
+    let host_port = crate::ascii::rsplit_once(authority, b'@').map_or(authority, |(_, h)| h);
     let (host, port) = if let Some(v6) = host_port.strip_prefix('[') {
-        match v6.split_once(']') {
+        match crate::ascii::split_once(v6, b']') {
             Some((addr, after))
                 if !addr.is_empty() && addr.bytes().all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.') =>
             {
@@ -378,24 +378,24 @@ pub fn is_valid_endpoint(s: &str) -> bool {
             _ => return false,
         }
     } else {
-        match host_port.split_once(':') {
+        match crate::ascii::split_once(host_port, b':') {
             Some((h, p)) => (h, Some(p)),
             None => (host_port, None),
         }
     };
     let forbidden = b" #%/:<>?@[\\]^|";
-    if host.is_empty() || (!host_port.starts_with('[') && host.bytes().any(|b| forbidden.contains(&b))) {
+    if host.is_empty() || (!host_port.starts_with('[') && host.bytes().any(|b| crate::ascii::is_in(forbidden, b))) {
         return false;
     }
     match port {
         None | Some("") => true,
-        Some(p) => p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()) && p.parse::<u32>().is_ok_and(|n| n <= 65535),
+        Some(p) => p.len() <= 5 && crate::ascii::parse_u64(p).is_some_and(|n| n <= 65535),
     }
 }
 
 /// An HTTP token (RFC 9110): the characters allowed in a header name.
 fn is_token(s: &str) -> bool {
-    !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || crate::ascii::is_in(b"!#$%&'*+-.^_`|~", b))
 }
 
 #[cfg(test)]

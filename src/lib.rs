@@ -40,6 +40,7 @@ extern crate alloc;
 #[cfg(any(not(target_arch = "wasm32"), feature = "std", test))]
 extern crate std;
 
+mod ascii;
 #[macro_use]
 mod local;
 mod float;

@@ -74,10 +74,10 @@ impl Session {
 
     /// Reads what [`Session::encode`] wrote.
     pub fn parse(s: &str) -> Option<Session> {
-        let mut parts = s.split('.');
+        let mut parts = crate::ascii::split(s, b'.');
         let id = parts.next()?;
-        let started_ms = parts.next()?.parse().ok()?;
-        let last_ms = parts.next()?.parse().ok()?;
+        let started_ms = crate::ascii::parse_u64(parts.next()?)?;
+        let last_ms = crate::ascii::parse_u64(parts.next()?)?;
         let valid = id.len() == 32 && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
         (valid && parts.next().is_none()).then(|| Session { id: id.into(), started_ms, last_ms })
     }

@@ -476,7 +476,7 @@ impl Exporter {
             }
         }
         let mut fresh: Vec<String> = Vec::new();
-        for d in self.docs.drain(..) {
+        for d in core::mem::take(&mut self.docs) {
             if d.failed { plan.store.push(d.body) } else { fresh.push(d.body) }
         }
         self.attempt = 0;

@@ -57,9 +57,10 @@ pub fn backoff_ms(attempt: u32, r: f64, retry_after_ms: Option<f64>) -> f64 {
 /// `Wed, 21 Oct 2015 07:28:00 GMT`) relative to `now_ms` (epoch milliseconds). Past dates give
 /// 0; anything else is `None`.
 pub fn parse_retry_after(value: &str, now_ms: f64) -> Option<f64> {
-    let v = value.trim();
+    let v = crate::ascii::trim(value, b" \t");
     if !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) {
-        let secs: u64 = v.parse().ok()?;
+        // All digits: too many of them is no delay we can use.
+        let secs = crate::ascii::parse_u64(v)?;
         return Some(secs as f64 * 1000.0);
     }
     let t = parse_imf_fixdate(v)?;
@@ -72,10 +73,7 @@ fn parse_imf_fixdate(s: &str) -> Option<f64> {
     if b.len() != 29 || &b[3..5] != b", " || &b[25..] != b" GMT" {
         return None;
     }
-    let num = |r: core::ops::Range<usize>| -> Option<u32> {
-        let t = s.get(r)?;
-        if t.bytes().all(|c| c.is_ascii_digit()) { t.parse().ok() } else { None }
-    };
+    let num = |r: core::ops::Range<usize>| -> Option<u32> { u32::try_from(crate::ascii::parse_u64(s.get(r)?)?).ok() };
     let day = num(5..7)?;
     const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
     let month = MONTHS.iter().position(|m| s.get(8..11) == Some(*m))? as u32 + 1;

@@ -6,6 +6,7 @@
 #[allow(unused_imports)]
 use crate::prelude::*;
 
+use crate::ascii;
 use crate::attribute::{KeyValue, Str};
 use alloc::borrow::Cow;
 
@@ -37,18 +38,14 @@ pub fn parse_url(url: &str) -> Option<UrlParts<'_>> {
         "https" => 443,
         _ => return None,
     };
-    let auth_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let auth_end = ascii::find(rest, b"/?#").unwrap_or(rest.len());
     let authority = &rest[..auth_end];
-    let hostport = match authority.rfind('@') {
-        Some(i) => &authority[i + 1..],
-        None => authority,
-    };
+    let hostport = ascii::rsplit_once(authority, b'@').map_or(authority, |(_, h)| h);
     let (host, port) = if let Some(v6) = hostport.strip_prefix('[') {
-        let close = v6.find(']')?;
-        let port = v6[close + 1..].strip_prefix(':');
-        (&v6[..close], port)
+        let (host, after) = ascii::split_once(v6, b']')?;
+        (host, after.strip_prefix(':'))
     } else {
-        match hostport.rsplit_once(':') {
+        match ascii::rsplit_once(hostport, b':') {
             Some((h, p)) => (h, Some(p)),
             None => (hostport, None),
         }
@@ -58,7 +55,7 @@ pub fn parse_url(url: &str) -> Option<UrlParts<'_>> {
     }
     let port = match port {
         Some("") | None => default_port,
-        Some(p) => p.parse().ok()?,
+        Some(p) => u16::try_from(ascii::parse_u64(p)?).ok()?,
     };
     Some(UrlParts { scheme, host, port })
 }
@@ -68,9 +65,9 @@ pub fn parse_url(url: &str) -> Option<UrlParts<'_>> {
 pub fn origin_of(url: &str) -> Option<Cow<'_, str>> {
     parse_url(url)?;
     let (scheme, rest) = split_scheme(url)?;
-    let auth_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let auth_end = ascii::find(rest, b"/?#").unwrap_or(rest.len());
     let authority = &rest[..auth_end];
-    let Some((_, hostport)) = authority.rsplit_once('@') else {
+    let Some((_, hostport)) = ascii::rsplit_once(authority, b'@') else {
         return Some(Cow::Borrowed(&url[..scheme.len() + 3 + auth_end]));
     };
     let mut s = String::with_capacity(scheme.len() + 3 + hostport.len());
@@ -83,17 +80,21 @@ pub fn origin_of(url: &str) -> Option<Cow<'_, str>> {
 /// Query parameters whose values are secrets by the conventions' own list.
 const SENSITIVE_QUERY_KEYS: &[&str] = &["AWSAccessKeyId", "Signature", "sig", "X-Goog-Signature"];
 
+/// The key of a `key=value` query parameter.
+fn query_key(kv: &str) -> &str {
+    ascii::split_once(kv, b'=').map_or(kv, |(k, _)| k)
+}
+
 /// `url.full` as the conventions want it: credentials replaced by `REDACTED:REDACTED` and the
 /// values of signature-like query parameters by `REDACTED`; the fragment dropped.
 pub fn redact_url(url: &str) -> Cow<'_, str> {
-    let url = url.split_once('#').map_or(url, |(u, _)| u);
+    let url = ascii::split_once(url, b'#').map_or(url, |(u, _)| u);
     let Some((scheme, rest)) = split_scheme(url) else { return Cow::Borrowed(url) };
-    let auth_end = rest.find(['/', '?']).unwrap_or(rest.len());
-    let has_credentials = rest[..auth_end].contains('@');
-    let query_start = rest.find('?');
-    let has_sensitive = query_start.is_some_and(|q| {
-        rest[q + 1..].split('&').any(|kv| SENSITIVE_QUERY_KEYS.contains(&kv.split_once('=').map_or(kv, |(k, _)| k)))
-    });
+    let auth_end = ascii::find(rest, b"/?").unwrap_or(rest.len());
+    let has_credentials = ascii::find(&rest[..auth_end], b"@").is_some();
+    let query_start = ascii::find(rest, b"?");
+    let has_sensitive = query_start
+        .is_some_and(|q| ascii::split(&rest[q + 1..], b'&').any(|kv| SENSITIVE_QUERY_KEYS.contains(&query_key(kv))));
     if !has_credentials && !has_sensitive {
         return Cow::Borrowed(url);
     }
@@ -101,7 +102,7 @@ pub fn redact_url(url: &str) -> Cow<'_, str> {
     out.push_str(scheme);
     out.push_str("://");
     let authority = &rest[..auth_end];
-    match authority.rsplit_once('@') {
+    match ascii::rsplit_once(authority, b'@') {
         Some((_, host)) => {
             out.push_str("REDACTED:REDACTED@");
             out.push_str(host);
@@ -109,15 +110,15 @@ pub fn redact_url(url: &str) -> Cow<'_, str> {
         None => out.push_str(authority),
     }
     let after = &rest[auth_end..];
-    match after.split_once('?') {
+    match ascii::split_once(after, b'?') {
         Some((path, query)) if has_sensitive => {
             out.push_str(path);
             out.push('?');
-            for (i, kv) in query.split('&').enumerate() {
+            for (i, kv) in ascii::split(query, b'&').enumerate() {
                 if i > 0 {
                     out.push('&');
                 }
-                match kv.split_once('=') {
+                match ascii::split_once(kv, b'=') {
                     Some((k, _)) if SENSITIVE_QUERY_KEYS.contains(&k) => {
                         out.push_str(k);
                         out.push_str("=REDACTED");
@@ -174,7 +175,7 @@ pub fn prefix_matches(url: &str, pattern: &str) -> bool {
     }
     match url.strip_prefix(pattern) {
         Some("") => true,
-        Some(rest) => pattern.ends_with('/') || rest.starts_with(['/', '?', '#']),
+        Some(rest) => pattern.ends_with('/') || matches!(rest.as_bytes()[0], b'/' | b'?' | b'#'),
         None => false,
     }
 }

@@ -141,7 +141,7 @@ impl<S> Pending<S> {
 }
 
 fn strip_fragment(s: &str) -> &str {
-    s.split_once('#').map_or(s, |(u, _)| u)
+    crate::ascii::split_once(s, b'#').map_or(s, |(u, _)| u)
 }
 
 /// The requests in flight, by id (generic over the span type so it is tested natively).

@@ -102,7 +102,7 @@ fn decode_hex<const N: usize>(b: &[u8]) -> Option<[u8; N]> {
 /// assert_eq!(parse_traceparent(zero), Err(TraceParentError::InvalidTraceId));
 /// ```
 pub fn parse_traceparent(header: &str) -> Result<SpanContext, TraceParentError> {
-    let b = header.trim_matches([' ', '\t']).as_bytes();
+    let b = crate::ascii::trim(header, b" \t").as_bytes();
 
     // version "-"
     if b.len() < DASH_VERSION {

@@ -119,12 +119,12 @@ fn valid_value(value: &str) -> bool {
 
 /// Parses one header line, appending its members to `members`.
 fn parse_into(members: &mut Vec<Member>, header: &str) -> Result<(), TraceStateError> {
-    for raw in header.split(',') {
-        let member = raw.trim_matches([' ', '\t']);
+    for raw in crate::ascii::split(header, b',') {
+        let member = crate::ascii::trim(raw, b" \t");
         if member.is_empty() {
             continue;
         }
-        let (key, value) = member.split_once('=').ok_or(TraceStateError::MissingEquals)?;
+        let (key, value) = crate::ascii::split_once(member, b'=').ok_or(TraceStateError::MissingEquals)?;
         if !valid_key(key) {
             return Err(TraceStateError::InvalidKey);
         }

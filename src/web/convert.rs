@@ -33,6 +33,17 @@ fn number(n: f64) -> Value {
     if crate::float::is_safe_integer(n) { Value::I64(n as i64) } else { Value::F64(n) }
 }
 
+/// Every item of `a` read by `read`; `None` at the first it refuses (another type, or a hole).
+/// Grown as read, not sized from `length`: a sparse array's length (up to 2^32 - 1) would
+/// overflow the allocation, which traps.
+fn all<T>(a: &Array, read: impl Fn(JsValue) -> Option<T>) -> Option<Vec<T>> {
+    let mut out = Vec::new();
+    for v in a.iter() {
+        out.push(read(v)?);
+    }
+    Some(out)
+}
+
 fn array(a: &Array) -> Option<Value> {
     let len = a.length();
     if len == 0 {
@@ -40,17 +51,11 @@ fn array(a: &Array) -> Option<Value> {
     }
     let first = a.get(0);
     if first.is_string() {
-        // Grown as read, not sized from `length`: a sparse array's length (up to 2^32 - 1) would
-        // overflow the allocation, which traps; its first hole ends the read instead.
-        let mut out = Vec::new();
-        for v in a.iter() {
-            out.push(Str::Owned(v.as_string()?));
-        }
-        Some(Value::StringArray(out))
+        all(a, |v| v.as_string().map(Str::Owned)).map(Value::StringArray)
     } else if first.as_bool().is_some() {
-        a.iter().map(|v| v.as_bool()).collect::<Option<Vec<_>>>().map(Value::BoolArray)
+        all(a, |v| v.as_bool()).map(Value::BoolArray)
     } else if first.as_f64().is_some() {
-        let nums = a.iter().map(|v| v.as_f64()).collect::<Option<Vec<_>>>()?;
+        let nums = all(a, |v| v.as_f64())?;
         if nums.iter().all(|n| crate::float::is_safe_integer(*n)) {
             Some(Value::I64Array(nums.into_iter().map(|n| n as i64).collect()))
         } else {

@@ -63,11 +63,23 @@ impl Matcher {
             UrlPattern::Prefix(s) => Some(Matcher::Prefix(s.clone())),
             UrlPattern::Regex { source, flags } => {
                 // `g`/`y` make `test` stateful (lastIndex); drop them.
-                let flags: String = flags.chars().filter(|c| *c != 'g' && *c != 'y').collect();
+                let mut kept = String::with_capacity(flags.len());
+                for b in flags.bytes().filter(|b| b.is_ascii_alphabetic() && *b != b'g' && *b != b'y') {
+                    kept.push(b as char);
+                }
+                let flags = kept;
                 // The source and flags come from a RegExp the page built, so this cannot throw.
                 Some(Matcher::Regex(js_sys::RegExp::new(source, &flags)))
             }
         }
+    }
+
+    fn compile_all(patterns: &[UrlPattern]) -> Vec<Matcher> {
+        let mut out = Vec::with_capacity(patterns.len());
+        for p in patterns {
+            out.extend(Matcher::compile(p));
+        }
+        out
     }
 
     fn matches(&self, url: &str) -> bool {
@@ -141,8 +153,8 @@ pub fn install(config: &Config) {
     let mut inst = Inst {
         page_origin,
         export_url,
-        propagate: config.propagate_trace_header_cors_urls.iter().filter_map(Matcher::compile).collect(),
-        ignore: config.ignore_urls.iter().filter_map(Matcher::compile).collect(),
+        propagate: Matcher::compile_all(&config.propagate_trace_header_cors_urls),
+        ignore: Matcher::compile_all(&config.ignore_urls),
         requests: Requests::default(),
         fetch_state: None,
         xhr_state: None,

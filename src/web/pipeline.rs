@@ -271,7 +271,7 @@ impl Pipeline {
     }
 
     fn resolve_waiters(&self) {
-        let waiters: Vec<Function> = self.waiters.borrow_mut().drain(..).collect();
+        let waiters = core::mem::take(&mut *self.waiters.borrow_mut());
         for w in waiters {
             let _ = w.call0(&JsValue::UNDEFINED);
         }
