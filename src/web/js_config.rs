@@ -114,8 +114,18 @@ pub fn parse(v: &JsValue) -> (Result<Config, ConfigError>, Vec<String>) {
             c.interactions.clear();
         }
     } else if js_sys::Array::is_array(&ia) {
-        let types: Vec<_> = ia.unchecked_into::<js_sys::Array>().iter().map(|t| t.as_string()).collect();
-        match types.into_iter().collect::<Option<Vec<String>>>() {
+        // The first item that is not a string ends the read (a sparse array's hole too).
+        let mut types = Some(Vec::new());
+        for t in ia.unchecked_into::<js_sys::Array>().iter() {
+            match (t.as_string(), types.as_mut()) {
+                (Some(t), Some(list)) => list.push(t),
+                _ => {
+                    types = None;
+                    break;
+                }
+            }
+        }
+        match types {
             Some(t) => c.interactions = t,
             None => problems.push(ConfigProblem::WrongType {
                 key: "interactions",
@@ -190,9 +200,9 @@ fn patterns(v: &JsValue, key: &'static str, out: &mut Vec<UrlPattern>, problems:
     if x.is_undefined() || x.is_null() {
         return;
     }
-    let items: Vec<JsValue> =
-        if js_sys::Array::is_array(&x) { x.unchecked_into::<js_sys::Array>().iter().collect() } else { vec![x] };
-    for item in items {
+    // Read item by item: the first that is neither ends the read, so a sparse array's hole stops
+    // it (collecting first would size a list from its `length`, up to 2^32 - 1).
+    let mut one = |item: JsValue| {
         if let Some(s) = item.as_string() {
             out.push(UrlPattern::Prefix(s));
         } else if item.is_instance_of::<js_sys::RegExp>() {
@@ -200,8 +210,18 @@ fn patterns(v: &JsValue, key: &'static str, out: &mut Vec<UrlPattern>, problems:
             out.push(UrlPattern::Regex { source: r.source().into(), flags: r.flags().into() });
         } else {
             problems.push(ConfigProblem::WrongType { key, expected: "strings and RegExps (or an array of them)" });
-            return;
+            return false;
         }
+        true
+    };
+    if js_sys::Array::is_array(&x) {
+        for item in x.unchecked_into::<js_sys::Array>().iter() {
+            if !one(item) {
+                return;
+            }
+        }
+    } else {
+        one(x);
     }
 }
 

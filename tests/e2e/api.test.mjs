@@ -435,8 +435,17 @@ for (const browser of browsers()) describe(browser, () => {
         notObject: attempt("svc"),
         wrongType: attempt({ serviceName: 5 }),
         unknown: attempt({ serviceName: "ok", sampelRate: 0.5 }),
+        // Sparse arrays (length 2^30 + 1): read item by item, the first hole is the problem;
+        // a list sized from the length would trap the .wasm.
+        sparseUrls: attempt({ serviceName: "ok", ignoreUrls: sparse("/health") }),
+        sparseInteractions: attempt({ serviceName: "ok", interactions: sparse("click") }),
         fetchStillWorks: typeof window.fetch === "function",
       };
+      function sparse(first) {
+        const a = [first];
+        a[2 ** 30] = first;
+        return a;
+      }
     });
     assert.equal(r.empty.isError, true);
     assert.match(r.empty.message, /serviceName is required/);
@@ -447,6 +456,8 @@ for (const browser of browsers()) describe(browser, () => {
     assert.match(r.notObject.message, /must be an object/);
     assert.match(r.wrongType.message, /serviceName must be a string/);
     assert.equal(r.unknown, null, "an unknown key is not an error");
+    assert.match(r.sparseUrls.message, /ignoreUrls must be strings and RegExps/);
+    assert.match(r.sparseInteractions.message, /interactions must be a boolean or an array of event types/);
     assert.ok(page.consoleMessages.some((m) => m.type === "warning" && /unknown config key "sampelRate"/.test(m.text)));
     await page.context().close();
   });
