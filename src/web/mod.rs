@@ -124,7 +124,7 @@ pub fn init(config: Config) -> Result<Tracer, ConfigError> {
         }
     } else {
         let t = tracer.clone();
-        let cb = Closure::once_into_js(move || {
+        let cb = timer::once_fn(move || {
             t.close_document_parent();
             // In a task after the load event, once its end is known.
             if page_load {
@@ -184,7 +184,7 @@ pub fn shutdown_then(done: Function) {
     CAPTURE.with(|c| c.set(0));
     WEB_VITALS.with(|c| c.set(false));
     sdk.tracer.disable();
-    let after = Closure::once_into_js(move || {
+    let after = timer::once_fn(move || {
         if SDK.with(|s| s.borrow().is_none()) {
             pipeline::stop();
         }

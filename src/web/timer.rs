@@ -60,6 +60,17 @@ impl Drop for Timer {
 
 /// Runs `f` once after `ms`.
 pub fn once(ms: f64, f: impl FnOnce() + 'static) {
-    let cb = Closure::once_into_js(f);
+    let cb = once_fn(f);
     set_timeout(cb.unchecked_ref(), ms.max(0.0));
+}
+
+/// `f` as a JavaScript function that runs it once (a listener, a callback).
+pub fn once_fn(f: impl FnOnce() + 'static) -> JsValue {
+    boxed_once_fn(Box::new(f))
+}
+
+/// One `Closure::once_into_js` for every caller: each closure type given to it directly costs
+/// about 250 B of .wasm.
+fn boxed_once_fn(f: Box<dyn FnOnce()>) -> JsValue {
+    Closure::once_into_js(f)
 }
