@@ -7,22 +7,27 @@ use crate::attribute::KeyValue;
 use crate::propagation::{TraceState, parse_traceparent};
 use crate::span_context::SpanContext;
 use js_sys::Function;
+use wasm_bindgen::JsValue;
 
+// What may be missing comes back as a JsValue read with `as_string`/`as_f64`: an
+// `Option<String>` return costs each import its own glue (about 250 B of JS and the .wasm's
+// return slot), `as_string` is shared.
 #[wasm_bindgen::prelude::wasm_bindgen(module = "/js/page.js")]
 extern "C" {
     #[wasm_bindgen(js_name = resolveUrl)]
-    fn resolve_url_js(url: &str) -> Option<String>;
+    fn resolve_url_js(url: &str) -> JsValue;
     #[wasm_bindgen(js_name = loadEventTime)]
-    fn load_event_time() -> Option<f64>;
-    fn meta(name: &str) -> Option<String>;
+    fn load_event_time() -> JsValue;
+    #[wasm_bindgen(js_name = meta)]
+    fn meta_js(name: &str) -> JsValue;
     #[wasm_bindgen(js_name = serverTraceparent)]
-    fn server_traceparent() -> Option<String>;
+    fn server_traceparent() -> JsValue;
     #[wasm_bindgen(js_name = documentComplete)]
     fn document_complete_js() -> bool;
     #[wasm_bindgen(js_name = browserFacts)]
     fn browser_facts() -> js_sys::Array;
     #[wasm_bindgen(js_name = sessionGet)]
-    pub(super) fn session_get(key: &str) -> Option<String>;
+    fn session_get_js(key: &str) -> JsValue;
     #[wasm_bindgen(js_name = sessionSet)]
     pub(super) fn session_set(key: &str, value: &str);
     #[wasm_bindgen(js_name = onLoad)]
@@ -31,13 +36,22 @@ extern "C" {
 
 /// When the document's `load` event happened (epoch ns), if it has.
 pub fn loaded_at() -> Option<u64> {
-    load_event_time().map(|t| super::platform::clock().at(t))
+    load_event_time().as_f64().map(|t| super::platform::clock().at(t))
 }
 
 /// `url` resolved against the page by the browser's URL parser (`new URL(url, base)`), or
 /// `None` when the parser rejects it.
 pub fn resolve_url(url: &str) -> Option<String> {
-    resolve_url_js(url)
+    resolve_url_js(url).as_string()
+}
+
+fn meta(name: &str) -> Option<String> {
+    meta_js(name).as_string()
+}
+
+/// The tab's `sessionStorage` value at `key`, if there is one (and storage can be read).
+pub(super) fn session_get(key: &str) -> Option<String> {
+    session_get_js(key).as_string()
 }
 
 /// The server-rendered context from `<meta name="traceparent" content="…">` (and
@@ -54,7 +68,7 @@ pub fn meta_parent() -> Option<SpanContext> {
 /// The server's context from the document response's `Server-Timing: traceparent;desc="00-…"`
 /// (links the page to its backend with no request header), if valid.
 pub fn server_timing_parent() -> Option<SpanContext> {
-    parse_traceparent(&server_traceparent()?).ok()
+    parse_traceparent(&server_traceparent().as_string()?).ok()
 }
 
 /// True once the document has finished loading (or when there is no document, in a worker).

@@ -41,7 +41,7 @@ extern "C" {
     #[wasm_bindgen(js_name = originalFetch)]
     fn original_fetch_js() -> Option<Function>;
     #[wasm_bindgen(js_name = pageOrigin)]
-    fn page_origin() -> Option<String>;
+    fn page_origin() -> JsValue;
     #[wasm_bindgen(js_name = hasXhr)]
     fn has_xhr() -> bool;
 }
@@ -148,7 +148,7 @@ fn with_inst<R>(f: impl FnOnce(&mut Inst) -> R) -> Option<R> {
 pub fn install(config: &Config) {
     ensure_hooks();
     let g = js_sys::global();
-    let page_origin = page_origin().filter(|o| o != "null");
+    let page_origin = page_origin().as_string().filter(|o| o != "null");
     let export_url = super::document::resolve_url(&config.endpoint);
     let mut inst = Inst {
         page_origin,
