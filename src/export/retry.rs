@@ -57,7 +57,8 @@ pub fn backoff_ms(attempt: u32, r: f64, retry_after_ms: Option<f64>) -> f64 {
 /// `Wed, 21 Oct 2015 07:28:00 GMT`) relative to `now_ms` (epoch milliseconds). Past dates give
 /// 0; anything else is `None`.
 pub fn parse_retry_after(value: &str, now_ms: f64) -> Option<f64> {
-    let v = crate::ascii::trim(value, b" \t");
+    // HTTP whitespace (the fetch spec strips it from header values already).
+    let v = crate::ascii::trim(value, b" \t\r\n");
     if !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) {
         // All digits: too many of them is no delay we can use.
         let secs = crate::ascii::parse_u64(v)?;
@@ -146,6 +147,8 @@ mod tests {
         let rows: &[(&str, Option<f64>, &str)] = &[
             ("120", Some(120_000.0), "delay-seconds"),
             (" 0 ", Some(0.0), "zero, whitespace"),
+            ("\t30\r\n", Some(30_000.0), "HTTP whitespace"),
+            ("99999999999999999999999", None, "more seconds than a u64 holds"),
             ("Wed, 21 Oct 2015 07:28:00 GMT", Some(80_000.0), "HTTP date 80 s ahead"),
             ("Wed, 21 Oct 2015 07:00:00 GMT", Some(0.0), "a past date means now"),
             ("Sun, 06 Nov 1994 08:49:37 GMT", Some(0.0), "RFC 9110's example, long past"),
