@@ -50,6 +50,7 @@ fn meta(name: &str) -> Option<String> {
 }
 
 /// The tab's `sessionStorage` value at `key`, if there is one (and storage can be read).
+#[cfg(feature = "auto")]
 pub(super) fn session_get(key: &str) -> Option<String> {
     session_get_js(key).as_string()
 }
