@@ -275,7 +275,11 @@ function start(name, options, parent) {
   // may grow its memory, which detaches the view.
   const span = new Span(h, scratch(), undefined);
   if ((span._f & B.FlagTraceState) !== 0) span._ts = raw.__traceState(h);
-  if (Array.isArray(links)) for (const l of links) span.addLink(l);
+  if (Array.isArray(links)) {
+    // By index and bounded: a sparse array's length would otherwise set how long this runs.
+    const n = Math.min(links.length, B.MaxLinksRead);
+    for (let i = 0; i < n; i++) span.addLink(links[i]);
+  }
   return span;
 }
 

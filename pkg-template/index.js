@@ -15,7 +15,7 @@
 //
 // Nothing runs at import time (the package has "sideEffects": false), so importing this module on
 // a server is harmless.
-import loadWasm from "./canopy_web.js";
+import loadWasm, { Boundary } from "./canopy_web.js";
 import * as api from "./api.js";
 
 /** Spans kept while the .wasm loads; later ones are not recorded. */
@@ -311,7 +311,7 @@ class PendingSpan {
     this._start = options && options.startTime !== undefined ? options.startTime : now();
     this._kind = options ? options.kind : undefined;
     this._attributes = options && options.attributes ? { ...options.attributes } : undefined;
-    this._links = options && Array.isArray(options.links) ? options.links.slice() : undefined;
+    this._links = options && Array.isArray(options.links) ? options.links.slice(0, Boundary.MaxLinksRead) : undefined;
     this._parent = undefined; // PendingSpan | Span | SpanContext | null (a new trace) | undefined (the default)
     this._calls = [];
     this._real = null;

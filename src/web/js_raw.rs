@@ -48,6 +48,10 @@ pub enum Boundary {
     CaptureErrors = 0x1000,
     /// `__captures` bit: record the page's `console.*` calls as logs.
     CaptureConsole = 0x2000,
+    /// Links read from one `startSpan` options array, at most (a span keeps at most its link
+    /// count limit, 128 by default): a sparse array's `length` (up to 2^32 - 1) never sets the
+    /// work.
+    MaxLinksRead = 1024,
 }
 
 const FLAG_REMOTE: u32 = Boundary::FlagRemote as u32;

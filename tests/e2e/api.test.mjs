@@ -312,6 +312,10 @@ for (const browser of browsers()) describe(browser, () => {
       attempt("unprintable name", () => c.startSpan(Object.create(null)).end());
       attempt("throwing toString", () => c.startSpan({ toString() { throw new Error("toString"); } }).end());
       attempt("event", () => c.startSpan("event").addEvent({ toString() { throw new Error("x"); } }, getter).end());
+      // Read by index up to a bound: iterating a sparse links array to its length hung the page.
+      const sparseLinks = [{ context: { traceId: "4bf92f3577b34da6a3ce929d0e0e4736", spanId: "00f067aa0ba902b7", traceFlags: 1 } }];
+      sparseLinks[2 ** 30] = sparseLinks[0];
+      attempt("sparse links", () => c.startSpan("links", { links: sparseLinks }).end());
       c.startSpan("clean").end();
       await c.forceFlush();
       return { thrown };
@@ -325,6 +329,7 @@ for (const browser of browsers()) describe(browser, () => {
     assert.deepEqual(keys("keys"), []);
     assert.deepEqual(keys("clean"), [], "nothing was left pending for the next span");
     assert.equal(spans.filter((x) => x.name === "").length, 2, "unprintable names become empty names");
+    assert.deepEqual(byName(spans, "links").links.map((l) => l.spanId), ["00f067aa0ba902b7"], "the sparse links array's first entry, read up to a bound");
     const ev = byName(spans, "event").events;
     assert.equal(ev.length, 1);
     assert.deepEqual(ev[0].attributes.map((a) => a.key), ["first.attr", "third"]);

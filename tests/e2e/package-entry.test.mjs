@@ -93,6 +93,10 @@ test("init loads the .wasm itself; spans started before it is ready keep their t
     }
     const rejected = c.startActiveSpan("rejects", async () => { throw new Error("later"); }).catch((e) => e.message);
     c.startSpan("fresh", { root: true }).end();
+    // A sparse links array (length 2^30 + 1) is read up to a bound, not to its length.
+    const sparseLinks = [{ context: { traceId: "4bf92f3577b34da6a3ce929d0e0e4736", spanId: "00f067aa0ba902b7", traceFlags: 1 } }];
+    sparseLinks[2 ** 30] = sparseLinks[0];
+    c.startSpan("sparseLinks", { links: sparseLinks }).end();
     child.end();
     root.setStatus({ code: 1 }).updateName("root-renamed");
     root.end();
@@ -116,10 +120,11 @@ test("init loads the .wasm itself; spans started before it is ready keep their t
   assert.equal(r.rejection, "later");
   assert.ok(r.sameActive, "getActiveSpan is the active span before the .wasm is ready");
 
-  const names = ["root-renamed", "child", "active", "inner", "viaOption", "viaWithSpan", "async", "afterReady", "viaPendingParent", "throws", "rejects", "fresh"];
+  const names = ["root-renamed", "child", "active", "inner", "viaOption", "viaWithSpan", "async", "afterReady", "viaPendingParent", "throws", "rejects", "fresh", "sparseLinks"];
   const spans = await spansUntil((s) => names.every((n) => s.some((x) => x.name === n)), "every span");
   const get = (n) => one(spans, n);
   const root = get("root-renamed");
+  assert.deepEqual(get("sparseLinks").links.map((l) => l.spanId), ["00f067aa0ba902b7"], "one link from the sparse array's first entry");
   assert.deepEqual(r.late, { traceId: root.traceId, spanId: root.spanId, traceFlags: 1, isRemote: false }, "once ready, the span reports its real ids");
   assert.equal(root.parentSpanId, undefined);
   assert.equal(root.kind, 3, "kind client");
