@@ -59,9 +59,7 @@ pub fn backoff_ms(attempt: u32, r: f64, retry_after_ms: Option<f64>) -> f64 {
 pub fn parse_retry_after(value: &str, now_ms: f64) -> Option<f64> {
     // HTTP whitespace (the fetch spec strips it from header values already).
     let v = crate::ascii::trim(value, b" \t\r\n");
-    if !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) {
-        // All digits: too many of them is no delay we can use.
-        let secs = crate::ascii::parse_u64(v)?;
+    if let Some(secs) = crate::ascii::parse_u64(v) {
         return Some(secs as f64 * 1000.0);
     }
     let t = parse_imf_fixdate(v)?;

@@ -36,7 +36,7 @@ fn number(n: f64) -> Value {
 /// Every item of `a` read by `read`; `None` at the first it refuses (another type, or a hole).
 /// Grown as read, not sized from `length`: a sparse array's length (up to 2^32 - 1) would
 /// overflow the allocation, which traps.
-fn all<T>(a: &Array, read: impl Fn(JsValue) -> Option<T>) -> Option<Vec<T>> {
+pub(super) fn all<T>(a: &Array, read: impl Fn(JsValue) -> Option<T>) -> Option<Vec<T>> {
     let mut out = Vec::new();
     for v in a.iter() {
         out.push(read(v)?);

@@ -63,13 +63,12 @@ impl Matcher {
             UrlPattern::Prefix(s) => Some(Matcher::Prefix(s.clone())),
             UrlPattern::Regex { source, flags } => {
                 // `g`/`y` make `test` stateful (lastIndex); drop them.
-                let mut kept = String::with_capacity(flags.len());
+                let mut stateless = String::with_capacity(flags.len());
                 for b in flags.bytes().filter(|b| b.is_ascii_alphabetic() && *b != b'g' && *b != b'y') {
-                    kept.push(b as char);
+                    stateless.push(b as char);
                 }
-                let flags = kept;
                 // The source and flags come from a RegExp the page built, so this cannot throw.
-                Some(Matcher::Regex(js_sys::RegExp::new(source, &flags)))
+                Some(Matcher::Regex(js_sys::RegExp::new(source, &stateless)))
             }
         }
     }

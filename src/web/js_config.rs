@@ -115,17 +115,7 @@ pub fn parse(v: &JsValue) -> (Result<Config, ConfigError>, Vec<String>) {
         }
     } else if js_sys::Array::is_array(&ia) {
         // The first item that is not a string ends the read (a sparse array's hole too).
-        let mut types = Some(Vec::new());
-        for t in ia.unchecked_into::<js_sys::Array>().iter() {
-            match (t.as_string(), types.as_mut()) {
-                (Some(t), Some(list)) => list.push(t),
-                _ => {
-                    types = None;
-                    break;
-                }
-            }
-        }
-        match types {
+        match convert::all(ia.unchecked_ref(), |t| t.as_string()) {
             Some(t) => c.interactions = t,
             None => problems.push(ConfigProblem::WrongType {
                 key: "interactions",
