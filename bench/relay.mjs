@@ -198,7 +198,7 @@ async function settle(sink, ms) {
   }
 }
 
-export async function measureRelay({ log, relayBin, venv, work }) {
+export async function measureRelay({ log, relayBin, nullBin, venv, work }) {
   const out = { seconds: RELAY_SECONDS, conns: RELAY_CONNECTIONS, spans: SPANS, workers: GUNICORN_WORKERS, rows: {}, problems: [] };
   if (!relayBin) throw new Error("no relay binary (bench/run.sh builds it)");
   const bodies = makeBodies(work);
@@ -220,7 +220,7 @@ export async function measureRelay({ log, relayBin, venv, work }) {
       const row = {
         name, requests: r.ok, non2xx: r.bad, statuses: r.statuses, failed: r.failed, seconds: r.elapsed,
         spansPerS: (r.ok * SPANS) / r.elapsed, requestsPerS: r.ok / r.elapsed,
-        p50: quantile(r.lat, 0.5), p90: quantile(r.lat, 0.9), p99: quantile(r.lat, 0.99), max: Math.max(...r.lat),
+        p50: quantile(r.lat, 0.5), p90: quantile(r.lat, 0.9), p99: quantile(r.lat, 0.99), max: r.lat.reduce((m, v) => (v > m ? v : m), -Infinity),
         serverCpuS: r.after[0] - r.before[0], sinkCpuS: r.after[1] - r.before[1],
         sent: r.allOk * SPANS, delivered: c1.spans - c0.spans, deliveredServer: c1.serverSpans - c0.serverSpans, sinkErrors: c1.errors - c0.errors,
         load: [l0, loadavg()[0]],
@@ -248,6 +248,17 @@ export async function measureRelay({ log, relayBin, venv, work }) {
       () => ({ "content-type": "application/json", "content-encoding": "gzip", "x-canopy-sent-at": String(Date.now()) }), relay.proc.pid);
     await kill(relay.proc);
     await out.rows.relay.stopped();
+
+    // The ceiling of this load on this machine: an axum server (as the relay) that only reads each
+    // request and answers 200, so the load generator and HTTP alone (no decoding, no forwarding).
+    if (nullBin) {
+      const idle = await start(nullBin, ["127.0.0.1:0"], { env: env0, logFile: join(work, "null.log"), re: /listening on (http:\/\/127\.0\.0\.1:\d+)/ });
+      procs.push(idle.proc);
+      out.rows.ceiling = await run("ceiling: an axum server that only reads each request and answers 200", idle.url, "/v1/traces", bodies.otlpGz,
+        () => ({ "content-type": "application/json", "content-encoding": "gzip", "x-canopy-sent-at": String(Date.now()) }), idle.proc.pid);
+      await kill(idle.proc);
+      delete out.rows.ceiling.stopped;
+    }
 
     // The write-up's Flask endpoint, served by gunicorn, then by Flask's own server as the user's
     // backend Dockerfile runs it (`python3 -m flask run`).
@@ -280,7 +291,7 @@ export async function measureRelay({ log, relayBin, venv, work }) {
 
 export function reportRelay(x, command) {
   const L = [];
-  const r = x.rows.relay, f = x.rows.flask, d = x.rows.flaskDev;
+  const r = x.rows.relay, f = x.rows.flask, d = x.rows.flaskDev, c = x.rows.ceiling;
   L.push("### Relay: Canopy's relay against the write-up's Flask endpoint", "");
   L.push("What the user's write-up did instead of a relay: the browser POSTs its finished spans to the Flask backend's `/api/send-trace`, which re-creates each one with the OpenTelemetry Python SDK (`BatchSpanProcessor` + `OTLPSpanExporter`). " +
     "`bench/send_trace/app.py` is that endpoint as the write-up shows it (its `print` per span, `FlaskInstrumentor` and `RequestsInstrumentor` included), installed from `bench/send_trace/requirements.txt` (pinned: Flask 3.1.3, flask-cors 6.0.5, gunicorn 27.0.1, opentelemetry-sdk 1.45.1, instrumentation 0.66b1) into its own venv by `bench/run.sh`. " +
@@ -294,12 +305,13 @@ export function reportRelay(x, command) {
     `*Server CPU* is the server's processes' user + system time during the measured seconds (from /proc). ${command}`, "");
   L.push("| server | requests | spans/s | requests/s | p50 ms | p99 ms | max ms | non-2xx | server CPU ms per 1,000 spans | spans that reached the sink | load average (start-end) |",
     "|---|---|---|---|---|---|---|---|---|---|---|");
-  for (const row of [d, f, r]) {
+  for (const row of [d, f, r, c]) {
     if (!row) continue;
-    const flask = row !== r;
+    const flask = row === d || row === f;
     const extra = flask ? ` (+${fmt(row.deliveredServer)} SERVER spans from \`FlaskInstrumentor\`)` : "";
     const delivered = flask ? row.delivered - row.deliveredServer : row.delivered;
-    L.push(`| ${row.name} | ${fmt(row.requests)} | **${fmt(row.spansPerS)}** | ${fmt(row.requestsPerS, 1)} | ${fmt(row.p50, 2)} | ${fmt(row.p99, 2)} | ${fmt(row.max, 1)} | ${fmt(row.non2xx + row.failed)}${row.non2xx ? ` (${Object.entries(row.statuses).map(([k, v]) => `${fmt(v)} × ${k}`).join(", ")})` : ""} | ${fmt(row.cpuMsPer1000, 1)} | ${fmt(delivered)} of ${fmt(row.sent)}${extra} | ${fmt(row.load[0], 2)}-${fmt(row.load[1], 2)} |`);
+    const sink = row === c ? "- (forwards nothing)" : `${fmt(delivered)} of ${fmt(row.sent)}${extra}`;
+    L.push(`| ${row.name} | ${fmt(row.requests)} | **${fmt(row.spansPerS)}** | ${fmt(row.requestsPerS, 1)} | ${fmt(row.p50, 2)} | ${fmt(row.p99, 2)} | ${fmt(row.max, 1)} | ${fmt(row.non2xx + row.failed)}${row.non2xx ? ` (${Object.entries(row.statuses).map(([k, v]) => `${fmt(v)} × ${k}`).join(", ")})` : ""} | ${fmt(row.cpuMsPer1000, 1)} | ${sink} | ${fmt(row.load[0], 2)}-${fmt(row.load[1], 2)} |`);
   }
   L.push("");
   const x1 = (v) => fmt(v, v < 10 ? 1 : 0);
@@ -309,5 +321,12 @@ export function reportRelay(x, command) {
     `The issue expects at least 100x the Flask endpoint's spans per second: **${worst >= 100 ? "met" : "not met"}** against gunicorn${r.spansPerS / d.spansPerS >= 100 ? ", met" : ", not met"} against \`flask run\`. ` +
     "On these 2 shared cores the load generator, the sink and other work take part of the CPU, so the CPU per span is the steadier comparison: throughput on a machine of its own tends towards its ratio. " +
     "Spans/s counts the spans in requests answered 2xx during the measured seconds; the sink column compares the spans that reached the sink with those in all the requests answered 2xx (warm-up included), counted after the server has stopped (the Python `BatchSpanProcessor` sends its last batch at shutdown, and drops spans whenever its 2,048-span queue is full).", "");
+  if (c) {
+    const target = 100 * f.spansPerS;
+    L.push(`**Where the ceiling is:** the same load against a server that does nothing (\`examples/relay/examples/bench_sink.rs\`: axum, as the relay, reading each gzip body and answering 200 without decoding it) came to **${fmt(c.spansPerS)} spans/s**, ${x1(c.spansPerS / f.spansPerS)}x gunicorn's, with ${fmt(c.cpuMsPer1000, 1)} ms of server CPU per 1,000 spans. ` +
+      `100x gunicorn's would be ${fmt(target)} spans/s, ${x1(target / c.spansPerS)}x what this machine's load generator and HTTP alone reach, so ${c.spansPerS >= target ? "the target is within this machine's reach" : "no relay can show the target on this machine with this load"}; ` +
+      `Canopy's relay, which decodes, validates, skew-checks, re-encodes and forwards every span, reaches ${fmt((100 * r.spansPerS) / c.spansPerS)}% of doing nothing. ` +
+      "On its own machine the relay's CPU per span is the measure: " + `${fmt(r.cpuMsPer1000, 1)} ms per 1,000 spans against gunicorn's ${fmt(f.cpuMsPer1000, 1)}.`, "");
+  }
   return L;
 }

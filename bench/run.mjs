@@ -533,7 +533,8 @@ function report(ctx) {
   if (ctx.relay) {
     const r = ctx.relay.rows;
     L.push(`- Relay: ${fmt(r.relay.spansPerS)} spans/s against ${fmt(r.flask.spansPerS)} for the write-up's Flask endpoint under gunicorn (${fmt(r.relay.spansPerS / r.flask.spansPerS, 1)}x; the issue expects 100x) and ${fmt(r.flaskDev.spansPerS)} under \`flask run\`; ` +
-      `per span the relay uses ${fmt(r.flask.cpuMsPer1000 / r.relay.cpuMsPer1000, 1)}x less CPU than gunicorn's workers: on equal CPU, with the load generator elsewhere, the throughput ratio comes to about that.`);
+      `per span the relay uses ${fmt(r.flask.cpuMsPer1000 / r.relay.cpuMsPer1000, 1)}x less CPU than gunicorn's workers: on equal CPU, with the load generator elsewhere, the throughput ratio comes to about that.` +
+      (r.ceiling ? ` The ceiling of this load here, a server that only reads each request and answers 200, is ${fmt(r.ceiling.spansPerS)} spans/s (${fmt(r.ceiling.spansPerS / r.flask.spansPerS, 0)}x gunicorn's): ${r.ceiling.spansPerS >= 100 * r.flask.spansPerS ? "above" : "below"} the 100x target, which therefore ${r.ceiling.spansPerS >= 100 * r.flask.spansPerS ? "is reachable in principle on this machine" : "no server can show on this machine"}.` : ""));
   }
   L.push("");
 
@@ -701,7 +702,7 @@ async function main() {
   if (PARTS.has("relay")) {
     log("relay: Canopy's relay and the Flask endpoint");
     try {
-      res.relay = await measureRelay({ log, relayBin: process.env.BENCH_RELAY_BIN, venv: process.env.BENCH_VENV, work });
+      res.relay = await measureRelay({ log, relayBin: process.env.BENCH_RELAY_BIN, nullBin: process.env.BENCH_NULL_BIN, venv: process.env.BENCH_VENV, work });
     } catch (e) {
       log(`relay: not measured: ${e.message}`);
       res.relayError = String(e.message).split("\n")[0];

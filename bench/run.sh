@@ -51,11 +51,13 @@ case ",${BENCH_ONLY:-relay}," in
   *,relay,*)
     export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target/bench-relay}"
     echo "bench: building canopy-relay (release) in $CARGO_TARGET_DIR" >&2
-    if timeout 1200 cargo build -p canopy-relay --release --bin canopy-relay --quiet >&2; then
+    # bench_sink: an axum server that only reads each request and answers 200, the ceiling row.
+    if timeout 1200 cargo build -p canopy-relay --release --bin canopy-relay --example bench_sink --quiet >&2; then
       export BENCH_RELAY_BIN="$CARGO_TARGET_DIR/release/canopy-relay"
+      export BENCH_NULL_BIN="$CARGO_TARGET_DIR/release/examples/bench_sink"
     else
       echo "bench: warning: canopy-relay did not build: the relay rows will say so" >&2
-      export BENCH_RELAY_BIN=""
+      export BENCH_RELAY_BIN="" BENCH_NULL_BIN=""
     fi
     venv=bench/send_trace/.venv
     if [ ! -x "$venv/bin/gunicorn" ] || ! cmp -s bench/send_trace/requirements.txt "$venv/.canopy-requirements"; then

@@ -37,12 +37,25 @@ function kindCode(k) {
 
 const hex8 = (n) => (n >>> 0).toString(16).padStart(8, "0");
 
+/** A time as milliseconds (Rust decides which are times); NaN for none, or for what cannot be
+ *  read (a revoked Proxy, an HrTime of BigInts). */
 function toMillis(t) {
-  if (t === undefined || t === null) return NaN;
   if (typeof t === "number") return t;
-  if (t instanceof Date) return t.getTime();
-  if (Array.isArray(t) && t.length === 2) return t[0] * 1e3 + t[1] / 1e6; // OpenTelemetry HrTime
+  if (t === undefined || t === null) return NaN;
+  try {
+    if (t instanceof Date) return t.getTime();
+    if (Array.isArray(t) && t.length === 2) return t[0] * 1e3 + t[1] / 1e6; // OpenTelemetry HrTime
+  } catch (_) {}
   return NaN;
+}
+
+/** `v instanceof Span`, false for a value that cannot say (a revoked Proxy). */
+function isSpan(v) {
+  try {
+    return v instanceof Span;
+  } catch (_) {
+    return false;
+  }
 }
 
 /** A name as text; one that cannot be made text (a `toString` that throws) is empty: never
@@ -92,7 +105,7 @@ function setAttr(h, key, value) {
 }
 
 /** Hands over an object's attributes. Never throws: a getter or proxy trap that throws skips
- *  its attribute, so none are left pending for another span (see PENDING). */
+ *  its attribute. */
 function setAttrs(h, attributes) {
   if (attributes === null || typeof attributes !== "object") return;
   let keys;
@@ -112,19 +125,51 @@ function setAttrs(h, attributes) {
   }
 }
 
-/** Writes a SpanContext-like object's (or another SDK's span's) ids to the scratch buffer via
- *  Rust, which checks them; returns its trace state, or false when the ids are invalid. */
-function loadContext(p) {
+/** An object's attributes read out as `[key, value, ...]` (its getters and proxy traps run here,
+ *  and one that throws skips its attribute), for a call that hands them over as PENDING: the
+ *  caller's code may start a span of its own, which would take attributes already pending. */
+function readAttrs(attributes) {
+  if (attributes === null || typeof attributes !== "object") return undefined;
+  const kv = [];
+  let keys;
+  try {
+    keys = Object.keys(attributes);
+  } catch (_) {
+    return undefined;
+  }
+  for (const key of keys) {
+    try {
+      kv.push(key, attributes[key]);
+    } catch (_) {}
+  }
+  return kv;
+}
+
+/** Hands `readAttrs`' list over as the pending attributes (no caller code runs here). */
+function setPending(kv) {
+  if (kv !== undefined) for (let i = 0; i < kv.length; i += 2) setAttr(PENDING, kv[i], kv[i + 1]);
+}
+
+/** Reads a SpanContext-like object (or another SDK's span) as `[traceId, spanId, flags,
+ *  remote, traceState]`, or undefined when it cannot be read. Its code runs here, before
+ *  anything is written to the scratch buffer (see `loadContext`). */
+function readContext(p) {
   try {
     const cx = typeof p.spanContext === "function" ? p.spanContext() : p;
-    if (!cx || typeof cx.traceId !== "string" || typeof cx.spanId !== "string") return false;
-    if (!raw.__parent(cx.traceId, cx.spanId, Number(cx.traceFlags) >>> 0, cx.isRemote === true)) return false;
-    const ts = cx.traceState;
-    if (typeof ts === "string") return ts;
-    return ts && typeof ts.serialize === "function" ? String(ts.serialize()) : undefined;
+    if (!cx) return undefined;
+    const t = cx.traceId, s = cx.spanId, f = Number(cx.traceFlags) >>> 0, remote = cx.isRemote === true, ts = cx.traceState;
+    if (typeof t !== "string" || typeof s !== "string") return undefined;
+    const state = typeof ts === "string" ? ts : ts && typeof ts.serialize === "function" ? String(ts.serialize()) : undefined;
+    return [t, s, f, remote, state];
   } catch (_) {
-    return false;
+    return undefined;
   }
+}
+
+/** Writes `readContext`'s ids to the scratch buffer via Rust, which checks them; returns the
+ *  trace state, or false when the ids are invalid. */
+function loadContext(c) {
+  return c !== undefined && raw.__parent(c[0], c[1], c[2], c[3]) ? c[4] : false;
 }
 
 /** A span. End it with `end()`; a span that is dropped without `end()` is never exported. */
@@ -138,7 +183,11 @@ export class Span {
 
   /** Sets an attribute. Invalid values (objects, mixed arrays, null) are ignored. */
   setAttribute(key, value) {
-    if (memory !== null && typeof key === "string") setAttr(this._h, key, value);
+    if (memory !== null && typeof key === "string") {
+      try {
+        setAttr(this._h, key, value);
+      } catch (_) {}
+    }
     return this;
   }
 
@@ -151,12 +200,13 @@ export class Span {
   /** Adds an event: `addEvent(name, attributes?, time?)` or `addEvent(name, time)`. */
   addEvent(name, attributesOrTime, time) {
     if (memory === null) return this;
-    const t = toMillis(attributesOrTime);
     const n = str(name);
+    const t = toMillis(attributesOrTime);
     if (!Number.isNaN(t)) raw.__event(this._h, n, t);
     else {
       const at = toMillis(time);
-      setAttrs(PENDING, attributesOrTime);
+      const kv = readAttrs(attributesOrTime);
+      setPending(kv);
       raw.__event(this._h, n, at);
     }
     return this;
@@ -173,9 +223,17 @@ export class Span {
 
   /** Sets the status: `{ code: 0 | 1 | 2, message? }` (unset, ok, error). */
   setStatus(status) {
-    if (memory !== null && status) {
-      raw.__status(this._h, status.code >>> 0, typeof status.message === "string" ? status.message : undefined);
+    if (memory === null) return this;
+    let code, message;
+    try {
+      if (!status) return this;
+      code = status.code;
+      message = status.message;
+    } catch (_) {
+      return this;
     }
+    // Rust takes OpenTelemetry's codes (0, 1, 2) and ignores anything else.
+    raw.__status(this._h, typeof code === "number" ? code : NaN, typeof message === "string" ? message : undefined);
     return this;
   }
 
@@ -187,12 +245,19 @@ export class Span {
 
   /** Links this span to another: `{ context: SpanContext, attributes? }`. */
   addLink(link) {
-    if (memory !== null && link && link.context) {
-      const ts = loadContext(link.context);
-      if (ts !== false) {
-        setAttrs(PENDING, link.attributes);
-        raw.__link(this._h, ts);
-      }
+    if (memory === null) return this;
+    let cx, kv;
+    try {
+      if (!link || !link.context) return this;
+      cx = readContext(link.context);
+      kv = readAttrs(link.attributes);
+    } catch (_) {
+      return this;
+    }
+    const ts = loadContext(cx);
+    if (ts !== false) {
+      setPending(kv);
+      raw.__link(this._h, ts);
     }
     return this;
   }
@@ -243,43 +308,51 @@ const NOOP_WORDS = [0, 0, 0, 0, 0, 0, 0];
 
 function start(name, options, parent) {
   if (memory === null) return new Span(-1, NOOP_WORDS, undefined);
-  // Everything that can throw (a name's toString) runs before attributes are handed over, so
-  // none are left pending for another span.
+  // The caller's code (a name's toString, getters, proxy traps, a parent's traceState) runs first,
+  // all of it: it may start spans of its own, which use the scratch buffer and take the pending
+  // attributes. Then nothing but Canopy's runs until `__start` has taken both.
   const n = str(name);
-  let mode = B.ParentCurrent, ts, kind = 255, startMs = NaN, links;
+  let mode = B.ParentCurrent, cx, ts, kind = 255, startMs = NaN, links, kv;
   if (options !== undefined && options !== null) {
-    if (options.root === true) mode = B.ParentRoot;
-    else if (parent === undefined) {
-      const p = options.parent;
-      if (p instanceof Span) parent = p;
-      else if (p !== undefined && p !== null) {
+    try {
+      if (options.root === true) mode = B.ParentRoot;
+      else if (parent === undefined) {
+        const p = options.parent;
+        if (isSpan(p)) parent = p;
         // A SpanContext or another SDK's span; an unreadable one makes a root, never a guess.
-        ts = loadContext(p);
-        if (ts === false) { mode = B.ParentRoot; ts = undefined; } else mode = B.ParentScratch;
+        else if (p !== undefined && p !== null) cx = readContext(p) || false;
       }
+      const k = options.kind;
+      if (k !== undefined) kind = kindCode(k);
+      startMs = toMillis(options.startTime);
+      links = options.links;
+      kv = readAttrs(options.attributes);
+    } catch (_) {
+      // An option that cannot be read (a getter that throws): the span starts without the rest.
     }
-    if (options.kind !== undefined) kind = kindCode(options.kind);
-    startMs = toMillis(options.startTime);
-    links = options.links;
-    // Last: nothing after it may throw before `__start` takes the attributes.
-    setAttrs(PENDING, options.attributes);
   }
-  if (parent !== undefined && mode === B.ParentCurrent) {
+  if (cx !== undefined) {
+    ts = loadContext(cx || undefined);
+    if (ts === false) { mode = B.ParentRoot; ts = undefined; } else mode = B.ParentScratch;
+  } else if (parent !== undefined && mode === B.ParentCurrent) {
     parent._load();
     mode = B.ParentScratch;
     ts = parent._ts;
   }
+  setPending(kv);
   const id = idOf(n);
   const h = raw.__start(id < 0 ? n : undefined, id, mode, ts, kind, startMs);
   // The ids are copied out of the scratch buffer before anything else runs in wasm: a later call
   // may grow its memory, which detaches the view.
   const span = new Span(h, scratch(), undefined);
   if ((span._f & B.FlagTraceState) !== 0) span._ts = raw.__traceState(h);
-  if (Array.isArray(links)) {
-    // By index and bounded: a sparse array's length would otherwise set how long this runs.
-    const n = Math.min(links.length, B.MaxLinksRead);
-    for (let i = 0; i < n; i++) span.addLink(links[i]);
-  }
+  try {
+    if (Array.isArray(links)) {
+      // By index and bounded: a sparse array's length would otherwise set how long this runs.
+      const n = Math.min(links.length, B.MaxLinksRead);
+      for (let i = 0; i < n; i++) span.addLink(links[i]);
+    }
+  } catch (_) {}
   return span;
 }
 
@@ -327,8 +400,10 @@ export function startSpan(name, options) {
 
 /**
  * Runs `fn(span)` with a new span active during its synchronous run. Ends the span when `fn`
- * returns, or when the Promise it returns settles (a rejection is recorded as an exception and an
- * error status, and reaches the caller unchanged). A throw is recorded likewise and rethrown.
+ * returns, or when the Promise it returns settles: then the result is a Promise of the same
+ * value, settled after the span ended (a rejection is recorded as an exception and an error
+ * status, and reaches the caller unchanged: a caller that does not handle it gets the page's
+ * `unhandledrejection`, as without Canopy). A throw is recorded likewise and rethrown.
  */
 export function startActiveSpan(name, optionsOrFn, maybeFn) {
   const fn = typeof optionsOrFn === "function" ? optionsOrFn : maybeFn;
@@ -342,6 +417,12 @@ export function startActiveSpan(name, optionsOrFn, maybeFn) {
  * Runs `call` for an active span and ends `span` when it returns, or when the Promise it
  * returns settles; a throw or rejection is recorded as the span's failure and passed on
  * unchanged. (Shared with the package entry, which does the same for spans started early.)
+ *
+ * A Promise is answered with the Promise its `then` makes (as Sentry's `startSpan` does), not
+ * handled on the side: a handler attached to the caller's Promise would mark a rejection
+ * handled, and the page's `unhandledrejection` reporting would never hear of it. Another
+ * thenable (whose `then` may return anything) is returned itself, with the span ended when it
+ * settles.
  */
 export function runActive(span, call) {
   let result;
@@ -351,13 +432,20 @@ export function runActive(span, call) {
     span._fail(e);
     throw e;
   }
-  if (result !== null && (typeof result === "object" || typeof result === "function") && typeof result.then === "function") {
-    try {
-      result.then(() => span.end(), (e) => span._fail(e));
-    } catch (_) {
-      span.end();
-    }
-  } else {
+  let then;
+  try {
+    if (result !== null && (typeof result === "object" || typeof result === "function")) then = result.then;
+  } catch (_) {}
+  if (typeof then !== "function") {
+    span.end();
+    return result;
+  }
+  const ok = (v) => { span.end(); return v; };
+  const failed = (e) => { span._fail(e); throw e; };
+  try {
+    if (result instanceof Promise) return then.call(result, ok, failed);
+    then.call(result, ok, (e) => { span._fail(e); });
+  } catch (_) {
     span.end();
   }
   return result;
@@ -365,7 +453,7 @@ export function runActive(span, call) {
 
 /** Runs `fn()` with `span` active during its synchronous run. */
 export function withSpan(span, fn) {
-  if (!(span instanceof Span)) return fn();
+  if (!isSpan(span)) return fn();
   return run(span, fn, undefined);
 }
 
@@ -399,9 +487,11 @@ let stopConsole = null;
 export function emitLog(severity, message, attributes, time, span) {
   if (memory === null) return;
   const text = str(message);
-  if (span instanceof Span) return run(span, () => emitLog(severity, text, attributes, time));
-  setAttrs(PENDING, attributes);
-  raw.__log(severity, text, toMillis(time));
+  if (isSpan(span)) return run(span, () => emitLog(severity, text, attributes, time));
+  const at = toMillis(time);
+  const kv = readAttrs(attributes);
+  setPending(kv);
+  raw.__log(typeof severity === "number" ? severity >>> 0 : 0, text, at);
 }
 
 /** `log.info("feed loaded", { items: 20 })`: log records with the active span's trace and span

@@ -25,6 +25,54 @@ function callStart(hooks, href, method) {
   }
 }
 
+/** The names of the headers `hooks.start` may answer with, in its order (after the id). */
+const TRACE_HEADERS = ["traceparent", "tracestate", "x-amzn-trace-id", "baggage"];
+
+/** Adds the trace headers `started` asks for to `headers` (a Headers): never over a traceparent
+ *  the caller set; W3C Baggage is a list, so the caller's members stay and ours is added unless
+ *  named there. */
+function addTrace(headers, started) {
+  if (started[1] === undefined || headers.has("traceparent")) return;
+  headers.set("traceparent", started[1]);
+  if (started[2] !== undefined && !headers.has("tracestate")) headers.set("tracestate", started[2]);
+  if (started[3] !== undefined && !headers.has("x-amzn-trace-id")) headers.set("x-amzn-trace-id", started[3]);
+  if (started[4] !== undefined) {
+    const b = headers.get("baggage");
+    if (b === null) headers.set("baggage", started[4]);
+    else if (!/(^|,)\s*session\.id\s*=/.test(b)) headers.set("baggage", `${b},${started[4]}`);
+  }
+}
+
+/** `given` (an init's `headers`: a plain object, an array of pairs, a Headers, or nothing) with
+ *  the trace headers added, in the form it was given: a wrapper that spreads a plain object or
+ *  pushes pairs keeps working. Throws for headers that fetch would refuse. */
+function withTrace(HeadersCtor, given, started) {
+  const all = new HeadersCtor(given === null ? undefined : given);
+  const before = new HeadersCtor(all);
+  addTrace(all, started);
+  if (given instanceof HeadersCtor) return all;
+  const changed = TRACE_HEADERS.filter((n) => all.get(n) !== before.get(n));
+  const named = (k) => changed.includes(String(k).toLowerCase());
+  if (Array.isArray(given)) {
+    const out = given.filter((pair) => !named(pair[0]));
+    for (const n of changed) out.push([n, all.get(n)]);
+    return out;
+  }
+  const out = {};
+  if (given !== undefined && given !== null) for (const k of Object.keys(given)) if (!named(k)) out[k] = given[k];
+  for (const n of changed) out[n] = all.get(n);
+  return out;
+}
+
+/** True for a function the browser made (not another library's wrapper). */
+function isNative(f) {
+  try {
+    return /\{\s*\[native code\]\s*\}\s*$/.test(Function.prototype.toString.call(f));
+  } catch (_) {
+    return false;
+  }
+}
+
 /** Wraps `g.fetch`. Returns the state, or a string saying why it could not. */
 export function installFetch(g, hooks) {
   const current = g.fetch;
@@ -38,6 +86,12 @@ export function installFetch(g, hooks) {
   // The Request constructor fetch itself uses, taken now: a page that later replaces
   // `window.Request` does not change what our wrapper builds.
   const RequestCtor = g.Request;
+  const HeadersCtor = g.Headers;
+  // Another library wrapped fetch before us (one adding a CSRF or auth header, another SDK): it
+  // is called the way the page called, `(url, init)`, with our headers added in the init's own
+  // form. Such wrappers read `init.headers` and expect a URL string: given a Request of ours,
+  // they would replace its headers, or fail.
+  const foreign = !isNative(original) && typeof HeadersCtor === "function";
   const state = { hooks, original, wrapper: null };
   // `function fetch(input)`: the same name and length (1) as the native function.
   const wrapper = function fetch(input) {
@@ -47,6 +101,24 @@ export function installFetch(g, hooks) {
     // An init that is neither an object nor undefined/null is a TypeError for fetch: let it say so.
     if (init !== undefined && init !== null && typeof init !== "object" && typeof init !== "function") {
       return original.apply(this, arguments);
+    }
+    if (foreign) {
+      let url, init2, started;
+      try {
+        const plain = init === undefined || init === null || (typeof init === "object" && [Object.prototype, null].includes(Object.getPrototypeOf(init)));
+        if (plain && !(input instanceof RequestCtor)) {
+          url = `${input}`; // ToString, once: fetch's own conversion
+          const method = init !== undefined && init !== null && init.method !== undefined ? String(init.method) : "GET";
+          const href = new URL(url, baseUrl(g)).href;
+          started = callStart(h, href, method);
+          try {
+            if (started) init2 = { ...init, headers: withTrace(HeadersCtor, init ? init.headers : undefined, started) };
+          } catch (_) {} // headers fetch will refuse: sent as given, to fail as it would
+        }
+      } catch (_) {
+        url = undefined; // not read: the Request path below takes the call
+      }
+      if (url !== undefined) return send(h, started, () => (init2 === undefined ? original.apply(this, arguments) : original.call(this, url, init2)));
     }
     // fetch's first step is `new Request(input, init)`. Take that step ourselves, once, and hand
     // the result to the original fetch: the browser reads the init exactly as it would (a Request
@@ -64,33 +136,23 @@ export function installFetch(g, hooks) {
       return original.apply(this, arguments);
     }
     // From here on `request` is the caller's request (its body may now be ours): always send it.
-    let started;
-    try {
-      started = callStart(h, request.url, request.method);
-    } catch (_) {}
-    if (!started) return original.call(this, request);
-    const id = started[0];
-    if (started[1] !== undefined) {
+    const started = callStart(h, request.url, request.method);
+    if (started) {
       try {
-        // Never overwrite a traceparent the caller set. In no-cors mode the browser ignores these
-        // names (not CORS-safelisted), as it would for the caller.
-        const headers = request.headers;
-        if (!headers.has("traceparent")) {
-          headers.set("traceparent", started[1]);
-          if (started[2] !== undefined && !headers.has("tracestate")) headers.set("tracestate", started[2]);
-          if (started[3] !== undefined && !headers.has("x-amzn-trace-id")) headers.set("x-amzn-trace-id", started[3]);
-          // W3C Baggage: a list; the caller's own members stay, ours is added unless named there.
-          if (started[4] !== undefined) {
-            const b = headers.get("baggage");
-            if (b === null) headers.set("baggage", started[4]);
-            else if (!/(^|,)\s*session\.id\s*=/.test(b)) headers.set("baggage", `${b},${started[4]}`);
-          }
-        }
+        // In no-cors mode the browser ignores these names (not CORS-safelisted), as it would for
+        // the caller.
+        addTrace(request.headers, started);
       } catch (_) {}
     }
+    return send(h, started, () => original.call(this, request));
+  };
+  /** Sends with `call` and, for a request Rust started (`started`), reports its outcome. */
+  const send = (h, started, call) => {
+    if (!started) return call();
+    const id = started[0];
     let p;
     try {
-      p = original.call(this, request);
+      p = call();
     } catch (e) {
       try { h.fail(id, e); } catch (_) {}
       throw e;
@@ -139,17 +201,77 @@ export function installXhr(g, hooks) {
     }
     return existing;
   }
-  const state = { hooks, open: proto.open, send: proto.send, setRequestHeader: proto.setRequestHeader, info: new WeakMap() };
-  const { open, send, setRequestHeader, info } = state;
+  const state = { hooks, open: proto.open, send: proto.send, setRequestHeader: proto.setRequestHeader, info: new WeakMap(), live: new WeakMap(), stale: new WeakSet() };
+  // info: what `open` was given, until the request is sent; live: the request in flight, with
+  // its span's id, the hooks that started it and how it failed; stale: objects whose finished
+  // request `open` ended while its events were still being dispatched (until its loadend).
+  const { open, send, setRequestHeader, info, live, stale } = state;
+  const end = (xhr, r, status) => {
+    if (r.done) return;
+    r.done = true;
+    if (live.get(xhr) === r) live.delete(xhr);
+    try { r.hooks.xhrEnd(r.id, status, r.failure); } catch (_) {}
+  };
+  // The capture listeners, one function each for every request: the browser adds a listener
+  // once per object, so a reused XMLHttpRequest does not gather more with every send. Where the
+  // browser runs capture listeners first at the target (Firefox), the span has ended before the
+  // page's own loadend handler runs (Chromium runs them in order of registration; a forceFlush
+  // called there takes the span in its second round).
+  const failed = (how) => function () {
+    const r = stale.has(this) ? undefined : live.get(this);
+    if (r) r.failure = how;
+  };
+  const listeners = [["abort", failed("abort")], ["timeout", failed("timeout")], ["error", failed("error")],
+    ["loadend", function () {
+      if (stale.delete(this)) return; // the end of a request already ended by open
+      const r = live.get(this);
+      if (r) end(this, r, this.status);
+    }]];
   // Method definitions: the same names and lengths as the native methods, and not constructors.
   const wrappers = {
     open(method, url) {
+      // The method and URL made text once, as open does (a Symbol throws there, as without us),
+      // and those strings handed on: the caller's toString runs once.
+      let args = arguments, m, u;
       try {
-        info.set(this, { method: String(method), href: new URL(String(url), baseUrl(g)).href, callerTraceparent: false });
+        m = `${method}`;
+        u = `${url}`;
+        args = Array.prototype.slice.call(arguments);
+        args[0] = m;
+        args[1] = u;
+      } catch (_) {
+        args = arguments;
+      }
+      // A request of this object not ended yet: in flight, or done with its events still being
+      // dispatched (a page's own listener that opens the next request runs before ours in
+      // Chromium, which runs a target's listeners in the order they were added). Its state is
+      // read now: open resets it.
+      const prev = live.get(this);
+      let finished = false, status = 0;
+      if (prev) {
+        try {
+          finished = this.readyState === 4;
+          status = this.status;
+        } catch (_) {}
+      }
+      const r = open.apply(this, args);
+      // Opened (a method or URL that open refuses throws above, and nothing changes): a request
+      // still in flight was cancelled without any event, so its span ends here, as one done.
+      if (prev) {
+        if (!finished) prev.failure = "abort";
+        else {
+          // Its remaining events, up to its loadend, are not the next request's.
+          stale.add(this);
+          if (status === 0 && !prev.failure) prev.failure = "error";
+        }
+        end(this, prev, finished ? status : 0);
+      }
+      try {
+        info.set(this, { method: m, href: new URL(u, baseUrl(g)).href, callerTraceparent: false });
       } catch (_) {
         info.delete(this);
       }
-      return open.apply(this, arguments);
+      return r;
     },
     setRequestHeader(name, value) {
       const i = info.get(this);
@@ -162,19 +284,13 @@ export function installXhr(g, hooks) {
     send() {
       const h = state.hooks;
       const i = info.get(this);
-      if (!h || !i || i.id !== undefined) return send.apply(this, arguments);
+      if (!h || !i) return send.apply(this, arguments);
       const started = callStart(h, i.href, i.method);
       if (!started) return send.apply(this, arguments);
-      const id = (i.id = started[0]);
-      const xhr = this;
-      let failure;
-      let done = false;
-      const finish = () => {
-        if (done) return;
-        done = true;
-        info.delete(xhr);
-        try { h.xhrEnd(id, xhr.status, failure); } catch (_) {}
-      };
+      // Sent: what open gave is used (a second send throws InvalidStateError, untraced).
+      info.delete(this);
+      const rec = { id: started[0], hooks: h, failure: undefined, done: false };
+      live.set(this, rec);
       try {
         if (started[1] !== undefined && !i.callerTraceparent) {
           setRequestHeader.call(this, "traceparent", started[1]);
@@ -183,20 +299,15 @@ export function installXhr(g, hooks) {
           // Appended to a baggage header the caller set (the browser joins the values with ", ").
           if (started[4] !== undefined) setRequestHeader.call(this, "baggage", started[4]);
         }
-        // Capture listeners: where the browser runs them first at the target (Firefox), the span
-        // has ended before the page's own loadend handler runs (Chromium runs them in order of
-        // registration; a forceFlush called there takes the span in its second round).
-        this.addEventListener("abort", () => { failure = "abort"; }, true);
-        this.addEventListener("timeout", () => { failure = "timeout"; }, true);
-        this.addEventListener("error", () => { failure = "error"; }, true);
-        this.addEventListener("loadend", finish, true);
+        for (const [type, f] of listeners) this.addEventListener(type, f, true);
       } catch (_) {}
       try {
         return send.apply(this, arguments);
       } catch (e) {
-        // A synchronous request that failed throws from send() instead of firing events.
-        if (!failure) failure = "error";
-        finish();
+        // A synchronous request that failed throws from send() instead of firing events; a send
+        // the browser refused (InvalidStateError) sent nothing.
+        if (!rec.failure) rec.failure = "error";
+        end(this, rec, this.status);
         throw e;
       }
     },

@@ -194,7 +194,7 @@ export function startActiveSpan(name, optionsOrFn, maybeFn) {
 
 /** Runs `fn()` with `span` active during its synchronous run. */
 export function withSpan(span, fn) {
-  if (span instanceof PendingSpan) {
+  if (isPending(span)) {
     if (span._real !== null) return api.withSpan(span._real, fn);
     if (phase === "starting") return runPending(span, fn, undefined);
     return fn();
@@ -205,11 +205,10 @@ export function withSpan(span, fn) {
 /** Writes a log record; while the .wasm loads it is kept (with its time and its place among the
  *  recorded span calls, so Rust gives it the span that was active) and written at replay. */
 function emitLog(severity, message, attributes, span) {
-  if (span instanceof PendingSpan && span._real !== null) span = span._real;
-  if (phase !== "starting") return span instanceof PendingSpan ? undefined : api.emitLog(severity, message, attributes, undefined, span);
+  if (isPending(span) && span._real !== null) span = span._real;
+  if (phase !== "starting") return isPending(span) ? undefined : api.emitLog(severity, message, attributes, undefined, span);
   if (pending.length >= MAX_LOG) return;
-  const attrs = attributes !== null && typeof attributes === "object" ? { ...attributes } : undefined;
-  pending.push(["log", [severity, String(message), attrs, Date.now(), span]]);
+  pending.push(["log", [severity, text(message), copyAttrs(attributes), Date.now(), span]]);
 }
 
 /**
@@ -267,8 +266,9 @@ function runPending(span, fn, arg) {
 
 /** `options` with a PendingSpan parent replaced by its real span. */
 function realOptions(options) {
-  if (options && options.parent instanceof PendingSpan) {
-    const parent = options.parent._real;
+  const p = read(options, "parent");
+  if (isPending(p)) {
+    const parent = p._real;
     return parent !== null ? { ...options, parent } : { ...options, parent: undefined, root: true };
   }
   return options;
@@ -283,21 +283,74 @@ function startPending(name, options, parent) {
   // Only what the caller said: an explicit parent, or a new trace. The default (the current
   // span, else the page's trace) is left to Rust at replay.
   if (parent !== undefined) span._parent = parent;
-  else if (options && options.root === true) span._parent = null;
-  else if (options && options.parent !== undefined && options.parent !== null) span._parent = options.parent;
+  else if (read(options, "root") === true) span._parent = null;
+  else {
+    const p = read(options, "parent");
+    if (p !== undefined && p !== null) span._parent = p;
+  }
   spansPending++;
   pending.push(["start", span]);
   return span;
 }
 
+// The caller's values are read here with their getters and proxy traps, which may throw: a
+// tracing call never throws into the page, while the .wasm loads as after.
+
+/** `o[key]`, undefined when `o` is not an object or the read throws. */
+function read(o, key) {
+  try {
+    return o !== null && (typeof o === "object" || typeof o === "function") ? o[key] : undefined;
+  } catch (_) {
+    return undefined;
+  }
+}
+
+function isPending(v) {
+  try {
+    return v instanceof PendingSpan;
+  } catch (_) {
+    return false;
+  }
+}
+
+function text(v) {
+  if (typeof v === "string") return v;
+  try {
+    return String(v);
+  } catch (_) {
+    return "";
+  }
+}
+
+/** A copy of an attributes object as it is now (a key whose getter throws is left out). */
+function copyAttrs(a) {
+  if (a === null || typeof a !== "object") return undefined;
+  const copy = Object.create(null);
+  try {
+    for (const k of Object.keys(a)) {
+      try {
+        copy[k] = a[k];
+      } catch (_) {}
+    }
+  } catch (_) {}
+  return copy;
+}
+
 function isTime(v) {
-  return typeof v === "number" || v instanceof Date || (Array.isArray(v) && v.length === 2 && typeof v[0] === "number");
+  try {
+    return typeof v === "number" || v instanceof Date || (Array.isArray(v) && v.length === 2 && typeof v[0] === "number");
+  } catch (_) {
+    return false;
+  }
 }
 
 function failureMessage(e) {
   if (typeof e === "string") return e;
-  if (e !== null && (typeof e === "object" || typeof e === "function")) return typeof e.message === "string" ? e.message : "";
-  return String(e);
+  if (e !== null && (typeof e === "object" || typeof e === "function")) {
+    const m = read(e, "message");
+    return typeof m === "string" ? m : "";
+  }
+  return text(e);
 }
 
 /**
@@ -307,11 +360,21 @@ function failureMessage(e) {
  */
 class PendingSpan {
   constructor(name, options) {
-    this._name = String(name);
-    this._start = options && options.startTime !== undefined ? options.startTime : now();
-    this._kind = options ? options.kind : undefined;
-    this._attributes = options && options.attributes ? { ...options.attributes } : undefined;
-    this._links = options && Array.isArray(options.links) ? options.links.slice(0, Boundary.MaxLinksRead) : undefined;
+    this._name = text(name);
+    const start = read(options, "startTime");
+    this._start = start !== undefined ? start : now();
+    this._kind = read(options, "kind");
+    this._attributes = copyAttrs(read(options, "attributes"));
+    this._links = undefined;
+    try {
+      const links = read(options, "links");
+      if (Array.isArray(links)) {
+        // By index and bounded, as the running API reads them.
+        const n = Math.min(links.length, Boundary.MaxLinksRead);
+        this._links = [];
+        for (let i = 0; i < n; i++) this._links.push(links[i]);
+      }
+    } catch (_) {}
     this._parent = undefined; // PendingSpan | Span | SpanContext | null (a new trace) | undefined (the default)
     this._calls = [];
     this._real = null;
@@ -326,23 +389,29 @@ class PendingSpan {
 
   setAttribute(key, value) {
     if (this._real !== null) this._real.setAttribute(key, value);
-    else this._call("setAttribute", key, Array.isArray(value) ? value.slice() : value);
+    else {
+      // An array as it is now (the running API copies it into wasm at once).
+      let v = value;
+      try {
+        if (Array.isArray(value)) v = value.slice();
+      } catch (_) {
+        return this;
+      }
+      this._call("setAttribute", key, v);
+    }
     return this;
   }
 
   setAttributes(attributes) {
     if (this._real !== null) this._real.setAttributes(attributes);
-    else if (attributes !== null && typeof attributes === "object") this._call("setAttributes", { ...attributes });
+    else if (attributes !== null && typeof attributes === "object") this._call("setAttributes", copyAttrs(attributes));
     return this;
   }
 
   addEvent(name, attributesOrTime, time) {
     if (this._real !== null) this._real.addEvent(name, attributesOrTime, time);
     else if (isTime(attributesOrTime)) this._call("addEvent", name, attributesOrTime);
-    else {
-      const attrs = attributesOrTime !== null && typeof attributesOrTime === "object" ? { ...attributesOrTime } : undefined;
-      this._call("addEvent", name, attrs, time === undefined ? now() : time);
-    }
+    else this._call("addEvent", text(name), copyAttrs(attributesOrTime), time === undefined ? now() : time);
     return this;
   }
 
@@ -353,7 +422,7 @@ class PendingSpan {
 
   setStatus(status) {
     if (this._real !== null) this._real.setStatus(status);
-    else if (status) this._call("setStatus", { code: status.code, message: status.message });
+    else if (status) this._call("setStatus", { code: read(status, "code"), message: read(status, "message") });
     return this;
   }
 
@@ -425,7 +494,7 @@ function replay(calls) {
         tokens.push(p._real !== null ? api.enter(p._real) : null);
       } else if (op === "log") {
         const [severity, message, attributes, time, span] = p;
-        const real = span instanceof PendingSpan ? span._real : span;
+        const real = isPending(span) ? span._real : span;
         if (real !== null) api.emitLog(severity, message, attributes, time, real);
       } else if (!p._dropped) start(p);
     } catch (_) {}
@@ -442,7 +511,7 @@ function start(p) {
   if (p._attributes !== undefined) options.attributes = p._attributes;
   if (p._links !== undefined) options.links = p._links;
   let parent = p._parent;
-  if (parent instanceof PendingSpan) parent = parent._real !== null ? parent._real : null;
+  if (isPending(parent)) parent = parent._real !== null ? parent._real : null;
   if (parent === null) options.root = true;
   else if (parent !== undefined) options.parent = parent;
   try {

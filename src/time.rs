@@ -20,6 +20,10 @@ pub fn millis_to_nanos(ms: f64) -> u64 {
 /// JS numbers below this are `performance.now()` offsets, not epoch milliseconds.
 pub const PERF_OFFSET_LIMIT_MS: f64 = 1e11;
 
+/// The latest time a JS number may give, in epoch milliseconds: epoch nanoseconds fit in a `u64`
+/// up to here (July 2554).
+pub const MAX_JS_MILLIS: f64 = 18_446_744_073_709.0;
+
 /// A page clock: the epoch time of the page's origin plus a high-resolution offset.
 #[derive(Clone, Copy, Debug)]
 pub struct PageClock {
@@ -39,15 +43,20 @@ impl PageClock {
     }
 
     /// Epoch nanoseconds for a time given as a JS number: epoch milliseconds, or a
-    /// `performance.now()`-style offset when below [`PERF_OFFSET_LIMIT_MS`].
+    /// `performance.now()`-style offset when below [`PERF_OFFSET_LIMIT_MS`]. `None` for what is
+    /// not a time: NaN, an infinity, a negative number, or one past [`MAX_JS_MILLIS`] (the
+    /// caller then uses the time now, rather than exporting 1970 or the year 2554).
     ///
     /// OpenTelemetry JS treats every number below `performance.timeOrigin` as an offset, which
     /// misreads `Date.now() - 1000` in a page loaded less than a second ago. Offsets are page
     /// uptimes (far below 1e11 ms, three years) and epoch times are above 1e12 ms (2001), so the
     /// magnitude tells them apart without that trap.
     #[inline]
-    pub fn from_js_millis(&self, ms: f64) -> u64 {
-        if ms < PERF_OFFSET_LIMIT_MS { self.at(ms) } else { millis_to_nanos(ms) }
+    pub fn from_js_millis(&self, ms: f64) -> Option<u64> {
+        if !(0.0..=MAX_JS_MILLIS).contains(&ms) {
+            return None;
+        }
+        Some(if ms < PERF_OFFSET_LIMIT_MS { self.at(ms) } else { millis_to_nanos(ms) })
     }
 }
 
@@ -82,17 +91,20 @@ mod tests {
         }
         let c = PageClock::new(1_700_000_000_000.5);
         assert_eq!(c.at(0.25), 1_700_000_000_000_750_000);
-        assert_eq!(c.from_js_millis(10.0), 1_700_000_000_010_500_000, "small numbers are performance offsets");
-        assert_eq!(c.from_js_millis(1_800_000_000_000.0), 1_800_000_000_000_000_000, "large numbers are epoch ms");
+        assert_eq!(c.from_js_millis(10.0), Some(1_700_000_000_010_500_000), "small numbers are performance offsets");
         assert_eq!(
-            c.from_js_millis(1_699_999_999_000.0),
-            1_699_999_999_000_000_000,
-            "an epoch time just before the page loaded is still epoch ms, unlike OpenTelemetry JS"
+            c.from_js_millis(1_800_000_000_000.0),
+            Some(1_800_000_000_000_000_000),
+            "large numbers are epoch ms"
         );
+        assert_eq!(c.from_js_millis(MAX_JS_MILLIS), Some(18_446_744_073_709_000_000), "the latest time");
+        for bad in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY, -1.0, MAX_JS_MILLIS + 1.0, 1e300] {
+            assert_eq!(c.from_js_millis(bad), None, "{bad} is not a time");
+        }
         assert_eq!(
             c.from_js_millis(1_699_999_999_000.0),
-            1_699_999_999_000_000_000,
-            "an epoch time just before the page loaded is still epoch ms"
+            Some(1_699_999_999_000_000_000),
+            "an epoch time just before the page loaded is still epoch ms, unlike OpenTelemetry JS"
         );
     }
 }

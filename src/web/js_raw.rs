@@ -97,7 +97,7 @@ fn read_scratch(trace_state: Option<String>) -> SpanContext {
 }
 
 fn time(ms: f64) -> Option<u64> {
-    if ms.is_nan() { None } else { Some(platform::clock().from_js_millis(ms)) }
+    platform::clock().from_js_millis(ms)
 }
 
 /// The scratch buffer's address in wasm memory.
@@ -344,11 +344,16 @@ fn record_uncaught(s: &mut Span, (kind, message, stack, source, page): &Uncaught
 
 /// Sets the status (0 unset, 1 ok, 2 error).
 #[wasm_bindgen(js_name = __status)]
-pub fn status(handle: f64, code: u32, message: Option<String>) {
-    let st = match code {
-        1 => Status::Ok,
-        2 => Status::Error(Str::Owned(message.unwrap_or_default())),
-        _ => Status::Unset,
+pub fn status(handle: f64, code: f64, message: Option<String>) {
+    // OpenTelemetry's codes exactly; anything else (2.5, NaN, 2^32 + 2) leaves the status alone.
+    let st = if code == 0.0 {
+        Status::Unset
+    } else if code == 1.0 {
+        Status::Ok
+    } else if code == 2.0 {
+        Status::Error(Str::Owned(message.unwrap_or_default()))
+    } else {
+        return;
     };
     handles::with(handle, |s| s.set_status(st));
 }

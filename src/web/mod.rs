@@ -184,13 +184,7 @@ pub fn shutdown_then(done: Function) {
     CAPTURE.with(|c| c.set(0));
     WEB_VITALS.with(|c| c.set(false));
     sdk.tracer.disable();
-    let after = timer::once_fn(move || {
-        if SDK.with(|s| s.borrow().is_none()) {
-            pipeline::stop();
-        }
-        let _ = done.call0(&JsValue::UNDEFINED);
-    });
-    pipeline::flush(after.unchecked_into());
+    pipeline::retire(done);
 }
 
 /// Flushes and stops; later spans are not recorded, and `init` may run again.

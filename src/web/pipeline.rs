@@ -19,7 +19,7 @@ use crate::export::retry;
 use crate::log_data::LogData;
 use crate::resource::Resource;
 use crate::span_data::SpanData;
-use alloc::rc::Rc;
+use alloc::rc::{Rc, Weak};
 use core::cell::RefCell;
 use js_sys::{Function, Object, Reflect};
 use wasm_bindgen::JsCast;
@@ -121,6 +121,20 @@ local! {
 }
 
 local! {
+    /// Pipelines that `shutdown` stopped and that are still flushing (each drops itself once its
+    /// flush has had its attempt): an `init` in the meantime starts a new one beside them, and
+    /// what they hold still leaves with their own configuration.
+    static RETIRING: RefCell<Vec<Rc<Pipeline>>> = RefCell::new(Vec::new());
+}
+
+/// The current pipeline and the retiring ones, for the page's life events.
+fn every() -> Vec<Rc<Pipeline>> {
+    let mut all = RETIRING.with(|r| r.borrow().clone());
+    all.extend(current());
+    all
+}
+
+local! {
     /// Page-lifetime listeners (hide, show, online) that reach whichever pipeline is current.
     static LISTENERS: RefCell<Option<(Closure<dyn Fn(bool)>, [Closure<dyn Fn()>; 2])>> = RefCell::new(None);
 }
@@ -139,7 +153,8 @@ pub fn start(config: &Config, resource: &Resource, fetch: Function) {
     let encoder = Encoder::new(resource, crate::resource::SCOPE_NAME, crate::resource::SDK_VERSION);
     let mut machine = Exporter::new(config.batch.clone(), encoder, config.headers.is_empty(), take_stored(STORAGE_KEY));
     machine.debug = config.debug;
-    let p = Rc::new(Pipeline {
+    // The callbacks reach their own pipeline (a retiring one too), never another's.
+    let p = Rc::new_cyclic(|me: &Weak<Pipeline>| Pipeline {
         machine: RefCell::new(machine),
         // Absolute: the export worker resolves nothing against the page.
         endpoint: super::document::resolve_url(&config.endpoint).unwrap_or_else(|| config.endpoint.clone()),
@@ -149,26 +164,31 @@ pub fn start(config: &Config, resource: &Resource, fetch: Function) {
         gzip: config.compression && can_gzip(),
         debug: config.debug,
         fetch,
-        timer: Timer::new(|| {
-            if let Some(p) = current() {
-                p.timer.fired();
-                p.step();
+        timer: Timer::new({
+            let me = me.clone();
+            move || {
+                if let Some(p) = me.upgrade() {
+                    p.timer.fired();
+                    p.step();
+                }
             }
         }),
-        done: Closure::new(|status: u16, retry_after: Option<String>, rejected: f64, message: Option<String>| {
-            if let Some(p) = current() {
-                p.on_response(status, retry_after, rejected, message);
+        done: Closure::new({
+            let me = me.clone();
+            move |status: u16, retry_after: Option<String>, rejected: f64, message: Option<String>| {
+                if let Some(p) = me.upgrade() {
+                    p.on_response(status, retry_after, rejected, message);
+                }
             }
         }),
         waiters: RefCell::new(Vec::new()),
         warned: RefCell::new(Vec::new()),
     });
-    // A pipeline still finishing (init again before shutdown settled): its flush callers are
-    // answered now rather than dropped with it.
+    // `init` runs once until `shutdown`, which retires the pipeline: a current one is left only
+    // by a start without that; it is retired the same way rather than dropped with its spans.
     let old = CURRENT.with(|c| c.borrow_mut().replace(p.clone()));
     if let Some(old) = old {
-        old.timer.clear();
-        old.resolve_waiters();
+        retire_one(old, None);
     }
     ensure_listeners();
     p.step();
@@ -178,29 +198,63 @@ pub fn start(config: &Config, resource: &Resource, fetch: Function) {
 /// sent, refused, or waiting for a retry (never through backoff).
 pub fn flush(done: Function) {
     match current() {
-        Some(p) => {
-            p.waiters.borrow_mut().push(done);
-            p.machine.borrow_mut().flush();
-            // A task later: a span the page ends right after asking (an XHR's, whose loadend
-            // listener runs after the page's own) is queued by then and leaves with the flush.
-            p.timer.arm(0.0);
-        }
+        Some(p) => p.flush(done),
         None => {
             let _ = done.call0(&JsValue::UNDEFINED);
         }
     }
 }
 
+/// Shutdown: the current pipeline takes no more spans and flushes what it holds; once that has
+/// had its attempt, the pipeline drops what is left and `done` is called.
+pub fn retire(done: Function) {
+    match CURRENT.with(|c| c.borrow_mut().take()) {
+        Some(p) => retire_one(p, Some(done)),
+        None => {
+            let _ = done.call0(&JsValue::UNDEFINED);
+        }
+    }
+}
+
+fn retire_one(p: Rc<Pipeline>, done: Option<Function>) {
+    RETIRING.with(|r| r.borrow_mut().push(p.clone()));
+    let me = Rc::downgrade(&p);
+    let after = super::timer::once_fn(move || {
+        if let Some(p) = me.upgrade() {
+            p.stop();
+            RETIRING.with(|r| r.borrow_mut().retain(|q| !Rc::ptr_eq(q, &p)));
+        }
+        if let Some(done) = done {
+            let _ = done.call0(&JsValue::UNDEFINED);
+        }
+    });
+    p.flush(after.unchecked_into());
+}
+
 /// Stops the pipeline (after the final flush): later spans are not exported.
 pub fn stop() {
     if let Some(p) = CURRENT.with(|c| c.borrow_mut().take()) {
-        p.timer.clear();
-        p.machine.borrow_mut().clear();
-        p.resolve_waiters();
+        p.stop();
     }
 }
 
 impl Pipeline {
+    /// Sends everything queued; `done` is called once it has all had an attempt.
+    fn flush(&self, done: Function) {
+        self.waiters.borrow_mut().push(done);
+        self.machine.borrow_mut().flush();
+        // A task later: a span the page ends right after asking (an XHR's, whose loadend
+        // listener runs after the page's own) is queued by then and leaves with the flush.
+        self.timer.arm(0.0);
+    }
+
+    /// Drops what is queued and answers the flush callers.
+    fn stop(&self) {
+        self.timer.clear();
+        self.machine.borrow_mut().clear();
+        self.resolve_waiters();
+    }
+
     /// Arms the timer as the exporter asked after a span or log record was queued.
     fn wake(&self, wake: Wake) {
         match wake {
@@ -353,18 +407,18 @@ fn ensure_listeners() {
         // recursively"), so the page-hide send that follows would fail.
         let hide = Closure::<dyn Fn(bool)>::new(|leaving: bool| {
             super::instrument::finish_waiting();
-            if let Some(p) = current() {
+            for p in every() {
                 p.on_hide(leaving);
             }
         });
         let show = Closure::<dyn Fn()>::new(|| {
-            if let Some(p) = current() {
+            for p in every() {
                 p.machine.borrow_mut().on_show();
                 p.step();
             }
         });
         let online = Closure::<dyn Fn()>::new(|| {
-            if let Some(p) = current() {
+            for p in every() {
                 p.machine.borrow_mut().on_online();
                 p.step();
             }

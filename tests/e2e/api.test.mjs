@@ -492,6 +492,106 @@ for (const browser of browsers()) describe(browser, () => {
     await page.context().close();
   });
 
+  test("shutdown then init without waiting: what shutdown flushes still arrives, with its own service", async () => {
+    const page = await h.page();
+    await page.evaluate(async () => {
+      const c = window.canopy;
+      c.init({ serviceName: "before-reinit", batch: { scheduledDelayMillis: 60000 } });
+      c.startSpan("ended-before-shutdown").end();
+      const stopped = c.shutdown();
+      c.init({ serviceName: "after-reinit", batch: { scheduledDelayMillis: 60000 } });
+      c.startSpan("ended-after-init").end();
+      await stopped;
+      await c.forceFlush();
+    });
+    const spans = receivedSpans(h.sink);
+    const svc = (s) => s.resource.attributes.find((a) => a.key === "service.name").value.stringValue;
+    assert.equal(svc(byName(spans, "ended-before-shutdown")), "before-reinit");
+    assert.equal(svc(byName(spans, "ended-after-init")), "after-reinit");
+    assert.equal(spans.length, 2, "each once");
+    await page.context().close();
+  });
+
+  test("hostile arguments never throw into the page, and a getter's own spans take nothing of the caller's", async () => {
+    const page = await h.page();
+    const r = await page.evaluate(async () => {
+      const c = window.canopy;
+      c.init({ serviceName: "hostile" });
+      const boom = () => { throw new Error("boom"); };
+      const revoked = Proxy.revocable({}, {});
+      revoked.revoke();
+      const cases = {
+        "setStatus with a BigInt code": () => c.startSpan("s").setStatus({ code: 2n }).end(),
+        "setStatus with a throwing getter": () => c.startSpan("s").setStatus({ get code() { return boom(); } }).end(),
+        "an HrTime of BigInts": () => c.startSpan("s", { startTime: [1n, 0] }).end([1n, 0]),
+        "a revoked Proxy as time and attributes": () => c.startSpan("s").addEvent("e", revoked.proxy).end(revoked.proxy),
+        "options getters that throw": () => c.startSpan("s", { get kind() { return boom(); }, get links() { return boom(); } }).end(),
+        "a link whose context throws": () => c.startSpan("s").addLink({ get context() { return boom(); } }).end(),
+        "emitLog with a BigInt severity": () => c.emitLog?.(9n, "m"),
+        "a log for a revoked Proxy span": () => c.log.info("m", undefined, revoked.proxy),
+        "withSpan with a revoked Proxy": () => c.withSpan(revoked.proxy, () => 1),
+        "a callback result whose then throws": () => c.startActiveSpan("then-throws", () => ({ get then() { return boom(); } })),
+      };
+      const thrown = {};
+      for (const [name, f] of Object.entries(cases)) {
+        try { f(); } catch (e) { thrown[name] = String(e); }
+      }
+      // A getter that starts a span of its own while the caller's attributes are being read.
+      c.startSpan("outer", { attributes: { "outer.a": 1, get "outer.b"() { c.startSpan("inner").end(); return 2; } } }).end();
+      // A parent whose traceState starts a span: the child still joins that parent's trace.
+      const parent = { traceId: "4bf92f3577b34da6a3ce929d0e0e4736", spanId: "00f067aa0ba902b7", traceFlags: 1,
+        traceState: { serialize() { c.startSpan("from-serialize").end(); return "k=v"; } } };
+      c.startSpan("child-of-remote", { parent }).end();
+      // Times that are not times: the span gets the time now, not 1970 or the year 2554.
+      const t0 = Date.now();
+      c.startSpan("bad-times", { startTime: Infinity }).end(1e300);
+      const t1 = Date.now();
+      await c.forceFlush();
+      return { thrown, t0, t1 };
+    });
+    assert.deepEqual(r.thrown, {}, "no call threw");
+    const spans = receivedSpans(h.sink);
+    assert.ok(byName(spans, "then-throws").endTimeUnixNano, "the span of a result whose then throws is ended");
+    const keys = (name) => (byName(spans, name).attributes ?? []).map((a) => a.key).filter((k) => k !== "session.id");
+    assert.deepEqual(keys("outer"), ["outer.a", "outer.b"], "the caller's attributes stay on its span");
+    assert.deepEqual(keys("inner"), [], "and none go to the getter's span");
+    const child = byName(spans, "child-of-remote");
+    assert.equal(child.traceId, "4bf92f3577b34da6a3ce929d0e0e4736");
+    assert.equal(child.parentSpanId, "00f067aa0ba902b7");
+    assert.equal(child.traceState, "k=v");
+    const bad = byName(spans, "bad-times");
+    for (const t of [bad.startTimeUnixNano, bad.endTimeUnixNano]) {
+      const ms = Number(BigInt(t) / 1000000n);
+      assert.ok(ms >= r.t0 - 1 && ms <= r.t1 + 1, `${t} is the time it was called`);
+    }
+    assert.deepEqual(page.consoleMessages.filter((m) => m.type === "pageerror"), []);
+    await page.context().close();
+  });
+
+  test("an unhandled rejection inside startActiveSpan still reaches the page's unhandledrejection", async () => {
+    const page = await h.page();
+    const r = await page.evaluate(async () => {
+      const c = window.canopy;
+      c.init({ serviceName: "unhandled" });
+      const seen = [];
+      const heard = new Promise((res) => window.addEventListener("unhandledrejection", (e) => {
+        seen.push(e.reason && e.reason.message);
+        e.preventDefault();
+        res();
+      }));
+      const err = new Error("inside-span");
+      c.startActiveSpan("not-awaited", async () => { await null; throw err; }); // nobody handles it
+      await Promise.race([heard, new Promise((res) => setTimeout(res, 5000))]); // bounded: fails below if never heard
+      const handled = await c.startActiveSpan("awaited", async () => 7);
+      await c.forceFlush();
+      return { seen, handled };
+    });
+    assert.deepEqual(r, { seen: ["inside-span"], handled: 7 });
+    const spans = receivedSpans(h.sink);
+    assert.equal(byName(spans, "not-awaited").status.code, 2, "and the span records it");
+    await page.context().close();
+  });
+
   test("sampleRate 0: spans propagate flags 00 but are never exported", async () => {
     const page = await h.page();
     const r = await page.evaluate(async () => {

@@ -237,6 +237,98 @@ for (const name of browsers()) describe(name, () => {
     await page.context().close();
   });
 
+  test("a fetch wrapper installed before Canopy is called as the page called it, with our headers in its init", async () => {
+    const page = await open();
+    const r = await page.evaluate(async (endpoint) => {
+      const c = window.canopy;
+      const native = window.fetch;
+      const calls = [];
+      // A CSRF wrapper as apps write them: it spreads the init's headers and reads the URL as text.
+      window.fetch = (url, opts = {}) => {
+        // (Canopy's own export goes through it too: the fetch it found is the page's.)
+        if (/wrapped=/.test(String(url))) calls.push({ url: typeof url, method: opts.method || "GET", traceparent: typeof opts.headers?.traceparent });
+        return native(url, { ...opts, headers: { ...opts.headers, "x-csrf-token": "secret" } });
+      };
+      c.init({ serviceName: "inst", endpoint });
+      const post = await fetch("/echo?wrapped=1", { method: "POST", body: "x", headers: { "content-type": "text/plain", "x-app": "1" } }).then((res) => res.json());
+      const plain = await fetch(new URL("/echo?wrapped=2", location.href)).then((res) => res.json());
+      await c.forceFlush();
+      return { calls, post: { method: post.method, body: post.bodyText, headers: post.headers }, plain: plain.method };
+    }, endpoint());
+    assert.deepEqual(r.calls, [
+      { url: "string", method: "POST", traceparent: "string" },
+      { url: "string", method: "GET", traceparent: "string" },
+    ]);
+    assert.equal(r.post.method, "POST");
+    assert.equal(r.post.body, "x");
+    assert.equal(r.post.headers["x-app"], "1", "the page's own headers arrive");
+    assert.equal(r.post.headers["x-csrf-token"], "secret", "and the wrapper's");
+    assert.equal(r.post.headers["content-type"], "text/plain");
+    assert.equal(r.plain, "GET");
+    const seen = app.seen.filter((x) => /wrapped=/.test(x.path));
+    assert.equal(seen.length, 2);
+    for (const x of seen) assert.match(x.traceparent ?? "", /^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/, `${x.path} carries a traceparent`);
+    assert.equal(clientSpans().length, 2);
+    await page.context().close();
+  });
+
+  test("XMLHttpRequest reused, re-opened in flight, or refused by open: one span per request sent, each with its own outcome", async () => {
+    const page = await open();
+    const r = await page.evaluate(async (endpoint) => {
+      const c = window.canopy;
+      c.init({ serviceName: "inst", endpoint });
+      const done = (x) => new Promise((res) => x.addEventListener("loadend", res, { once: true }));
+      // One object, 30 requests: the span of each ends once, with its own status.
+      const x = new XMLHttpRequest();
+      for (let i = 0; i < 30; i++) {
+        x.open("GET", `/json?reuse=${i}`);
+        const d = done(x);
+        x.send();
+        await d;
+      }
+      // Re-opened while in flight: the browser cancels the first without any event.
+      const y = new XMLHttpRequest();
+      y.open("GET", "/slow?ms=2000&reopen=1");
+      y.send();
+      y.open("GET", "/json?reopen=2");
+      const dy = done(y);
+      y.send();
+      await dy;
+      // A method open refuses: nothing is sent, and nothing is recorded.
+      const z = new XMLHttpRequest();
+      const errors = [];
+      try { z.open("TRACE", "/json?refused=1"); } catch (e) { errors.push(e.name); }
+      try { z.send(); } catch (e) { errors.push(e.name); }
+      // The URL's toString runs once, as without Canopy.
+      let calls = 0;
+      const w = new XMLHttpRequest();
+      w.open("GET", { toString() { calls++; return "/json?tostring=1"; } });
+      const dw = done(w);
+      w.send();
+      await dw;
+      await c.forceFlush();
+      return { errors, calls };
+    }, endpoint());
+    assert.deepEqual(r.errors, ["SecurityError", "InvalidStateError"]);
+    assert.equal(r.calls, 1);
+    const spans = clientSpans();
+    const url = (s) => attr(s, "url.full") ?? "";
+    const reuse = spans.filter((s) => /reuse=/.test(url(s)));
+    assert.equal(reuse.length, 30, "one span per request of the reused object");
+    assert.equal(new Set(reuse.map(url)).size, 30);
+    for (const s of reuse) assert.equal(attr(s, "http.response.status_code"), 200);
+    const first = spans.filter((s) => /reopen=1/.test(url(s)));
+    const second = spans.filter((s) => /reopen=2/.test(url(s)));
+    assert.equal(first.length, 1);
+    assert.equal(attr(first[0], "http.response.status_code"), undefined, "the cancelled request has no status");
+    assert.equal(first[0].status?.code, 2, "and is an error");
+    assert.equal(second.length, 1);
+    assert.equal(attr(second[0], "http.response.status_code"), 200);
+    assert.equal(spans.filter((s) => /refused=/.test(url(s))).length, 0, "no span for a request never sent");
+    assert.equal(spans.filter((s) => /tostring=/.test(url(s))).length, 1);
+    await page.context().close();
+  });
+
   test("in a Worker: fetch is traced and spans are exported", async () => {
     const page = await open();
     const result = await page.evaluate(async (endpoint) => {

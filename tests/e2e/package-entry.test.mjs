@@ -197,6 +197,52 @@ test("log records written while the .wasm loads are kept with their time and the
   assert.ok(Math.abs(Number(logs[0].timeUnixNano) / 1e6 - r.tWrite) < 50, "its own time, not the replay's");
 });
 
+test("while the .wasm loads, hostile arguments never throw into the page and leave nothing behind", async () => {
+  const page = await entryPage();
+  const r = await page.evaluate(async (endpoint) => {
+    const c = window.canopy;
+    const started = c.init({ serviceName: "entry-hostile", endpoint, batch: { scheduledDelayMillis: 60000 } });
+    const boom = () => { throw new Error("boom"); };
+    const getter = { a: 1, get b() { return boom(); } };
+    const revoked = Proxy.revocable({}, {});
+    revoked.revoke();
+    const cases = {
+      "a name whose toString throws": () => c.startSpan({ toString: boom }).end(),
+      "attributes with a throwing getter": () => c.startSpan("hostile-attrs", { attributes: getter }).end(),
+      "options that are a revoked Proxy": () => c.startSpan("hostile-options", revoked.proxy).end(),
+      "links whose slice and length throw": () => c.startSpan("hostile-links", { links: new Proxy([], { get: boom }) }).end(),
+      "setAttributes, addEvent and setStatus with getters": () => {
+        const s = c.startSpan("hostile-calls");
+        s.setAttributes(getter);
+        s.addEvent("e", getter);
+        s.setStatus({ get code() { return boom(); } });
+        s.setAttribute("arr", revoked.proxy);
+        s.end();
+      },
+      "a log whose message and attributes throw": () => c.log.info({ toString: boom }, getter),
+      "a log for a revoked Proxy span": () => c.log.info("x", undefined, revoked.proxy),
+      "withSpan with a revoked Proxy": () => c.withSpan(revoked.proxy, () => 1),
+    };
+    const thrown = {};
+    for (const [name, f] of Object.entries(cases)) {
+      try { f(); } catch (e) { thrown[name] = String(e); }
+    }
+    const before = c.isRunning();
+    c.startSpan("after-hostile").end();
+    await started;
+    await c.forceFlush();
+    return { thrown, before };
+  }, `${h.base}/v1/traces`);
+  assert.equal(r.before, false, "called while the .wasm loaded");
+  assert.deepEqual(r.thrown, {}, "no call threw");
+  const spans = await spansUntil((s) => s.some((x) => x.name === "after-hostile"), "the spans after the hostile calls");
+  const keys = (name) => (one(spans, name).attributes ?? []).map((a) => a.key).filter((k) => k !== "session.id");
+  assert.deepEqual(keys("hostile-attrs"), ["a"], "the readable attribute is kept");
+  assert.deepEqual(keys("after-hostile"), [], "nothing left pending for a later span");
+  assert.equal(one(spans, "hostile-calls").events.length, 1);
+  assert.deepEqual(errors(page), []);
+});
+
 test("without init nothing throws and nothing is recorded; init later works", async () => {
   const page = await entryPage();
   const r = await page.evaluate(async (endpoint) => {
