@@ -76,12 +76,15 @@ const PENDING = B.Pending;
  *  the boundary instead of the text. Here only the id of each string is remembered. */
 const interned = new Map();
 
-/** The id of `s` in Rust's table, or -1 (pass the text). */
+/** The id of `s` in Rust's table, or -1 (pass the text). Only short strings are kept, here as
+ *  there (both live as long as the page): a long one, such as a name built from data, passes its
+ *  text each time. */
 function idOf(s) {
   let id = interned.get(s);
   if (id === undefined) {
-    id = interned.size < 512 ? raw.__intern(s) : -1;
-    if (id >= 0 || interned.size < 512) interned.set(s, id);
+    if (s.length > B.MaxInternedLen) return -1;
+    id = interned.size < B.MaxInterned ? raw.__intern(s) : -1;
+    if (id >= 0 || interned.size < B.MaxInterned) interned.set(s, id);
   }
   return id;
 }

@@ -52,6 +52,12 @@ pub enum Boundary {
     /// count limit, 128 by default): a sparse array's `length` (up to 2^32 - 1) never sets the
     /// work.
     MaxLinksRead = 1024,
+    /// Strings (span names, attribute keys) kept in the interning table, at most: JavaScript then
+    /// passes an id instead of the text.
+    MaxInterned = 500,
+    /// Longer strings are not kept (in bytes; JavaScript checks its UTF-16 length first, which is
+    /// never more): the table lives as long as the page.
+    MaxInternedLen = 128,
 }
 
 const FLAG_REMOTE: u32 = Boundary::FlagRemote as u32;
@@ -116,9 +122,8 @@ const PENDING: f64 = Boundary::Pending as u32 as f64;
 
 /// Strings kept for the life of the page, at most (span names and attribute keys repeat: an id
 /// crosses the boundary instead of the text, and the span holds a `&'static str`, no copy).
-const MAX_INTERNED: usize = 512;
-/// Longer strings are not kept.
-const MAX_INTERNED_LEN: usize = 128;
+const MAX_INTERNED: usize = Boundary::MaxInterned as usize;
+const MAX_INTERNED_LEN: usize = Boundary::MaxInternedLen as usize;
 
 local! {
     static INTERNED: core::cell::RefCell<Vec<&'static str>> = core::cell::RefCell::new(Vec::new());
