@@ -181,37 +181,42 @@ impl Forwarder {
     }
 
     async fn attempt(&self, signal: Signal, url: &reqwest::Url, body: Bytes, timeout: Duration) -> Attempt {
-        let call = async {
-            let req = self.client.post(url.clone()).headers(self.headers.clone()).body(body);
-            let mut res = req.send().await?;
-            let status = res.status();
-            // Delay-seconds only (an HTTP date falls back to our backoff), clamped: never trusted as is.
-            let retry_after = res.headers().get(header::RETRY_AFTER).and_then(|v| v.to_str().ok()?.trim().parse().ok());
-            let retry_after = retry_after.map(|s: u64| Duration::from_secs(s.min(MAX_RETRY_AFTER_SECS)));
-            let protobuf = res.headers().get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().ends_with(b"protobuf"));
-            let mut bytes = Vec::new();
-            while bytes.len() < MAX_RESPONSE_BYTES {
-                match res.chunk().await? {
-                    Some(c) => bytes.extend_from_slice(&c),
-                    None => break,
+        let deadline = tokio::time::Instant::now() + timeout;
+        let req = self.client.post(url.clone()).headers(self.headers.clone()).body(body);
+        let mut res = match tokio::time::timeout_at(deadline, req.send()).await {
+            Err(_) => return Attempt::Retry(None, format!("no answer within {} ms", timeout.as_millis())),
+            Ok(Err(e)) => return Attempt::Retry(None, describe(&e.without_url())),
+            Ok(Ok(res)) => res,
+        };
+        let status = res.status();
+        // Delay-seconds only (an HTTP date falls back to our backoff), clamped: never trusted as is.
+        let retry_after = res.headers().get(header::RETRY_AFTER).and_then(|v| v.to_str().ok()?.trim().parse().ok());
+        let retry_after = retry_after.map(|s: u64| Duration::from_secs(s.min(MAX_RETRY_AFTER_SECS)));
+        let protobuf = res.headers().get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().ends_with(b"protobuf"));
+        // The status says what happened; the body only adds details. One that breaks off or
+        // stalls (until the attempt's deadline) is read as far as it came: a 2xx whose body is
+        // cut is delivered, and sending it again would duplicate it.
+        let mut bytes = Vec::new();
+        while bytes.len() < MAX_RESPONSE_BYTES {
+            match tokio::time::timeout_at(deadline, res.chunk()).await {
+                Ok(Ok(Some(c))) => bytes.extend_from_slice(&c),
+                Ok(Ok(None)) => break,
+                Ok(Err(_)) | Err(_) => {
+                    bytes.clear();
+                    break;
                 }
             }
-            Ok::<_, reqwest::Error>((status, retry_after, protobuf, bytes))
-        };
-        match tokio::time::timeout(timeout, call).await {
-            Err(_) => Attempt::Retry(None, format!("no answer within {} ms", timeout.as_millis())),
-            Ok(Err(e)) => Attempt::Retry(None, describe(&e.without_url())),
-            Ok(Ok((status, retry_after, protobuf, bytes))) => match status.as_u16() {
-                200..=299 => Attempt::Ok(partial_success(signal, protobuf, &bytes).map(|mut p| {
-                    p.error_message = self.scrub(&p.error_message);
-                    p
-                })),
-                429 | 502 | 503 | 504 => Attempt::Retry(retry_after, format!("HTTP {status}")),
-                _ => Attempt::Fail(
-                    status,
-                    format!("upstream refused the data: HTTP {status}: {}", self.said(protobuf, &bytes)),
-                ),
-            },
+        }
+        match status.as_u16() {
+            200..=299 => Attempt::Ok(partial_success(signal, protobuf, &bytes).map(|mut p| {
+                p.error_message = self.scrub(&p.error_message);
+                p
+            })),
+            429 | 502 | 503 | 504 => Attempt::Retry(retry_after, format!("HTTP {status}")),
+            _ => Attempt::Fail(
+                status,
+                format!("upstream refused the data: HTTP {status}: {}", self.said(protobuf, &bytes)),
+            ),
         }
     }
 

@@ -177,6 +177,36 @@ async fn retryable_failures_are_retried_until_the_upstream_takes_the_data() {
 }
 
 #[tokio::test]
+async fn a_2xx_whose_body_breaks_off_or_stalls_is_delivered_once() {
+    for reply in [Reply::Truncated(200), Reply::Stalled(200)] {
+        let up = Upstream::start().await;
+        up.push([reply]);
+        let relay = Relay::start(forwarding(&up, Some(KEY))).await;
+        let t = Instant::now();
+        let res = post_json(&relay.traces(), GOLDEN).await;
+        assert_eq!(res.status, 200, "{}", res.message());
+        assert_eq!(up.received().len(), 1, "the status said delivered: not sent again");
+        assert!(
+            t.elapsed() < Duration::from_secs(3),
+            "a stalled body is not waited for past its bound: {:?}",
+            t.elapsed()
+        );
+        let metrics = String::from_utf8(get(&relay.url("/metrics")).await.body).unwrap();
+        assert!(metrics.contains("canopy_relay_spans_forwarded_total 4"), "{metrics}");
+    }
+}
+
+#[tokio::test]
+async fn a_503_whose_body_breaks_off_is_still_retried() {
+    let up = Upstream::start().await;
+    up.push([Reply::Truncated(503)]);
+    let relay = Relay::start(forwarding(&up, Some(KEY))).await;
+    let res = post_json(&relay.traces(), GOLDEN).await;
+    assert_eq!(res.status, 200, "{}", res.message());
+    assert_eq!(up.received().len(), 2, "retried once, then taken");
+}
+
+#[tokio::test]
 async fn when_the_budget_runs_out_the_client_gets_503_with_retry_after() {
     let up = Upstream::start().await;
     up.push(std::iter::repeat_n(Reply::Status(503), 100));

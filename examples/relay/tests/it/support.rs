@@ -134,6 +134,11 @@ pub enum Reply {
     Drop,
     /// Wait, then 200.
     Delay(Duration),
+    /// The status and a `content-length: 100`, 3 bytes of it, then the connection closes.
+    Truncated(u16),
+    /// The status and a `content-length: 100`, 3 bytes of it, then nothing until the
+    /// connection is dropped.
+    Stalled(u16),
 }
 
 /// One request the upstream received.
@@ -240,6 +245,16 @@ async fn serve_one(mut stream: TcpStream, received: Arc<Mutex<Vec<Received>>>, r
         Reply::Status(s) => (s, String::new(), "text/plain", Vec::new()),
         Reply::RetryAfter(s, secs) => (s, format!("retry-after: {secs}\r\n"), "text/plain", Vec::new()),
         Reply::Body(s, ctype, body) => (s, String::new(), ctype, body),
+        Reply::Truncated(s) | Reply::Stalled(s) => {
+            let head =
+                format!("HTTP/1.1 {s} X\r\ncontent-type: application/x-protobuf\r\ncontent-length: 100\r\n\r\nabc");
+            let _ = stream.write_all(head.as_bytes()).await;
+            if matches!(reply, Reply::Stalled(_)) {
+                // Until the relay gives up and drops the connection.
+                let _ = stream.read(&mut chunk).await;
+            }
+            return;
+        }
     };
     let head = format!(
         "HTTP/1.1 {status} X\r\ncontent-type: {ctype}\r\ncontent-length: {}\r\nconnection: close\r\n{extra}\r\n",
