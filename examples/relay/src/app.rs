@@ -44,12 +44,14 @@ pub struct Relay {
     /// Requests in flight per client.
     pub clients: ClientSlots,
     pub cors: Arc<Cors>,
-    /// Requests being processed (taken once the body is in).
+    /// Requests being processed (taken once the body is in, given back before forwarding).
     pub in_flight: Arc<Semaphore>,
     /// CPU work at once on the blocking pool (one per core).
     pub cpu: Semaphore,
     /// Bytes of request bodies in memory at once (charged as they arrive).
     pub body_bytes: Arc<Semaphore>,
+    /// Bytes of upstream payloads waiting on the upstream at once (`CANOPY_MAX_FORWARD_BYTES`).
+    pub forward_bytes: Arc<Semaphore>,
     /// Sends spans to the X-Ray daemon (`CANOPY_XRAY_DAEMON`).
     pub xray: Option<crate::xray::XRay>,
     /// Sends log records to CloudWatch Logs (`CANOPY_CLOUDWATCH_LOG_GROUP`).
@@ -100,11 +102,12 @@ impl AppState {
             limiter: RateLimiter::new(config.rate_limit, u64::from(config.rate_burst)),
             span_budget: RateLimiter::new(config.client_span_rate, config.client_span_burst),
             byte_budget: RateLimiter::new(config.client_byte_rate, config.client_byte_burst),
-            clients: ClientSlots::new(config.max_in_flight_per_client),
+            clients: ClientSlots::new(config.max_in_flight_per_client, config.max_body_bytes_per_client()),
             cors: Arc::new(Cors::new(&config.allowed_origins, &cors_headers(&config))?),
             in_flight: Arc::new(Semaphore::new(config.max_in_flight)),
             cpu: Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get())),
             body_bytes: Arc::new(Semaphore::new(config.max_body_bytes_in_flight.min(Semaphore::MAX_PERMITS))),
+            forward_bytes: Arc::new(Semaphore::new(config.max_forward_bytes.clamp(1, Semaphore::MAX_PERMITS))),
             metrics,
             config,
         })))

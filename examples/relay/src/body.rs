@@ -2,6 +2,7 @@
 //! takes, and the size after gzip.
 
 use crate::error::Reject;
+use crate::ratelimit::ClientSlot;
 use axum::body::Body;
 use axum::http::{HeaderMap, header};
 use bytes::{Bytes, BytesMut};
@@ -33,13 +34,15 @@ const RATE_CHECK: Duration = Duration::from_millis(250);
 /// client trickling bytes in; 0 turns the rate check off); 400 when the client goes away.
 ///
 /// Every byte is charged to `budget` (the bytes of all bodies in memory at once) as it arrives:
-/// 503 when it is spent. The returned permit holds the charge until dropped.
+/// 503 when it is spent. The returned permit holds the charge until dropped. Each is charged to
+/// the `client`'s share too: 429 when its bodies hold all of it.
 pub async fn read(
     body: Body,
     max: usize,
     timeout: Duration,
     min_rate: u64,
     budget: &Arc<Semaphore>,
+    client: &mut ClientSlot,
 ) -> Result<(Bytes, Option<OwnedSemaphorePermit>), Reject> {
     let start = Instant::now();
     let deadline = start + timeout;
@@ -54,6 +57,9 @@ pub async fn read(
             Ok(Some(Ok(frame))) => {
                 if let Ok(data) = frame.into_data() {
                     let n = u32::try_from(data.len()).map_err(|_| Reject::Busy)?;
+                    if !client.charge(data.len()) {
+                        return Err(Reject::OverShare { ip: client.ip(), share: client.share() });
+                    }
                     let permit = budget.clone().try_acquire_many_owned(n).map_err(|_| Reject::Busy)?;
                     match &mut charged {
                         Some(c) => c.merge(permit),

@@ -175,10 +175,19 @@ pub struct Args {
     /// Time one request may spend on upstream retries before the client gets 503 (ms).
     #[arg(long, env = "CANOPY_FORWARD_BUDGET_MS", default_value_t = 10_000)]
     pub forward_budget_ms: u64,
-    /// Bytes of request bodies held in memory at once, charged as they arrive; past it, 503.
+    /// Bytes of request bodies held in memory at once, charged as they arrive; past it, 503. One
+    /// client's bodies may hold an eighth of it (at least one body); past that, 429.
     #[arg(long, env = "CANOPY_MAX_BODY_BYTES_IN_FLIGHT", default_value_t = 64 << 20)]
     pub max_body_bytes_in_flight: usize,
-    /// Requests processed at once; more get 503 with Retry-After.
+    /// Connections one client address may hold open (0: no cap); the relay holds 4096 in all.
+    /// Not applied when CANOPY_CLIENT_IP_HEADER names the client (the connections are a proxy's).
+    #[arg(long, env = "CANOPY_MAX_CONNECTIONS_PER_CLIENT", default_value_t = 256)]
+    pub max_connections_per_client: usize,
+    /// Bytes of upstream payloads (gzip protobuf) waiting on the upstream at once; past it, 503.
+    #[arg(long, env = "CANOPY_MAX_FORWARD_BYTES", default_value_t = 64 << 20)]
+    pub max_forward_bytes: usize,
+    /// Requests processed (decoded, checked, encoded) at once; more get 503 with Retry-After.
+    /// Waiting on the upstream does not count.
     #[arg(long, env = "CANOPY_MAX_IN_FLIGHT", default_value_t = 64)]
     pub max_in_flight: usize,
     /// Traces the local viewer keeps (oldest go first).
@@ -237,6 +246,8 @@ pub struct Config {
     pub client_byte_rate: f64,
     pub client_byte_burst: u64,
     pub max_in_flight_per_client: usize,
+    /// Connections per client address at most (0: no cap); see [`Config::connections_per_address`].
+    pub max_connections_per_client: usize,
     /// Bytes a second; 0 is off.
     pub min_body_rate: u64,
     pub ingest_token: Option<Secret>,
@@ -245,6 +256,8 @@ pub struct Config {
     pub retry: RetryPolicy,
     pub max_in_flight: usize,
     pub max_body_bytes_in_flight: usize,
+    /// Bytes of upstream payloads waiting on the upstream at once (one larger payload may go alone).
+    pub max_forward_bytes: usize,
     pub store_traces: usize,
     pub store_spans: usize,
     pub store_bytes: usize,
@@ -275,6 +288,20 @@ impl Args {
 }
 
 impl Config {
+    /// What one client's bodies in flight may hold together: an eighth of
+    /// [`Config::max_body_bytes_in_flight`], and never less than one body, so that a few
+    /// addresses cannot hold all of it.
+    pub fn max_body_bytes_per_client(&self) -> usize {
+        (self.max_body_bytes_in_flight / 8).max(self.limits.max_body_bytes)
+    }
+
+    /// Connections one client address may hold open at once (an IPv6 /64 is one address): none
+    /// when the client's address comes from a header, since then every connection is the
+    /// proxy's.
+    pub fn connections_per_address(&self) -> usize {
+        if self.client_ip_header.is_some() { 0 } else { self.max_connections_per_client }
+    }
+
     /// Resolves flags: picks the upstream, checks URLs and names.
     pub fn from_args(a: Args) -> Result<Config, ConfigError> {
         let key = a.honeycomb_api_key.filter(|k| !k.trim().is_empty()).map(|k| Secret::new(k.trim()));
@@ -341,6 +368,7 @@ impl Config {
             client_byte_rate: a.client_byte_rate,
             client_byte_burst: a.client_byte_burst,
             max_in_flight_per_client: a.max_in_flight_per_client,
+            max_connections_per_client: a.max_connections_per_client,
             min_body_rate: a.min_body_rate,
             ingest_token: a.ingest_token.filter(|t| !t.trim().is_empty()).map(|t| Secret::new(t.trim())),
             client_ip_header,
@@ -348,6 +376,7 @@ impl Config {
             retry: RetryPolicy { budget: Duration::from_millis(a.forward_budget_ms), ..RetryPolicy::default() },
             max_in_flight: a.max_in_flight,
             max_body_bytes_in_flight: a.max_body_bytes_in_flight.max(a.max_body_bytes),
+            max_forward_bytes: a.max_forward_bytes.max(1),
             store_traces: a.store_traces.max(1),
             store_spans: a.store_spans.max(1),
             store_bytes: a.store_bytes.max(1),
@@ -397,6 +426,10 @@ impl Config {
         let in_flight = match self.max_in_flight_per_client {
             0 => "no in-flight cap".to_owned(),
             n => format!("{n} in flight"),
+        };
+        let in_flight = match self.connections_per_address() {
+            0 => in_flight,
+            n => format!("{in_flight}, {n} connections"),
         };
         lines.push(format!(
             "per client: {}, {}, {}, {in_flight}{}",

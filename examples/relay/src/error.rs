@@ -51,6 +51,9 @@ pub enum Reject {
     /// 429: too many requests in flight from one client.
     #[error("too many requests in flight from {ip}")]
     TooManyInFlight { ip: IpAddr },
+    /// 429: one client's bodies in flight hold their whole share of the relay's memory for them.
+    #[error("{ip} has {share} bytes of bodies in flight, its share; retry when they are done")]
+    OverShare { ip: IpAddr, share: usize },
     /// 503: every processing slot is taken.
     #[error("the relay is busy; try again shortly")]
     Busy,
@@ -92,9 +95,10 @@ impl Reject {
             Reject::BadToken { .. } => StatusCode::UNAUTHORIZED,
             Reject::Forbidden(_) => StatusCode::FORBIDDEN,
             Reject::NotFound(_) => StatusCode::NOT_FOUND,
-            Reject::RateLimited { .. } | Reject::OverBudget { .. } | Reject::TooManyInFlight { .. } => {
-                StatusCode::TOO_MANY_REQUESTS
-            }
+            Reject::RateLimited { .. }
+            | Reject::OverBudget { .. }
+            | Reject::TooManyInFlight { .. }
+            | Reject::OverShare { .. } => StatusCode::TOO_MANY_REQUESTS,
             Reject::Busy | Reject::UpstreamUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Reject::UpstreamRefused { status } if status.is_client_error() || status.is_server_error() => *status,
             Reject::UpstreamRefused { .. } => StatusCode::BAD_GATEWAY,
@@ -107,7 +111,7 @@ impl Reject {
         let secs = match self {
             Reject::RateLimited { secs, .. } | Reject::OverBudget { secs, .. } => *secs,
             Reject::UpstreamUnavailable { secs } => *secs,
-            Reject::TooManyInFlight { .. } | Reject::Busy => 1,
+            Reject::TooManyInFlight { .. } | Reject::OverShare { .. } | Reject::Busy => 1,
             _ => return None,
         };
         Some(secs.max(1))

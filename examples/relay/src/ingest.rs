@@ -113,18 +113,29 @@ async fn handle<R: Received>(app: &AppState, parts: &Parts, body: Body) -> Resul
     body::check_declared_length(&parts.headers, config.limits.max_body_bytes)?;
     let sent_at = skew::sent_at(&parts.headers, parts.uri.query())?;
     // Per client first: one address trickling bodies holds only its own slots.
-    let _client = app.clients.enter(ip).ok_or(Reject::TooManyInFlight { ip })?;
+    let mut client = app.clients.enter(ip).ok_or(Reject::TooManyInFlight { ip })?;
     let limits = &config.limits;
-    let (raw, charged) =
-        body::read(body, limits.max_body_bytes, config.read_timeout, config.min_body_rate, &app.body_bytes).await?;
+    let (raw, charged) = body::read(
+        body,
+        limits.max_body_bytes,
+        config.read_timeout,
+        config.min_body_rate,
+        &app.body_bytes,
+        &mut client,
+    )
+    .await?;
     // The shared slots are taken only once the body is in, so slow uploads cannot hold them.
-    let _permit = app.in_flight.clone().try_acquire_owned().map_err(|_| Reject::Busy)?;
+    let processing = app.in_flight.clone().try_acquire_owned().map_err(|_| Reject::Busy)?;
     let offset = sent_at.and_then(|s| skew::offset_ms(s, now_ms, config.skew_threshold_ms));
     let state = app.clone();
     // One blocking task from the body to the upstream payload, so that at most one decoded
     // request per core exists at a time.
     let (n, payload) = on_cpu(app, move || process::<R>(&state, ip, kind, &raw, offset)).await??;
     drop(charged);
+    client.release();
+    // Processed: waiting on the upstream takes none of this machine's processing slots (a slow
+    // upstream let 8 addresses hold all 64 of them), only payload bytes of their own budget.
+    drop(processing);
     let signal = R::SIGNAL;
     if n == 0 {
         return Ok(success(kind.format, signal, None));
@@ -133,6 +144,12 @@ async fn handle<R: Received>(app: &AppState, parts: &Parts, body: Body) -> Resul
         return Ok(success(kind.format, signal, None));
     };
     let (m, items) = (app.metrics.items(signal), signal.items());
+    // One payload larger than the whole budget may go alone.
+    let cost = payload.len().min(app.config.max_forward_bytes).max(1).try_into().unwrap_or(u32::MAX);
+    let Ok(_waiting) = app.forward_bytes.clone().try_acquire_many_owned(cost) else {
+        m.deferred.fetch_add(n as u64, Relaxed);
+        return Err(Reject::Busy);
+    };
     match fwd.send(signal, payload).await {
         Outcome::Delivered(partial) => {
             let rejected = partial.as_ref().map_or(0, |p| p.rejected_spans.clamp(0, n as i64) as u64);
@@ -196,12 +213,28 @@ fn decode_and_check<R: Received>(
     raw: &Bytes,
 ) -> Result<(R, usize), Reject> {
     let limits = &app.config.limits;
-    let data: Cow<[u8]> =
-        if kind.gzip { Cow::Owned(body::gunzip(raw, limits.max_decompressed_bytes)?) } else { Cow::Borrowed(raw) };
+    let now = Instant::now();
+    // The budget counts decompressed bytes. A client without even the compressed size left is
+    // refused before anything is inflated; a body that inflates past the limit is charged the
+    // limit (that much work was done).
+    app.byte_budget.has(ip, raw.len() as u64, now).map_err(|wait| over_budget(ip, "bytes", wait))?;
+    let data: Cow<[u8]> = if kind.gzip {
+        match body::gunzip(raw, limits.max_decompressed_bytes) {
+            Ok(d) => Cow::Owned(d),
+            Err(e) => {
+                if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    let _ = app.byte_budget.take(ip, limits.max_decompressed_bytes as u64, now);
+                }
+                return Err(e);
+            }
+        }
+    } else {
+        Cow::Borrowed(raw)
+    };
     if data.len() > limits.max_decompressed_bytes {
         return Err(Reject::too_large(format!("body is over {} bytes", limits.max_decompressed_bytes)));
     }
-    app.byte_budget.take(ip, data.len() as u64, Instant::now()).map_err(|wait| over_budget(ip, "bytes", wait))?;
+    app.byte_budget.take(ip, data.len() as u64, now).map_err(|wait| over_budget(ip, "bytes", wait))?;
     let req: R = decode::decode(kind.format, &data, limits)?;
     match req.validate(limits) {
         Ok(n) => Ok((req, n)),

@@ -61,6 +61,15 @@ impl RateLimiter {
     /// Takes `cost` tokens for `ip` at `now`, or says how long until there are enough (at
     /// most [`MAX_WAIT`]). A cost above the burst is charged as the whole burst.
     pub fn take(&self, ip: IpAddr, cost: u64, now: Instant) -> Result<(), Duration> {
+        self.spend(ip, cost, now, true)
+    }
+
+    /// As [`RateLimiter::take`], without taking anything: whether `ip` has `cost` tokens now.
+    pub fn has(&self, ip: IpAddr, cost: u64, now: Instant) -> Result<(), Duration> {
+        self.spend(ip, cost, now, false)
+    }
+
+    fn spend(&self, ip: IpAddr, cost: u64, now: Instant, take: bool) -> Result<(), Duration> {
         if self.is_off() {
             return Ok(());
         }
@@ -71,7 +80,9 @@ impl RateLimiter {
         b.tokens = (b.tokens + now.saturating_duration_since(b.at).as_secs_f64() * self.rate).min(self.burst);
         b.at = now;
         if b.tokens >= cost {
-            b.tokens -= cost;
+            if take {
+                b.tokens -= cost;
+            }
             Ok(())
         } else {
             let secs = (cost - b.tokens) / self.rate;
@@ -94,47 +105,92 @@ impl Table {
     }
 }
 
-/// Requests in flight per client, capped: a client that opens many slow requests holds only
-/// its own slots.
+/// Requests in flight per client, capped, and the body bytes they hold: a client that opens many
+/// slow requests, or sends large bodies and stalls, holds only its own share.
 #[derive(Debug)]
 pub struct ClientSlots {
     max: usize,
-    counts: Arc<Mutex<HashMap<IpAddr, usize>>>,
+    max_bytes: usize,
+    counts: Arc<Mutex<HashMap<IpAddr, Usage>>>,
 }
 
-/// One request's slot; given back on drop.
+#[derive(Debug, Default)]
+struct Usage {
+    requests: usize,
+    bytes: usize,
+}
+
+/// One request's slot, with the body bytes charged to it; given back on drop.
 #[derive(Debug)]
 pub struct ClientSlot {
     key: IpAddr,
-    counts: Arc<Mutex<HashMap<IpAddr, usize>>>,
+    bytes: usize,
+    max_bytes: usize,
+    counts: Arc<Mutex<HashMap<IpAddr, Usage>>>,
 }
 
 impl ClientSlots {
-    /// At most `max` requests in flight per client (0: no cap). The table holds only clients
-    /// with a request in flight, so the connection cap bounds it.
-    pub fn new(max: usize) -> ClientSlots {
-        ClientSlots { max, counts: Arc::default() }
+    /// At most `max` requests in flight per client (0: no cap), holding at most `max_bytes` of
+    /// body together (0: no cap; a client holding none may always take one body). The table
+    /// holds only clients with a request in flight, so the connection cap bounds it.
+    pub fn new(max: usize, max_bytes: usize) -> ClientSlots {
+        ClientSlots { max, max_bytes, counts: Arc::default() }
     }
 
     /// A slot for `ip`, or `None` when it already has `max` requests in flight.
     pub fn enter(&self, ip: IpAddr) -> Option<ClientSlot> {
         let key = client_key(ip);
         let mut counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
-        let n = counts.entry(key).or_insert(0);
-        if self.max > 0 && *n >= self.max {
+        let n = counts.entry(key).or_default();
+        if self.max > 0 && n.requests >= self.max {
             return None;
         }
-        *n += 1;
-        Some(ClientSlot { key, counts: self.counts.clone() })
+        n.requests += 1;
+        Some(ClientSlot { key, bytes: 0, max_bytes: self.max_bytes, counts: self.counts.clone() })
+    }
+}
+
+impl ClientSlot {
+    /// The client (an IPv6 /64 as its first address).
+    pub fn ip(&self) -> IpAddr {
+        self.key
+    }
+
+    /// The bytes its bodies may hold together.
+    pub fn share(&self) -> usize {
+        self.max_bytes
+    }
+
+    /// Charges `n` more body bytes to the client: false (nothing charged) when that would take
+    /// it past its share while it already holds some.
+    pub fn charge(&mut self, n: usize) -> bool {
+        let mut counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(u) = counts.get_mut(&self.key) else { return false };
+        if self.max_bytes > 0 && u.bytes > 0 && u.bytes + n > self.max_bytes {
+            return false;
+        }
+        u.bytes += n;
+        self.bytes += n;
+        true
+    }
+
+    /// Gives back the bytes charged so far (the body has been decoded and dropped).
+    pub fn release(&mut self) {
+        let mut counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(u) = counts.get_mut(&self.key) {
+            u.bytes = u.bytes.saturating_sub(self.bytes);
+        }
+        self.bytes = 0;
     }
 }
 
 impl Drop for ClientSlot {
     fn drop(&mut self) {
         let mut counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(n) = counts.get_mut(&self.key) {
-            *n = n.saturating_sub(1);
-            if *n == 0 {
+        if let Some(u) = counts.get_mut(&self.key) {
+            u.bytes = u.bytes.saturating_sub(self.bytes);
+            u.requests = u.requests.saturating_sub(1);
+            if u.requests == 0 {
                 counts.remove(&self.key);
             }
         }
@@ -213,8 +269,25 @@ mod tests {
     }
 
     #[test]
+    fn client_bytes() {
+        let slots = ClientSlots::new(0, 100);
+        let (a, b): (IpAddr, IpAddr) = ("10.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap());
+        let (mut s1, mut s2) = (slots.enter(a).unwrap(), slots.enter(a).unwrap());
+        assert!(s1.charge(150), "a client holding nothing may take one body past its share");
+        assert!(!s2.charge(1), "then nothing more");
+        assert!(slots.enter(b).unwrap().charge(100), "another client has its own share");
+        s1.release();
+        assert!(s2.charge(60) && s2.charge(40) && !s2.charge(1), "released bytes come back, up to the share");
+        drop(s2);
+        let mut s3 = slots.enter(a).unwrap();
+        assert!(s3.charge(100), "a dropped slot gives its bytes back");
+        drop((s1, s3));
+        assert!(slots.counts.lock().unwrap().is_empty());
+    }
+
+    #[test]
     fn client_slots() {
-        let slots = ClientSlots::new(2);
+        let slots = ClientSlots::new(2, 0);
         let a: IpAddr = "10.0.0.1".parse().unwrap();
         let (s1, s2) = (slots.enter(a).unwrap(), slots.enter(a).unwrap());
         assert!(slots.enter(a).is_none(), "a third is refused");

@@ -5,6 +5,7 @@
 use crate::app::{AppState, admin_app, app};
 use crate::config::Config;
 use crate::error::StartError;
+use crate::ratelimit::ClientSlots;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -74,26 +75,31 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
 /// accepting and waits up to `shutdown_grace` for open requests.
 pub async fn serve(listener: TcpListener, state: AppState, shutdown: impl Future<Output = ()>) {
     let (read_timeout, grace) = (state.config.read_timeout, state.config.shutdown_grace);
-    serve_router(listener, app(state), read_timeout, grace, shutdown).await;
+    let per_address = state.config.connections_per_address();
+    serve_router(listener, app(state), read_timeout, grace, per_address, shutdown).await;
 }
 
 /// Serves the viewer and `/metrics` ([`admin_app`]) on `listener` (`CANOPY_ADMIN_LISTEN`).
 pub async fn serve_admin(listener: TcpListener, state: AppState, shutdown: impl Future<Output = ()>) {
     let (read_timeout, grace) = (state.config.read_timeout, state.config.shutdown_grace);
-    serve_router(listener, admin_app(state), read_timeout, grace, shutdown).await;
+    serve_router(listener, admin_app(state), read_timeout, grace, 0, shutdown).await;
 }
 
 /// The accept loop, hand-written (not `axum::serve`) for what axum's does not offer: a
-/// header-read timeout against slow-header clients, and a cap on open connections.
+/// header-read timeout against slow-header clients, and caps on open connections, in all and
+/// per client address (`per_address`, 0: none; an IPv6 /64 is one address).
 async fn serve_router(
     listener: TcpListener,
     router: axum::Router,
     read_timeout: Duration,
     grace: Duration,
+    per_address: usize,
     shutdown: impl Future<Output = ()>,
 ) {
     let graceful = GracefulShutdown::new();
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let addresses = ClientSlots::new(per_address, 0);
+    let mut refused_at: Option<std::time::Instant> = None;
     tokio::pin!(shutdown);
     loop {
         let permit = tokio::select! {
@@ -112,6 +118,15 @@ async fn serve_router(
             },
             () = &mut shutdown => break,
         };
+        // One address holding its share of the connections: the new one is closed unread.
+        let Some(address) = addresses.enter(peer.ip()) else {
+            drop(stream);
+            if refused_at.is_none_or(|t| t.elapsed() >= Duration::from_secs(1)) {
+                refused_at = Some(std::time::Instant::now());
+                tracing::warn!(client = %peer.ip(), "{per_address} connections open from one address: more are closed");
+            }
+            continue;
+        };
         let _ = stream.set_nodelay(true);
         let router = router.clone();
         let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
@@ -126,7 +141,7 @@ async fn serve_router(
         let conn = graceful.watch(conn);
         tokio::spawn(async move {
             let _ = conn.await;
-            drop(permit);
+            drop((permit, address));
         });
     }
     drop(listener);

@@ -96,3 +96,29 @@ async fn a_tiny_rate_limit_answers_429_not_a_panic() {
     let res = post_json(&relay.traces(), GOLDEN).await;
     assert_eq!((res.status, res.header("retry-after")), (429, Some("300")));
 }
+
+/// An abuse review: a gzip bomb past the decompression limit got its 413 without being charged,
+/// so one client could make the relay inflate 16 MiB per request at the request rate. It is
+/// charged what it made the relay inflate.
+#[tokio::test]
+async fn a_gzip_bomb_is_charged_to_the_clients_byte_budget() {
+    let limits = canopy_relay::Limits { max_decompressed_bytes: 60_000, ..canopy_relay::Limits::default() };
+    let config = Config { client_byte_rate: 1.0, client_byte_burst: 70_000, limits, ..local() };
+    let relay = Relay::start(per_client(config)).await;
+    let bomb = gzip(&vec![b' '; 1 << 20]);
+    assert!(bomb.len() < 5_000, "{}", bomb.len());
+    let sent = post(
+        &relay.traces(),
+        "application/json",
+        &[("x-forwarded-for", "203.0.113.1"), ("content-encoding", "gzip")],
+        bomb,
+    )
+    .await;
+    assert_eq!(sent.status, 413, "{}", sent.message());
+    let batch = sdk_batch("0af7651916cd43dd8448eb211c80319c", 40, now_ms());
+    assert!(batch.len() > 12_000, "{}", batch.len());
+    let over = from(&relay, "203.0.113.1", &batch).await;
+    assert_eq!(over.status, 429, "the bomb spent the budget: {}", over.message());
+    assert!(over.message().contains("over its bytes budget"), "{}", over.message());
+    assert_eq!(from(&relay, "203.0.113.2", &batch).await.status, 200, "another client has its own");
+}

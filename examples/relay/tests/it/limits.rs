@@ -105,16 +105,38 @@ async fn a_trickled_body_is_cut_off_with_408() {
     assert!(up.received().is_empty());
 }
 
+/// An abuse review: a request held its processing slot while its forward waited on a slow
+/// upstream, so 8 addresses could hold all 64. Waiting on the upstream holds no slot: with one
+/// slot, a second request is processed and forwarded while the first still waits.
 #[tokio::test]
-async fn past_the_in_flight_limit_clients_get_503() {
+async fn a_slow_upstream_holds_no_processing_slot() {
     let up = Upstream::start().await;
-    up.push([Reply::Delay(Duration::from_millis(600))]);
+    up.push([Reply::Delay(Duration::from_millis(800))]);
     let relay = Relay::start(Config { max_in_flight: 1, ..forwarding(&up, Some(KEY)) }).await;
     let url = relay.traces();
     let slow = tokio::spawn(async move { post_json(&url, GOLDEN).await.status });
     eventually(|| up.received().len() == 1).await;
+    let t = Instant::now();
     let res = post_json(&relay.traces(), GOLDEN).await;
-    assert_eq!((res.status, res.header("retry-after")), (503, Some("1")));
+    assert_eq!(res.status, 200, "{}", res.message());
+    assert!(t.elapsed() < Duration::from_millis(600), "not behind the slow forward: {:?}", t.elapsed());
+    assert_eq!(slow.await.unwrap(), 200);
+    assert_eq!(up.received().len(), 2);
+}
+
+/// Payloads waiting on the upstream are bounded in bytes: past the budget, 503 at once.
+#[tokio::test]
+async fn payloads_waiting_on_the_upstream_are_bounded() {
+    let up = Upstream::start().await;
+    up.push([Reply::Delay(Duration::from_millis(800))]);
+    // A budget smaller than one payload: that one goes alone.
+    let config = Config { max_forward_bytes: 100, ..forwarding(&up, Some(KEY)) };
+    let relay = Relay::start(config).await;
+    let url = relay.traces();
+    let slow = tokio::spawn(async move { post_json(&url, GOLDEN).await.status });
+    eventually(|| up.received().len() == 1).await;
+    let res = post_json(&relay.traces(), GOLDEN).await;
+    assert_eq!((res.status, res.header("retry-after")), (503, Some("1")), "{}", res.message());
     assert!(res.message().contains("busy"));
     assert_eq!(slow.await.unwrap(), 200);
     assert_eq!(post_json(&relay.traces(), GOLDEN).await.status, 200, "free again");
@@ -291,4 +313,88 @@ async fn bodies_in_memory_at_once_are_bounded_in_bytes() {
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
     let res = post(&relay.traces(), "application/json", &[("x-forwarded-for", "203.0.113.2")], body).await;
     assert_eq!(res.status, 200, "{}", res.message());
+}
+
+/// Opens a connection from `ip` that declares a body of `declared` bytes and sends `sent` of it
+/// at once, then stalls.
+async fn stalled_body(addr: std::net::SocketAddr, ip: &str, declared: usize, sent: usize) -> TcpStream {
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    let head = format!(
+        "POST /v1/traces HTTP/1.1\r\nhost: localhost\r\nx-forwarded-for: {ip}\r\ncontent-type: application/json\r\ncontent-length: {declared}\r\nconnection: close\r\n\r\n"
+    );
+    s.write_all(head.as_bytes()).await.unwrap();
+    s.write_all(&vec![b' '; sent]).await.unwrap();
+    s
+}
+
+/// An abuse review: two addresses sending large bodies and stalling held the whole body-bytes
+/// budget, and every other client got 503. One client's bodies now hold at most its share.
+#[tokio::test]
+async fn large_stalled_bodies_from_one_client_hold_only_its_share() {
+    let limits = Limits { max_body_bytes: 10_000, ..Limits::default() };
+    let config = Config {
+        client_ip_header: Some("x-forwarded-for".parse().unwrap()),
+        max_body_bytes_in_flight: 60_000,
+        limits,
+        ..local()
+    };
+    assert_eq!(config.max_body_bytes_per_client(), 10_000, "an eighth, but at least one body");
+    let relay = Relay::start(config).await;
+    let mut held = Vec::new();
+    for _ in 0..8 {
+        held.push(stalled_body(relay.addr, "203.0.113.1", 9_000, 7_400).await);
+    }
+    // 8 x 7,400 bytes would leave less than a request's worth of the 60,000.
+    let t = Instant::now();
+    let other = post(&relay.traces(), "application/json", &[("x-forwarded-for", "203.0.113.2")], GOLDEN).await;
+    assert_eq!(other.status, 200, "another client is served: {}", other.message());
+    assert!(t.elapsed() < Duration::from_secs(2), "at once: {:?}", t.elapsed());
+    let mut over = 0;
+    for s in &mut held[1..] {
+        let answer = read_all(s).await;
+        if answer.starts_with("HTTP/1.1 429") {
+            assert!(answer.contains("its share"), "{answer}");
+            over += 1;
+        }
+    }
+    assert_eq!(over, 7, "past its first body, the client was refused");
+}
+
+/// Connects from `ip` (a loopback address of its own: 127.0.0.0/8 is all local on Linux).
+async fn connect_from(ip: &str, to: std::net::SocketAddr) -> TcpStream {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind(format!("{ip}:0").parse().unwrap()).unwrap();
+    socket.connect(to).await.unwrap()
+}
+
+/// An abuse review: one address held all 4096 connection slots, and others timed out. Past its
+/// cap, an address's new connections are closed unread; other addresses are served.
+#[tokio::test]
+async fn one_address_holds_at_most_its_connections() {
+    let relay = Relay::start(Config { max_connections_per_client: 4, ..local() }).await;
+    let mut held = Vec::new();
+    for _ in 0..4 {
+        let mut s = connect_from("127.0.0.2", relay.addr).await;
+        s.write_all(b"P").await.unwrap(); // a request begun, never finished
+        held.push(s);
+    }
+    let mut fifth = connect_from("127.0.0.2", relay.addr).await;
+    let _ = fifth.write_all(b"POST /v1/traces HTTP/1.1\r\nhost: localhost\r\ncontent-length: 0\r\n\r\n").await;
+    assert_eq!(read_all(&mut fifth).await, "", "closed without an answer");
+    let res = post_json(&relay.traces(), GOLDEN).await; // from 127.0.0.1
+    assert_eq!(res.status, 200, "another address is served: {}", res.message());
+    drop(held.pop());
+    // A connection given back: the address may open one again (its slot returns once the
+    // relay has seen the close).
+    let mut answered = false;
+    for _ in 0..50 {
+        let mut again = connect_from("127.0.0.2", relay.addr).await;
+        let _ = again.write_all(b"GET /healthz HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n").await;
+        if !read_all(&mut again).await.is_empty() {
+            answered = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(answered, "a slot came back");
 }
