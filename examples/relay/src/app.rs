@@ -211,7 +211,15 @@ fn cors_headers(config: &Config) -> Vec<String> {
 
 async fn rate_limit(State(app): State<AppState>, mut req: Request, next: Next) -> Response {
     let peer = req.extensions().get::<ClientAddr>().map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip());
-    let ip = client_ip(req.headers(), app.config.client_ip_header.as_ref()).unwrap_or(peer);
+    let named = client_ip(req.headers(), app.config.client_ip_header.as_ref());
+    if let (None, Some(name)) = (named, &app.config.client_ip_header) {
+        // Every client behind the proxy would share its budgets: say so (once a second at most).
+        static LOG: crate::ingest::Throttle = crate::ingest::Throttle::new();
+        if let Some(also) = LOG.pass() {
+            tracing::warn!(%peer, also, "no client address in {name}: the request counts as the proxy's");
+        }
+    }
+    let ip = named.unwrap_or(peer);
     req.extensions_mut().insert(ClientIp(ip));
     match app.limiter.check(ip, Instant::now()) {
         Ok(()) => next.run(req).await,
@@ -222,10 +230,12 @@ async fn rate_limit(State(app): State<AppState>, mut req: Request, next: Next) -
     }
 }
 
-/// The rightmost address in the configured header (what the nearest proxy saw).
+/// The rightmost address in the configured header (what the nearest proxy saw), with or without
+/// a port (`203.0.113.5:4711`, `[2001:db8::1]:4711`, as some proxies write it).
 fn client_ip(headers: &HeaderMap, name: Option<&HeaderName>) -> Option<IpAddr> {
     let value = headers.get_all(name?).iter().filter_map(|v| v.to_str().ok()).next_back()?;
-    value.rsplit(',').next()?.trim().parse().ok()
+    let last = value.rsplit(',').next()?.trim();
+    last.parse().ok().or_else(|| last.parse::<std::net::SocketAddr>().ok().map(|a| a.ip()))
 }
 
 #[cfg(test)]
@@ -240,6 +250,10 @@ mod tests {
         h.insert(&name, "203.0.113.9, 10.0.0.1".parse().unwrap());
         assert_eq!(client_ip(&h, Some(&name)), Some("10.0.0.1".parse().unwrap()), "the rightmost");
         assert_eq!(client_ip(&h, None), None, "no header configured: the peer");
+        h.insert(&name, "10.0.0.1, 203.0.113.5:4711".parse().unwrap());
+        assert_eq!(client_ip(&h, Some(&name)), Some("203.0.113.5".parse().unwrap()), "with a port");
+        h.insert(&name, "[2001:db8::1]:4711".parse().unwrap());
+        assert_eq!(client_ip(&h, Some(&name)), Some("2001:db8::1".parse().unwrap()));
         h.insert(&name, "garbage".parse().unwrap());
         assert_eq!(client_ip(&h, Some(&name)), None);
     }

@@ -159,7 +159,10 @@ async fn handle<R: Received>(app: &AppState, parts: &Parts, body: Body) -> Resul
             // gets a generic message.
             let partial = partial.map(|mut p| {
                 if !p.error_message.is_empty() {
-                    tracing::warn!(rejected, "the upstream rejected {items}: {}", p.error_message);
+                    static LOG: Throttle = Throttle::new();
+                    if let Some(also) = LOG.pass() {
+                        tracing::warn!(rejected, also, "the upstream rejected {items}: {}", p.error_message);
+                    }
                     p.error_message = format!(
                         "the upstream rejected {rejected} {}(s); the relay's log has the details",
                         signal.item()
@@ -171,12 +174,24 @@ async fn handle<R: Received>(app: &AppState, parts: &Parts, body: Body) -> Resul
         }
         Outcome::Deferred { retry_after, reason } => {
             m.deferred.fetch_add(n as u64, Relaxed);
-            tracing::warn!(n, retry_after, "upstream unavailable, told the client to retry its {items}: {reason}");
+            // Once a second at most: an outage with many clients would otherwise log each request.
+            static LOG: Throttle = Throttle::new();
+            if let Some(also) = LOG.pass() {
+                tracing::warn!(
+                    n,
+                    retry_after,
+                    also,
+                    "upstream unavailable, told the client to retry its {items}: {reason}"
+                );
+            }
             Err(Reject::UpstreamUnavailable { secs: retry_after })
         }
         Outcome::Refused { status, message } => {
             m.dropped.fetch_add(n as u64, Relaxed);
-            tracing::warn!(n, %status, "dropped {items} the upstream refused: {message}");
+            static LOG: Throttle = Throttle::new();
+            if let Some(also) = LOG.pass() {
+                tracing::warn!(n, %status, also, "dropped {items} the upstream refused: {message}");
+            }
             Err(Reject::UpstreamRefused { status })
         }
     }
@@ -305,17 +320,54 @@ fn success(format: Format, signal: Signal, partial: Option<ExportTracePartialSuc
     }
 }
 
-/// Logs a refused request, at most once a second (clients can err fast), with how many were
-/// left out since. Control characters are escaped: the message quotes what the client sent.
-fn log_refusal(status: StatusCode, message: &str) {
-    use std::sync::atomic::AtomicU64;
-    static LAST: AtomicU64 = AtomicU64::new(0);
-    static SKIPPED: AtomicU64 = AtomicU64::new(0);
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    if LAST.swap(now, Relaxed) == now {
-        SKIPPED.fetch_add(1, Relaxed);
-        return;
+/// At most one log line a second for one kind of event (`also`: how many were left out since):
+/// a client, or an outage, can make them as fast as requests come.
+pub(crate) struct Throttle {
+    second: std::sync::atomic::AtomicU64,
+    skipped: std::sync::atomic::AtomicU64,
+}
+
+impl Throttle {
+    pub(crate) const fn new() -> Throttle {
+        Throttle { second: std::sync::atomic::AtomicU64::new(0), skipped: std::sync::atomic::AtomicU64::new(0) }
     }
+
+    /// `Some(events left out since the last line)` when a line may be written now.
+    pub(crate) fn pass(&self) -> Option<u64> {
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        self.pass_at(now)
+    }
+
+    fn pass_at(&self, second: u64) -> Option<u64> {
+        if self.second.swap(second, Relaxed) == second {
+            self.skipped.fetch_add(1, Relaxed);
+            return None;
+        }
+        Some(self.skipped.swap(0, Relaxed))
+    }
+}
+
+/// Logs a refused request, at most once a second, with how many were left out since. Control
+/// characters are escaped: the message quotes what the client sent.
+fn log_refusal(status: StatusCode, message: &str) {
+    static LOG: Throttle = Throttle::new();
+    let Some(also_refused) = LOG.pass() else { return };
     let message: String = message.chars().flat_map(char::escape_default).collect();
-    tracing::info!(status = status.as_u16(), also_refused = SKIPPED.swap(0, Relaxed), "refused a request: {message}");
+    tracing::info!(status = status.as_u16(), also_refused, "refused a request: {message}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Throttle;
+
+    #[test]
+    fn a_throttle_passes_once_a_second_and_counts_the_rest() {
+        let t = Throttle::new();
+        assert_eq!(t.pass_at(10), Some(0));
+        assert_eq!(t.pass_at(10), None);
+        assert_eq!(t.pass_at(10), None);
+        assert_eq!(t.pass_at(11), Some(2), "the next second says how many were left out");
+        assert_eq!(t.pass_at(11), None);
+        assert_eq!(t.pass_at(12), Some(1));
+    }
 }
