@@ -59,8 +59,8 @@ function isSpan(v) {
 }
 
 /** A name as text; one that cannot be made text (a `toString` that throws) is empty: never
- *  an exception from a tracing call. */
-function str(s) {
+ *  an exception from a tracing call. (The package entry uses it too.) */
+export function str(s) {
   if (typeof s === "string") return s;
   try {
     return String(s);
@@ -128,29 +128,31 @@ function setAttrs(h, attributes) {
   }
 }
 
-/** An object's attributes read out as `[key, value, ...]` (its getters and proxy traps run here,
- *  and one that throws skips its attribute), for a call that hands them over as PENDING: the
- *  caller's code may start a span of its own, which would take attributes already pending. */
-function readAttrs(attributes) {
-  if (attributes === null || typeof attributes !== "object") return undefined;
-  const kv = [];
-  let keys;
+/** > 0 while a call's attributes are being read into PENDING: their getters and proxy traps are
+ *  the caller's code, which may make a call of its own (see `nested`). */
+let reading = 0;
+
+/** Hands over an object's attributes as the pending ones. */
+function setPending(attributes) {
+  if (attributes === null || typeof attributes !== "object") return;
+  reading++;
   try {
-    keys = Object.keys(attributes);
-  } catch (_) {
-    return undefined;
+    setAttrs(PENDING, attributes);
+  } finally {
+    reading--;
   }
-  for (const key of keys) {
-    try {
-      kv.push(key, attributes[key]);
-    } catch (_) {}
-  }
-  return kv;
 }
 
-/** Hands `readAttrs`' list over as the pending attributes (no caller code runs here). */
-function setPending(kv) {
-  if (kv !== undefined) for (let i = 0; i < kv.length; i += 2) setAttr(PENDING, kv[i], kv[i + 1]);
+/** Runs `call` (a call that takes the pending attributes or the scratch buffer) from inside the
+ *  reading of another call's attributes (`reading > 0`, only ever from such a getter): Rust sets
+ *  the outer call's pending attributes aside until it returns. */
+function nested(call) {
+  raw.__nest(true);
+  try {
+    return call();
+  } finally {
+    raw.__nest(false);
+  }
 }
 
 /** Reads a SpanContext-like object (or another SDK's span) as `[traceId, spanId, flags,
@@ -208,9 +210,12 @@ export class Span {
     if (!Number.isNaN(t)) raw.__event(this._h, n, t);
     else {
       const at = toMillis(time);
-      const kv = readAttrs(attributesOrTime);
-      setPending(kv);
-      raw.__event(this._h, n, at);
+      const event = () => {
+        setPending(attributesOrTime);
+        raw.__event(this._h, n, at);
+      };
+      if (reading === 0) event();
+      else nested(event);
     }
     return this;
   }
@@ -249,19 +254,24 @@ export class Span {
   /** Links this span to another: `{ context: SpanContext, attributes? }`. */
   addLink(link) {
     if (memory === null) return this;
-    let cx, kv;
+    let cx, attributes;
     try {
       if (!link || !link.context) return this;
       cx = readContext(link.context);
-      kv = readAttrs(link.attributes);
+      attributes = link.attributes;
     } catch (_) {
       return this;
     }
-    const ts = loadContext(cx);
-    if (ts !== false) {
-      setPending(kv);
-      raw.__link(this._h, ts);
-    }
+    if (cx === undefined) return this;
+    const add = () => {
+      if (loadContext(cx) === false) return; // invalid ids: no link
+      // The attributes' getters may use the scratch buffer for a span of theirs: the ids are
+      // written again after them.
+      setPending(attributes);
+      raw.__link(this._h, loadContext(cx));
+    };
+    if (reading === 0) add();
+    else nested(add);
     return this;
   }
 
@@ -311,28 +321,35 @@ const NOOP_WORDS = [0, 0, 0, 0, 0, 0, 0];
 
 function start(name, options, parent) {
   if (memory === null) return new Span(-1, NOOP_WORDS, undefined);
-  // The caller's code (a name's toString, getters, proxy traps, a parent's traceState) runs first,
-  // all of it: it may start spans of its own, which use the scratch buffer and take the pending
-  // attributes. Then nothing but Canopy's runs until `__start` has taken both.
+  return reading === 0 ? start0(name, options, parent) : nested(() => start0(name, options, parent));
+}
+
+function start0(name, options, parent) {
+  // The caller's code (a name's toString, getters, proxy traps, a parent's traceState) runs
+  // before the scratch buffer is written: it may start spans of its own, which use it. Then
+  // nothing but Canopy's runs until `__start` has taken the ids and the pending attributes.
   const n = str(name);
-  let mode = B.ParentCurrent, cx, ts, kind = 255, startMs = NaN, links, kv;
+  let mode = B.ParentCurrent, cx, ts, kind = 255, startMs = NaN, links, attributes;
   if (options !== undefined && options !== null) {
     try {
       if (options.root === true) mode = B.ParentRoot;
       else if (parent === undefined) {
         const p = options.parent;
-        if (isSpan(p)) parent = p;
-        // A SpanContext or another SDK's span; an unreadable one makes a root, never a guess.
-        else if (p !== undefined && p !== null) cx = readContext(p) || false;
+        if (p !== undefined && p !== null) {
+          if (isSpan(p)) parent = p;
+          // A SpanContext or another SDK's span; an unreadable one makes a root, never a guess.
+          else cx = readContext(p) || false;
+        }
       }
       const k = options.kind;
       if (k !== undefined) kind = kindCode(k);
       startMs = toMillis(options.startTime);
       links = options.links;
-      kv = readAttrs(options.attributes);
+      attributes = options.attributes;
     } catch (_) {
       // An option that cannot be read (a getter that throws): the span starts without the rest.
     }
+    setPending(attributes);
   }
   if (cx !== undefined) {
     ts = loadContext(cx || undefined);
@@ -342,7 +359,6 @@ function start(name, options, parent) {
     mode = B.ParentScratch;
     ts = parent._ts;
   }
-  setPending(kv);
   const id = idOf(n);
   const h = raw.__start(id < 0 ? n : undefined, id, mode, ts, kind, startMs);
   // The ids are copied out of the scratch buffer before anything else runs in wasm: a later call
@@ -492,9 +508,12 @@ export function emitLog(severity, message, attributes, time, span) {
   const text = str(message);
   if (isSpan(span)) return run(span, () => emitLog(severity, text, attributes, time));
   const at = toMillis(time);
-  const kv = readAttrs(attributes);
-  setPending(kv);
-  raw.__log(typeof severity === "number" ? severity >>> 0 : 0, text, at);
+  const write = () => {
+    setPending(attributes);
+    raw.__log(typeof severity === "number" ? severity >>> 0 : 0, text, at);
+  };
+  if (reading === 0) write();
+  else nested(write);
 }
 
 /** `log.info("feed loaded", { items: 20 })`: log records with the active span's trace and span

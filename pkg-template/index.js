@@ -208,7 +208,7 @@ function emitLog(severity, message, attributes, span) {
   if (isPending(span) && span._real !== null) span = span._real;
   if (phase !== "starting") return isPending(span) ? undefined : api.emitLog(severity, message, attributes, undefined, span);
   if (pending.length >= MAX_LOG) return;
-  pending.push(["log", [severity, text(message), copyAttrs(attributes), Date.now(), span]]);
+  pending.push(["log", [severity, api.str(message), copyAttrs(attributes), Date.now(), span]]);
 }
 
 /**
@@ -313,15 +313,6 @@ function isPending(v) {
   }
 }
 
-function text(v) {
-  if (typeof v === "string") return v;
-  try {
-    return String(v);
-  } catch (_) {
-    return "";
-  }
-}
-
 /** A copy of an attributes object as it is now (a key whose getter throws is left out). */
 function copyAttrs(a) {
   if (a === null || typeof a !== "object") return undefined;
@@ -350,7 +341,7 @@ function failureMessage(e) {
     const m = read(e, "message");
     return typeof m === "string" ? m : "";
   }
-  return text(e);
+  return api.str(e);
 }
 
 /**
@@ -360,7 +351,7 @@ function failureMessage(e) {
  */
 class PendingSpan {
   constructor(name, options) {
-    this._name = text(name);
+    this._name = api.str(name);
     const start = read(options, "startTime");
     this._start = start !== undefined ? start : now();
     this._kind = read(options, "kind");
@@ -411,7 +402,7 @@ class PendingSpan {
   addEvent(name, attributesOrTime, time) {
     if (this._real !== null) this._real.addEvent(name, attributesOrTime, time);
     else if (isTime(attributesOrTime)) this._call("addEvent", name, attributesOrTime);
-    else this._call("addEvent", text(name), copyAttrs(attributesOrTime), time === undefined ? now() : time);
+    else this._call("addEvent", api.str(name), copyAttrs(attributesOrTime), time === undefined ? now() : time);
     return this;
   }
 

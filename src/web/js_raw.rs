@@ -143,6 +143,29 @@ pub fn intern(s: String) -> i32 {
     })
 }
 
+local! {
+    /// Pending attributes set aside by [`nest`], innermost last.
+    static SET_ASIDE: core::cell::RefCell<Vec<Vec<KeyValue>>> = core::cell::RefCell::new(Vec::new());
+}
+
+/// A call made while another call's attributes are being read (a getter that starts a span):
+/// `true` before it sets the outer call's pending attributes aside, `false` after it gives them
+/// back (dropping whatever the inner call left pending).
+#[wasm_bindgen(js_name = __nest)]
+pub fn nest(enter: bool) {
+    KVS.with(|k| {
+        let mut k = k.borrow_mut();
+        SET_ASIDE.with(|a| {
+            let mut a = a.borrow_mut();
+            if enter {
+                a.push(core::mem::take(&mut *k));
+            } else {
+                *k = a.pop().unwrap_or_default();
+            }
+        })
+    })
+}
+
 /// The text passed, else the interned string `id`.
 fn text(s: Option<String>, id: u32) -> Str {
     match s {
