@@ -716,7 +716,14 @@ async function main() {
     "instrumentation-document-load", "instrumentation-user-interaction", "sdk-logs", "exporter-logs-otlp-http", "api-logs"];
   const facts = {
     date: new Date().toISOString().slice(0, 16).replace("T", " ") + " UTC",
-    commit: (() => { try { return execFileSync("git", ["-C", repo, "rev-parse", "--short", "HEAD"]).toString().trim(); } catch { return "?"; } })(),
+    commit: (() => {
+      try {
+        const head = execFileSync("git", ["-C", repo, "rev-parse", "--short", "HEAD"]).toString().trim();
+        // The tree measured is not HEAD when sources changed since: say so.
+        const dirty = execFileSync("git", ["-C", repo, "status", "--porcelain", "--", "src", "js", "pkg-template", "npm", "bench", "examples/relay/src", "Cargo.toml", "Cargo.lock"]).toString().trim();
+        return dirty ? `${head}\` plus uncommitted changes to \`${dirty.split("\n").map((l) => l.slice(3)).join(", ")}` : head;
+      } catch { return "?"; }
+    })(),
     tarball: basename(tarball),
     tarballTime: statSync(tarball).mtime.toISOString().slice(0, 16).replace("T", " ") + " UTC",
     canopyVersion: versionOf(join(nodePaths[0], "canopy-web")),

@@ -75,9 +75,9 @@ export declare function startActiveSpan<T>(name: string, options: SpanOptions | 
 export declare function withSpan<T>(span: Span, fn: () => T): T;
 /** The span made active by the innermost running `startActiveSpan`/`withSpan` callback. */
 export declare function getActiveSpan(): Span | undefined;
-/** Internal (shared with the package entry): ends `span` when `call`'s result settles. */
 /** `s` as text; empty when it cannot be made text (a `toString` that throws). Internal. */
 export declare function str(s: unknown): string;
+/** Internal (shared with the package entry): ends `span` when `call`'s result settles. */
 export declare function runActive<T>(span: { end(): void; _fail(e: unknown): void }, call: () => T): T;
 /**
  * Sends what is queued now, without waiting for the batch delay, and then, once, what ended while

@@ -207,16 +207,14 @@ export class Span {
     if (memory === null) return this;
     const n = str(name);
     const t = toMillis(attributesOrTime);
-    if (!Number.isNaN(t)) raw.__event(this._h, n, t);
-    else {
-      const at = toMillis(time);
-      const event = () => {
-        setPending(attributesOrTime);
-        raw.__event(this._h, n, at);
-      };
-      if (reading === 0) event();
-      else nested(event);
-    }
+    const at = Number.isNaN(t) ? toMillis(time) : t;
+    // `__event` takes the pending attributes: none when a time stands in their place.
+    const event = () => {
+      if (Number.isNaN(t)) setPending(attributesOrTime);
+      raw.__event(this._h, n, at);
+    };
+    if (reading === 0) event();
+    else nested(event);
     return this;
   }
 

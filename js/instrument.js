@@ -50,9 +50,10 @@ function withTrace(HeadersCtor, given, started) {
   const all = new HeadersCtor(given === null ? undefined : given);
   const before = new HeadersCtor(all);
   addTrace(all, started);
-  if (given instanceof HeadersCtor) return all;
   const changed = TRACE_HEADERS.filter((n) => all.get(n) !== before.get(n));
   const named = (k) => changed.includes(String(k).toLowerCase());
+  // A Headers (of this realm or another), a Map, any other iterable: a Headers.
+  if (given !== undefined && given !== null && !Array.isArray(given) && !isPlain(given)) return all;
   if (Array.isArray(given)) {
     const out = given.filter((pair) => !named(pair[0]));
     for (const n of changed) out.push([n, all.get(n)]);
@@ -62,6 +63,12 @@ function withTrace(HeadersCtor, given, started) {
   if (given !== undefined && given !== null) for (const k of Object.keys(given)) if (!named(k)) out[k] = given[k];
   for (const n of changed) out[n] = all.get(n);
   return out;
+}
+
+/** A plain object (`{...}` or `Object.create(null)`), which a wrapper may spread. */
+function isPlain(o) {
+  const p = Object.getPrototypeOf(o);
+  return p === Object.prototype || p === null;
 }
 
 /** True for a function the browser made (not another library's wrapper). */
@@ -105,8 +112,10 @@ export function installFetch(g, hooks) {
     if (foreign) {
       let url, init2, started;
       try {
-        const plain = init === undefined || init === null || (typeof init === "object" && [Object.prototype, null].includes(Object.getPrototypeOf(init)));
-        if (plain && !(input instanceof RequestCtor)) {
+        const plain = init === undefined || init === null || (typeof init === "object" && isPlain(init));
+        // A Request (of this realm or another) keeps the Request path below.
+        const request = input instanceof RequestCtor || Object.prototype.toString.call(input) === "[object Request]";
+        if (plain && !request) {
           url = `${input}`; // ToString, once: fetch's own conversion
           const method = init !== undefined && init !== null && init.method !== undefined ? String(init.method) : "GET";
           const href = new URL(url, baseUrl(g)).href;
@@ -201,11 +210,10 @@ export function installXhr(g, hooks) {
     }
     return existing;
   }
-  const state = { hooks, open: proto.open, send: proto.send, setRequestHeader: proto.setRequestHeader, info: new WeakMap(), live: new WeakMap(), stale: new WeakSet() };
+  const state = { hooks, open: proto.open, send: proto.send, setRequestHeader: proto.setRequestHeader, info: new WeakMap(), live: new WeakMap() };
   // info: what `open` was given, until the request is sent; live: the request in flight, with
-  // its span's id, the hooks that started it and how it failed; stale: objects whose finished
-  // request `open` ended while its events were still being dispatched (until its loadend).
-  const { open, send, setRequestHeader, info, live, stale } = state;
+  // its span's id, the hooks that started it and how it failed.
+  const { open, send, setRequestHeader, info, live } = state;
   const end = (xhr, r, status) => {
     if (r.done) return;
     r.done = true;
@@ -213,18 +221,16 @@ export function installXhr(g, hooks) {
     try { r.hooks.xhrEnd(r.id, status, r.failure); } catch (_) {}
   };
   // The capture listeners, one function each for every request: the browser adds a listener
-  // once per object, so a reused XMLHttpRequest does not gather more with every send. Where the
-  // browser runs capture listeners first at the target (Firefox), the span has ended before the
-  // page's own loadend handler runs (Chromium runs them in order of registration; a forceFlush
-  // called there takes the span in its second round).
+  // once per object, so a reused XMLHttpRequest does not gather more with every send. A request's
+  // end events fire with readyState 4 (done); one the page's own listener (which may run first)
+  // has already followed with `open` sees 1, and is not the next request's (`open` ended it).
   const failed = (how) => function () {
-    const r = stale.has(this) ? undefined : live.get(this);
+    const r = this.readyState === 4 ? live.get(this) : undefined;
     if (r) r.failure = how;
   };
   const listeners = [["abort", failed("abort")], ["timeout", failed("timeout")], ["error", failed("error")],
     ["loadend", function () {
-      if (stale.delete(this)) return; // the end of a request already ended by open
-      const r = live.get(this);
+      const r = this.readyState === 4 ? live.get(this) : undefined;
       if (r) end(this, r, this.status);
     }]];
   // Method definitions: the same names and lengths as the native methods, and not constructors.
@@ -243,9 +249,8 @@ export function installXhr(g, hooks) {
         args = arguments;
       }
       // A request of this object not ended yet: in flight, or done with its events still being
-      // dispatched (a page's own listener that opens the next request runs before ours in
-      // Chromium, which runs a target's listeners in the order they were added). Its state is
-      // read now: open resets it.
+      // dispatched (the page's own `readystatechange`, `load` or `loadend` listener opening the
+      // next request before ours ran). Its state is read now: open resets it.
       const prev = live.get(this);
       let finished = false, status = 0;
       if (prev) {
@@ -259,11 +264,7 @@ export function installXhr(g, hooks) {
       // still in flight was cancelled without any event, so its span ends here, as one done.
       if (prev) {
         if (!finished) prev.failure = "abort";
-        else {
-          // Its remaining events, up to its loadend, are not the next request's.
-          stale.add(this);
-          if (status === 0 && !prev.failure) prev.failure = "error";
-        }
+        else if (status === 0 && !prev.failure) prev.failure = "error";
         end(this, prev, finished ? status : 0);
       }
       try {

@@ -269,7 +269,11 @@ function realOptions(options) {
   const p = read(options, "parent");
   if (isPending(p)) {
     const parent = p._real;
-    return parent !== null ? { ...options, parent } : { ...options, parent: undefined, root: true };
+    let copy = {};
+    try {
+      copy = { ...options };
+    } catch (_) {} // a getter that throws: the parent is kept, the rest goes
+    return parent !== null ? { ...copy, parent } : { ...copy, parent: undefined, root: true };
   }
   return options;
 }

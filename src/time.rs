@@ -43,9 +43,10 @@ impl PageClock {
     }
 
     /// Epoch nanoseconds for a time given as a JS number: epoch milliseconds, or a
-    /// `performance.now()`-style offset when below [`PERF_OFFSET_LIMIT_MS`]. `None` for what is
-    /// not a time: NaN, an infinity, a negative number, or one past [`MAX_JS_MILLIS`] (the
-    /// caller then uses the time now, rather than exporting 1970 or the year 2554).
+    /// `performance.now()`-style offset (negative: before the time origin) when below
+    /// [`PERF_OFFSET_LIMIT_MS`] in size. `None` for what is not a time: NaN, an infinity, one
+    /// past [`MAX_JS_MILLIS`] or before 1970 (the caller then uses the time now, rather than
+    /// exporting 1970 or the year 2554).
     ///
     /// OpenTelemetry JS treats every number below `performance.timeOrigin` as an offset, which
     /// misreads `Date.now() - 1000` in a page loaded less than a second ago. Offsets are page
@@ -53,8 +54,12 @@ impl PageClock {
     /// magnitude tells them apart without that trap.
     #[inline]
     pub fn from_js_millis(&self, ms: f64) -> Option<u64> {
-        if !(0.0..=MAX_JS_MILLIS).contains(&ms) {
+        if !(-PERF_OFFSET_LIMIT_MS < ms && ms <= MAX_JS_MILLIS) {
             return None;
+        }
+        if ms < 0.0 {
+            // An offset before the page's time origin (`performance.now() - 5000` early on).
+            return self.origin_ns.checked_sub(millis_to_nanos(-ms));
         }
         Some(if ms < PERF_OFFSET_LIMIT_MS { self.at(ms) } else { millis_to_nanos(ms) })
     }
@@ -98,7 +103,9 @@ mod tests {
             "large numbers are epoch ms"
         );
         assert_eq!(c.from_js_millis(MAX_JS_MILLIS), Some(18_446_744_073_709_000_000), "the latest time");
-        for bad in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY, -1.0, MAX_JS_MILLIS + 1.0, 1e300] {
+        assert_eq!(c.from_js_millis(-5000.0), Some(1_699_999_995_000_500_000), "an offset before the origin");
+        assert_eq!(PageClock::new(1000.0).from_js_millis(-5000.0), None, "before 1970");
+        for bad in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY, -1e11, -1e15, MAX_JS_MILLIS + 1.0, 1e300] {
             assert_eq!(c.from_js_millis(bad), None, "{bad} is not a time");
         }
         assert_eq!(

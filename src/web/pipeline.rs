@@ -123,7 +123,8 @@ local! {
 local! {
     /// Pipelines that `shutdown` stopped and that are still flushing (each drops itself once its
     /// flush has had its attempt): an `init` in the meantime starts a new one beside them, and
-    /// what they hold still leaves with their own configuration.
+    /// what they send leaves with their own configuration (what a page hide stores goes, as all
+    /// stored documents do, with the next page load's).
     static RETIRING: RefCell<Vec<Rc<Pipeline>>> = RefCell::new(Vec::new());
 }
 

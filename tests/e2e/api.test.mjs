@@ -538,6 +538,10 @@ for (const browser of browsers()) describe(browser, () => {
       }
       // A getter that starts a span of its own while the caller's attributes are being read.
       c.startSpan("outer", { attributes: { "outer.a": 1, get "outer.b"() { c.startSpan("inner").end(); return 2; } } }).end();
+      // A getter that adds a timed event to another span: the event takes none of the caller's.
+      const other = c.startSpan("other");
+      c.startSpan("outer-event", { attributes: { "x": 1, get y() { other.addEvent("tick", performance.now()); return 2; } } }).end();
+      other.end();
       // A parent whose traceState starts a span: the child still joins that parent's trace.
       const parent = { traceId: "4bf92f3577b34da6a3ce929d0e0e4736", spanId: "00f067aa0ba902b7", traceFlags: 1,
         traceState: { serialize() { c.startSpan("from-serialize").end(); return "k=v"; } } };
@@ -555,6 +559,8 @@ for (const browser of browsers()) describe(browser, () => {
     const keys = (name) => (byName(spans, name).attributes ?? []).map((a) => a.key).filter((k) => k !== "session.id");
     assert.deepEqual(keys("outer"), ["outer.a", "outer.b"], "the caller's attributes stay on its span");
     assert.deepEqual(keys("inner"), [], "and none go to the getter's span");
+    assert.deepEqual(keys("outer-event"), ["x", "y"]);
+    assert.deepEqual(byName(spans, "other").events[0].attributes ?? [], [], "nor to the getter's event");
     const child = byName(spans, "child-of-remote");
     assert.equal(child.traceId, "4bf92f3577b34da6a3ce929d0e0e4736");
     assert.equal(child.parentSpanId, "00f067aa0ba902b7");

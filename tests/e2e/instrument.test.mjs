@@ -272,6 +272,30 @@ for (const name of browsers()) describe(name, () => {
     await page.context().close();
   });
 
+  test("a fetch wrapper installed before Canopy keeps headers given as a Map or as pairs", async () => {
+    const page = await open();
+    const r = await page.evaluate(async (endpoint) => {
+      const c = window.canopy;
+      const native = window.fetch;
+      // A wrapper that reads any form of headers through Headers, as careful libraries do.
+      window.fetch = (url, opts = {}) => {
+        const headers = new Headers(opts.headers);
+        headers.set("x-csrf-token", "secret");
+        return native(url, { ...opts, headers });
+      };
+      c.init({ serviceName: "inst", endpoint });
+      const map = await fetch("/echo?form=map", { headers: new Map([["x-app", "map"]]) }).then((res) => res.json());
+      const pairs = await fetch("/echo?form=pairs", { headers: [["x-app", "pairs"]] }).then((res) => res.json());
+      await c.forceFlush();
+      return [map.headers["x-app"], map.headers["x-csrf-token"], pairs.headers["x-app"]];
+    }, endpoint());
+    assert.deepEqual(r, ["map", "secret", "pairs"]);
+    const seen = app.seen.filter((x) => /form=/.test(x.path));
+    assert.equal(seen.length, 2);
+    for (const x of seen) assert.match(x.traceparent ?? "", /^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/, `${x.path} carries a traceparent`);
+    await page.context().close();
+  });
+
   test("XMLHttpRequest reused, re-opened in flight, or refused by open: one span per request sent, each with its own outcome", async () => {
     const page = await open();
     const r = await page.evaluate(async (endpoint) => {
@@ -294,6 +318,24 @@ for (const name of browsers()) describe(name, () => {
       const dy = done(y);
       y.send();
       await dy;
+      // Polling with one object, the next request opened from the page's own readystatechange
+      // (no load or loadend follows then) and from its load listener: each ends with its status.
+      for (const from of ["readystatechange", "load"]) {
+        const p = new XMLHttpRequest();
+        let n = 0;
+        await new Promise((res) => {
+          p.addEventListener(from, () => {
+            if (p.readyState !== 4) return;
+            if (++n === 3) return res();
+            p.open("GET", `/json?poll=${from}-${n}`);
+            p.send();
+          });
+          p.open("GET", `/json?poll=${from}-0`);
+          p.send();
+        });
+        // The last one is ended by its own loadend, which fires after this listener's event.
+        await new Promise((res) => { p.addEventListener("loadend", res, { once: true }); setTimeout(res, 5000); });
+      }
       // A method open refuses: nothing is sent, and nothing is recorded.
       const z = new XMLHttpRequest();
       const errors = [];
@@ -325,6 +367,11 @@ for (const name of browsers()) describe(name, () => {
     assert.equal(second.length, 1);
     assert.equal(attr(second[0], "http.response.status_code"), 200);
     assert.equal(spans.filter((s) => /refused=/.test(url(s))).length, 0, "no span for a request never sent");
+    for (const from of ["readystatechange", "load"]) {
+      const polled = spans.filter((s) => url(s).includes(`poll=${from}-`));
+      assert.equal(polled.length, 3, `one span per request polled from ${from}`);
+      for (const s of polled) assert.equal(attr(s, "http.response.status_code"), 200, `${url(s)} has its own status`);
+    }
     assert.equal(spans.filter((s) => /tostring=/.test(url(s))).length, 1);
     await page.context().close();
   });

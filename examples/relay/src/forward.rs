@@ -36,6 +36,8 @@ pub const MAX_RETRY_AFTER_SECS: u64 = 300;
 const MAX_MESSAGE_CHARS: usize = 300;
 /// Upstream response bodies are read up to this many bytes.
 const MAX_RESPONSE_BYTES: usize = 64 << 10;
+/// How long an upstream's answer body may take once its status is in.
+const BODY_WAIT: Duration = Duration::from_secs(1);
 
 /// Where to forward, and with which credentials.
 #[derive(Clone, Debug)]
@@ -194,11 +196,12 @@ impl Forwarder {
         let retry_after = retry_after.map(|s: u64| Duration::from_secs(s.min(MAX_RETRY_AFTER_SECS)));
         let protobuf = res.headers().get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().ends_with(b"protobuf"));
         // The status says what happened; the body only adds details. One that breaks off or
-        // stalls (until the attempt's deadline) is read as far as it came: a 2xx whose body is
-        // cut is delivered, and sending it again would duplicate it.
+        // stalls (for a second at most, within the attempt's deadline) is read as far as it came:
+        // a 2xx whose body is cut is delivered, and sending it again would duplicate it.
+        let body_deadline = deadline.min(tokio::time::Instant::now() + BODY_WAIT);
         let mut bytes = Vec::new();
         while bytes.len() < MAX_RESPONSE_BYTES {
-            match tokio::time::timeout_at(deadline, res.chunk()).await {
+            match tokio::time::timeout_at(body_deadline, res.chunk()).await {
                 Ok(Ok(Some(c))) => bytes.extend_from_slice(&c),
                 Ok(Ok(None)) => break,
                 Ok(Err(_)) | Err(_) => {
