@@ -31,7 +31,8 @@ export declare function startSpan(name: string, options?: SpanOptions): Span;
  * Runs `fn(span)` with a new span active during its synchronous run; ends it when `fn` returns or
  * the Promise it returns settles. A throw or rejection is recorded (exception event, error status)
  * and reaches the caller unchanged. For a Promise, the result is a Promise of the same value that
- * settles once the span has ended (a rejection nobody handles still reaches `unhandledrejection`).
+ * settles once the span has ended (a rejection nobody handles still reaches `unhandledrejection`;
+ * handle the returned Promise, not only the one `fn` made).
  */
 export declare function startActiveSpan<T>(name: string, fn: (span: Span) => T): T;
 export declare function startActiveSpan<T>(name: string, options: SpanOptions | undefined, fn: (span: Span) => T): T;
