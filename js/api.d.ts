@@ -75,6 +75,8 @@ export declare function startActiveSpan<T>(name: string, options: SpanOptions | 
 export declare function withSpan<T>(span: Span, fn: () => T): T;
 /** The span made active by the innermost running `startActiveSpan`/`withSpan` callback. */
 export declare function getActiveSpan(): Span | undefined;
+/** `v instanceof C`, false for a value that cannot say (a revoked Proxy). Internal. */
+export declare function isInstance(v: unknown, C: abstract new (...args: never[]) => unknown): boolean;
 /** `s` as text; empty when it cannot be made text (a `toString` that throws). Internal. */
 export declare function str(s: unknown): string;
 /** Internal (shared with the package entry): ends `span` when `call`'s result settles. */

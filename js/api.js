@@ -49,14 +49,17 @@ function toMillis(t) {
   return NaN;
 }
 
-/** `v instanceof Span`, false for a value that cannot say (a revoked Proxy). */
-function isSpan(v) {
+/** `v instanceof C`, false for a value that cannot say (a revoked Proxy). (The package entry
+ *  uses it too.) */
+export function isInstance(v, C) {
   try {
-    return v instanceof Span;
+    return v instanceof C;
   } catch (_) {
     return false;
   }
 }
+
+const isSpan = (v) => isInstance(v, Span);
 
 /** A name as text; one that cannot be made text (a `toString` that throws) is empty: never
  *  an exception from a tracing call. (The package entry uses it too.) */

@@ -309,13 +309,7 @@ function read(o, key) {
   }
 }
 
-function isPending(v) {
-  try {
-    return v instanceof PendingSpan;
-  } catch (_) {
-    return false;
-  }
-}
+const isPending = (v) => api.isInstance(v, PendingSpan);
 
 /** A copy of an attributes object as it is now (a key whose getter throws is left out). */
 function copyAttrs(a) {
