@@ -6,7 +6,7 @@ use crate::error::{ConfigError, Reject};
 use crate::forward::Forwarder;
 use crate::metrics::Metrics;
 use crate::ratelimit::{ClientSlots, RateLimiter};
-use crate::server::ClientAddr;
+use crate::server::{ClientAddr, MAX_HEAD_BYTES};
 use crate::store::{Store, StoreLimits};
 use crate::{ingest, viewer};
 use axum::Router;
@@ -178,7 +178,19 @@ fn finish(router: Router<AppState>, state: AppState) -> Router {
         .route("/healthz", get(|| async { "ok\n" }))
         .fallback(|| async { Reject::NotFound(format!("not found; OTLP goes to POST {TRACES_PATH} or {LOGS_PATH}")) })
         .layer(middleware::from_fn(nosniff))
+        .layer(middleware::from_fn(head_size))
         .with_state(state)
+}
+
+/// 431 for a request whose line and headers are over [`MAX_HEAD_BYTES`] (as sent: each header
+/// `name: value` and its line end).
+async fn head_size(req: Request, next: Next) -> Response {
+    let line = req.method().as_str().len() + req.uri().to_string().len() + 11;
+    let headers: usize = req.headers().iter().map(|(k, v)| k.as_str().len() + v.len() + 4).sum();
+    if line + headers > MAX_HEAD_BYTES {
+        return Reject::HeadTooLarge { max: MAX_HEAD_BYTES }.into_response();
+    }
+    next.run(req).await
 }
 
 /// `X-Content-Type-Options: nosniff` on every answer (JSON and OTLP included).

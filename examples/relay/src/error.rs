@@ -54,6 +54,9 @@ pub enum Reject {
     /// 429: one client's bodies in flight hold their whole share of the relay's memory for them.
     #[error("{ip} has {share} bytes of bodies in flight, its share; retry when they are done")]
     OverShare { ip: IpAddr, share: usize },
+    /// 431: the request line and headers are over the limit.
+    #[error("the request's headers are over {max} bytes")]
+    HeadTooLarge { max: usize },
     /// 503: every processing slot is taken.
     #[error("the relay is busy; try again shortly")]
     Busy,
@@ -99,6 +102,7 @@ impl Reject {
             | Reject::OverBudget { .. }
             | Reject::TooManyInFlight { .. }
             | Reject::OverShare { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Reject::HeadTooLarge { .. } => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             Reject::Busy | Reject::UpstreamUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Reject::UpstreamRefused { status } if status.is_client_error() || status.is_server_error() => *status,
             Reject::UpstreamRefused { .. } => StatusCode::BAD_GATEWAY,

@@ -20,8 +20,10 @@ use tower::ServiceExt;
 
 /// Open connections at most; more wait in the kernel's accept queue.
 pub const MAX_CONNECTIONS: usize = 4096;
-/// Largest request head (request line and headers); more gets 431.
-const MAX_HEAD_BYTES: usize = 64 << 10;
+/// Largest request head (request line and headers); more gets 431. hyper's read buffer is set to
+/// it too, but that bounds what one read may hold, not the head: the router checks the head
+/// itself ([`crate::app`]).
+pub const MAX_HEAD_BYTES: usize = 64 << 10;
 
 /// The peer's address, set on every request's extensions.
 #[derive(Clone, Copy, Debug)]
