@@ -339,7 +339,7 @@ function start0(name, options, parent) {
         if (p !== undefined && p !== null) {
           if (isSpan(p)) parent = p;
           // A SpanContext or another SDK's span; an unreadable one makes a root, never a guess.
-          else cx = readContext(p) || false;
+          else if ((cx = readContext(p)) === undefined) mode = B.ParentRoot;
         }
       }
       const k = options.kind;
@@ -353,7 +353,7 @@ function start0(name, options, parent) {
     setPending(attributes);
   }
   if (cx !== undefined) {
-    ts = loadContext(cx || undefined);
+    ts = loadContext(cx);
     if (ts === false) { mode = B.ParentRoot; ts = undefined; } else mode = B.ParentScratch;
   } else if (parent !== undefined && mode === B.ParentCurrent) {
     parent._load();

@@ -50,10 +50,10 @@ function withTrace(HeadersCtor, given, started) {
   const all = new HeadersCtor(given === null ? undefined : given);
   const before = new HeadersCtor(all);
   addTrace(all, started);
-  const changed = TRACE_HEADERS.filter((n) => all.get(n) !== before.get(n));
-  const named = (k) => changed.includes(String(k).toLowerCase());
   // A Headers (of this realm or another), a Map, any other iterable: a Headers.
   if (given !== undefined && given !== null && !Array.isArray(given) && !isPlain(given)) return all;
+  const changed = TRACE_HEADERS.filter((n) => all.get(n) !== before.get(n));
+  const named = (k) => changed.includes(String(k).toLowerCase());
   if (Array.isArray(given)) {
     const out = given.filter((pair) => !named(pair[0]));
     for (const n of changed) out.push([n, all.get(n)]);
