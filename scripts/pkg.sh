@@ -28,6 +28,9 @@ opt pkg/core/canopy_web_bg.wasm
 version=$(awk -F'"' '/^version = /{print $2; exit}' Cargo.toml)
 node scripts/minify-names.mjs tools/node_modules/.bin/wasm-opt pkg/canopy_web_bg.wasm pkg/canopy_web.js "canopy-web@$version" $FEATURES
 node scripts/minify-names.mjs tools/node_modules/.bin/wasm-opt pkg/core/canopy_web_bg.wasm pkg/core/canopy_web.js "canopy-web@$version:core" $FEATURES
+# Short ASCII strings out of wasm (a traceparent) read by a loop instead of TextDecoder, in every
+# build's glue (scripts/short-strings.mjs says why).
+node scripts/short-strings.mjs pkg/canopy_web.js pkg/dev/canopy_web.js pkg/core/canopy_web.js
 # Then, production only, binaryen's control-flow rewrite (flatten + rereloop) and monomorphizing
 # with -Oz around them: about 0.7 KB gzip less for each .wasm than -Oz alone (BENCHMARKS.md).
 for f in pkg/canopy_web_bg.wasm pkg/core/canopy_web_bg.wasm; do
