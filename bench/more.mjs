@@ -9,7 +9,8 @@ const NAMES = { none: "no SDK", canopy: "Canopy", otel: "OpenTelemetry JS" };
 const SDKS = ["canopy", "otel"];
 
 export const REQ_BLOCK = Number(process.env.BENCH_REQ_BLOCK || 100);
-export const REQ_BLOCKS = Number(process.env.BENCH_REQ_BLOCKS || 20); // per page and kind: 2,000 requests
+export const REQ_BLOCKS = Number(process.env.BENCH_REQ_BLOCKS || 60); // per SDK and kind: 6,000 requests
+export const REQ_PAGES = Number(process.env.BENCH_REQ_PAGES || 6); // pages per SDK, the blocks spread over them
 export const MEM_SPANS = Number(process.env.BENCH_MEM_SPANS || 10000);
 export const MEM_ROUNDS = Number(process.env.BENCH_MEM_ROUNDS || 3);
 export const READY_ROUNDS = Number(process.env.BENCH_READY_ROUNDS || 15);
@@ -34,71 +35,100 @@ function rng(seed) {
   };
 }
 
-/** Noise of `stat` over a page's requests, from the spread between its blocks: the standard
- *  deviation of `stat` over block-bootstrap resamples (blocks drawn with replacement). */
-function blockNoise(blocks, stat, draws = 400) {
+/** Noise of `stat` over the no-SDK pages' requests: the standard deviation of `stat` over
+ *  two-level bootstrap resamples (pages drawn with replacement, then each drawn page's blocks with
+ *  replacement), so both the spread between blocks and the spread between pages count.
+ *  `pages`: per page, its blocks (arrays of µs). */
+function blockNoise(pages, stat, draws = 400) {
   const rand = rng(12345);
+  const pick = (xs) => xs[Math.floor(rand() * xs.length)];
   const vals = [];
   for (let d = 0; d < draws; d++) {
     const all = [];
-    for (let i = 0; i < blocks.length; i++) all.push(...blocks[Math.floor(rand() * blocks.length)]);
+    for (let i = 0; i < pages.length; i++) {
+      const page = pick(pages);
+      for (let j = 0; j < page.length; j++) all.push(...pick(page));
+    }
     vals.push(stat(all));
   }
   return sd(vals);
 }
 
 // ---- 1. time added per fetch and per XMLHttpRequest -------------------------------------------
+/** The six orders of three pages. */
+const PERMS = [[0, 1, 2], [1, 2, 0], [2, 0, 1], [0, 2, 1], [2, 1, 0], [1, 0, 2]];
+
 export async function measureRequests(ctx) {
   const { openPage, call, server, log } = ctx;
   const order0 = ["none", "canopy", "otel"];
+  // REQ_PAGES pages per SDK, each its own browser context (and renderer process): pages that run
+  // the same code differ by tens of µs a request here (six no-SDK pages' medians spread 25-85 µs),
+  // as much as what is measured; spreading an SDK's blocks over several pages averages that out,
+  // and the noise below counts it.
   const pages = {};
-  for (const sdk of order0) pages[sdk] = await openPage(sdk, "coi", `req-${sdk}`, "requests");
-  const url = (sdk) => `/api/ping?k=req-${sdk}`;
-  // Warm-up (JIT, connection, the SDKs' first spans and export), not counted.
-  for (const sdk of order0) for (const kind of ["fetch", "xhr"]) await call(pages[sdk], "requests", [kind, 50, url(sdk)]);
-  await sleep(1000); // OpenTelemetry ends a fetch span after its resource timing entry (up to 300 ms)
   for (const sdk of order0) {
-    await call(pages[sdk], "flush", [], 30000);
-    ctx.countTaken(pages[sdk]);
-    server.pings(`req-${sdk}`);
+    pages[sdk] = [];
+    for (let i = 0; i < REQ_PAGES; i++) pages[sdk].push(await openPage(sdk, "coi", `req-${sdk}-${i}`, "requests"));
   }
+  const url = (sdk) => `/api/ping?k=req-${sdk}`;
+  const all = () => order0.flatMap((sdk) => pages[sdk]);
+  // Warm-up (JIT, connection, the SDKs' first spans and export), not counted.
+  for (const p of all()) for (const kind of ["fetch", "xhr"]) await call(p, "requests", [kind, 50, url(p.sdk)]);
+  await sleep(1000); // OpenTelemetry ends a fetch span after its resource timing entry (up to 300 ms)
+  for (const p of all()) {
+    await call(p, "flush", [], 30000);
+    ctx.countTaken(p);
+  }
+  for (const sdk of order0) server.pings(`req-${sdk}`);
+  // blocks[kind][sdk][page]: the blocks (arrays of µs) each page measured.
   const blocks = { fetch: {}, xhr: {} };
-  for (const kind of ["fetch", "xhr"]) for (const sdk of order0) blocks[kind][sdk] = [];
+  for (const kind of ["fetch", "xhr"]) for (const sdk of order0) blocks[kind][sdk] = pages[sdk].map(() => []);
   const t0 = Date.now();
+  // The order of the three pages runs through all six permutations, each page (in turn) through
+  // all six: what runs just before a block (another page's requests, or the work an SDK defers
+  // after them) changes the block's times by tens of µs here, so no SDK may always follow the same
+  // one. (A rotation did that: the no-SDK page's XHR blocks always followed OpenTelemetry's.)
   for (let b = 0; b < REQ_BLOCKS; b++) {
-    for (const kind of ["fetch", "xhr"]) {
-      const order = order0.map((_, i) => order0[(i + b) % 3]); // rotate who goes first
-      for (const sdk of order) blocks[kind][sdk].push(await call(pages[sdk], "requests", [kind, REQ_BLOCK, url(sdk)]));
+    const i = Math.floor(b / PERMS.length) % REQ_PAGES;
+    const order = PERMS[b % PERMS.length].map((j) => order0[j]);
+    for (const kind of b % 2 ? ["xhr", "fetch"] : ["fetch", "xhr"]) {
+      for (const sdk of order) blocks[kind][sdk][i].push(await call(pages[sdk][i], "requests", [kind, REQ_BLOCK, url(sdk)]));
     }
-    if ((b + 1) % 5 === 0) log(`requests: block ${b + 1}/${REQ_BLOCKS} of ${REQ_BLOCK} per page and kind`);
+    if ((b + 1) % 5 === 0) log(`requests: block ${b + 1}/${REQ_BLOCKS} of ${REQ_BLOCK} per SDK and kind`);
   }
   const seconds = (Date.now() - t0) / 1000;
   // Every traced request should have carried traceparent and become one exported span.
   await sleep(1000); // OpenTelemetry ends a fetch span after its resource timing entry (up to 300 ms)
   const checks = {};
   for (const sdk of order0) {
-    await call(pages[sdk], "flush", [], 30000);
-    const spans = ctx.countTaken(pages[sdk]);
+    let spans = 0;
+    for (const p of pages[sdk]) {
+      await call(p, "flush", [], 30000);
+      spans += ctx.countTaken(p);
+    }
     checks[sdk] = { ...server.pings(`req-${sdk}`), spans };
   }
-  const out = { block: REQ_BLOCK, blocks: REQ_BLOCKS, seconds, checks, rows: {} };
+  const out = { block: REQ_BLOCK, blocks: REQ_BLOCKS, pages: REQ_PAGES, seconds, checks, rows: {} };
   for (const kind of ["fetch", "xhr"]) {
     const base = blocks[kind].none;
-    const baseAll = base.flat();
+    const baseAll = base.flat(2);
     for (const [statName, stat] of [["median", median], ["p99", (xs) => quantile(xs, 0.99)]]) {
       const b = stat(baseAll);
       // The noise of a difference of two such statistics: √2 x the baseline's, x 2 (≈ 95 %).
       const noise = 2 * Math.SQRT2 * blockNoise(base, stat);
-      const row = { base: b, noise, blockSpread: quantile(base.map(stat), 0.75) - quantile(base.map(stat), 0.25) };
+      const perPage = base.map((p) => stat(p.flat()));
+      // A control: the no-SDK pages split in two halves, one less the other (nothing differs).
+      const half = (k) => stat(base.filter((_, i) => i % 2 === k).flat(2));
+      const row = { base: b, noise, pageSpread: Math.max(...perPage) - Math.min(...perPage), control: REQ_PAGES > 1 ? half(1) - half(0) : NaN };
       for (const sdk of SDKS) {
-        const v = stat(blocks[kind][sdk].flat());
+        const v = stat(blocks[kind][sdk].flat(2));
         row[sdk] = { value: v, added: v - b };
       }
       out.rows[`${kind}/${statName}`] = row;
     }
   }
   out.raw = blocks;
-  for (const sdk of order0) await pages[sdk].page.close();
+  for (const p of all()) await p.page.close();
   return out;
 }
 
@@ -106,12 +136,14 @@ export function reportRequests(r, command) {
   const L = [];
   const within = (x, noise) => Math.abs(x) < noise;
   L.push("### Time added per request (fetch and XMLHttpRequest)", "");
-  L.push(`Three pages in the same Chromium, each in its own browser context, all cross-origin isolated (so \`performance.now()\` has 5 µs resolution, not 100 µs): **no SDK**, **Canopy** (\`init\` with its defaults: fetch and XHR instrumentation on) and **OpenTelemetry JS** ` +
+  L.push(`${r.pages} pages each (${3 * r.pages} in all) in the same Chromium, each page in its own browser context, all cross-origin isolated (so \`performance.now()\` has 5 µs resolution, not 100 µs): **no SDK**, **Canopy** (\`init\` with its defaults: fetch and XHR instrumentation on) and **OpenTelemetry JS** ` +
     "(the stack above plus `@opentelemetry/instrumentation-xml-http-request`, both instrumentations registered). Both SDKs export their spans in batches to the sink as above, and both add `traceparent` to these requests (same origin: both SDKs propagate to it by default; the server counted the headers). " +
     `Each page makes GET requests to \`/api/ping\` on the bench server (127.0.0.1, answers 200 \`{"ok":true}\` at once), one after the other, outside any span, in blocks of ${fmt(r.block)}: ` +
-    `a fetch block (response body read) and an XHR block (to \`loadend\`) per page in each of ${r.blocks} rounds, the three pages in rotating order, so **${fmt(r.block * r.blocks)} fetches and ${fmt(r.block * r.blocks)} XHRs per page** (plus 50 of each per page first, not counted). ` +
-    "Each request's time is wall-clock, `performance.now()` before the call to the end, in the page. *Added* is the SDK page's median (or p99) less the no-SDK page's. " +
-    "*Noise* is how far such a difference moves with nothing changed: the spread between the no-SDK page's blocks (twice the standard deviation of its median or p99 over block-bootstrap resamples, times √2 for a difference of two). " +
+    `in each of ${r.blocks} rounds, one page of each kind (in turn) runs a fetch block (response body read) and an XHR block (to \`loadend\`), the three pages in an order that runs through all six permutations (and fetch or XHR first in turn), so **${fmt(r.block * r.blocks)} fetches and ${fmt(r.block * r.blocks)} XHRs per SDK** (plus 50 of each per page first, not counted). ` +
+    `Why several pages: pages that run the same code differ by tens of µs a request here, as much as what is measured. In this run the no-SDK pages' own medians spread ${fmt(r.rows["fetch/median"].pageSpread)} µs (fetch) and ${fmt(r.rows["xhr/median"].pageSpread)} µs (XHR), and half of them against the other half (a control: nothing differs) came to ${fmt(r.rows["fetch/median"].control)} µs (fetch) and ${fmt(r.rows["xhr/median"].control)} µs (XHR) on the median. ` +
+    "Why the permutations: what ran just before a block moves its times too. With the three pages in a rotating order, each SDK's XHR blocks always followed the same other page's (the no-SDK page's always OpenTelemetry's), and Canopy's pages came out 35-45 µs slower per XHR than the no-SDK pages with Canopy not even started (80-105 µs added with it); with the orders balanced, 20 and -10 µs not started. " +
+    "Each request's time is wall-clock, `performance.now()` before the call to the end, in the page. *Added* is the SDK's median (or p99) over its pages less the no-SDK pages'. " +
+    "*Noise* is how far such a difference moves with nothing changed: twice the standard deviation of the no-SDK pages' median (or p99) over two-level bootstrap resamples (pages, then their blocks), times √2 for a difference of two. " +
     `${command}`, "");
   L.push("| µs per request | no SDK | OTel JS | Canopy | OTel JS added | Canopy added | Canopy / OTel (added) | noise (±) |", "|---|---|---|---|---|---|---|---|");
   for (const kind of ["fetch", "xhr"]) {
