@@ -92,12 +92,32 @@ function idOf(s) {
   return id;
 }
 
+/** String attribute values interned so far (value -> id, or -1): short values repeat too
+ *  (`GET`, a route's name), up to `B.MaxInternedValues` of them; after that, or for a longer
+ *  value, the text is passed. */
+const values = new Map();
+
+function valueIdOf(s) {
+  if (s.length > B.MaxInternedValueLen) return -1;
+  let id = values.get(s);
+  if (id === undefined) {
+    if (values.size >= B.MaxInternedValues) return -1;
+    id = idOf(s);
+    values.set(s, id);
+  }
+  return id;
+}
+
 /** Hands one attribute to Rust, by type: the only decision here is JavaScript's `typeof`. */
 function setAttr(h, key, value) {
   const id = idOf(key);
   const k = id < 0 ? key : undefined;
   switch (typeof value) {
-    case "string": raw.__attrStr(h, k, id, value); break;
+    case "string": {
+      const vid = valueIdOf(value);
+      raw.__attrStr(h, k, id, vid < 0 ? value : undefined, vid);
+      break;
+    }
     case "number": raw.__attrNum(h, k, id, value); break;
     case "boolean": raw.__attrBool(h, k, id, value); break;
     default:

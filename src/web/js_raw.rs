@@ -58,6 +58,12 @@ pub enum Boundary {
     /// Longer strings are not kept (in bytes; JavaScript checks its UTF-16 length first, which is
     /// never more): the table lives as long as the page.
     MaxInternedLen = 128,
+    /// String attribute values kept in the same table, at most (short ones that repeat, such as
+    /// `GET` or a route's name: no copy into wasm memory per span); the rest of the table stays
+    /// for names and keys.
+    MaxInternedValues = 200,
+    /// Longer string values are never kept (in UTF-16 code units).
+    MaxInternedValueLen = 32,
 }
 
 const FLAG_REMOTE: u32 = Boundary::FlagRemote as u32;
@@ -272,10 +278,11 @@ pub fn end(handle: f64, time_ms: f64) {
     }
 }
 
-/// Sets a string attribute (handle [`PENDING`]: for the next span, event or link).
+/// Sets a string attribute (handle [`PENDING`]: for the next span, event or link); the key and
+/// the value are each the text passed, else an interned string's id.
 #[wasm_bindgen(js_name = __attrStr)]
-pub fn attr_str(handle: f64, key: Option<String>, key_id: u32, value: String) {
-    set(handle, KeyValue { key: text(key, key_id), value: Value::String(Str::Owned(value)) });
+pub fn attr_str(handle: f64, key: Option<String>, key_id: u32, value: Option<String>, value_id: u32) {
+    set(handle, KeyValue { key: text(key, key_id), value: Value::String(text(value, value_id)) });
 }
 
 /// Sets a number attribute (integers become `intValue`, as OpenTelemetry JS does).

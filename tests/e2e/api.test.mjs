@@ -685,6 +685,41 @@ for (const browser of browsers()) describe(browser, () => {
     await page.context().close();
   });
 
+  test("string values, kept once and passed by id (up to a limit), come out as given on every span", async () => {
+    const page = await h.page();
+    const n = await page.evaluate(async () => {
+      const c = window.canopy;
+      c.init({ serviceName: "values", spanLimits: { attributeValueLengthLimit: 4 } });
+      // The same short values on many spans and keys, as options and by setAttribute; more
+      // distinct short values than the table keeps; a long one; non-ASCII.
+      let n = 0;
+      for (let i = 0; i < 600; i++) {
+        const s = c.startSpan(`v${i % 3}`, { attributes: { m: "GET", d: `id-${i}`, u: "ét" } });
+        s.setAttribute("again", "GET");
+        s.setAttribute("long", "abcdefgh");
+        s.setAttribute("x", i % 2 ? "yes" : "no");
+        s.end();
+        n++;
+      }
+      await c.forceFlush();
+      return n;
+    });
+    const spans = receivedSpans(h.sink);
+    assert.equal(spans.length, n);
+    for (const s of spans) {
+      assert.equal(attr(s, "m"), "GET");
+      assert.equal(attr(s, "again"), "GET");
+      assert.equal(attr(s, "u"), "ét");
+      assert.equal(attr(s, "long"), "abcd", "a long value is cut on every span, never kept cut");
+      assert.ok(["yes", "no"].includes(attr(s, "x")));
+    }
+    // attributeValueLengthLimit 4 cuts "id-123" to "id-1".
+    const want = Array.from({ length: n }, (_, i) => `id-${i}`.slice(0, 4)).sort();
+    assert.deepEqual(spans.map((s) => attr(s, "d")).sort(), want);
+    assert.equal(spans.filter((s) => attr(s, "x") === "yes").length, n / 2);
+    await page.context().close();
+  });
+
   test("debug: true logs each exported batch as an indented tree", async () => {
     const page = await h.page();
     await page.evaluate(async () => {
