@@ -9,7 +9,7 @@ const NAMES = { none: "no SDK", canopy: "Canopy", otel: "OpenTelemetry JS" };
 const SDKS = ["canopy", "otel"];
 
 export const REQ_BLOCK = Number(process.env.BENCH_REQ_BLOCK || 100);
-export const REQ_BLOCKS = Number(process.env.BENCH_REQ_BLOCKS || 60); // per SDK and kind: 6,000 requests
+export const REQ_BLOCKS = Number(process.env.BENCH_REQ_BLOCKS || 72); // per SDK and kind: 7,200 requests
 export const REQ_PAGES = Number(process.env.BENCH_REQ_PAGES || 6); // pages per SDK, the blocks spread over them
 export const MEM_SPANS = Number(process.env.BENCH_MEM_SPANS || 10000);
 export const MEM_ROUNDS = Number(process.env.BENCH_MEM_ROUNDS || 3);
@@ -36,19 +36,16 @@ function rng(seed) {
 }
 
 /** Noise of `stat` over the no-SDK pages' requests: the standard deviation of `stat` over
- *  two-level bootstrap resamples (pages drawn with replacement, then each drawn page's blocks with
- *  replacement), so both the spread between blocks and the spread between pages count.
+ *  bootstrap resamples of the pages (drawn with replacement, each with all its blocks), so the
+ *  spread between pages counts, and with it the spread between blocks (resampling the blocks of
+ *  each drawn page again would count that twice). Rough with a few pages.
  *  `pages`: per page, its blocks (arrays of µs). */
 function blockNoise(pages, stat, draws = 400) {
   const rand = rng(12345);
-  const pick = (xs) => xs[Math.floor(rand() * xs.length)];
   const vals = [];
   for (let d = 0; d < draws; d++) {
     const all = [];
-    for (let i = 0; i < pages.length; i++) {
-      const page = pick(pages);
-      for (let j = 0; j < page.length; j++) all.push(...pick(page));
-    }
+    for (let i = 0; i < pages.length; i++) for (const block of pages[Math.floor(rand() * pages.length)]) all.push(...block);
     vals.push(stat(all));
   }
   return sd(vals);
@@ -60,6 +57,8 @@ const PERMS = [[0, 1, 2], [1, 2, 0], [2, 0, 1], [0, 2, 1], [2, 1, 0], [1, 0, 2]]
 
 export async function measureRequests(ctx) {
   const { openPage, call, server, log } = ctx;
+  // Each page runs every order of the three pages equally often (see the loop below).
+  if (REQ_BLOCKS % (PERMS.length * REQ_PAGES) !== 0) throw new Error(`BENCH_REQ_BLOCKS (${REQ_BLOCKS}) must be a multiple of ${PERMS.length} x BENCH_REQ_PAGES (${REQ_PAGES})`);
   const order0 = ["none", "canopy", "otel"];
   // REQ_PAGES pages per SDK, each its own browser context (and renderer process): pages that run
   // the same code differ by tens of µs a request here (six no-SDK pages' medians spread 25-85 µs),
@@ -115,6 +114,7 @@ export async function measureRequests(ctx) {
     for (const [statName, stat] of [["median", median], ["p99", (xs) => quantile(xs, 0.99)]]) {
       const b = stat(baseAll);
       // The noise of a difference of two such statistics: √2 x the baseline's, x 2 (≈ 95 %).
+      // (Half of the pages against the other half, the control, spreads about √2 x as much.)
       const noise = 2 * Math.SQRT2 * blockNoise(base, stat);
       const perPage = base.map((p) => stat(p.flat()));
       // A control: the no-SDK pages split in two halves, one less the other (nothing differs).
@@ -140,10 +140,10 @@ export function reportRequests(r, command) {
     "(the stack above plus `@opentelemetry/instrumentation-xml-http-request`, both instrumentations registered). Both SDKs export their spans in batches to the sink as above, and both add `traceparent` to these requests (same origin: both SDKs propagate to it by default; the server counted the headers). " +
     `Each page makes GET requests to \`/api/ping\` on the bench server (127.0.0.1, answers 200 \`{"ok":true}\` at once), one after the other, outside any span, in blocks of ${fmt(r.block)}: ` +
     `in each of ${r.blocks} rounds, one page of each kind (in turn) runs a fetch block (response body read) and an XHR block (to \`loadend\`), the three pages in an order that runs through all six permutations (and fetch or XHR first in turn), so **${fmt(r.block * r.blocks)} fetches and ${fmt(r.block * r.blocks)} XHRs per SDK** (plus 50 of each per page first, not counted). ` +
-    `Why several pages: pages that run the same code differ by tens of µs a request here, as much as what is measured. In this run the no-SDK pages' own medians spread ${fmt(r.rows["fetch/median"].pageSpread)} µs (fetch) and ${fmt(r.rows["xhr/median"].pageSpread)} µs (XHR), and half of them against the other half (a control: nothing differs) came to ${fmt(r.rows["fetch/median"].control)} µs (fetch) and ${fmt(r.rows["xhr/median"].control)} µs (XHR) on the median. ` +
-    "Why the permutations: what ran just before a block moves its times too. With the three pages in a rotating order, each SDK's XHR blocks always followed the same other page's (the no-SDK page's always OpenTelemetry's), and Canopy's pages came out 35-45 µs slower per XHR than the no-SDK pages with Canopy not even started (80-105 µs added with it); with the orders balanced, 20 and -10 µs not started. " +
+    `Why several pages: pages that run the same code differ by tens of µs a request here, as much as what is measured. In this run the no-SDK pages' own medians spread ${fmt(r.rows["fetch/median"].pageSpread)} µs (fetch) and ${fmt(r.rows["xhr/median"].pageSpread)} µs (XHR), and half of them against the other half (a control: nothing differs, with half the pages on each side, so it moves about √2 times as much as the differences below) came to ${fmt(r.rows["fetch/median"].control)} µs (fetch) and ${fmt(r.rows["xhr/median"].control)} µs (XHR) on the median. ` +
+    "Why the permutations: what ran just before a block moves its times too. In an experiment when this design was chosen (commit d2515f5), with the three pages in a rotating order each SDK's XHR blocks always followed the same other page's (the no-SDK page's always OpenTelemetry's), and Canopy's pages came out 35-45 µs slower per XHR than the no-SDK pages with Canopy not even started (80-105 µs added with it); with the orders balanced, 20 and -10 µs not started. " +
     "Each request's time is wall-clock, `performance.now()` before the call to the end, in the page. *Added* is the SDK's median (or p99) over its pages less the no-SDK pages'. " +
-    "*Noise* is how far such a difference moves with nothing changed: twice the standard deviation of the no-SDK pages' median (or p99) over two-level bootstrap resamples (pages, then their blocks), times √2 for a difference of two. " +
+    "*Noise* is how far such a difference moves with nothing changed: twice the standard deviation of the no-SDK pages' median (or p99) over bootstrap resamples of the pages, times √2 for a difference of two. " +
     `${command}`, "");
   L.push("| µs per request | no SDK | OTel JS | Canopy | OTel JS added | Canopy added | Canopy / OTel (added) | noise (±) |", "|---|---|---|---|---|---|---|---|");
   for (const kind of ["fetch", "xhr"]) {

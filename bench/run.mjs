@@ -23,7 +23,8 @@
 // default all; with a subset it prints those parts' tables and never writes BENCHMARKS.md),
 // BENCH_ROUNDS (default 9), BENCH_CHUNKS (512-span chunks per export-included run,
 // default 20), BENCH_RECORD_SPANS (spans per span-calls measurement, default 8192),
-// BENCH_REQ_BLOCK / BENCH_REQ_BLOCKS (requests per block, blocks per page and kind: 100, 20),
+// BENCH_REQ_BLOCK / BENCH_REQ_BLOCKS / BENCH_REQ_PAGES (requests per block, blocks per SDK and
+// kind, pages per SDK: 100, 72, 6; the blocks a multiple of 6 x the pages),
 // BENCH_MEM_SPANS / BENCH_MEM_ROUNDS (10000, 3), BENCH_READY_ROUNDS (15),
 // BENCH_RELAY_SECONDS / BENCH_RELAY_CONNECTIONS (10, 16), BENCH_RELAY_BIN and BENCH_VENV (set by
 // run.sh), BENCH_WRITE (default 1), BENCH_DUMP (a file for the raw results as JSON).
@@ -509,7 +510,7 @@ function report(ctx) {
     `Canopy's app records much more by default (page load, interactions, XHR, Web Vitals, errors, logs, route changes, long frames, session); OpenTelemetry JS with the packages for most of those is ${kb(size.otelFull.totalGzip)}, and Canopy ${fmt(size.canopy.totalGzip / size.otelFull.totalGzip, 2)}x that. ` +
     `The core entry (\`canopy-web/core\`), which leaves the no-code features out, is ${kb(size.canopyCore.totalGzip)} (${fmt(size.canopyCore.totalGzip / size.otel.totalGzip, 2)}x OpenTelemetry's app). BENCHMARKS.md's *Size: what each change bought* says where the floor is.`);
   L.push(`- Span calls (normal page, medians): Canopy is ${faster("manual")} for a manual span, ${faster("nested")} for nested active spans (no zone.js), ${faster("options")} with 2 attributes in its options and ${faster("attrs")} with 3 attributes ` +
-    `(each \`setAttribute\` copies its strings into wasm). Its two \`performance.now()\` reads are about ${fmt(clockShare)}% of a manual span at the median clock cost` +
+    `(each \`setAttribute\` is a call into wasm; a short string value that repeats crosses as an id, a new one is copied). Its two \`performance.now()\` reads are about ${fmt(clockShare)}% of a manual span at the median clock cost` +
     (r("manual", "canopy") > TARGETS.manual ? ", so ≈ 600 ns needs fewer clock reads as well as a cheaper wasm path." : "."));
   L.push(`- Export dominates for both: export included is ${fmt(r("manual", "canopy", "total") / r("manual", "canopy"), 1)}x Canopy's span calls and ${fmt(r("manual", "otel", "total") / r("manual", "otel"), 1)}x OpenTelemetry's. ` +
     `Canopy's gzip path (string → \`Blob\` → \`CompressionStream\` → \`Response\`) is most of its export: with \`compression: "none"\` a manual span costs ${fmt(uncManual)} ns instead of ${fmt(r("manual", "canopy", "total"))} ` +
@@ -519,7 +520,7 @@ function report(ctx) {
   if (ctx.requests) {
     const q = ctx.requests.rows;
     const say = (k, sdk) => `${fmt(q[k][sdk].added)} µs${Math.abs(q[k][sdk].added) < q[k].noise ? " (within the ±" + fmt(q[k].noise) + " µs noise)" : ""}`;
-    L.push(`- Requests (localhost, median over ${fmt(ctx.requests.block * ctx.requests.blocks)} per page): a \`fetch\` costs ${say("fetch/median", "canopy")} more with Canopy and ${say("fetch/median", "otel")} more with OpenTelemetry; ` +
+    L.push(`- Requests (localhost, median over ${fmt(ctx.requests.block * ctx.requests.blocks)} per SDK in ${ctx.requests.pages} pages each): a \`fetch\` costs ${say("fetch/median", "canopy")} more with Canopy and ${say("fetch/median", "otel")} more with OpenTelemetry; ` +
       `an \`XMLHttpRequest\` ${say("xhr/median", "canopy")} and ${say("xhr/median", "otel")}. p99s move by more than the medians between runs (see the noise column).`);
   }
   if (ctx.memory) {
@@ -639,7 +640,22 @@ function writeSection(md) {
 }
 
 // ---- main --------------------------------------------------------------------------------------
+/** The commit measured, and the sources that differ from it, read when the run starts (the
+ *  bench's own files and the package are loaded then). */
+function describeTree() {
+  try {
+    const head = execFileSync("git", ["-C", repo, "rev-parse", "--short", "HEAD"]).toString().trim();
+    // The tree measured is not HEAD when sources changed since: say so. (Each porcelain line is
+    // "XY path": trim the end only, the first line may start with a space.)
+    const dirty = execFileSync("git", ["-C", repo, "status", "--porcelain", "--", "src", "js", "pkg-template", "npm", "bench", "examples/relay/src", "Cargo.toml", "Cargo.lock"]).toString().trimEnd();
+    return dirty ? `${head}\` plus uncommitted changes to \`${dirty.split("\n").map((l) => l.slice(3)).join(", ")}` : head;
+  } catch { return "?"; }
+}
+
+let treeAtStart = "?";
+
 async function main() {
+  treeAtStart = describeTree();
   const t0 = Date.now();
   const nodePaths = [preparePackages()];
   const res = {};
@@ -716,14 +732,7 @@ async function main() {
     "instrumentation-document-load", "instrumentation-user-interaction", "sdk-logs", "exporter-logs-otlp-http", "api-logs"];
   const facts = {
     date: new Date().toISOString().slice(0, 16).replace("T", " ") + " UTC",
-    commit: (() => {
-      try {
-        const head = execFileSync("git", ["-C", repo, "rev-parse", "--short", "HEAD"]).toString().trim();
-        // The tree measured is not HEAD when sources changed since: say so.
-        const dirty = execFileSync("git", ["-C", repo, "status", "--porcelain", "--", "src", "js", "pkg-template", "npm", "bench", "examples/relay/src", "Cargo.toml", "Cargo.lock"]).toString().trim();
-        return dirty ? `${head}\` plus uncommitted changes to \`${dirty.split("\n").map((l) => l.slice(3)).join(", ")}` : head;
-      } catch { return "?"; }
-    })(),
+    commit: treeAtStart,
     tarball: basename(tarball),
     tarballTime: statSync(tarball).mtime.toISOString().slice(0, 16).replace("T", " ") + " UTC",
     canopyVersion: versionOf(join(nodePaths[0], "canopy-web")),

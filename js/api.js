@@ -75,8 +75,9 @@ export function str(s) {
 /** Handle for "the attributes of the next span, event or link" (defined in src/web/js_raw.rs). */
 const PENDING = B.Pending;
 
-/** Span names and attribute keys repeat: Rust keeps each (up to its limit) and an id crosses
- *  the boundary instead of the text. Here only the id of each string is remembered. */
+/** Span names, attribute keys and short string values repeat: Rust keeps each (up to its limit)
+ *  and an id crosses the boundary instead of the text. Here only the id of each string is
+ *  remembered. */
 const interned = new Map();
 
 /** The id of `s` in Rust's table, or -1 (pass the text). Only short strings are kept, here as
@@ -93,15 +94,25 @@ function idOf(s) {
 }
 
 /** String attribute values interned so far (value -> id, or -1): short values repeat too
- *  (`GET`, a route's name), up to `B.MaxInternedValues` of them; after that, or for a longer
- *  value, the text is passed. */
+ *  (`GET`, a route's name). A value is interned the second time it is seen (`seen` holds the
+ *  values seen once, a bounded set emptied when full), so ids and other one-off values do not
+ *  take the places, up to `B.MaxInternedValues` values; after that, or for a longer value, the
+ *  text is passed. */
 const values = new Map();
+const seen = new Set();
+const SEEN_MAX = 256;
 
 function valueIdOf(s) {
   if (s.length > B.MaxInternedValueLen) return -1;
   let id = values.get(s);
   if (id === undefined) {
     if (values.size >= B.MaxInternedValues) return -1;
+    if (!seen.has(s)) {
+      if (seen.size >= SEEN_MAX) seen.clear();
+      seen.add(s);
+      return -1;
+    }
+    seen.delete(s);
     id = idOf(s);
     values.set(s, id);
   }

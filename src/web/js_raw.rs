@@ -52,8 +52,8 @@ pub enum Boundary {
     /// count limit, 128 by default): a sparse array's `length` (up to 2^32 - 1) never sets the
     /// work.
     MaxLinksRead = 1024,
-    /// Strings (span names, attribute keys) kept in the interning table, at most: JavaScript then
-    /// passes an id instead of the text.
+    /// Strings (span names, attribute keys, short string values) kept in the interning table, at
+    /// most: JavaScript then passes an id instead of the text.
     MaxInterned = 500,
     /// Longer strings are not kept (in bytes; JavaScript checks its UTF-16 length first, which is
     /// never more): the table lives as long as the page.
@@ -126,8 +126,10 @@ local! {
 /// The handle that means "the attributes of the next span, event or link".
 const PENDING: f64 = Boundary::Pending as u32 as f64;
 
-/// Strings kept for the life of the page, at most (span names and attribute keys repeat: an id
-/// crosses the boundary instead of the text, and the span holds a `&'static str`, no copy).
+/// Strings kept for the life of the page, at most (span names, attribute keys and short string
+/// values repeat: an id crosses the boundary instead of the text, and the span holds a
+/// `&'static str`, no copy; a value cut by the length limit is cut in the span, as a shorter
+/// slice, never in the table).
 const MAX_INTERNED: usize = Boundary::MaxInterned as usize;
 const MAX_INTERNED_LEN: usize = Boundary::MaxInternedLen as usize;
 

@@ -691,30 +691,39 @@ for (const browser of browsers()) describe(browser, () => {
       const c = window.canopy;
       c.init({ serviceName: "values", spanLimits: { attributeValueLengthLimit: 4 } });
       // The same short values on many spans and keys, as options and by setAttribute; more
-      // distinct short values than the table keeps; a long one; non-ASCII.
+      // distinct repeating short values than the table keeps (300, each on two spans in a row, so
+      // interned on its second; the table keeps 200); values cut
+      // by the limit, one in the middle of a character; non-ASCII.
       let n = 0;
       for (let i = 0; i < 600; i++) {
-        const s = c.startSpan(`v${i % 3}`, { attributes: { m: "GET", d: `id-${i}`, u: "ét" } });
+        const s = c.startSpan(`v${i % 3}`, { attributes: { m: "GET", d: `${i >> 1}`, u: "ét" } });
         s.setAttribute("again", "GET");
         s.setAttribute("long", "abcdefgh");
+        s.setAttribute("wide", "ééé");
         s.setAttribute("x", i % 2 ? "yes" : "no");
         s.end();
         n++;
       }
+      // The table's "abcdefgh" (and "ééé") were cut in the spans only: as a name, each is whole.
+      c.startSpan("abcdefgh").end();
+      c.startSpan("ééé").end();
       await c.forceFlush();
       return n;
     });
-    const spans = receivedSpans(h.sink);
+    const all = receivedSpans(h.sink);
+    assert.deepEqual(all.filter((s) => s.name === "abcdefgh" || s.name === "ééé").map((s) => s.name).sort(), ["abcdefgh", "ééé"]);
+    const spans = all.filter((s) => s.name.startsWith("v"));
     assert.equal(spans.length, n);
     for (const s of spans) {
       assert.equal(attr(s, "m"), "GET");
       assert.equal(attr(s, "again"), "GET");
       assert.equal(attr(s, "u"), "ét");
-      assert.equal(attr(s, "long"), "abcd", "a long value is cut on every span, never kept cut");
+      assert.equal(attr(s, "long"), "abcd", "a long value is cut on every span");
+      assert.equal(attr(s, "wide"), "éé", "cut at a character boundary (4 bytes)");
       assert.ok(["yes", "no"].includes(attr(s, "x")));
     }
-    // attributeValueLengthLimit 4 cuts "id-123" to "id-1".
-    const want = Array.from({ length: n }, (_, i) => `id-${i}`.slice(0, 4)).sort();
+    // Each of the 300 values on its two spans, whether passed as text or by id.
+    const want = Array.from({ length: n }, (_, i) => `${i >> 1}`).sort();
     assert.deepEqual(spans.map((s) => attr(s, "d")).sort(), want);
     assert.equal(spans.filter((s) => attr(s, "x") === "yes").length, n / 2);
     await page.context().close();
