@@ -3,7 +3,8 @@
 // which URLs get headers, timing) is Rust, reached through `hooks`:
 //   hooks.start(href, method) -> undefined (leave the request alone) | [id, traceparent?, tracestate?, xAmznTraceId?]
 //   hooks.response(id, response) / hooks.fail(id, error)            (fetch)
-//   hooks.xhrEnd(id, status, failure)                               (XHR; failure: "abort" | "timeout" | "error" | undefined)
+//   hooks.xhrEnd(id, status, failure, doneMs)                       (XHR; failure: "abort" | "timeout" | "error" | undefined;
+//                                                                    doneMs: when it was done, performance.now() ms, NaN = now)
 // Every hook call is wrapped so that nothing we do can make the page's request fail.
 
 const FETCH_STATE = Symbol.for("canopy.fetch");
@@ -218,7 +219,7 @@ export function installXhr(g, hooks) {
     if (r.done) return;
     r.done = true;
     if (live.get(xhr) === r) live.delete(xhr);
-    try { r.hooks.xhrEnd(r.id, status, r.failure); } catch (_) {}
+    try { r.hooks.xhrEnd(r.id, status, r.failure, r.at); } catch (_) {}
   };
   // The capture listeners, one function each for every request: the browser adds a listener
   // once per object, so a reused XMLHttpRequest does not gather more with every send. A request's
@@ -228,7 +229,13 @@ export function installXhr(g, hooks) {
     const r = this.readyState === 4 ? live.get(this) : undefined;
     if (r) r.failure = how;
   };
-  const listeners = [["abort", failed("abort")], ["timeout", failed("timeout")], ["error", failed("error")],
+  // When the request was done: the first DONE `readystatechange`'s time stamp, taken when the
+  // event was made, before the page's own handlers ran (they run first when added before send).
+  const done = function (e) {
+    const r = this.readyState === 4 ? live.get(this) : undefined;
+    if (r && r.at !== r.at) r.at = +e.timeStamp; // NaN until set
+  };
+  const listeners = [["readystatechange", done], ["abort", failed("abort")], ["timeout", failed("timeout")], ["error", failed("error")],
     ["loadend", function () {
       const r = this.readyState === 4 ? live.get(this) : undefined;
       if (r) end(this, r, this.status);
@@ -290,7 +297,7 @@ export function installXhr(g, hooks) {
       if (!started) return send.apply(this, arguments);
       // Sent: what open gave is used (a second send throws InvalidStateError, untraced).
       info.delete(this);
-      const rec = { id: started[0], hooks: h, failure: undefined, done: false };
+      const rec = { id: started[0], hooks: h, failure: undefined, done: false, at: NaN };
       live.set(this, rec);
       try {
         if (started[1] !== undefined && !i.callerTraceparent) {

@@ -126,7 +126,7 @@ struct Hooks {
     _start: Closure<dyn FnMut(String, String) -> JsValue>,
     _response: Closure<dyn FnMut(u32, u16)>,
     _fail: Closure<dyn FnMut(u32, JsValue)>,
-    _xhr_end: Closure<dyn FnMut(u32, u16, Option<String>)>,
+    _xhr_end: Closure<dyn FnMut(u32, u16, Option<String>, f64)>,
     _timing: Closure<dyn FnMut(String, Vec<f64>)>,
     object: JsValue,
 }
@@ -235,7 +235,7 @@ fn ensure_hooks() {
     let start = Closure::<dyn FnMut(String, String) -> JsValue>::new(on_start);
     let response = Closure::<dyn FnMut(u32, u16)>::new(on_response);
     let fail = Closure::<dyn FnMut(u32, JsValue)>::new(on_fail);
-    let xhr_end = Closure::<dyn FnMut(u32, u16, Option<String>)>::new(on_xhr_end);
+    let xhr_end = Closure::<dyn FnMut(u32, u16, Option<String>, f64)>::new(on_xhr_end);
     let timing = Closure::<dyn FnMut(String, Vec<f64>)>::new(|name, t| on_entry(Entry { name, t }));
     // One PerformanceObserver for `fetch` resource entries, for the life of the page (set up by
     // makeHooks).
@@ -340,8 +340,14 @@ fn on_fail(id: u32, err: JsValue) {
     p.span.end();
 }
 
-fn on_xhr_end(id: u32, status: u16, failure: Option<String>) {
+/// An XHR ended: `done_ms` is when it was done (`performance.now()` milliseconds: the time stamp
+/// of its first DONE `readystatechange`, made before any listener ran), NaN when there was none
+/// (re-opened in flight, a synchronous failure): now. The page's own handlers, which run before
+/// this hook's listener, are not in the span.
+fn on_xhr_end(id: u32, status: u16, failure: Option<String>, done_ms: f64) {
     let Some(mut p) = take(id) else { return };
+    let now = crate::time::now();
+    let end = if done_ms.is_finite() && done_ms >= 0.0 { platform::clock().at(done_ms).min(now) } else { now };
     match failure.as_deref() {
         Some(f) => {
             let (error_type, message) = match f {
@@ -354,7 +360,7 @@ fn on_xhr_end(id: u32, status: u16, failure: Option<String>) {
         }
         None => set_status_code(&mut p.span, status),
     }
-    p.span.end();
+    p.span.end_at(end);
 }
 
 fn on_entry(entry: Entry) {

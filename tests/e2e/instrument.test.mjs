@@ -146,6 +146,34 @@ for (const name of browsers()) describe(name, () => {
     await page.context().close();
   });
 
+  test("an XMLHttpRequest span ends when the response is done, not after the page's own handlers", async () => {
+    const page = await open();
+    await page.evaluate(async (endpoint) => {
+      const c = window.canopy;
+      c.init({ serviceName: "inst", endpoint });
+      const busy = (ms) => { const t = performance.now(); while (performance.now() - t < ms) {} };
+      // The page's own handlers, set before send as apps do, each busy for 300 ms: the span covers
+      // the request, not them.
+      for (const handler of ["onreadystatechange", "onload", "onloadend"]) {
+        await new Promise((resolve) => {
+          const x = new XMLHttpRequest();
+          x.open("GET", `/echo?busy=${handler}`);
+          x[handler] = () => { if (x.readyState === 4) busy(300); if (handler === "onloadend") resolve(); };
+          if (handler !== "onloadend") x.addEventListener("loadend", () => resolve());
+          x.send();
+        });
+      }
+      await c.forceFlush();
+    }, endpoint());
+    for (const handler of ["onreadystatechange", "onload", "onloadend"]) {
+      const s = clientSpans().find((x) => String(attr(x, "url.full")).includes(`busy=${handler}`));
+      assert.ok(s, handler);
+      const ms = Number(BigInt(s.endTimeUnixNano) - BigInt(s.startTimeUnixNano)) / 1e6;
+      assert.ok(ms < 250, `${handler}: the span lasted ${ms.toFixed(1)} ms, the page's 300 ms handler included`);
+    }
+    await page.context().close();
+  });
+
   test("forceFlush called from the page's own loadend handler includes that XHR's span, with nothing else queued", async () => {
     const page = await open();
     const flushed = await page.evaluate(async (endpoint) => {
