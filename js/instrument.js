@@ -222,24 +222,29 @@ export function installXhr(g, hooks) {
     try { r.hooks.xhrEnd(r.id, status, r.failure, r.at); } catch (_) {}
   };
   // The capture listeners, one function each for every request: the browser adds a listener
-  // once per object, so a reused XMLHttpRequest does not gather more with every send. A request's
-  // end events fire with readyState 4 (done); one the page's own listener (which may run first)
-  // has already followed with `open` sees 1, and is not the next request's (`open` ended it).
-  const failed = (how) => function () {
+  // once per object, so a reused XMLHttpRequest does not gather more with every send. A request
+  // ends with one of `load`, `abort`, `timeout` or `error`, then `loadend`, all fired with
+  // readyState 4 (done); one the page's own listener (which may run first) has already followed
+  // with `open` sees 1, and is not the next request's (`open` ended it).
+  // The first of those events gives the outcome and the time: its time stamp, taken when the
+  // event was made, before the page's own handlers for it ran (they run first when added before
+  // send). The span ends at `loadend`, after the page's own `loadend` handler when that was added
+  // first, so Rust's work is not in the page's way.
+  const outcome = (how) => function (e) {
     const r = this.readyState === 4 ? live.get(this) : undefined;
-    if (r) r.failure = how;
+    if (!r) return;
+    if (how) r.failure = how;
+    if (r.at !== r.at) r.at = +e.timeStamp; // NaN until set
   };
-  // When the request was done: the first DONE `readystatechange`'s time stamp, taken when the
-  // event was made, before the page's own handlers ran (they run first when added before send).
-  const done = function (e) {
-    const r = this.readyState === 4 ? live.get(this) : undefined;
-    if (r && r.at !== r.at) r.at = +e.timeStamp; // NaN until set
-  };
-  const listeners = [["readystatechange", done], ["abort", failed("abort")], ["timeout", failed("timeout")], ["error", failed("error")],
+  // A page's `onreadystatechange` runs before `load` is even made: with one set, the request's
+  // first DONE `readystatechange` gives the time instead. (Only then: that event fires three or
+  // more times a request, and listening to it measurably adds to every request's time.)
+  const listeners = [["load", outcome(undefined)], ["abort", outcome("abort")], ["timeout", outcome("timeout")], ["error", outcome("error")],
     ["loadend", function () {
       const r = this.readyState === 4 ? live.get(this) : undefined;
       if (r) end(this, r, this.status);
     }]];
+  const done = outcome(undefined);
   // Method definitions: the same names and lengths as the native methods, and not constructors.
   const wrappers = {
     open(method, url) {
@@ -308,6 +313,7 @@ export function installXhr(g, hooks) {
           if (started[4] !== undefined) setRequestHeader.call(this, "baggage", started[4]);
         }
         for (const [type, f] of listeners) this.addEventListener(type, f, true);
+        if (typeof this.onreadystatechange === "function") this.addEventListener("readystatechange", done, true);
       } catch (_) {}
       try {
         return send.apply(this, arguments);
