@@ -234,7 +234,9 @@ export function installXhr(g, hooks) {
     const r = this.readyState === 4 ? live.get(this) : undefined;
     if (!r) return;
     if (how) r.failure = how;
-    if (r.at !== r.at) r.at = +e.timeStamp; // NaN until set
+    try {
+      if (r.at !== r.at) r.at = +e.timeStamp; // NaN until set; a page's own getter may throw
+    } catch (_) {}
   };
   // A page's `onreadystatechange` runs before `load` is even made: with one set, the request's
   // first DONE `readystatechange` gives the time instead. (Only then: that event fires three or

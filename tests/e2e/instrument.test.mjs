@@ -177,6 +177,31 @@ for (const name of browsers()) describe(name, () => {
     await page.context().close();
   });
 
+  test("an Event.timeStamp getter that throws never reaches the page; the XHR span still ends", async () => {
+    const page = await open();
+    const errors = await page.evaluate(async (endpoint) => {
+      const c = window.canopy;
+      const errors = [];
+      addEventListener("error", (e) => errors.push(String(e.message)));
+      c.init({ serviceName: "inst", endpoint });
+      Object.defineProperty(Event.prototype, "timeStamp", { configurable: true, get() { throw new Error("hostile timeStamp"); } });
+      await new Promise((resolve) => {
+        const x = new XMLHttpRequest();
+        x.open("GET", "/echo?hostile-timestamp=1");
+        x.addEventListener("loadend", () => resolve());
+        x.send();
+      });
+      await c.forceFlush();
+      return errors;
+    }, endpoint());
+    assert.deepEqual(errors, []);
+    const s = clientSpans().find((x) => String(attr(x, "url.full")).includes("hostile-timestamp"));
+    assert.ok(s, "the span was exported");
+    assert.equal(attr(s, "http.response.status_code"), 200);
+    assert.ok(!page.consoleMessages.some((m) => m.type === "pageerror"), JSON.stringify(page.consoleMessages));
+    await page.context().close();
+  });
+
   test("forceFlush called from the page's own loadend handler includes that XHR's span, with nothing else queued", async () => {
     const page = await open();
     const flushed = await page.evaluate(async (endpoint) => {
