@@ -238,14 +238,15 @@ export function installXhr(g, hooks) {
       if (r.at !== r.at) r.at = +e.timeStamp; // NaN until set; a page's own getter may throw
     } catch (_) {}
   };
-  // A page's `onreadystatechange` runs before `load` is even made: with one set, the request's
-  // first DONE `readystatechange` gives the time instead. (Only then: that event fires three or
-  // more times a request, and listening to it measurably adds to every request's time.)
   const listeners = [["load", outcome(undefined)], ["abort", outcome("abort")], ["timeout", outcome("timeout")], ["error", outcome("error")],
     ["loadend", function () {
       const r = this.readyState === 4 ? live.get(this) : undefined;
       if (r) end(this, r, this.status);
     }]];
+  // A page's `onreadystatechange` runs before `load` is even made: with one set, the request's
+  // first DONE `readystatechange` gives the time instead (`send` adds this listener only then:
+  // that event fires three or more times a request, and listening to it measurably adds to every
+  // request's time).
   const done = outcome(undefined);
   // Method definitions: the same names and lengths as the native methods, and not constructors.
   const wrappers = {

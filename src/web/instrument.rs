@@ -341,13 +341,14 @@ fn on_fail(id: u32, err: JsValue) {
 }
 
 /// An XHR ended: `done_ms` is when it was done (`performance.now()` milliseconds: the time stamp
-/// of its first DONE `readystatechange`, made before any listener ran), NaN when there was none
-/// (re-opened in flight, a synchronous failure): now. The page's own handlers, which run before
-/// this hook's listener, are not in the span.
+/// of its `load`, `abort`, `timeout` or `error` event, or of its first DONE `readystatechange`,
+/// made before any listener ran), NaN when there was none (re-opened in flight, a synchronous
+/// failure): now. The page's own handlers, which run before this hook's listeners, are not in the
+/// span.
 fn on_xhr_end(id: u32, status: u16, failure: Option<String>, done_ms: f64) {
     let Some(mut p) = take(id) else { return };
     let now = crate::time::now();
-    let end = if done_ms.is_finite() && done_ms >= 0.0 { platform::clock().at(done_ms).min(now) } else { now };
+    let end = platform::clock().from_js_millis(done_ms).map_or(now, |t| t.min(now));
     match failure.as_deref() {
         Some(f) => {
             let (error_type, message) = match f {
