@@ -181,6 +181,21 @@ export function store(key, docs, maxBytes) {
   } catch (_) {}
 }
 
+/** A `pagehide` came while the page was still visible, and its hide has not come yet (see
+ *  `listen`). */
+let leaving = false;
+
+/** True between a `pagehide` that found the page visible and the hide after it: the page is
+ *  going away (Rust asks when a request ends, see `Exporter::on_leave`). */
+export function isLeaving() {
+  return leaving;
+}
+
+/** Calls `cb` once the running code returns (a microtask). */
+export function soon(cb) {
+  Promise.resolve().then(cb);
+}
+
 /** Calls `onHide(leaving)` when the page is hidden (a tab switch: false) or goes away (true),
  *  `onShow` when it is shown again, and `onOnline` when it comes online.
  *
@@ -194,7 +209,6 @@ export function store(key, docs, maxBytes) {
  *  at `unload`. */
 export function listen(onHide, onShow, onOnline) {
   const g = globalThis;
-  let leaving = false;
   const unload = () => { if (leaving) { leaving = false; onHide(true); } };
   try {
     if (g.document) {

@@ -19,6 +19,10 @@
 //! - On page hide, fresh documents leave at once (a beacon where no custom header is needed,
 //!   else a keepalive request, within the budget); documents that already failed, and anything
 //!   over the budget or offline, are stored and sent once on the next load.
+//! - While the page goes away no request starts (its hide sends what is left), and a keepalive
+//!   request that fails then is taken as delivered: Chromium rejects it at unload and still
+//!   sends it. What ends after the hide (the page's own `visibilitychange`, `pagehide` or
+//!   `unload` listeners run after Canopy's) leaves by the page-hide path too ([`Wake::Hide`]).
 
 #[allow(unused_imports)]
 use crate::prelude::*;
@@ -64,6 +68,20 @@ pub enum Wake {
     AfterDelay,
     /// As soon as possible (a batch is full), in a task of its own.
     Now,
+    /// The page has gone (hidden while leaving): call [`Exporter::on_hide`] again once the code
+    /// that ended it returns (a microtask), so what the page's own `visibilitychange`, `pagehide`
+    /// or `unload` listener ends after Canopy's hide still leaves, together.
+    Hide,
+}
+
+/// Where the page is in going away.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Page {
+    Here,
+    /// `pagehide` came while the page was still visible: its hide comes next.
+    Leaving,
+    /// Hidden while leaving: the page-hide plan has run.
+    Gone,
 }
 
 /// What the edge should do now.
@@ -184,6 +202,7 @@ pub struct Exporter {
     max_doc_bytes: usize,
     /// Page-hide documents may use a beacon (no custom headers to send).
     beacon_ok: bool,
+    page: Page,
     /// The `debug` option: each batch rendered as a span tree, for the edge to print.
     pub debug: bool,
     log: Vec<String>,
@@ -213,6 +232,7 @@ impl Exporter {
             delay_ms: c.scheduled_delay_millis as f64,
             max_doc_bytes: c.max_export_bytes,
             beacon_ok,
+            page: Page::Here,
             debug: false,
             log: Vec::new(),
         }
@@ -229,7 +249,11 @@ impl Exporter {
     /// Takes no time: reading the clock costs a span more than this call, so the edge reads it
     /// only when told to ([`Exporter::start_delay`]).
     pub fn on_end(&mut self, span: Box<SpanData>) -> Wake {
-        match self.queue.push(span) {
+        let pushed = self.queue.push(span);
+        if self.page == Page::Gone {
+            return Wake::Hide;
+        }
+        match pushed {
             Pushed::Dropped => Wake::Unchanged,
             Pushed::BatchReady if self.queue.len() == self.queue.config().max_export_batch_size => Wake::Now,
             Pushed::BatchReady => Wake::Unchanged,
@@ -255,7 +279,13 @@ impl Exporter {
             return Wake::Unchanged;
         }
         self.logs.push(log);
-        if self.logs.len() == c.max_export_batch_size { Wake::Now } else { self.delay() }
+        if self.page == Page::Gone {
+            Wake::Hide
+        } else if self.logs.len() == c.max_export_batch_size {
+            Wake::Now
+        } else {
+            self.delay()
+        }
     }
 
     /// The edge's answer to [`Wake::AfterDelay`]: the delay started at `now`; returns when it ends.
@@ -325,6 +355,11 @@ impl Exporter {
         }
         if self.in_flight.is_some() {
             return Action::Busy;
+        }
+        if self.page != Page::Here {
+            // Going away: the page hide sends what is left (a request started now would not
+            // leave, or would die with the page).
+            return Action::Idle;
         }
         if self.docs.is_empty() {
             if self.flush_tail && self.first_round() == 0 {
@@ -428,6 +463,13 @@ impl Exporter {
         if reserved > 0 {
             self.keepalive_bytes -= reserved;
             self.keepalive_count -= 1;
+            // Chromium rejects a keepalive request's promise when the page unloads, and still
+            // delivers the request: once the page is going, that "network error" is the page's
+            // end, not the request's (stored for a retry, it would arrive twice).
+            if status == 0 && self.page != Page::Here {
+                self.attempt = 0;
+                return None;
+            }
         }
         match retry::classify(status, retry_after_ms) {
             Outcome::Success => {
@@ -464,17 +506,19 @@ impl Exporter {
     ///
     /// `leaving`: the page is going away, not just hidden (a tab switch). A request in flight
     /// without keepalive dies with the page, so its document is stored too (sent again on the
-    /// next load: at least once, rather than lost; a duplicate if it did arrive).
+    /// next load: at least once, rather than lost; a duplicate if it did arrive). From then on
+    /// every span or log record queued asks for this again ([`Wake::Hide`]).
     pub fn on_hide(&mut self, offline: bool, leaving: bool) -> HidePlan {
         let mut plan = HidePlan::default();
         // Everything queued leaves (or is stored) now: nothing is left of a flush.
         self.flush_left = (0, 0);
         self.flush_tail = false;
-        if leaving {
+        if leaving && self.page != Page::Gone {
             if let Some((d, 0)) = &self.in_flight {
                 plan.store.push(d.body.clone());
             }
         }
+        self.page = if leaving { Page::Gone } else { Page::Here };
         let mut fresh: Vec<String> = Vec::new();
         for d in core::mem::take(&mut self.docs) {
             if d.failed { plan.store.push(d.body) } else { fresh.push(d.body) }
@@ -514,8 +558,18 @@ impl Exporter {
     /// The page is shown again (bfcache, tab switched back): what page hide sent has long left
     /// the budget.
     pub fn on_show(&mut self) {
+        self.page = Page::Here;
         self.keepalive_bytes = self.in_flight.as_ref().map_or(0, |(_, r)| *r);
         self.keepalive_count = usize::from(self.keepalive_bytes > 0);
+    }
+
+    /// `pagehide` came while the page was still visible: it is going away, and its hide comes
+    /// next. A keepalive request that fails from now on is taken as delivered (see
+    /// [`Exporter::on_response`]).
+    pub fn on_leave(&mut self) {
+        if self.page == Page::Here {
+            self.page = Page::Leaving;
+        }
     }
 
     /// Drops everything (shutdown after the final flush).
@@ -842,6 +896,80 @@ mod tests {
         let plan = e.on_hide(false, true);
         assert_eq!(plan.store.len(), 1, "the page goes away: stored for the next load");
         assert_eq!(spans_in(&plan.store[0]), 1000);
+    }
+
+    #[test]
+    fn what_ends_after_the_page_left_leaves_with_another_hide() {
+        let mut e = exporter(512, true);
+        assert_eq!(e.on_end(span(1)), Wake::AfterDelay);
+        e.start_delay(0.0);
+        assert_eq!(e.on_hide(false, false).send.len(), 1, "a tab switch sends what is queued");
+        assert_eq!(e.on_end(span(2)), Wake::AfterDelay, "hidden but still here: the delay as usual");
+        e.start_delay(1.0);
+        let plan = e.on_hide(false, true);
+        assert_eq!(plan.send.len(), 1, "leaving: sent");
+        // The page's own visibilitychange, pagehide or unload listener, after Canopy's.
+        assert_eq!(e.on_end(span(3)), Wake::Hide);
+        assert_eq!(e.on_end(span(4)), Wake::Hide);
+        let plan = e.on_hide(false, true);
+        assert_eq!(plan.send.len(), 1, "both in one document");
+        assert_eq!(spans_in(&plan.send[0].0), 2);
+        assert!(plan.store.is_empty());
+        e.on_show();
+        assert_ne!(e.on_end(span(5)), Wake::Hide, "back from the back/forward cache: as usual");
+    }
+
+    #[test]
+    fn a_keepalive_request_failing_as_the_page_leaves_is_taken_as_delivered() {
+        // Chromium rejects a keepalive fetch when the page unloads, between `pagehide` and the
+        // `visibilitychange` after it, and still delivers it.
+        for leave in [false, true] {
+            let mut e = exporter(1, true);
+            e.on_end(span(1));
+            assert_eq!(e.next_action(0.0, false), Action::Send { keepalive: true });
+            if leave {
+                e.on_leave();
+            }
+            assert_eq!(e.on_response(1.0, 0, None, 0, 0.5), None);
+            e.on_end(span(2));
+            e.flush();
+            if leave {
+                assert_eq!(e.next_action(2.0, false), Action::Idle, "going away: the hide sends it");
+            }
+            let plan = e.on_hide(false, true);
+            if leave {
+                assert_eq!(plan.send.len(), 1, "the span queued since");
+                assert_eq!(spans_in(&plan.send[0].0), 1);
+                assert!(plan.store.is_empty(), "not stored, so not sent twice");
+            } else {
+                assert_eq!(plan.store.len(), 1, "a page still here: a failure, stored for the next load");
+            }
+        }
+        // A request without keepalive that fails is a failure still.
+        let mut e = exporter(4096, true);
+        for i in 0..1000 {
+            e.on_end(span((i % 250) as u8));
+        }
+        e.flush();
+        assert_eq!(e.next_action(0.0, false), Action::Send { keepalive: false });
+        e.on_leave();
+        e.on_response(1.0, 0, None, 0, 0.5);
+        assert_eq!(e.on_hide(false, true).store.len(), 1);
+    }
+
+    #[test]
+    fn a_request_in_flight_is_stored_once_however_often_the_page_hides() {
+        let mut e = exporter(4096, true);
+        for i in 0..1000 {
+            e.on_end(span((i % 250) as u8));
+        }
+        e.flush();
+        assert_eq!(e.next_action(0.0, false), Action::Send { keepalive: false });
+        assert_eq!(e.on_hide(false, true).store.len(), 1);
+        assert_eq!(e.on_end(span(1)), Wake::Hide);
+        let plan = e.on_hide(false, true);
+        assert!(plan.store.is_empty(), "the request in flight was stored already");
+        assert_eq!(plan.send.len(), 1);
     }
 
     #[test]

@@ -50,6 +50,9 @@ extern "C" {
     fn send_keepalive(fetch: &Function, url: &str, text: &str, headers: &Object) -> bool;
     #[wasm_bindgen(js_name = isOffline)]
     fn is_offline() -> bool;
+    #[wasm_bindgen(js_name = isLeaving)]
+    fn is_leaving() -> bool;
+    fn soon(cb: &JsValue);
     #[wasm_bindgen(js_name = takeStored)]
     fn take_stored(key: &str) -> Vec<String>;
     fn store(key: &str, docs: Vec<String>, max_bytes: f64);
@@ -81,6 +84,8 @@ pub struct Pipeline {
     /// `forceFlush` callers waiting for everything to have had an attempt.
     waiters: RefCell<Vec<Function>>,
     warned: RefCell<Vec<u16>>,
+    /// A page-hide send is queued as a microtask ([`Wake::Hide`]).
+    hide_soon: core::cell::Cell<bool>,
 }
 
 /// The handle the tracer holds.
@@ -184,6 +189,7 @@ pub fn start(config: &Config, resource: &Resource, fetch: Function) {
         }),
         waiters: RefCell::new(Vec::new()),
         warned: RefCell::new(Vec::new()),
+        hide_soon: core::cell::Cell::new(false),
     });
     // `init` runs once until `shutdown`, which retires the pipeline: a current one is left only
     // by a start without that; it is retired the same way rather than dropped with its spans.
@@ -257,9 +263,21 @@ impl Pipeline {
     }
 
     /// Arms the timer as the exporter asked after a span or log record was queued.
-    fn wake(&self, wake: Wake) {
+    fn wake(self: &Rc<Self>, wake: Wake) {
         match wake {
             Wake::Unchanged => {}
+            // Once the code that ended it returns: what one listener ends leaves together.
+            Wake::Hide => {
+                if !self.hide_soon.replace(true) {
+                    let me = Rc::downgrade(self);
+                    soon(&super::timer::once_fn(move || {
+                        if let Some(p) = me.upgrade() {
+                            p.hide_soon.set(false);
+                            p.on_hide(true);
+                        }
+                    }));
+                }
+            }
             Wake::Now => self.timer.arm(0.0),
             Wake::AfterDelay => {
                 let now = platform::perf_now_ms();
@@ -318,6 +336,9 @@ impl Pipeline {
     fn on_response(&self, status: u16, retry_after: Option<String>, rejected: f64, message: Option<String>) {
         let ra = retry_after.and_then(|v| retry::parse_retry_after(&v, js_sys::Date::now()));
         let now = platform::perf_now_ms();
+        if is_leaving() {
+            self.machine.borrow_mut().on_leave();
+        }
         let notice = self.machine.borrow_mut().on_response(now, status, ra, rejected as u64, random());
         if let Some(n) = notice {
             self.warn(n, message.as_deref());

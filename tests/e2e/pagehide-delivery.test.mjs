@@ -40,7 +40,7 @@ const show = (t) => `fetch ${t.fetch.requests} req / ${t.fetch.spans} spans, bea
 async function waitFor(what, cond, ms) {
   const deadline = Date.now() + ms;
   while (!cond()) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
+    if (Date.now() > deadline) assert.fail(`timed out waiting for ${typeof what === "function" ? what() : what}`);
     await new Promise((r) => setTimeout(r, 25));
   }
 }
@@ -90,6 +90,60 @@ for (const browser of browsers()) describe(browser, () => {
     assertAllOnce(h.sink.received, "close");
     console.log(`pagehide-delivery ${browser} page close: ${spansOf(h.sink.received).length}/${N} spans; ${show(tally(h.sink.received))}`);
     await context.close();
+  });
+
+  // A page's own listeners added after init run after Canopy's, which has sent what was queued:
+  // what they end still leaves (these were lost before).
+  for (const how of ["navigation", "page close"]) {
+    test(`${how}: spans and logs ended by the page's listeners after Canopy's page hide arrive`, async () => {
+      const page = await h.page();
+      await page.evaluate(() => {
+        window.canopy.init({ serviceName: "late", batch: { scheduledDelayMillis: 600000 } });
+        window.canopy.startSpan("late-queued").end();
+        addEventListener("pagehide", () => window.canopy.startSpan("late-pagehide").end());
+        document.addEventListener("visibilitychange", () => {
+          if (document.visibilityState !== "hidden") return;
+          window.canopy.startSpan("late-visibilitychange-1").end();
+          window.canopy.startSpan("late-visibilitychange-2").end();
+          window.canopy.log.info("late-log");
+        });
+      });
+      assert.equal(h.sink.attempts.length, 0, "nothing sent before the page goes away");
+      const context = page.context();
+      if (how === "navigation") await page.goto(`${h.base}/tests/e2e/pages/api.html?next`);
+      else await page.close();
+      const want = ["late-queued", "late-pagehide", "late-visibilitychange-1", "late-visibilitychange-2"];
+      const logs = () => h.sink.received.flatMap((r) => (r.body.resourceLogs || []).flatMap((rl) => rl.scopeLogs.flatMap((sl) => sl.logRecords)));
+      await waitFor("the spans and the log record", () => want.every((n) => spansOf(h.sink.received).some((s) => s.name === n)) && logs().length > 0, 10000);
+      const names = spansOf(h.sink.received).map((s) => s.name);
+      assert.deepEqual([...names].sort(), [...want].sort(), "each once");
+      assert.deepEqual(logs().map((l) => l.body.stringValue), ["late-log"]);
+      console.log(`pagehide-delivery ${browser} ${how}, late listeners: ${show(tally(h.sink.received))}`);
+      await context.close();
+    });
+  }
+
+  // Chromium rejects a keepalive fetch's promise when the page unloads (between pagehide and the
+  // visibilitychange after it) and still delivers the request: taken as a failure, the batch
+  // was stored and sent again by the next page.
+  test("navigation with a keepalive export still out: every span arrives once", async () => {
+    h.sink.script.push({ delayMs: 700 });
+    const page = await h.page();
+    await page.evaluate(() => {
+      window.canopy.init({ serviceName: "keepalive-nav", batch: { scheduledDelayMillis: 600000 } });
+      for (let i = 0; i < 30; i++) window.canopy.startSpan(`ka-first-${i}`).end();
+      window.canopy.forceFlush();
+    });
+    await waitFor("the first export to reach the sink", () => h.sink.attempts.length >= 1, 5000);
+    await page.evaluate(() => { for (let i = 0; i < 20; i++) window.canopy.startSpan(`ka-second-${i}`).end(); });
+    await page.goto(`${h.base}/tests/e2e/pages/api.html?next`);
+    await waitFor(() => `50 spans (${spansOf(h.sink.received).map((s) => s.name).join(" ")}; ${show(tally(h.sink.received))}; ${h.sink.attempts.length} attempts)`, () => spansOf(h.sink.received).length >= 50, 10000);
+    // The next page sends what the last one stored, if anything.
+    await page.evaluate(async () => { window.canopy.init({ serviceName: "keepalive-nav" }); await window.canopy.forceFlush(); });
+    const names = spansOf(h.sink.received).map((s) => s.name);
+    assert.equal(names.length, 50, `none twice (${show(tally(h.sink.received))})`);
+    assert.equal(new Set(names).size, 50);
+    await page.context().close();
   });
 
   test("browser quit: what arrives is measured and printed (not asserted: browsers do not guarantee it)", { timeout: 120000 }, async () => {
