@@ -56,9 +56,10 @@ export function listenRoutes(cb) {
 }
 
 /** For each event type: a capture listener on window, the first to run, that calls
- *  `begin(event, type, tagName, id)` for a trusted event (a key press only for Enter or Escape
- *  on a control), and a bubbling one, the last, that calls `end(event)`. Returns a function
- *  that removes them. */
+ *  `begin(event, type, tagName, id, form)` for a trusted event (a key press only for Enter or
+ *  Escape on a control; `form`: the form a `submit` is fired at, else the control's form owner,
+ *  if any), and a bubbling one, the last, that calls `end(event)`. Returns a function that
+ *  removes them. */
 export function listenInteractions(types, begin, end) {
   const g = globalThis;
   const onCapture = (e) => {
@@ -68,7 +69,7 @@ export function listenInteractions(types, begin, end) {
       if (key && e.key !== "Enter" && e.key !== "Escape") return;
       let el = e.target;
       if (el && typeof el.closest === "function") el = el.closest(CONTROLS) || (key ? null : el);
-      if (el && el.tagName) begin(e, e.type, el.tagName, el.id || undefined);
+      if (el && el.tagName) begin(e, e.type, el.tagName, el.id || undefined, (e.type === "submit" ? e.target : el.form) || undefined);
     } catch (_) {}
   };
   const onBubble = (e) => {

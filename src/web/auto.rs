@@ -14,7 +14,10 @@
 //!   queued). It ends when the dispatch does. Nothing after the dispatch is guessed: the span
 //!   leaves the current-span stack when the dispatch is over, at the latest when the next span
 //!   starts or a context is entered (a handler that stopped propagation skipped the last
-//!   listener: [`settle`]).
+//!   listener: [`settle`]). An interaction the browser fires right after another in the same
+//!   task, for the same form (a submit button's click, then the form's `submit`; Enter in a
+//!   text field, then the default button's `click` and `submit`), is a child of that one:
+//!   [`crate::instrument::interaction`].
 //! - **Long animation frames** (`longAnimationFrames`): see [`on_frame`].
 
 #[allow(unused_imports)]
@@ -44,7 +47,7 @@ extern "C" {
 }
 
 type RouteCb = dyn FnMut(String, String, String, String);
-type BeginCb = dyn FnMut(JsValue, String, String, Option<String>);
+type BeginCb = dyn FnMut(JsValue, String, String, Option<String>, JsValue);
 type FrameCb = dyn FnMut(String, f64, f64, f64, js_sys::Array);
 
 /// Interactions kept after they end, for the long frames that arrive later to find theirs.
@@ -56,6 +59,19 @@ struct Active {
     depth: usize,
     span: Span,
     start: u64,
+    /// The event type and the form owner (undefined without one).
+    kind: String,
+    form: JsValue,
+    seq: u32,
+}
+
+/// The interaction that ended last, until a task later (its 0 ms timer): another that the
+/// browser fires right after it may continue its action.
+struct Last {
+    seq: u32,
+    kind: String,
+    form: JsValue,
+    cx: SpanContext,
 }
 
 struct Auto {
@@ -67,6 +83,8 @@ struct Auto {
     href: String,
     path: String,
     active: Vec<Active>,
+    last: Option<Last>,
+    seq: u32,
     /// Ended interactions: context, start, end (epoch ns).
     recent: Vec<(SpanContext, u64, u64)>,
     /// Long frames waiting for the page load to be recorded.
@@ -84,6 +102,8 @@ impl Auto {
             href: String::new(),
             path: String::new(),
             active: Vec::new(),
+            last: None,
+            seq: 0,
             recent: Vec::new(),
             held: Vec::new(),
         }
@@ -177,18 +197,42 @@ fn interaction_name(kind: &str, tag: &str, id: Option<&str>) -> String {
     name
 }
 
-fn on_begin(event: JsValue, kind: String, tag: String, id: Option<String>) {
+fn on_begin(event: JsValue, kind: String, tag: String, id: Option<String>, form: JsValue) {
     settle();
+    let (seq, follows) = AUTO.with(|s| {
+        let mut s = s.borrow_mut();
+        s.seq = s.seq.wrapping_add(1);
+        let follows = s
+            .last
+            .as_ref()
+            .filter(|l| form.is_object() && l.form == form && crate::instrument::interaction::continues(&l.kind, &kind))
+            .map(|l| l.cx.clone());
+        (s.seq, follows)
+    });
     let name = interaction_name(&kind, &tag, id.as_deref());
-    let attrs = vec![KeyValue::new("event_type", kind), KeyValue::new("target_element", tag)];
-    let span = super::tracer().span(Str::Owned(name)).attributes(attrs).start();
+    let attrs = vec![KeyValue::new("event_type", kind.clone()), KeyValue::new("target_element", tag)];
+    let tracer = super::tracer();
+    let mut b = tracer.span(Str::Owned(name)).attributes(attrs);
+    if let Some(cx) = follows {
+        b = b.parent_choice(Parent::Explicit(cx));
+    }
+    let span = b.start();
     let depth = crate::context::push(span.span_context().clone());
     // A listener that stops propagation keeps the bubbling `end` from running: end the span
-    // after this task at the latest (spans that start before then settle it first).
+    // after this task at the latest (spans that start before then settle it first). By then
+    // no event of this task can continue it.
     let e = event.clone();
-    super::timer::once(0.0, move || finish(&e));
+    super::timer::once(0.0, move || {
+        finish(&e);
+        AUTO.with(|s| {
+            let mut s = s.borrow_mut();
+            if s.last.as_ref().is_some_and(|l| l.seq == seq) {
+                s.last = None;
+            }
+        });
+    });
     let start = platform::now();
-    AUTO.with(|s| s.borrow_mut().active.push(Active { event, depth, span, start }));
+    AUTO.with(|s| s.borrow_mut().active.push(Active { event, depth, span, start, kind, form, seq }));
 }
 
 /// Ends the interaction of `event` (and any started inside it), and takes it off the
@@ -206,11 +250,13 @@ fn finish(event: &JsValue) {
             let cx = a.span.span_context().clone();
             a.span.end();
             AUTO.with(|s| {
-                let r = &mut s.borrow_mut().recent;
-                if r.len() >= RECENT {
-                    r.remove(0);
+                let mut s = s.borrow_mut();
+                if s.recent.len() >= RECENT {
+                    s.recent.remove(0);
                 }
-                r.push((cx, a.start, now));
+                s.recent.push((cx.clone(), a.start, now));
+                // The loop ends with the interaction `event` names (the outermost).
+                s.last = Some(Last { seq: a.seq, kind: a.kind, form: a.form, cx });
             });
         }
     }

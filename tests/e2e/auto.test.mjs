@@ -222,12 +222,40 @@ for (const browser of browsers()) describe(browser, () => {
     await flush(page);
     const key = one("keydown input#q");
     const submit = one("submit form#f");
-    // Enter's implicit submission follows the key press (a click on the submit button, then
-    // submit): separate interactions, each with its own handlers' spans.
+    // Enter's implicit submission (a click on the form's default button, #go, where the browser
+    // makes it a trusted one, then submit) follows in the key press's task: one action, one
+    // trace, each event with its own handlers' spans.
     assert.equal(key.parentSpanId, undefined);
+    const implicit = named("click button#go");
+    assert.ok(implicit.length <= 1);
+    if (implicit.length) assert.equal(implicit[0].parentSpanId, key.spanId, "the default button's click continues the key press");
+    assert.equal(submit.parentSpanId, implicit.length ? implicit[0].spanId : key.spanId, "submit continues it");
+    assert.equal(submit.traceId, key.traceId);
     assert.equal(one("submitted").parentSpanId, submit.spanId);
     assert.equal(named("click button#save").length, 0, "element.click() from script is not a user interaction");
     assert.equal(receivedSpans(h.sink).filter((s) => s.name.startsWith("keydown")).length, 1, "typing a letter records nothing");
+    await page.context().close();
+  });
+
+  test("a submit button's click and its form's submit are one trace; a submit in a later task is its own", async () => {
+    const page = await interactive();
+    await page.click("#go");
+    await flush(page);
+    const click = one("click button#go");
+    const submit = one("submit form#f");
+    assert.equal(click.parentSpanId, undefined);
+    assert.equal(submit.parentSpanId, click.spanId, "the form's submit continues the click");
+    assert.equal(submit.traceId, click.traceId);
+    assert.equal(one("submitted").parentSpanId, submit.spanId, "the submit handler's span is the submit's");
+    // A click on a plain button of the same form, then a submit a task later: not one action.
+    h.sink.received.length = 0;
+    await page.click("#save");
+    await page.evaluate(() => new Promise((r) => setTimeout(() => { document.getElementById("f").requestSubmit(); r(); }, 20)));
+    await page.waitForFunction(() => window.done.afterAwait === true, null, { timeout: 5000 });
+    await flush(page);
+    const save = one("click button#save");
+    for (const s of named("submit form#f")) assert.notEqual(s.traceId, save.traceId, "a later submit is not the click's");
+    assert.equal(one("submitted").traceId === save.traceId, false);
     await page.context().close();
   });
 
