@@ -40,9 +40,12 @@ function addTrace(headers, started) {
   if (started[4] !== undefined) {
     const b = headers.get("baggage");
     if (b === null) headers.set("baggage", started[4]);
-    else if (!/(^|,)\s*session\.id\s*=/.test(b)) headers.set("baggage", `${b},${started[4]}`);
+    else if (!namesSession(b)) headers.set("baggage", `${b},${started[4]}`);
   }
 }
+
+/** True when a `baggage` header value already has a `session.id` member (the caller's). */
+const namesSession = (b) => /(^|,)\s*session\.id\s*=/.test(b);
 
 /** `given` (an init's `headers`: a plain object, an array of pairs, a Headers, or nothing) with
  *  the trace headers added, in the form it was given: a wrapper that spreads a plain object or
@@ -283,7 +286,7 @@ export function installXhr(g, hooks) {
         end(this, prev, finished ? status : 0);
       }
       try {
-        info.set(this, { method: m, href: new URL(u, baseUrl(g)).href, callerTraceparent: false });
+        info.set(this, { method: m, href: new URL(u, baseUrl(g)).href, callerTraceparent: false, baggage: undefined });
       } catch (_) {
         info.delete(this);
       }
@@ -293,7 +296,10 @@ export function installXhr(g, hooks) {
       const i = info.get(this);
       const r = setRequestHeader.apply(this, arguments);
       try {
-        if (i && String(name).toLowerCase() === "traceparent") i.callerTraceparent = true;
+        const n = i ? String(name).toLowerCase() : "";
+        if (n === "traceparent") i.callerTraceparent = true;
+        // The browser joins a repeated header's values with ", ".
+        else if (n === "baggage") i.baggage = i.baggage === undefined ? String(value) : `${i.baggage}, ${value}`;
       } catch (_) {}
       return r;
     },
@@ -312,8 +318,9 @@ export function installXhr(g, hooks) {
           setRequestHeader.call(this, "traceparent", started[1]);
           if (started[2] !== undefined) setRequestHeader.call(this, "tracestate", started[2]);
           if (started[3] !== undefined) setRequestHeader.call(this, "x-amzn-trace-id", started[3]);
-          // Appended to a baggage header the caller set (the browser joins the values with ", ").
-          if (started[4] !== undefined) setRequestHeader.call(this, "baggage", started[4]);
+          // Appended to a baggage header the caller set (the browser joins the values with ", "),
+          // unless that names a session already.
+          if (started[4] !== undefined && !(i.baggage !== undefined && namesSession(i.baggage))) setRequestHeader.call(this, "baggage", started[4]);
         }
         for (const [type, f] of listeners) this.addEventListener(type, f, true);
         if (typeof this.onreadystatechange === "function") this.addEventListener("readystatechange", done, true);

@@ -97,7 +97,7 @@ impl KeyValue {
 
 /// Where an attribute goes in a list under the count limit: the rule [`upsert`] and [`bounded`]
 /// share (OpenTelemetry's: a repeated key updates its slot, even at the limit; a new key past the
-/// limit is dropped).
+/// limit is dropped; an empty key is not a key, and is ignored, not counted).
 enum Place {
     /// The key is held at this index: the new value replaces it.
     Replace(usize),
@@ -105,9 +105,14 @@ enum Place {
     Append,
     /// A new key past the limit.
     Drop,
+    /// An empty key.
+    Invalid,
 }
 
 fn place(list: &[KeyValue], key: &Str, max_count: usize) -> Place {
+    if key.is_empty() {
+        return Place::Invalid;
+    }
     match list.iter().position(|a| a.key == *key) {
         Some(i) => Place::Replace(i),
         None if list.len() < max_count => Place::Append,
@@ -125,6 +130,7 @@ pub(crate) fn upsert(attrs: &mut Vec<KeyValue>, mut kv: KeyValue, max_count: usi
         Place::Replace(i) => attrs[i].value = kv.value,
         Place::Append => attrs.push(kv),
         Place::Drop => return false,
+        Place::Invalid => {}
     }
     true
 }
@@ -156,6 +162,7 @@ pub(crate) fn bounded(mut items: Vec<KeyValue>, max_count: usize, max_len: Optio
                 kept += 1;
             }
             Place::Drop => dropped += 1,
+            Place::Invalid => {}
         }
     }
     items.truncate(kept);
@@ -195,6 +202,9 @@ mod tests {
         assert!(upsert(&mut a, KeyValue::new("j", true), 2, None));
         assert!(!upsert(&mut a, KeyValue::new("x", true), 2, None), "third key over the limit is dropped");
         assert!(upsert(&mut a, KeyValue::new("j", false), 2, None), "existing key still updates at the limit");
+        let before = a.clone();
+        assert!(upsert(&mut a, KeyValue::new("", 1i64), 9, None), "an empty key is ignored, not dropped");
+        assert_eq!(a, before);
         let (list, dropped) =
             bounded(vec![KeyValue::new("a", "x"), KeyValue::new("b", "y"), KeyValue::new("c", "z")], 2, Some(0));
         assert_eq!((list.len(), dropped), (2, 1));
@@ -205,7 +215,7 @@ mod tests {
     fn bounded_is_upsert_applied_in_order() {
         // bounded() works in place for speed; it must give exactly what upserting each item in
         // turn gives (the list and the number dropped), whatever the keys, limits and values.
-        let keys = ["a", "b", "c", "d", "e"];
+        let keys = ["a", "b", "c", "d", "e", ""];
         let mut seed = 0x9e37_79b9_7f4a_7c15u64;
         let mut next = |n: u64| {
             seed ^= seed << 13;

@@ -673,15 +673,21 @@ for (const browser of browsers()) describe(browser, () => {
       c.init({ serviceName: "limits", spanLimits: { attributeValueLengthLimit: 3, attributeCountLimit: 2 } });
       const s = c.startSpan("limited");
       s.setAttribute("a", "abcdef");
+      s.setAttribute("", "no key"); // not an attribute (OpenTelemetry): ignored, not counted
       s.setAttribute("b", "x");
       s.setAttribute("c", "dropped");
       s.end();
+      c.startSpan("empty key in options", { attributes: { "": 1, d: 2 } }).end();
       await c.forceFlush();
     });
     const s = receivedSpans(h.sink)[0];
     assert.equal(attr(s, "a"), "abc");
     assert.equal(attr(s, "c"), undefined);
     assert.equal(s.droppedAttributesCount, 1);
+    assert.deepEqual(s.attributes.map((a) => a.key).filter((k) => k !== "session.id"), ["a", "b"]);
+    const o = receivedSpans(h.sink)[1];
+    assert.deepEqual(o.attributes.map((a) => a.key).filter((k) => k !== "session.id"), ["d"]);
+    assert.equal(o.droppedAttributesCount ?? 0, 0);
     await page.context().close();
   });
 

@@ -101,6 +101,29 @@ for (const browser of browsers()) describe(browser, () => {
     await page.context().close();
   });
 
+  test("a log record after a trusted event dispatched inside a span names that span, not the event's", async () => {
+    const page = await h.page();
+    const id = await page.evaluate(async () => {
+      const c = window.canopy;
+      c.init({ serviceName: "logs-settle", batch: { scheduledDelayMillis: 60000 } });
+      document.body.innerHTML = `<form id="f"><input name="q"></form>`;
+      const form = document.getElementById("f");
+      // Its bubbling listener on window never runs, so the submit's interaction is still on the
+      // current-span stack when the dispatch is over.
+      form.addEventListener("submit", (e) => { e.preventDefault(); e.stopPropagation(); });
+      const id = c.startActiveSpan("outer", (span) => {
+        form.requestSubmit();
+        c.log.info("after requestSubmit");
+        return span.spanContext().spanId;
+      });
+      await c.forceFlush();
+      return id;
+    });
+    const logs = await until("the record", () => receivedLogs(h.sink), (l) => l.length >= 1);
+    assert.equal(logs[0].spanId, id, "the record is the span's, not the finished submit's");
+    await page.context().close();
+  });
+
   test("captureConsole records console calls with the active span; console output is unchanged; off by default", async () => {
     const page = await h.page();
     await page.evaluate(async () => {

@@ -303,6 +303,32 @@ test("a tracestate on the parent is sent with traceparent, only where traceparen
   await page.context().close();
 });
 
+test("string URL patterns are read as the page's URL parser reads them: relative, any case, default port", async () => {
+  const page = await newPage();
+  await inPage(page, pageFn(`
+    const c = window.canopy;
+    const upper = (origin) => origin.replace("http://", "HTTP://").replace("localhost", "LocalHost");
+    window.canopy.init({ serviceName: "prop", endpoint: env.same + "/v1/traces",
+      propagateTraceHeaderCorsUrls: [upper(env.other) + "/echo?p=case-prop"],
+      ignoreUrls: ["/echo?p=rel-ignored", upper(env.same) + "/echo?p=case-ignored"] });
+    await c.startActiveSpan("parent-op", () => Promise.all([
+      drain(fetch(env.same + "/echo?p=rel-ignored")),
+      drain(fetch(env.same + "/echo?p=case-ignored")),
+      drain(fetch(env.other + "/echo?p=case-prop")),
+      drain(fetch(env.same + "/echo?p=rel-kept")),
+    ]));
+    await c.forceFlush();
+  `));
+  const spans = exportedSpans();
+  for (const path of ["/echo?p=rel-ignored", "/echo?p=case-ignored"]) {
+    assertNoHeaders(seenFor(same, path), `ignored ${path}`);
+    assert.ok(!spans.some((s) => attr(s, "url.full") === same.origin + path), `no span for ignored ${path}`);
+  }
+  assertCarries(seenFor(other, "/echo?p=case-prop"), spanFor(spans, other.origin + "/echo?p=case-prop"), "propagated by a pattern in other case");
+  assertCarries(seenFor(same, "/echo?p=rel-kept"), spanFor(spans, same.origin + "/echo?p=rel-kept"), "not ignored");
+  await page.context().close();
+});
+
 test("sessionBaggage: baggage session.id=… goes with traceparent, to the same URLs only, next to the caller's own members", async () => {
   const page = await newPage();
   const r = await inPage(page, pageFn(`
@@ -314,6 +340,9 @@ test("sessionBaggage: baggage session.id=… goes with traceparent, to the same 
       drain(fetch(env.same + "/echo?p=bg-caller", { headers: { baggage: "tenant=acme" } })),
       drain(fetch(env.same + "/echo?p=bg-mine", { headers: { baggage: "session.id=app-chosen" } })),
       xhr("GET", env.allowed + "/echo?p=bg-xhr"),
+      xhr("GET", env.same + "/echo?p=bg-xhr-caller", { headers: [["baggage", "tenant=acme"]] }),
+      xhr("GET", env.same + "/echo?p=bg-xhr-mine", { headers: [["baggage", "session.id=app-chosen,userId=7"]] }),
+      xhr("GET", env.same + "/echo?p=bg-xhr-mine-2", { headers: [["baggage", "tenant=acme"], ["Baggage", "session.id=app-chosen"]] }),
       drain(fetch(env.other + "/echo?p=bg-other")),
     ]));
     await c.shutdown();
@@ -328,6 +357,9 @@ test("sessionBaggage: baggage session.id=… goes with traceparent, to the same 
   assert.equal(seenFor(same, "/echo?p=bg-caller").baggage, `tenant=acme,session.id=${session}`, "added to the caller's members");
   assert.equal(seenFor(same, "/echo?p=bg-mine").baggage, "session.id=app-chosen", "never a second session.id");
   assert.equal(seenFor(allowed, "/echo?p=bg-xhr").baggage, `session.id=${session}`, "XHR to an allowed origin");
+  assert.equal(seenFor(same, "/echo?p=bg-xhr-caller").baggage, `tenant=acme, session.id=${session}`, "XHR: added to the caller's members");
+  assert.equal(seenFor(same, "/echo?p=bg-xhr-mine").baggage, "session.id=app-chosen,userId=7", "XHR: never a second session.id");
+  assert.equal(seenFor(same, "/echo?p=bg-xhr-mine-2").baggage, "tenant=acme, session.id=app-chosen", "XHR: nor after the caller's second baggage header");
   assert.equal(seenFor(other, "/echo?p=bg-other").baggage, undefined, "not to an origin without traceparent");
   assert.equal(seenFor(same, "/echo?p=bg-off").baggage, undefined, "off by default");
   assert.equal(seenFor(same, "/echo?p=bg-before").baggage, undefined);
