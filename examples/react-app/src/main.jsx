@@ -10,7 +10,7 @@ const config = { serviceName: "frontend", endpoint: "/v1/traces", xray: true };
 createRoot(document.getElementById("root")).render(
   <StrictMode>
     <TraceProvider config={config}>
-      <TraceErrorBoundary fallback={({ error, reset }) => <button onClick={reset}>{error.message}: retry</button>}>
+      <TraceErrorBoundary fallback={({ error, reset }) => <button onClick={reset}>{error instanceof Error ? error.message : String(error)}: retry</button>}>
         <App />
       </TraceErrorBoundary>
     </TraceProvider>

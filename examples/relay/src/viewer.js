@@ -192,7 +192,8 @@ async function renderTrace(id) {
   const timed = spans.some((s) => s.startTimeUnixNano !== "0") ? spans.filter((s) => s.startTimeUnixNano !== "0") : spans;
   const start = timed.reduce((m, s) => (BigInt(s.startTimeUnixNano) < m ? BigInt(s.startTimeUnixNano) : m), BigInt(timed[0].startTimeUnixNano));
   const end = timed.reduce((m, s) => (BigInt(s.endTimeUnixNano) > m ? BigInt(s.endTimeUnixNano) : m), start);
-  const total = Math.max(Number(end - start) / 1e6, 1e-6);
+  const extent = Number(end - start) / 1e6; // the trace's duration (ms)
+  const total = Math.max(extent, 1e-6); // the scale of the bars: never 0
   const ms = (ns) => Number(BigInt(ns) - start) / 1e6;
   const rows = flatten(spans);
   const root = rows[0] ? rows[0].span : spans[0];
@@ -240,14 +241,15 @@ async function renderTrace(id) {
       lists[depth + 1] = ul;
     }
   }
-  const ticks = [0, 0.25, 0.5, 0.75, 1].map((f) => el("span", { class: "tick", style: `left:${f * 100}%` }, fmtMs(total * f)));
+  // A zero-length trace labels only its start ("0"); its other ticks would all read "0 µs".
+  const ticks = [0, 0.25, 0.5, 0.75, 1].map((f) => el("span", { class: "tick", style: `left:${f * 100}%` }, extent > 0 || f === 0 ? fmtMs(extent * f) : ""));
   const waterfall = el("div", { class: "waterfall", id: "waterfall" },
     el("div", { class: "axis" }, el("span", { class: "label" }, "Span"), el("span", { class: "ticks" }, ...ticks)),
     tree);
   main.replaceChildren(
     el("div", { class: "trace-head" }, el("a", { class: "back", href: "#" }, "← all traces"),
       el("h2", {}, root.name || "(no name)"), svc(root.service),
-      el("span", { class: "meta" }, `${spans.length} spans${logs.length ? ` · ${logs.length} log${logs.length > 1 ? "s" : ""}` : ""}${exceptions.length ? ` · ${exceptions.length} exception${exceptions.length > 1 ? "s" : ""}` : ""} · ${fmtMs(total)}${errors ? ` · ${errors} error${errors > 1 ? "s" : ""}` : ""} · ${id}`)),
+      el("span", { class: "meta" }, `${spans.length} spans${logs.length ? ` · ${logs.length} log${logs.length > 1 ? "s" : ""}` : ""}${exceptions.length ? ` · ${exceptions.length} exception${exceptions.length > 1 ? "s" : ""}` : ""} · ${fmtMs(extent)}${errors ? ` · ${errors} error${errors > 1 ? "s" : ""}` : ""} · ${id}`)),
     el("div", { class: "layout" }, waterfall, details),
     ...(bySpan.has("") ? [el("div", { class: "trace-logs", id: "trace-logs" }, el("h4", {}, "Logs of the trace, not of a span in it"), logList(bySpan.get(""), ms, 0))] : []));
   const again = selected && main.querySelector(`li[data-span-id="${selected}"] > .row`);
