@@ -56,10 +56,14 @@ export function listenRoutes(cb) {
 }
 
 /** For each event type: a capture listener on window, the first to run, that calls
- *  `begin(event, type, tagName, id, form)` for a trusted event (a key press only for Enter or
- *  Escape on a control; `form`: the form a `submit` is fired at, else the control's form owner,
- *  if any), and a bubbling one, the last, that calls `end(event)`. Returns a function that
- *  removes them. */
+ *  `begin(event, type, tagName, id, anchor, follows)` for a trusted event (a key press only for
+ *  Enter or Escape on a control), and a bubbling one, the last, that calls `end(event)`. Returns
+ *  a function that removes them.
+ *
+ *  `anchor` and `follows` are the facts that tie one event of an action to the one before it
+ *  (Rust decides, src/web/auto.rs): a click's anchor is its control, an Enter key press's the
+ *  form it submits; a submit follows its submitter (its form when there is none), and a click
+ *  the browser made from the keyboard (`detail` 0) follows its control's form. */
 export function listenInteractions(types, begin, end) {
   const g = globalThis;
   const onCapture = (e) => {
@@ -69,7 +73,17 @@ export function listenInteractions(types, begin, end) {
       if (key && e.key !== "Enter" && e.key !== "Escape") return;
       let el = e.target;
       if (el && typeof el.closest === "function") el = el.closest(CONTROLS) || (key ? null : el);
-      if (el && el.tagName) begin(e, e.type, el.tagName, el.id || undefined, (e.type === "submit" ? e.target : el.form) || undefined);
+      if (!el || !el.tagName) return;
+      let anchor, follows;
+      if (e.type === "click") {
+        anchor = el;
+        if (e.detail === 0) follows = el.form;
+      } else if (key) {
+        if (e.key === "Enter") anchor = el.form;
+      } else if (e.type === "submit") {
+        follows = e.submitter || e.target;
+      }
+      begin(e, e.type, el.tagName, el.id || undefined, anchor || undefined, follows || undefined);
     } catch (_) {}
   };
   const onBubble = (e) => {

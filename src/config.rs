@@ -138,7 +138,9 @@ impl Default for SpanLimits {
 #[derive(Clone, Debug, PartialEq)]
 pub enum UrlPattern {
     /// Matches the URL itself or any URL below it at a `/`, `?` or `#` boundary
-    /// ([`crate::instrument::http::prefix_matches`]).
+    /// ([`crate::instrument::http::prefix_matches`]). In the browser, a pattern with a scheme or
+    /// starting with `/` is first read as the page's URL parser reads it
+    /// ([`crate::instrument::http::resolvable`]): `/api` is the page's origin.
     Prefix(String),
     /// A JavaScript regular expression (`source`, `flags`; `g` and `y` are ignored), tested
     /// against the absolute URL.

@@ -203,6 +203,9 @@ pub struct Exporter {
     /// Page-hide documents may use a beacon (no custom headers to send).
     beacon_ok: bool,
     page: Page,
+    /// The page went away online: a keepalive request that fails now was delivered (see
+    /// [`Exporter::on_response`]).
+    trust_keepalive: bool,
     /// The `debug` option: each batch rendered as a span tree, for the edge to print.
     pub debug: bool,
     log: Vec<String>,
@@ -233,6 +236,7 @@ impl Exporter {
             max_doc_bytes: c.max_export_bytes,
             beacon_ok,
             page: Page::Here,
+            trust_keepalive: false,
             debug: false,
             log: Vec::new(),
         }
@@ -460,16 +464,25 @@ impl Exporter {
         jitter: f64,
     ) -> Option<Notice> {
         let (mut doc, reserved) = self.in_flight.take()?;
-        if reserved > 0 {
-            self.keepalive_bytes -= reserved;
-            self.keepalive_count -= 1;
+        if self.page != Page::Here {
             // Chromium rejects a keepalive request's promise when the page unloads, and still
-            // delivers the request: once the page is going, that "network error" is the page's
-            // end, not the request's (stored for a retry, it would arrive twice).
-            if status == 0 && self.page != Page::Here {
+            // delivers the request: once the page is going (and was online), that "network
+            // error" is the page's end, not the request's (stored for a retry, it would arrive
+            // twice). Its bytes stay counted: the browser is still sending them.
+            if reserved > 0 && status == 0 && self.trust_keepalive {
                 self.attempt = 0;
                 return None;
             }
+            // A request without keepalive that the page's leaving hide found in flight was
+            // stored then: whatever became of it, it is not stored again.
+            if reserved == 0 && self.page == Page::Gone {
+                self.attempt = 0;
+                return None;
+            }
+        }
+        if reserved > 0 {
+            self.keepalive_bytes -= reserved;
+            self.keepalive_count -= 1;
         }
         match retry::classify(status, retry_after_ms) {
             Outcome::Success => {
@@ -519,6 +532,7 @@ impl Exporter {
             }
         }
         self.page = if leaving { Page::Gone } else { Page::Here };
+        self.trust_keepalive = leaving && !offline;
         let mut fresh: Vec<String> = Vec::new();
         for d in core::mem::take(&mut self.docs) {
             if d.failed { plan.store.push(d.body) } else { fresh.push(d.body) }
@@ -544,12 +558,17 @@ impl Exporter {
         let ways = if self.beacon_ok { BEACON_FIRST } else { KEEPALIVE_ONLY };
         for body in fresh {
             let size = body.len();
-            if offline || self.keepalive_bytes + size > KEEPALIVE_BUDGET_BYTES {
+            // Beacons and keepalive requests share the browser's budget, in bytes and in
+            // requests (a page's listeners after the hide may each send one, [`Wake::Hide`]).
+            if offline
+                || self.keepalive_bytes + size > KEEPALIVE_BUDGET_BYTES
+                || self.keepalive_count >= KEEPALIVE_MAX_REQUESTS
+            {
                 plan.store.push(body);
                 continue;
             }
-            // Beacons and keepalive requests share the browser's budget.
             self.keepalive_bytes += size;
+            self.keepalive_count += 1;
             plan.send.push((body, ways));
         }
         plan
@@ -559,16 +578,18 @@ impl Exporter {
     /// the budget.
     pub fn on_show(&mut self) {
         self.page = Page::Here;
+        self.trust_keepalive = false;
         self.keepalive_bytes = self.in_flight.as_ref().map_or(0, |(_, r)| *r);
         self.keepalive_count = usize::from(self.keepalive_bytes > 0);
     }
 
     /// `pagehide` came while the page was still visible: it is going away, and its hide comes
-    /// next. A keepalive request that fails from now on is taken as delivered (see
-    /// [`Exporter::on_response`]).
-    pub fn on_leave(&mut self) {
+    /// next. No request starts from now on; when `offline` is false, a keepalive request that
+    /// fails is taken as delivered (see [`Exporter::on_response`]).
+    pub fn on_leave(&mut self, offline: bool) {
         if self.page == Page::Here {
             self.page = Page::Leaving;
+            self.trust_keepalive = !offline;
         }
     }
 
@@ -928,7 +949,7 @@ mod tests {
             e.on_end(span(1));
             assert_eq!(e.next_action(0.0, false), Action::Send { keepalive: true });
             if leave {
-                e.on_leave();
+                e.on_leave(false);
             }
             assert_eq!(e.on_response(1.0, 0, None, 0, 0.5), None);
             e.on_end(span(2));
@@ -952,9 +973,35 @@ mod tests {
         }
         e.flush();
         assert_eq!(e.next_action(0.0, false), Action::Send { keepalive: false });
-        e.on_leave();
+        e.on_leave(false);
         e.on_response(1.0, 0, None, 0, 0.5);
         assert_eq!(e.on_hide(false, true).store.len(), 1);
+    }
+
+    #[test]
+    fn leaving_offline_a_failed_keepalive_request_is_a_failure() {
+        let mut e = exporter(1, true);
+        e.on_end(span(1));
+        assert_eq!(e.next_action(0.0, false), Action::Send { keepalive: true });
+        e.on_leave(true);
+        e.on_response(1.0, 0, None, 0, 0.5);
+        assert_eq!(e.on_hide(true, true).store.len(), 1, "stored for the next load");
+    }
+
+    #[test]
+    fn page_hide_sends_at_most_the_browsers_keepalive_requests() {
+        let mut e = exporter(512, true);
+        e.on_hide(false, true);
+        let mut sent = 0;
+        let mut stored = 0;
+        for i in 0..(KEEPALIVE_MAX_REQUESTS + 3) {
+            assert_eq!(e.on_end(span(i as u8 + 1)), Wake::Hide);
+            let plan = e.on_hide(false, true);
+            sent += plan.send.len();
+            stored += plan.store.len();
+        }
+        assert_eq!(sent, KEEPALIVE_MAX_REQUESTS);
+        assert_eq!(stored, 3, "the rest is stored");
     }
 
     #[test]
@@ -969,6 +1016,12 @@ mod tests {
         assert_eq!(e.on_end(span(1)), Wake::Hide);
         let plan = e.on_hide(false, true);
         assert!(plan.store.is_empty(), "the request in flight was stored already");
+        assert_eq!(plan.send.len(), 1);
+        // Then it fails (the page kept running a little): stored already, not again.
+        assert_eq!(e.on_response(1.0, 503, None, 0, 0.5), None);
+        assert_eq!(e.on_end(span(2)), Wake::Hide);
+        let plan = e.on_hide(false, true);
+        assert!(plan.store.is_empty(), "not stored a second time");
         assert_eq!(plan.send.len(), 1);
     }
 

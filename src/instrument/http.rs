@@ -166,6 +166,25 @@ pub fn request_attributes(method: &str, url: &str) -> (Str, Vec<KeyValue>) {
     (name, attrs)
 }
 
+/// True when a string pattern is a URL the page's URL parser should read before matching (the
+/// form request URLs are matched in: `/api` on the page's origin, `HTTPS://API.example.com:443`
+/// as `https://api.example.com/`): one with a scheme (`https:`, `http:`; letters, digits, `+`,
+/// `-`, `.` before the `:`) or starting with `/`. Anything else (empty, `api`, `*.example.com`)
+/// is left as written, and matches what starts with it, as before.
+pub fn resolvable(pattern: &str) -> bool {
+    if pattern.starts_with('/') {
+        return true;
+    }
+    match crate::ascii::find(pattern, b":") {
+        Some(i) if i > 0 => {
+            let scheme = &pattern.as_bytes()[..i];
+            scheme[0].is_ascii_alphabetic()
+                && scheme.iter().all(|b| b.is_ascii_alphanumeric() || crate::ascii::is_in(b"+-.", *b))
+        }
+        _ => false,
+    }
+}
+
 /// True when `url` matches a string pattern: equal to it, or starting with it at a boundary
 /// (`/`, `?`, `#`, or the pattern itself ends with `/`), so `https://api.example.com` does not
 /// match `https://api.example.com.evil.net/`.
@@ -183,6 +202,23 @@ pub fn prefix_matches(url: &str, pattern: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn which_patterns_are_urls_to_resolve() {
+        for p in [
+            "https://api.example.com",
+            "HTTPS://API.example.com:443/v1",
+            "/api",
+            "//cdn.example.com/x",
+            "web+app:x",
+            "http:",
+        ] {
+            assert!(resolvable(p), "{p}");
+        }
+        for p in ["", " ", "api", "./api", "*.example.com", "localhost", ":x", "1http://x", "#frag", "?q"] {
+            assert!(!resolvable(p), "{p}");
+        }
+    }
 
     #[test]
     fn url_parts() {

@@ -7,15 +7,18 @@
 //! handler's requests are children of the event they ran for), and the later ones are children
 //! of the earlier, so the action is one trace.
 //!
-//! The edge asks only for the interaction that ended last in the same task (one of its own
-//! 0 ms timers has not run yet), and only when both events have the same form owner: an
-//! unrelated event is never given a parent this way.
+//! The edge asks only for the interaction that ended last, before its 0 ms timer ran, and only
+//! when the later event names it: a submit's submitter is the clicked control, a click the
+//! browser made from the keyboard (`detail` 0) and a submit without a submitter are in the form
+//! an Enter key press submits (`js/auto.js` reads those facts). An input event can run before
+//! that timer (browsers favour input), so the names, not the timing, keep an unrelated event
+//! from being given a parent this way.
 
 #[allow(unused_imports)]
 use crate::prelude::*;
 
-/// True when a trusted `next` event (its DOM type) that follows a `prev` one in the same task,
-/// both with the same form owner, continues `prev`'s action.
+/// True when a trusted `next` event (its DOM type) that names a `prev` one (see the module docs)
+/// continues `prev`'s action.
 ///
 /// ```
 /// use canopy_web::instrument::interaction::continues;

@@ -14,10 +14,10 @@
 //!   queued). It ends when the dispatch does. Nothing after the dispatch is guessed: the span
 //!   leaves the current-span stack when the dispatch is over, at the latest when the next span
 //!   starts or a context is entered (a handler that stopped propagation skipped the last
-//!   listener: [`settle`]). An interaction the browser fires right after another in the same
-//!   task, for the same form (a submit button's click, then the form's `submit`; Enter in a
-//!   text field, then the default button's `click` and `submit`), is a child of that one:
-//!   [`crate::instrument::interaction`].
+//!   listener: [`settle`]). An interaction the browser fires as a consequence of the one before
+//!   (a submit button's click, then the form's `submit` with that button as its submitter;
+//!   Enter in a text field, then the default button's keyboard `click` and the `submit`) is a
+//!   child of that one: [`crate::instrument::interaction`].
 //! - **Long animation frames** (`longAnimationFrames`): see [`on_frame`].
 
 #[allow(unused_imports)]
@@ -47,7 +47,7 @@ extern "C" {
 }
 
 type RouteCb = dyn FnMut(String, String, String, String);
-type BeginCb = dyn FnMut(JsValue, String, String, Option<String>, JsValue);
+type BeginCb = dyn FnMut(JsValue, String, String, Option<String>, JsValue, JsValue);
 type FrameCb = dyn FnMut(String, f64, f64, f64, js_sys::Array);
 
 /// Interactions kept after they end, for the long frames that arrive later to find theirs.
@@ -59,9 +59,9 @@ struct Active {
     depth: usize,
     span: Span,
     start: u64,
-    /// The event type and the form owner (undefined without one).
+    /// The event type, and what a later event of the same action names (`js/auto.js`).
     kind: String,
-    form: JsValue,
+    anchor: JsValue,
     seq: u32,
 }
 
@@ -70,7 +70,7 @@ struct Active {
 struct Last {
     seq: u32,
     kind: String,
-    form: JsValue,
+    anchor: JsValue,
     cx: SpanContext,
 }
 
@@ -197,23 +197,27 @@ fn interaction_name(kind: &str, tag: &str, id: Option<&str>) -> String {
     name
 }
 
-fn on_begin(event: JsValue, kind: String, tag: String, id: Option<String>, form: JsValue) {
+/// `anchor`: what a later event of the same action names (a click's control, an Enter key
+/// press's form); `follows`: what this one names (a submit's submitter, a keyboard click's form).
+fn on_begin(event: JsValue, kind: String, tag: String, id: Option<String>, anchor: JsValue, follows: JsValue) {
     settle();
-    let (seq, follows) = AUTO.with(|s| {
+    let (seq, parent) = AUTO.with(|s| {
         let mut s = s.borrow_mut();
         s.seq = s.seq.wrapping_add(1);
-        let follows = s
+        let parent = s
             .last
             .as_ref()
-            .filter(|l| form.is_object() && l.form == form && crate::instrument::interaction::continues(&l.kind, &kind))
+            .filter(|l| {
+                follows.is_object() && l.anchor == follows && crate::instrument::interaction::continues(&l.kind, &kind)
+            })
             .map(|l| l.cx.clone());
-        (s.seq, follows)
+        (s.seq, parent)
     });
     let name = interaction_name(&kind, &tag, id.as_deref());
     let attrs = vec![KeyValue::new("event_type", kind.clone()), KeyValue::new("target_element", tag)];
     let tracer = super::tracer();
     let mut b = tracer.span(Str::Owned(name)).attributes(attrs);
-    if let Some(cx) = follows {
+    if let Some(cx) = parent {
         b = b.parent_choice(Parent::Explicit(cx));
     }
     let span = b.start();
@@ -232,7 +236,7 @@ fn on_begin(event: JsValue, kind: String, tag: String, id: Option<String>, form:
         });
     });
     let start = platform::now();
-    AUTO.with(|s| s.borrow_mut().active.push(Active { event, depth, span, start, kind, form, seq }));
+    AUTO.with(|s| s.borrow_mut().active.push(Active { event, depth, span, start, kind, anchor, seq }));
 }
 
 /// Ends the interaction of `event` (and any started inside it), and takes it off the
@@ -256,7 +260,7 @@ fn finish(event: &JsValue) {
                 }
                 s.recent.push((cx.clone(), a.start, now));
                 // The loop ends with the interaction `event` names (the outermost).
-                s.last = Some(Last { seq: a.seq, kind: a.kind, form: a.form, cx });
+                s.last = Some(Last { seq: a.seq, kind: a.kind, anchor: a.anchor, cx });
             });
         }
     }

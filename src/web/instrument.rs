@@ -60,11 +60,13 @@ enum Matcher {
 impl Matcher {
     fn compile(p: &UrlPattern) -> Option<Matcher> {
         match p {
-            // As the page's URL parser makes it, the form request URLs are matched in: a relative
-            // pattern against the page, the scheme and host in lowercase, no default port.
-            UrlPattern::Prefix(s) => {
-                Some(Matcher::Prefix(super::document::resolve_url(s).unwrap_or_else(|| s.clone())))
-            }
+            // A URL as the page's URL parser makes it, the form request URLs are matched in.
+            UrlPattern::Prefix(s) => Some(Matcher::Prefix(
+                crate::instrument::http::resolvable(s)
+                    .then(|| super::document::resolve_url(s))
+                    .flatten()
+                    .unwrap_or_else(|| s.clone()),
+            )),
             UrlPattern::Regex { source, flags } => {
                 // `g`/`y` make `test` stateful (lastIndex); drop them.
                 let mut stateless = String::with_capacity(flags.len());

@@ -4,7 +4,8 @@
 //!   when available, with `x-canopy-sent-at` (`js/transport.js`); one timer drives the delays.
 //! - Page hide (`visibilitychange` → hidden, `pagehide`) carries out [`Exporter::on_hide`]'s
 //!   plan: a beacon or a keepalive request per document, and `localStorage` for the rest, sent
-//!   on the next page load of the origin (removed before sending, so never sent twice).
+//!   on the next page load of the origin (removed before sending, so never sent twice). What
+//!   ends after the page has gone asks for the plan again ([`Wake::Hide`]), in a microtask.
 
 #[allow(unused_imports)]
 use crate::prelude::*;
@@ -295,9 +296,18 @@ impl Pipeline {
         }
     }
 
+    /// Tells the exporter when a `pagehide` came while the page was still visible (its hide
+    /// comes next): no request starts then, and a keepalive request's failure is its delivery.
+    fn note_leaving(&self) {
+        if is_leaving() {
+            self.machine.borrow_mut().on_leave(is_offline());
+        }
+    }
+
     /// Does what the exporter asks now.
     fn step(&self) {
         let now = platform::perf_now_ms();
+        self.note_leaving();
         let action = self.machine.borrow_mut().next_action(now, is_offline());
         if self.debug {
             let trees = self.machine.borrow_mut().take_log();
@@ -336,9 +346,7 @@ impl Pipeline {
     fn on_response(&self, status: u16, retry_after: Option<String>, rejected: f64, message: Option<String>) {
         let ra = retry_after.and_then(|v| retry::parse_retry_after(&v, js_sys::Date::now()));
         let now = platform::perf_now_ms();
-        if is_leaving() {
-            self.machine.borrow_mut().on_leave();
-        }
+        self.note_leaving();
         let notice = self.machine.borrow_mut().on_response(now, status, ra, rejected as u64, random());
         if let Some(n) = notice {
             self.warn(n, message.as_deref());
@@ -415,6 +423,12 @@ impl Pipeline {
         }
         if !keep.is_empty() {
             store(STORAGE_KEY, keep, STORAGE_MAX_BYTES);
+        }
+        // Everything queued has left or is stored: a flush waiting on it is answered (one with a
+        // request still out, when that ends).
+        if self.machine.borrow().settled(platform::perf_now_ms()) {
+            self.machine.borrow_mut().end_flush();
+            self.resolve_waiters();
         }
     }
 }

@@ -82,8 +82,9 @@ export interface CanopyConfig {
   /**
    * Cross-origin URLs that get `traceparent`/`tracestate` (same-origin URLs always do). A string
    * matches that URL and everything below it ("https://api.example.com" matches
-   * "https://api.example.com/v1" but not "https://api.example.com.evil.net"); a RegExp is tested
-   * against the absolute URL.
+   * "https://api.example.com/v1" but not "https://api.example.com.evil.net"), read as the page's
+   * URL parser reads it when it has a scheme or starts with "/" ("/api" is the page's origin); a
+   * RegExp is tested against the absolute URL.
    */
   propagateTraceHeaderCorsUrls?: UrlPatternInput | UrlPatternInput[];
   /** URLs that get no span and no headers (same matching rules). */

@@ -124,6 +124,31 @@ for (const browser of browsers()) describe(browser, () => {
     await page.context().close();
   });
 
+  test("an uncaught error after a trusted event dispatched inside a span is that span's", async () => {
+    const page = await h.page();
+    const id = await page.evaluate(async () => {
+      const c = window.canopy;
+      c.init({ serviceName: "errors-settle", batch: { scheduledDelayMillis: 60000 } });
+      document.body.innerHTML = `<form id="f"><input name="q"></form>`;
+      const form = document.getElementById("f");
+      form.addEventListener("submit", (e) => { e.preventDefault(); e.stopPropagation(); });
+      const id = c.startActiveSpan("outer", (span) => {
+        form.requestSubmit();
+        reportError(new Error("reported inside outer")); // the page's error event, synchronously
+        return span.spanContext().spanId;
+      });
+      await c.forceFlush();
+      return id;
+    });
+    const spans = await until("the spans", () => receivedSpans(h.sink), (s) => s.some((x) => x.name === "outer"));
+    const outer = spans.find((s) => s.name === "outer");
+    assert.equal(outer.spanId, id);
+    const events = (s) => (s.events || []).filter((e) => e.name === "exception");
+    assert.equal(events(outer).length, 1, "the exception is on the span that was running");
+    for (const s of spans.filter((x) => x.name.startsWith("submit"))) assert.equal(events(s).length, 0, "not on the finished submit");
+    await page.context().close();
+  });
+
   test("captureConsole records console calls with the active span; console output is unchanged; off by default", async () => {
     const page = await h.page();
     await page.evaluate(async () => {

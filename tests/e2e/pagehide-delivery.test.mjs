@@ -127,7 +127,7 @@ for (const browser of browsers()) describe(browser, () => {
   // visibilitychange after it) and still delivers the request: taken as a failure, the batch
   // was stored and sent again by the next page.
   test("navigation with a keepalive export still out: every span arrives once", async () => {
-    h.sink.script.push({ delayMs: 700 });
+    h.sink.script.push({ delayMs: 3000 });
     const page = await h.page();
     await page.evaluate(() => {
       window.canopy.init({ serviceName: "keepalive-nav", batch: { scheduledDelayMillis: 600000 } });
@@ -136,6 +136,7 @@ for (const browser of browsers()) describe(browser, () => {
     });
     await waitFor("the first export to reach the sink", () => h.sink.attempts.length >= 1, 5000);
     await page.evaluate(() => { for (let i = 0; i < 20; i++) window.canopy.startSpan(`ka-second-${i}`).end(); });
+    assert.equal(h.sink.received.length, 0, "the first export is still out when the page navigates");
     await page.goto(`${h.base}/tests/e2e/pages/api.html?next`);
     await waitFor(() => `50 spans (${spansOf(h.sink.received).map((s) => s.name).join(" ")}; ${show(tally(h.sink.received))}; ${h.sink.attempts.length} attempts)`, () => spansOf(h.sink.received).length >= 50, 10000);
     // The next page sends what the last one stored, if anything.
