@@ -641,6 +641,17 @@ mod tests {
         body.matches("\"spanId\"").count()
     }
 
+    /// An exporter whose request in flight, 1000 spans flushed, is too big for keepalive.
+    fn too_big_for_keepalive_in_flight() -> Exporter {
+        let mut e = exporter(4096, true);
+        for i in 0..1000 {
+            e.on_end(span((i % 250) as u8));
+        }
+        e.flush();
+        assert_eq!(e.next_action(0.0, false), Action::Send { keepalive: false }, "too big for keepalive");
+        e
+    }
+
     #[test]
     fn waits_for_the_delay_then_sends_one_document() {
         let mut e = exporter(512, true);
@@ -907,12 +918,7 @@ mod tests {
 
     #[test]
     fn leaving_stores_a_request_in_flight_without_keepalive() {
-        let mut e = exporter(4096, true);
-        for i in 0..1000 {
-            e.on_end(span((i % 250) as u8));
-        }
-        e.flush();
-        assert_eq!(e.next_action(0.0, false), Action::Send { keepalive: false }, "too big for keepalive");
+        let mut e = too_big_for_keepalive_in_flight();
         assert!(e.on_hide(false, false).store.is_empty(), "a tab switch: the request goes on");
         let plan = e.on_hide(false, true);
         assert_eq!(plan.store.len(), 1, "the page goes away: stored for the next load");
@@ -967,12 +973,7 @@ mod tests {
             }
         }
         // A request without keepalive that fails is a failure still.
-        let mut e = exporter(4096, true);
-        for i in 0..1000 {
-            e.on_end(span((i % 250) as u8));
-        }
-        e.flush();
-        assert_eq!(e.next_action(0.0, false), Action::Send { keepalive: false });
+        let mut e = too_big_for_keepalive_in_flight();
         e.on_leave(false);
         e.on_response(1.0, 0, None, 0, 0.5);
         assert_eq!(e.on_hide(false, true).store.len(), 1);
@@ -1006,12 +1007,7 @@ mod tests {
 
     #[test]
     fn a_request_in_flight_is_stored_once_however_often_the_page_hides() {
-        let mut e = exporter(4096, true);
-        for i in 0..1000 {
-            e.on_end(span((i % 250) as u8));
-        }
-        e.flush();
-        assert_eq!(e.next_action(0.0, false), Action::Send { keepalive: false });
+        let mut e = too_big_for_keepalive_in_flight();
         assert_eq!(e.on_hide(false, true).store.len(), 1);
         assert_eq!(e.on_end(span(1)), Wake::Hide);
         let plan = e.on_hide(false, true);

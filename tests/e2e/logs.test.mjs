@@ -101,24 +101,29 @@ for (const browser of browsers()) describe(browser, () => {
     await page.context().close();
   });
 
+  /** In a fresh page: a span `outer` inside which the form's trusted `submit` is dispatched
+   *  (`requestSubmit`) with its bubbling listener on window never reached, so the submit's
+   *  interaction is still on the current-span stack when the dispatch is over; then, still inside
+   *  `outer`, a log record (`what` "log") or a reported error ("error"). Returns outer's span id. */
+  const afterTrustedSubmit = (page, what) => page.evaluate(async (what) => {
+    const c = window.canopy;
+    c.init({ serviceName: "settle", batch: { scheduledDelayMillis: 60000 } });
+    document.body.innerHTML = `<form id="f"><input name="q"></form>`;
+    const form = document.getElementById("f");
+    form.addEventListener("submit", (e) => { e.preventDefault(); e.stopPropagation(); });
+    const id = c.startActiveSpan("outer", (span) => {
+      form.requestSubmit();
+      if (what === "log") c.log.info("after requestSubmit");
+      else reportError(new Error("reported inside outer")); // the page's error event, synchronously
+      return span.spanContext().spanId;
+    });
+    await c.forceFlush();
+    return id;
+  }, what);
+
   test("a log record after a trusted event dispatched inside a span names that span, not the event's", async () => {
     const page = await h.page();
-    const id = await page.evaluate(async () => {
-      const c = window.canopy;
-      c.init({ serviceName: "logs-settle", batch: { scheduledDelayMillis: 60000 } });
-      document.body.innerHTML = `<form id="f"><input name="q"></form>`;
-      const form = document.getElementById("f");
-      // Its bubbling listener on window never runs, so the submit's interaction is still on the
-      // current-span stack when the dispatch is over.
-      form.addEventListener("submit", (e) => { e.preventDefault(); e.stopPropagation(); });
-      const id = c.startActiveSpan("outer", (span) => {
-        form.requestSubmit();
-        c.log.info("after requestSubmit");
-        return span.spanContext().spanId;
-      });
-      await c.forceFlush();
-      return id;
-    });
+    const id = await afterTrustedSubmit(page, "log");
     const logs = await until("the record", () => receivedLogs(h.sink), (l) => l.length >= 1);
     assert.equal(logs[0].spanId, id, "the record is the span's, not the finished submit's");
     await page.context().close();
@@ -126,20 +131,7 @@ for (const browser of browsers()) describe(browser, () => {
 
   test("an uncaught error after a trusted event dispatched inside a span is that span's", async () => {
     const page = await h.page();
-    const id = await page.evaluate(async () => {
-      const c = window.canopy;
-      c.init({ serviceName: "errors-settle", batch: { scheduledDelayMillis: 60000 } });
-      document.body.innerHTML = `<form id="f"><input name="q"></form>`;
-      const form = document.getElementById("f");
-      form.addEventListener("submit", (e) => { e.preventDefault(); e.stopPropagation(); });
-      const id = c.startActiveSpan("outer", (span) => {
-        form.requestSubmit();
-        reportError(new Error("reported inside outer")); // the page's error event, synchronously
-        return span.spanContext().spanId;
-      });
-      await c.forceFlush();
-      return id;
-    });
+    const id = await afterTrustedSubmit(page, "error");
     const spans = await until("the spans", () => receivedSpans(h.sink), (s) => s.some((x) => x.name === "outer"));
     const outer = spans.find((s) => s.name === "outer");
     assert.equal(outer.spanId, id);
