@@ -320,7 +320,7 @@ export function installXhr(g, hooks) {
           if (started[3] !== undefined) setRequestHeader.call(this, "x-amzn-trace-id", started[3]);
           // Appended to a baggage header the caller set (the browser joins the values with ", "),
           // unless that names a session already.
-          if (started[4] !== undefined && !(i.baggage !== undefined && namesSession(i.baggage))) setRequestHeader.call(this, "baggage", started[4]);
+          if (started[4] !== undefined && !namesSession(i.baggage ?? "")) setRequestHeader.call(this, "baggage", started[4]);
         }
         for (const [type, f] of listeners) this.addEventListener(type, f, true);
         if (typeof this.onreadystatechange === "function") this.addEventListener("readystatechange", done, true);
