@@ -10,14 +10,41 @@
 use crate::prelude::*;
 
 use crate::span_context::SpanContext;
-use core::cell::RefCell;
+use core::cell::{Cell, RefCell};
 
 local! {
     static STACK: RefCell<Vec<SpanContext>> = RefCell::new(Vec::new());
 }
 
+local! {
+    /// Runs before the stack is read or pushed (see [`before_read`]).
+    static BEFORE: Cell<Option<fn()>> = Cell::new(None);
+}
+
+/// Sets what runs before the current span is read or a span entered: the browser edge's
+/// "take interactions whose dispatch is over off the stack", so no reader (the JavaScript API,
+/// the Rust API, the `tracing` layer, a log record, an uncaught error) sees a stale one. It does
+/// not run inside itself.
+#[cfg_attr(any(not(target_arch = "wasm32"), not(feature = "auto")), allow(dead_code))]
+pub(crate) fn before_read(f: Option<fn()>) {
+    BEFORE.with(|b| b.set(f));
+}
+
+fn settle() {
+    if let Some(f) = BEFORE.with(|b| b.take()) {
+        f();
+        BEFORE.with(|b| {
+            // `f` may have replaced itself (an uninstall); keep what it set.
+            if b.get().is_none() {
+                b.set(Some(f));
+            }
+        });
+    }
+}
+
 /// The current span's context, if a callback is running inside one.
 pub fn current() -> Option<SpanContext> {
+    settle();
     STACK.with(|s| s.borrow().last().cloned())
 }
 
@@ -36,6 +63,7 @@ pub(crate) fn enter(cx: SpanContext) -> Guard {
 /// Pushes `cx`; returns the depth to pass to [`truncate`] when its callback returns.
 #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 pub(crate) fn push(cx: SpanContext) -> usize {
+    settle();
     STACK.with(|s| {
         let mut s = s.borrow_mut();
         s.push(cx);
@@ -78,6 +106,27 @@ mod tests {
             assert_eq!(current(), Some(cx(1)));
         });
         assert_eq!(current(), None);
+    }
+
+    #[test]
+    fn the_hook_runs_before_every_read_and_push_but_not_inside_itself() {
+        std::thread_local! { static RUNS: Cell<u32> = const { Cell::new(0) }; }
+        fn hook() {
+            RUNS.with(|r| r.set(r.get() + 1));
+            // What the browser edge's hook does: it ends a span, which may read the stack, and
+            // takes it off.
+            let _ = current();
+            truncate(1);
+        }
+        before_read(Some(hook));
+        let depth = push(cx(4));
+        assert_eq!(RUNS.with(Cell::get), 1, "push runs it (the stack was empty)");
+        assert_eq!(current(), None, "the hook took the entry off, before the read");
+        assert_eq!(RUNS.with(Cell::get), 2, "a read runs it, once: not inside itself");
+        truncate(depth);
+        before_read(None);
+        assert_eq!(current(), None);
+        assert_eq!(RUNS.with(Cell::get), 2, "removed");
     }
 
     #[test]

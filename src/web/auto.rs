@@ -117,6 +117,7 @@ local! {
 /// Starts the listeners and observers `config` asks for (what is off installs nothing).
 pub fn install(config: &Config) {
     uninstall();
+    crate::context::before_read(Some(settle));
     let mut a = Auto::new();
     if config.route_changes {
         let cb = Closure::<RouteCb>::new(on_route);
@@ -154,6 +155,7 @@ pub fn install(config: &Config) {
 
 /// Removes the listeners and ends any interaction still open.
 pub fn uninstall() {
+    crate::context::before_read(None);
     settle_all();
     let old = AUTO.with(|s| core::mem::replace(&mut *s.borrow_mut(), Auto::new()));
     for stop in &old.stops {
@@ -162,7 +164,6 @@ pub fn uninstall() {
 }
 
 fn on_route(trigger: String, href: String, path: String, hash: String) {
-    settle();
     let previous = AUTO.with(|s| {
         let mut s = s.borrow_mut();
         if s.href == href {
@@ -266,9 +267,9 @@ fn finish(event: &JsValue) {
     }
 }
 
-/// Takes interactions whose dispatch is over off the current-span stack. Called before a span
-/// picks its parent and before a context is entered, so a stale interaction never parents
-/// anything.
+/// Takes interactions whose dispatch is over off the current-span stack. Runs before the
+/// current span is read and before a context is entered (`context::before_read`), so a stale
+/// interaction never parents anything, whichever API asks.
 pub fn settle() {
     loop {
         let top = AUTO.with(|s| s.borrow().active.last().map(|a| a.event.clone()));

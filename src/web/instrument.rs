@@ -270,7 +270,6 @@ fn on_start(href: String, method: String) -> JsValue {
     });
     let Some((Decision::Trace { propagate }, xray, baggage)) = decision else { return JsValue::UNDEFINED };
     let (name, attrs) = request_attributes(&method, &href);
-    super::auto::settle();
     let span = super::tracer().span(name).kind(SpanKind::Client).attributes(attrs).start();
     let out = Array::new();
     if propagate {

@@ -248,7 +248,6 @@ pub fn start(
         m if m == Boundary::ParentRoot as u32 => Parent::Root,
         _ => Parent::Current,
     };
-    super::auto::settle();
     let t = super::tracer();
     let mut b = t.span(text(name, name_id)).parent_choice(parent);
     b.attributes = take_kvs();
@@ -361,7 +360,6 @@ pub fn uncaught(
 ) {
     let kind = Str::Owned(kind.unwrap_or_else(|| String::from(if rejection { "UnhandledRejection" } else { "Error" })));
     let parts = (kind, owned(message), owned(stack), if rejection { "unhandledrejection" } else { "error" }, page);
-    super::auto::settle();
     let active = crate::context::current().and_then(|cx| handles::find(cx.span_id));
     if active.and_then(|h| handles::with(h, |s| record_uncaught(s, &parts))).is_none() {
         let mut span = super::tracer().start("exception");
@@ -412,7 +410,6 @@ pub fn recording(handle: f64) -> bool {
 #[wasm_bindgen(js_name = __enter)]
 pub fn enter(trace_state: Option<String>) -> u32 {
     let cx = read_scratch(trace_state);
-    super::auto::settle();
     crate::context::push(cx) as u32
 }
 
@@ -427,8 +424,6 @@ pub fn exit(depth: u32) {
 #[wasm_bindgen(js_name = __log)]
 pub fn log(severity: u32, body: String, time_ms: f64) {
     let attrs = take_kvs();
-    // An interaction whose dispatch is over is not the current span any more.
-    super::auto::settle();
     let sev = crate::log_data::Severity::from_number(severity).unwrap_or(crate::log_data::Severity::Info);
     super::tracer().log_at(sev, Str::Owned(body), attrs, time(time_ms));
 }

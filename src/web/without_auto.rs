@@ -10,7 +10,6 @@ pub mod auto {
 
     pub fn install(_: &Config) {}
     pub fn uninstall() {}
-    pub fn settle() {}
 }
 
 /// The page load (`page_load.rs`).
