@@ -6,17 +6,18 @@ import { onCLS, onFCP, onINP, onLCP, onTTFB } from "web-vitals/attribution";
 
 const ON = { CLS: onCLS, FCP: onFCP, INP: onINP, LCP: onLCP, TTFB: onTTFB };
 
-/** `wanted`: `[[metric, [field, …]], …]`, the fields of web-vitals' metric object to read (a `.`
- *  reads a nested one). Calls `record(name, values)` for each report. */
+/** `wanted`: `[[metric, [field, …], allChanges], …]`, the fields of web-vitals' metric object to
+ *  read (a `.` reads a nested one), and whether to ask for every change of the metric (Rust
+ *  holds those until the page is hidden). Calls `record(name, values)` for each report. */
 export function listenVitals(wanted, record) {
   const read = (o, path) => path.split(".").reduce((x, k) => (x === null || x === undefined ? undefined : x[k]), o);
-  for (const [name, fields] of wanted) {
+  for (const [name, fields, allChanges] of wanted) {
     try {
       ON[name]((m) => {
         try {
           record(m.name, fields.map((f) => read(m, f)));
         } catch (_) {}
-      });
+      }, { reportAllChanges: allChanges === true });
     } catch (_) {}
   }
 }

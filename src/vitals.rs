@@ -141,6 +141,75 @@ pub fn interaction_window(metric: &str, values: &[Option<Value>]) -> Option<(f64
     Some((num(3)?, num(0)? + num(1)? + num(2)?))
 }
 
+/// Whether `metric`'s reports are held until the page is hidden ([`Hold`]) instead of recorded
+/// as they come. INP: `web-vitals` by default reports it only when the page is hidden, and then
+/// loses an interaction whose event entries are still waiting for its idle callback (its
+/// `visibilitychange` listener reports before that callback's listener processes them: a slow
+/// click on a link that navigates away had no INP, measured in Chromium and Firefox with
+/// `web-vitals` 6 alone). So Canopy asks `web-vitals` for every change of INP
+/// (`reportAllChanges`), holds the latest, and records it at page hide.
+pub fn held(metric: &str) -> bool {
+    metric == "INP"
+}
+
+/// The latest report of the [held](held) metric (there is one, INP), recorded at page hide.
+///
+/// A report is [`fields`]' values for its metric. The one recorded has its `delta` made relative
+/// to the report recorded before it of the same metric instance (same `id`), as `web-vitals`
+/// computes `delta` between the reports it makes: the sum of a page's recorded deltas is its
+/// value.
+#[derive(Debug, Default)]
+pub struct Hold {
+    latest: Option<(String, Vec<Option<Value>>)>,
+    /// The `id` and `value` of the report recorded last.
+    recorded: Option<(String, f64)>,
+}
+
+fn number(v: Option<&Option<Value>>) -> Option<f64> {
+    match v {
+        Some(Some(Value::F64(x))) => Some(*x),
+        Some(Some(Value::I64(x))) => Some(*x as f64),
+        _ => None,
+    }
+}
+
+impl Hold {
+    /// Nothing held.
+    pub const fn new() -> Hold {
+        Hold { latest: None, recorded: None }
+    }
+
+    /// A new report of `metric`: it replaces the one held.
+    pub fn report(&mut self, metric: String, values: Vec<Option<Value>>) {
+        self.latest = Some((metric, values));
+    }
+
+    /// At page hide: the report to record now (its metric and values), if one came since the
+    /// last, with its `delta` (field 1) since the report recorded before it. `None` when nothing
+    /// changed.
+    pub fn take(&mut self) -> Option<(String, Vec<Option<Value>>)> {
+        let (metric, mut values) = self.latest.take()?;
+        let value = number(values.first())?;
+        let id = match values.get(2) {
+            Some(Some(Value::String(id))) => String::from(&**id),
+            _ => String::new(),
+        };
+        let last = match &self.recorded {
+            Some((last_id, last)) if *last_id == id => Some(*last),
+            _ => None,
+        };
+        let delta = value - last.unwrap_or(0.0);
+        if last.is_some() && delta == 0.0 {
+            return None;
+        }
+        if let Some(d) = values.get_mut(1) {
+            *d = Some(if crate::float::is_safe_integer(delta) { Value::I64(delta as i64) } else { Value::F64(delta) });
+        }
+        self.recorded = Some((id, value));
+        Some((metric, values))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -183,6 +252,47 @@ mod tests {
             );
         }
         assert_eq!(fields("FID"), None, "FID is gone from web-vitals 5");
+    }
+
+    fn report(value: f64, delta: f64, id: &'static str) -> Vec<Option<Value>> {
+        let mut v = vec![None; fields("INP").unwrap().len()];
+        v[0] = Some(Value::F64(value));
+        v[1] = Some(Value::F64(delta));
+        v[2] = Some(Value::from(id));
+        v
+    }
+
+    #[test]
+    fn only_inp_is_held() {
+        for (metric, _) in METRICS {
+            assert_eq!(held(metric), *metric == "INP", "{metric}");
+        }
+    }
+
+    #[test]
+    fn the_hold_records_the_latest_report_with_its_delta_since_the_last_recorded() {
+        let mut h = Hold::default();
+        assert_eq!(h.take(), None, "nothing reported");
+        // web-vitals with reportAllChanges: 120, then 300 (delta 180) before the page is hidden.
+        h.report("INP".into(), report(120.0, 120.0, "v5-1"));
+        h.report("INP".into(), report(300.0, 180.0, "v5-1"));
+        let (metric, first) = h.take().expect("the latest at the first hide");
+        assert_eq!(metric, "INP");
+        assert_eq!(number(first.first()), Some(300.0));
+        assert_eq!(first[1], Some(Value::I64(300)), "the first recorded: delta is the value");
+        assert_eq!(h.take(), None, "recorded once");
+        // Shown again, a slower interaction: 420; recorded at the next hide with delta 120.
+        h.report("INP".into(), report(420.0, 120.0, "v5-1"));
+        assert_eq!(h.take().unwrap().1[1], Some(Value::I64(120)));
+        // The same value again (a report with nothing new) records nothing.
+        h.report("INP".into(), report(420.0, 0.0, "v5-1"));
+        assert_eq!(h.take(), None);
+        // A new metric instance (a back/forward cache restore): its delta is its value.
+        h.report("INP".into(), report(64.0, 64.0, "v5-2"));
+        assert_eq!(h.take().unwrap().1[1], Some(Value::I64(64)));
+        // A report without a value is not recorded.
+        h.report("INP".into(), vec![None; 3]);
+        assert_eq!(h.take(), None);
     }
 
     #[test]

@@ -25,7 +25,7 @@ mod vitals;
 #[cfg(not(feature = "auto"))]
 mod without_auto;
 #[cfg(not(feature = "auto"))]
-use without_auto::{auto, page_load, session};
+use without_auto::{auto, page_load, session, vitals};
 
 use crate::attribute::{self, KeyValue};
 use crate::config::Config;
@@ -180,6 +180,8 @@ pub fn shutdown_then(done: Function) {
     };
     instrument::uninstall();
     auto::uninstall();
+    // What is known of INP so far (held until the page is hidden) goes with the last export.
+    vitals::on_hide();
     page_load::expect(false);
     CAPTURE.with(|c| c.set(0));
     WEB_VITALS.with(|c| c.set(false));

@@ -443,6 +443,7 @@ fn ensure_listeners() {
         // recursively"), so the page-hide send that follows would fail.
         let hide = Closure::<dyn Fn(bool)>::new(|leaving: bool| {
             super::instrument::finish_waiting();
+            super::vitals::on_hide();
             for p in every() {
                 p.on_hide(leaving);
             }

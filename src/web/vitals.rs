@@ -5,13 +5,21 @@
 use crate::prelude::*;
 
 use super::{convert, platform};
-use crate::vitals::{METRICS, attributes, fields, interaction_window};
+use crate::attribute::Value;
+use crate::vitals::{Hold, METRICS, attributes, fields, held, interaction_window};
+use core::cell::RefCell;
 use js_sys::Array;
 use wasm_bindgen::prelude::*;
 
+local! {
+    /// INP's latest report, recorded at page hide ([`crate::vitals::held`]).
+    static HOLD: RefCell<Hold> = RefCell::new(Hold::new());
+}
+
 /// The metrics to report and the fields to read for each, as
-/// `[[name, [field, …]], …]`, or `undefined` when `webVitals` is off (the JavaScript API then
-/// does not load the library).
+/// `[[name, [field, …], allChanges], …]` (`allChanges`: ask `web-vitals` for every change, a
+/// [held](crate::vitals::held) metric), or `undefined` when `webVitals` is off (the JavaScript
+/// API then does not load the library).
 #[wasm_bindgen(js_name = __webVitals)]
 pub fn wanted() -> JsValue {
     if !super::web_vitals() {
@@ -21,7 +29,7 @@ pub fn wanted() -> JsValue {
         .iter()
         .map(|(name, fields)| {
             let f: Array = fields.iter().map(|(field, _)| JsValue::from_str(field)).collect();
-            Array::of2(&JsValue::from_str(name), &f)
+            Array::of3(&JsValue::from_str(name), &f, &JsValue::from_bool(held(name)))
         })
         .collect::<Array>()
         .into()
@@ -34,6 +42,22 @@ pub fn vital(name: String, values: Array) {
         return;
     }
     let values: Vec<_> = values.iter().map(|v| convert::attr_value(&v)).collect();
+    if held(&name) {
+        HOLD.with(|h| h.borrow_mut().report(name, values));
+    } else {
+        record(name, values);
+    }
+}
+
+/// The page is being hidden: records the held report, before the page-hide export takes what
+/// is queued.
+pub fn on_hide() {
+    if let Some((name, values)) = HOLD.with(|h| h.borrow_mut().take()) {
+        record(name, values);
+    }
+}
+
+fn record(name: String, values: Vec<Option<Value>>) {
     let window = interaction_window(&name, &values);
     let t = super::tracer();
     let mut b = t.span(name.clone()).attributes(attributes(&name, values));
