@@ -267,6 +267,15 @@ fn finish(event: &JsValue) {
     }
 }
 
+/// Runs `f` on the interaction span with `id` while its dispatch goes on (an uncaught error in
+/// its handler is recorded there). `f` must not call into Canopy. `None` when no interaction
+/// being dispatched has that id.
+pub fn with_interaction<R>(id: crate::ids::SpanId, f: impl FnOnce(&mut Span) -> R) -> Option<R> {
+    AUTO.with(|s| {
+        s.borrow_mut().active.iter_mut().find(|a| a.span.span_context().span_id == id).map(|a| f(&mut a.span))
+    })
+}
+
 /// Takes interactions whose dispatch is over off the current-span stack. Runs before the
 /// current span is read and before a context is entered (`context::before_read`), so a stale
 /// interaction never parents anything, whichever API asks.

@@ -151,7 +151,10 @@ fn with_inst<R>(f: impl FnOnce(&mut Inst) -> R) -> Option<R> {
 /// Installs the configured wrappers. Failures are warned about once and leave everything else
 /// working.
 pub fn install(config: &Config) {
-    ensure_hooks();
+    if config.instrument_fetch || config.instrument_xhr {
+        // The hooks come with the `fetch` resource-entry observer: nothing when both are off.
+        ensure_hooks();
+    }
     let g = js_sys::global();
     let page_origin = page_origin().as_string().filter(|o| o != "null");
     let export_url = super::document::resolve_url(&config.endpoint);

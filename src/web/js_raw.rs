@@ -360,8 +360,12 @@ pub fn uncaught(
 ) {
     let kind = Str::Owned(kind.unwrap_or_else(|| String::from(if rejection { "UnhandledRejection" } else { "Error" })));
     let parts = (kind, owned(message), owned(stack), if rejection { "unhandledrejection" } else { "error" }, page);
-    let active = crate::context::current().and_then(|cx| handles::find(cx.span_id));
-    if active.and_then(|h| handles::with(h, |s| record_uncaught(s, &parts))).is_none() {
+    // The current span: one of the JavaScript API's, or an interaction whose handler threw.
+    let recorded = crate::context::current().and_then(|cx| match handles::find(cx.span_id) {
+        Some(h) => handles::with(h, |s| record_uncaught(s, &parts)),
+        None => super::auto::with_interaction(cx.span_id, |s| record_uncaught(s, &parts)),
+    });
+    if recorded.is_none() {
         let mut span = super::tracer().start("exception");
         record_uncaught(&mut span, &parts);
         span.end();

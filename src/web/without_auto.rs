@@ -10,6 +10,9 @@ pub mod auto {
 
     pub fn install(_: &Config) {}
     pub fn uninstall() {}
+    pub fn with_interaction<R>(_: crate::ids::SpanId, _: impl FnOnce(&mut crate::span::Span) -> R) -> Option<R> {
+        None
+    }
 }
 
 /// The page load (`page_load.rs`).

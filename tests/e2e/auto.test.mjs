@@ -150,6 +150,26 @@ for (const browser of browsers()) describe(browser, () => {
     await page.context().close();
   });
 
+  test("instrumentFetch and instrumentXhr false: fetch, XMLHttpRequest and resource entries are left alone", async () => {
+    const page = await h.page("", `window.__observed = [];
+      const observe = PerformanceObserver.prototype.observe;
+      PerformanceObserver.prototype.observe = function (o) { window.__observed.push(o && (o.type || String(o.entryTypes))); return observe.call(this, o); };
+      window.__fetch = window.fetch; window.__send = XMLHttpRequest.prototype.send;`);
+    const r = await page.evaluate(async () => {
+      window.canopy.init({ serviceName: "auto", instrumentFetch: false, instrumentXhr: false });
+      await fetch(location.href);
+      window.canopy.startSpan("marker").end();
+      await window.canopy.forceFlush();
+      return { fetch: window.fetch === window.__fetch, send: XMLHttpRequest.prototype.send === window.__send, observed: window.__observed };
+    });
+    assert.equal(r.fetch, true, "fetch not wrapped");
+    assert.equal(r.send, true, "XMLHttpRequest not wrapped");
+    assert.ok(!r.observed.includes("resource"), `no resource-entry observer (observed: ${r.observed.join(", ")})`);
+    one("marker");
+    assert.equal(receivedSpans(h.sink).filter((s) => s.kind === 3).length, 0, "no client span");
+    await page.context().close();
+  });
+
   /** A page with a form and buttons whose handlers start spans and requests. */
   async function interactive(config = {}) {
     const page = await h.page();

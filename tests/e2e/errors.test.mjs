@@ -99,6 +99,30 @@ for (const browser of browsers()) describe(browser, () => {
     await page.context().close();
   });
 
+  test("an error thrown by an interaction's handler is recorded on the interaction span", async () => {
+    const page = await h.page();
+    await page.evaluate(() => {
+      window.canopy.init({ serviceName: "errors-interaction" });
+      const b = document.createElement("button");
+      b.id = "thrower";
+      b.textContent = "throw";
+      b.addEventListener("click", () => { throw new TypeError("boom in handler"); });
+      document.body.append(b);
+    });
+    await page.click("#thrower"); // a trusted click: an interaction
+    await page.evaluate(() => { window.canopy.startSpan("after").end(); return window.canopy.forceFlush(); });
+    await waitFor("the spans", () => receivedSpans(h.sink).some((s) => s.name === "after"));
+    const spans = receivedSpans(h.sink);
+    const click = spans.find((s) => s.name === "click button#thrower");
+    assert.ok(click, `the interaction; got ${spans.map((s) => s.name).join(", ")}`);
+    assert.ok(ev(click), `an exception event on the interaction; got spans ${spans.map((s) => s.name).join(", ")}`);
+    assert.equal(evAttr(ev(click), "exception.type"), "TypeError");
+    assert.equal(evAttr(ev(click), "exception.message"), "boom in handler");
+    assert.equal(click.status.code, 2, "the interaction gets the error status");
+    assert.equal(spans.filter((s) => s.name === "exception").length, 0, "no span of its own");
+    await page.context().close();
+  });
+
   test("captureErrors: false records nothing", async () => {
     const page = await h.page("", UNHANDLED);
     await page.evaluate(async () => {
