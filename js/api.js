@@ -575,6 +575,29 @@ function consoleText(v) {
   return String(v);
 }
 
+/** A console call's text as the console prints it: the Console standard's formatter (`%s`, `%d`
+ *  and `%i`, `%f`, `%o` and `%O`, `%c` dropped, `%%`) when the first argument is a string and
+ *  more follow (React logs its errors as `console.error("%o\n\n%s\n\n%s\n", error, …)`), then the
+ *  arguments left, separated by spaces. */
+function consoleBody(args) {
+  let i = 1;
+  let first = args[0];
+  if (typeof first === "string" && args.length > 1) {
+    first = first.replace(/%([sdifoOc%])/g, (spec, c) => {
+      if (c === "%") return "%";
+      if (i >= args.length) return spec;
+      const v = args[i++];
+      if (c === "c") return "";
+      if (c === "d" || c === "i") return typeof v === "symbol" ? "NaN" : String(parseInt(v, 10));
+      if (c === "f") return typeof v === "symbol" ? "NaN" : String(parseFloat(v));
+      return consoleText(v);
+    });
+  }
+  let text = args.length > 0 ? consoleText(first) : "";
+  for (; i < args.length; i++) text += " " + consoleText(args[i]);
+  return text;
+}
+
 /** Wraps console.debug/log/info/warn/error so each call is also a log record; returns the undo.
  *  The page's own console keeps working unchanged; Canopy's own messages are not recorded. */
 function captureConsole() {
@@ -587,7 +610,7 @@ function captureConsole() {
       if (!inside && !(typeof args[0] === "string" && args[0].startsWith("canopy:"))) {
         inside = true;
         try {
-          emitLog(CONSOLE_LEVELS[name], args.map(consoleText).join(" "), { "log.source": "console" });
+          emitLog(CONSOLE_LEVELS[name], consoleBody(args), { "log.source": "console" });
         } catch (_) {
         } finally {
           inside = false;

@@ -173,6 +173,31 @@ for (const browser of browsers()) describe(browser, () => {
     await page.context().close();
   });
 
+  test("captureConsole formats a console call as the console prints it (format specifiers)", async () => {
+    const page = await h.page();
+    await page.evaluate(async () => {
+      const c = window.canopy;
+      c.init({ serviceName: "console-format", captureConsole: true, batch: { scheduledDelayMillis: 60000 } });
+      // As React 19 logs an error a boundary caught.
+      console.error("%o\n\n%s\n\n%s\n", new RangeError("render bomb"), "The above error occurred in the <Bomb> component.", "React will try to recreate");
+      console.log("%s is %d (%i) years, %f m, %c styled %O", "Bob", 42.7, "7x", "1.5m", "color: red", { a: 1 }, "extra");
+      console.warn("100%% sure, %s, %d left", "yes");
+      console.info("no specifiers", 1, "two");
+      console.info("lone %s");
+      await c.forceFlush();
+    });
+    const logs = await until("5 console records", () => receivedLogs(h.sink), (l) => l.length >= 5);
+    const react = body(logs[0]);
+    assert.match(react, /^RangeError: render bomb\n/, `the error in place of %o: ${JSON.stringify(react)}`);
+    assert.match(react, /\n\nThe above error occurred in the <Bomb> component\.\n\nReact will try to recreate\n$/);
+    assert.ok(!/%[os]/.test(react), "no specifier left");
+    assert.equal(body(logs[1]), 'Bob is 42 (7) years, 1.5 m,  styled {"a":1} extra');
+    assert.equal(body(logs[2]), "100% sure, yes, %d left", "a specifier without an argument stays");
+    assert.equal(body(logs[3]), "no specifiers 1 two");
+    assert.equal(body(logs[4]), "lone %s", "one argument: printed as it is");
+    await page.context().close();
+  });
+
   test("log records queued when the page is hidden leave at once (beacon) to /v1/logs", async () => {
     const page = await h.page();
     await page.evaluate(() => {
