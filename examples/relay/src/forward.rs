@@ -23,7 +23,7 @@ use flate2::{Compression, write::GzEncoder};
 use prost::Message;
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
-use std::io::Write;
+use std::io::{Read, Write};
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
@@ -266,6 +266,13 @@ pub fn encode(req: &impl Message) -> Bytes {
     // Writing to a Vec cannot fail.
     let _ = gz.write_all(&raw);
     gz.finish().unwrap_or_default().into()
+}
+
+/// The message [`encode`] made from `payload`, back.
+pub fn decode<M: Message + Default>(payload: &[u8]) -> std::io::Result<M> {
+    let mut raw = Vec::with_capacity(payload.len() * 3);
+    flate2::read::GzDecoder::new(payload).read_to_end(&mut raw)?;
+    M::decode(raw.as_slice()).map_err(std::io::Error::other)
 }
 
 /// A partial success in a 2xx answer, protobuf or JSON (the count under `signal`'s key).

@@ -31,8 +31,14 @@ trait Received: ExportRequest {
     /// The signal's rules (see [`validate`]); the item count.
     fn validate(&self, limits: &validate::Limits) -> Result<usize, Reject>;
     fn correct_skew(&mut self, offset_ms: i64);
-    /// Keeps and hands the request to the exporters that run beside the upstream; never waits.
-    fn deliver(&self, app: &AppState);
+    /// Keeps the request for the viewer, when the relay keeps traces. Done when it is received:
+    /// the store keeps a span (or log record) once, so a batch sent again adds nothing.
+    fn keep(&self, app: &AppState);
+    /// Whether an exporter beside the upstream takes this signal.
+    fn exported(app: &AppState) -> bool;
+    /// Hands the request to the exporters that run beside the upstream; never waits. Only for
+    /// a request the client will not send again (they do not all recognise a copy).
+    fn export(&self, app: &AppState);
 }
 
 impl Received for ExportTraceServiceRequest {
@@ -44,8 +50,15 @@ impl Received for ExportTraceServiceRequest {
         skew::apply(self, offset_ms);
     }
 
-    fn deliver(&self, app: &AppState) {
+    fn keep(&self, app: &AppState) {
         keep(app, self);
+    }
+
+    fn exported(app: &AppState) -> bool {
+        app.rollbar.is_some() || app.xray.is_some()
+    }
+
+    fn export(&self, app: &AppState) {
         // Queued for the Rollbar sender task: ingest never waits on Rollbar.
         if let Some(rollbar) = &app.rollbar {
             rollbar.submit(self);
@@ -65,11 +78,18 @@ impl Received for ExportLogsServiceRequest {
         skew::apply_logs(self, offset_ms);
     }
 
-    fn deliver(&self, app: &AppState) {
+    fn keep(&self, app: &AppState) {
         // Beside their spans in the viewer, when the relay keeps traces.
         if let Some(store) = &app.store {
             store.insert_logs(view::logs(self));
         }
+    }
+
+    fn exported(app: &AppState) -> bool {
+        app.cloudwatch.is_some()
+    }
+
+    fn export(&self, app: &AppState) {
         // Queued for the CloudWatch Logs sender task: ingest never waits on AWS.
         if let Some(cloudwatch) = &app.cloudwatch {
             cloudwatch.submit(self);
@@ -150,8 +170,9 @@ async fn handle<R: Received>(app: &AppState, parts: &Parts, body: Body) -> Resul
         m.deferred.fetch_add(n as u64, Relaxed);
         return Err(Reject::Busy);
     };
-    match fwd.send(signal, payload).await {
+    match fwd.send(signal, payload.clone()).await {
         Outcome::Delivered(partial) => {
+            export_forwarded::<R>(app, payload).await;
             let rejected = partial.as_ref().map_or(0, |p| p.rejected_spans.clamp(0, n as i64) as u64);
             m.forwarded.fetch_add(n as u64 - rejected, Relaxed);
             m.dropped.fetch_add(rejected, Relaxed);
@@ -187,6 +208,9 @@ async fn handle<R: Received>(app: &AppState, parts: &Parts, body: Body) -> Resul
             Err(Reject::UpstreamUnavailable { secs: retry_after })
         }
         Outcome::Refused { status, message } => {
+            // Refused for good: the client will not send it again, so the exporters beside the
+            // upstream still get it (only a 503 keeps it from them).
+            export_forwarded::<R>(app, payload).await;
             m.dropped.fetch_add(n as u64, Relaxed);
             static LOG: Throttle = Throttle::new();
             if let Some(also) = LOG.pass() {
@@ -261,8 +285,10 @@ fn decode_and_check<R: Received>(
 }
 
 /// Decodes and checks the body, charges the client's item budget (spans and log records
-/// share it), corrects skew, delivers the request to the viewer and the side exporters, and
-/// encodes the upstream payload (when the upstream takes the signal).
+/// share it), corrects skew, keeps the request for the viewer, and encodes the upstream payload
+/// (when the upstream takes the signal). A request that is not forwarded is accepted here and
+/// goes to the exporters beside the upstream now; a forwarded one only once the upstream has
+/// answered for good ([`export_forwarded`]): a 503 makes the client send it again.
 fn process<R: Received>(
     app: &AppState,
     ip: IpAddr,
@@ -283,9 +309,26 @@ fn process<R: Received>(
     if let Some(offset) = offset {
         req.correct_skew(offset);
     }
-    req.deliver(app);
-    let forwarded = app.forwarder.as_ref().and_then(|f| f.url(R::SIGNAL));
-    Ok((n, forwarded.map(|_| forward::encode(&req))))
+    req.keep(app);
+    if app.forwarder.as_ref().and_then(|f| f.url(R::SIGNAL)).is_some() {
+        return Ok((n, Some(forward::encode(&req))));
+    }
+    req.export(app);
+    Ok((n, None))
+}
+
+/// Hands a forwarded request to the exporters beside the upstream, decoded again from its
+/// payload on the blocking pool (so no decoded request is held while the upstream is waited on).
+async fn export_forwarded<R: Received>(app: &AppState, payload: Bytes) {
+    if !R::exported(app) {
+        return;
+    }
+    let state = app.clone();
+    let _ = on_cpu(app, move || match forward::decode::<R>(&payload) {
+        Ok(req) => req.export(&state),
+        Err(e) => tracing::error!("a forwarded payload did not decode again: {e}"),
+    })
+    .await;
 }
 
 /// Keeps the request's spans for the viewer and prints them, when the relay keeps traces.

@@ -13,8 +13,8 @@
 //! `minBody` (exception message to 255, frames to the first and last one), stopping at the first
 //! that fits).
 //!
-//! Building happens where decoding runs (the blocking task of ingest); sending is one tokio task
-//! draining a bounded queue, so the OTLP path never waits on Rollbar. A 429 pauses the sender
+//! Building happens on ingest's blocking pool, once the request is accepted; sending is one tokio
+//! task draining a bounded queue, so the OTLP path never waits on Rollbar. A 429 pauses the sender
 //! for `X-Rate-Limit-Remaining-Seconds` (as rollbar.js's node transport does, capped at 60 s).
 
 use crate::config::Secret;

@@ -381,6 +381,51 @@ async fn a_missing_group_is_created_and_bad_calls_are_not_retried() {
     assert!(relay.said().contains("gave up on a PutLogEvents call"), "{}", relay.said());
 }
 
+/// A batch the relay answers with 503 (the upstream unavailable) does not reach CloudWatch Logs:
+/// the client sends it again, and only the copy the relay accepts is sent. Recording servers
+/// stand in for the OTLP upstream and for CloudWatch Logs.
+#[tokio::test]
+async fn a_batch_answered_503_and_sent_again_reaches_cloudwatch_once() {
+    let otlp = Upstream::start().await;
+    // A Retry-After beyond the relay's budget: it gives up at once and answers 503.
+    otlp.push([Reply::RetryAfter(503, 30)]);
+    let aws = Upstream::start().await;
+    aws.push([aws_ok(), aws_ok(), aws_ok(), aws_ok()]);
+    let endpoint = format!("http://{}", aws.addr);
+    let env = [("CANOPY_CLOUDWATCH_LOG_GROUP", "g"), ("CANOPY_UPSTREAM", &otlp.url())];
+    let relay = RelayProcess::with_endpoint(&endpoint, &env);
+    let body = request(vec![record(now_ms(), None, "sent again")]);
+    assert_eq!(post_json(&relay.url("/v1/logs"), &body).await.status, 503, "{}", relay.said());
+    assert_eq!(post_json(&relay.url("/v1/logs"), &body).await.status, 200, "sent again, the upstream back");
+    // A marker after it: one queue, one sender, so once the marker is in a call, so is the rest.
+    let marker = request(vec![record(now_ms() + 1, None, "marker")]);
+    assert_eq!(post_json(&relay.url("/v1/logs"), &marker).await.status, 200);
+    let messages = || -> Vec<String> {
+        let puts = aws
+            .received()
+            .into_iter()
+            .filter(|r| r.header("x-amz-target").is_some_and(|t| t.ends_with("PutLogEvents")));
+        puts.flat_map(|r| {
+            let put: Value = serde_json::from_slice(&r.body).unwrap();
+            put["logEvents"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e["message"].as_str().unwrap().to_owned())
+                .collect::<Vec<_>>()
+        })
+        .collect()
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !messages().iter().any(|m| m.contains(r#""body":"marker""#)) {
+        assert!(Instant::now() < deadline, "{:?}\n{}", operations(&aws), relay.said());
+        tokio::time::sleep(Duration::from_millis(50)).await; // poll interval (bounded above)
+    }
+    let copies = messages().iter().filter(|m| m.contains(r#""body":"sent again""#)).count();
+    assert_eq!(copies, 1, "{:?}", messages());
+    assert_eq!(otlp.received().len(), 3, "the upstream got the batch twice, then the marker");
+}
+
 /// SIGTERM right after a request: the sender does not wait out its gathering time, it sends
 /// what is queued before the process exits.
 #[tokio::test]

@@ -267,3 +267,38 @@ async fn without_a_daemon_configured_nothing_is_sent() {
     tokio::time::timeout(Duration::from_secs(10), relay.shutdown()).await.expect("stopped within the grace").unwrap();
     assert!(!daemon.has_waiting(), "no datagram came");
 }
+
+/// A batch the relay answers with 503 (the upstream unavailable) does not reach X-Ray: the
+/// client sends it again, and only the copy the relay accepts is sent. The viewer (`--tee`)
+/// keeps it as it arrives, each span once.
+#[tokio::test]
+async fn a_batch_answered_503_and_sent_again_reaches_the_daemon_once() {
+    let daemon = Daemon::start().await;
+    let up = Upstream::start().await;
+    // A Retry-After beyond the relay's budget: it gives up at once and answers 503.
+    up.push([Reply::RetryAfter(503, 30)]);
+    let config = Config { xray_daemon: Some(daemon.addr), store: true, ..forwarding(&up, Some(KEY)) };
+    let relay = Relay::start(config).await;
+    let trace = xray_trace_id(now_secs());
+    let sent = batch(vec![span(&trace, 1, None, 2, json!([]), 0), span(&trace, 2, Some(1), 3, json!([]), 0)]);
+    assert_eq!(post_json(&relay.traces(), &sent).await.status, 503);
+    let kept = get(&relay.url(&format!("/api/traces/{trace}"))).await.json();
+    assert_eq!(kept["spans"].as_array().unwrap().len(), 2, "the viewer has what arrived");
+    assert_eq!(post_json(&relay.traces(), &sent).await.status, 200, "sent again, the upstream back");
+    // A marker after it: one queue, one socket, so the datagrams before it are all there were.
+    let marker = batch(vec![span(&trace, 3, None, 2, json!([]), 0)]);
+    assert_eq!(post_json(&relay.traces(), &marker).await.status, 200);
+    let mut ids = Vec::new();
+    loop {
+        let (doc, _) = daemon.next(Duration::from_secs(5)).await.expect("the marker's segment");
+        if doc["id"] == "0000000000000003" {
+            break;
+        }
+        ids.push(doc["id"].clone());
+        ids.extend(doc["subsegments"].as_array().into_iter().flatten().map(|s| s["id"].clone()));
+    }
+    assert_eq!(ids, [json!("0000000000000001"), json!("0000000000000002")], "each span once");
+    let kept = get(&relay.url(&format!("/api/traces/{trace}"))).await.json();
+    assert_eq!(kept["spans"].as_array().unwrap().len(), 3, "the copy sent again was not kept twice");
+    assert_eq!(up.received().len(), 3);
+}
