@@ -209,16 +209,23 @@ fn hash128(input: &[u8]) -> String {
 }
 
 /// The occurrence's `uuid`: the same for every copy of one exception (trace id, span id, event
-/// time on the browser's clock), so Rollbar discards copies the relay's own window cannot see
-/// (another relay instance, a restart): "If you send the same UUID in two payloads, the second
-/// one will be discarded" (Rollbar's item format, `data.uuid`, up to 36 characters).
-pub fn occurrence_id(span: &Span, event: &Event) -> String {
-    let mut input = Vec::with_capacity(48);
-    input.extend_from_slice(&span.trace_id);
-    input.push(0);
-    input.extend_from_slice(&span.span_id);
-    input.push(0);
-    input.extend_from_slice(&browser_time(span, event).to_be_bytes());
+/// time on the browser's clock, the event's position among the span's events, its type, message
+/// and stack), so Rollbar discards copies the relay's own window cannot see (another relay
+/// instance, a restart): "If you send the same UUID in two payloads, the second one will be
+/// discarded" (Rollbar's item format, `data.uuid`, up to 36 characters). Two exceptions on one
+/// span with the same time differ by position, and by content.
+pub fn occurrence_id(span: &Span, index: usize, event: &Event) -> String {
+    let mut input = Vec::with_capacity(256);
+    for part in [&span.trace_id[..], &span.span_id, &browser_time(span, event).to_be_bytes(), &index.to_be_bytes()] {
+        input.extend_from_slice(part);
+        input.push(0);
+    }
+    for key in ["exception.type", "exception.message", "exception.stacktrace"] {
+        let value = str_attr(&event.attributes, key).unwrap_or_default();
+        // Length first: no value can pass for another.
+        input.extend_from_slice(&value.len().to_be_bytes());
+        input.extend_from_slice(value.as_bytes());
+    }
     hash128(&input)
 }
 
@@ -227,6 +234,8 @@ pub fn occurrence_id(span: &Span, event: &Event) -> String {
 pub struct Source<'a> {
     pub resource: &'a [KeyValue],
     pub span: Option<&'a Span>,
+    /// The event's position among the span's events (part of its [`occurrence_id`]).
+    pub event_index: usize,
     /// `data.environment` when the resource names none.
     pub environment: &'a str,
 }
@@ -291,7 +300,7 @@ pub fn item(src: Source, event: &Event) -> Value {
         data["timestamp"] = (event.time_unix_nano / 1_000_000_000).into();
     }
     if let Some(span) = src.span {
-        data["uuid"] = occurrence_id(span, event).into();
+        data["uuid"] = occurrence_id(span, src.event_index, event).into();
     }
     if let Some(v) = str_attr(src.resource, "service.version") {
         data["code_version"] = v.into();
@@ -470,8 +479,8 @@ impl Rollbar {
         for rs in &req.resource_spans {
             let resource = rs.resource.as_ref().map_or(&[][..], |r| &r.attributes[..]);
             for span in rs.scope_spans.iter().flat_map(|ss| &ss.spans) {
-                for event in span.events.iter().filter(|e| e.name == "exception") {
-                    let key = occurrence_id(span, event);
+                for (event_index, event) in span.events.iter().enumerate().filter(|(_, e)| e.name == "exception") {
+                    let key = occurrence_id(span, event_index, event);
                     let first = self.shared.seen.lock().map_or(true, |mut s| s.first(key, Instant::now()));
                     if !first {
                         c.duplicates.fetch_add(1, Relaxed);
@@ -481,7 +490,7 @@ impl Rollbar {
                         c.dropped.fetch_add(1, Relaxed);
                         continue;
                     }
-                    let src = Source { resource, span: Some(span), environment: &self.environment };
+                    let src = Source { resource, span: Some(span), event_index, environment: &self.environment };
                     let payload = Bytes::from(truncate(item(src, event), MAX_PAYLOAD_BYTES));
                     let len = payload.len();
                     let q = &self.shared.queued_bytes;
@@ -703,7 +712,8 @@ mod tests {
         ];
         let event = exception(STACK, 1_700_000_000_123_456_789);
         let s = span(vec![]);
-        let item = item(Source { resource: &resource, span: Some(&s), environment: "production" }, &event);
+        let item =
+            item(Source { resource: &resource, span: Some(&s), event_index: 0, environment: "production" }, &event);
         let d = &item["data"];
         assert_eq!(d["environment"], "staging");
         assert_eq!(d["level"], "error");
@@ -729,7 +739,7 @@ mod tests {
 
         // No deployment environment, no stack: the configured environment and a message.
         let bare = exception("not a stack", 0);
-        let item = super::item(Source { resource: &[], span: None, environment: "prod-eu" }, &bare);
+        let item = super::item(Source { resource: &[], span: None, event_index: 0, environment: "prod-eu" }, &bare);
         assert_eq!(item["data"]["environment"], "prod-eu");
         assert_eq!(
             item["data"]["body"],
@@ -759,17 +769,28 @@ mod tests {
     fn occurrence_ids_survive_a_different_skew_correction() {
         let event = exception(STACK, 1_700_000_000_000_000_000);
         let plain = span(vec![]);
-        let id = occurrence_id(&plain, &event);
-        assert_eq!(id, occurrence_id(&plain, &event));
+        let id = occurrence_id(&plain, 0, &event);
+        assert_eq!(id, occurrence_id(&plain, 0, &event));
         // The same batch again, its times moved 3.2 s by the relay (and the move recorded).
         let mut corrected = span(vec![]);
         corrected.attributes.push(KeyValue::new(crate::skew::ATTRIBUTE, Attr::IntValue(3200)));
         let moved = Event { time_unix_nano: event.time_unix_nano + 3_200_000_000, ..event.clone() };
-        assert_eq!(id, occurrence_id(&corrected, &moved));
+        assert_eq!(id, occurrence_id(&corrected, 0, &moved));
         let later = Event { time_unix_nano: event.time_unix_nano + 1, ..event.clone() };
-        assert_ne!(id, occurrence_id(&plain, &later), "another exception on the span");
+        assert_ne!(id, occurrence_id(&plain, 0, &later), "another exception on the span");
         let other = Span { span_id: vec![1; 8], ..span(vec![]) };
-        assert_ne!(id, occurrence_id(&other, &event));
+        assert_ne!(id, occurrence_id(&other, 0, &event));
+        // At the same time on the same span: another position, or another exception.
+        assert_ne!(id, occurrence_id(&plain, 1, &event), "the same exception recorded again");
+        let mut range = event.clone();
+        range.attributes[0] = kv("exception.type", "RangeError");
+        assert_ne!(id, occurrence_id(&plain, 0, &range), "another type");
+        let mut said = event.clone();
+        said.attributes[1] = kv("exception.message", "y is undefined");
+        assert_ne!(id, occurrence_id(&plain, 0, &said), "another message");
+        let mut moved_frames = event.clone();
+        moved_frames.attributes[2] = kv("exception.stacktrace", &STACK.replace(":1:10", ":2:10"));
+        assert_ne!(id, occurrence_id(&plain, 0, &moved_frames), "another stack");
     }
 
     #[test]

@@ -263,6 +263,50 @@ async fn exceptions_reach_rollbar_in_the_documented_shape() {
     .expect("bounded");
 }
 
+/// Exceptions on one span with the same time are told apart by what they are and where they are
+/// in the span: a TypeError, a RangeError and the TypeError recorded again are three items with
+/// three uuids; the batch sent again is three duplicates.
+#[tokio::test]
+async fn exceptions_with_one_time_on_one_span_are_distinct_items() {
+    tokio::time::timeout(Duration::from_secs(20), async {
+        let rollbar = Rollbar::start(vec![]).await;
+        let relay = Relay::start(with_rollbar(&rollbar)).await;
+        let t = (now_ms() as u64 * 1_000_000).to_string();
+        let exception = |class: &str, message: &str| {
+            let stack = format!("{class}: {message}\n    at f (https://app.example.com/app.js:1:2)");
+            serde_json::json!({ "timeUnixNano": t, "name": "exception", "attributes": [
+                { "key": "exception.type", "value": { "stringValue": class } },
+                { "key": "exception.message", "value": { "stringValue": message } },
+                { "key": "exception.stacktrace", "value": { "stringValue": stack } },
+            ]})
+        };
+        let events = [
+            exception("TypeError", "a is undefined"),
+            exception("RangeError", "b"),
+            exception("TypeError", "a is undefined"),
+        ];
+        let sent = serde_json::json!({ "resourceSpans": [{ "scopeSpans": [{ "spans": [{
+            "traceId": TRACE, "spanId": "0300000000000001", "name": "click", "kind": 1,
+            "startTimeUnixNano": t, "endTimeUnixNano": t, "events": events,
+        }]}]}]})
+        .to_string();
+        assert_eq!(post_json(&relay.traces(), &sent).await.status, 200);
+        eventually(|| rollbar.got().len() == 3).await;
+        let got = rollbar.got();
+        let uuids: std::collections::HashSet<&str> =
+            got.iter().map(|g| g.body["data"]["uuid"].as_str().unwrap()).collect();
+        assert_eq!(uuids.len(), 3, "three occurrences, three uuids");
+        let classes: Vec<&str> =
+            got.iter().map(|g| g.body["data"]["body"]["trace"]["exception"]["class"].as_str().unwrap()).collect();
+        assert_eq!(classes, ["TypeError", "RangeError", "TypeError"]);
+        assert_eq!(post_json(&relay.traces(), &sent).await.status, 200);
+        assert_eq!(metric(&relay, "canopy_relay_rollbar_items_total{outcome=\"duplicate\"}").await, 3);
+        assert_eq!(metric(&relay, "canopy_relay_rollbar_items_total{outcome=\"queued\"}").await, 3);
+    })
+    .await
+    .expect("bounded");
+}
+
 #[tokio::test]
 async fn a_429_pauses_the_sender_for_the_remaining_seconds() {
     tokio::time::timeout(Duration::from_secs(20), async {
