@@ -42,6 +42,10 @@ const FRAME_RANGE: usize = 30;
 const MAX_STACK_LINES: usize = 1000;
 /// Frames (newest first) that go into the fingerprint.
 const FINGERPRINT_FRAMES: usize = 3;
+/// Longest `data.environment` and `data.context`, and `data.code_version` (the item API's limits).
+const MAX_ENVIRONMENT: usize = 255;
+const MAX_CONTEXT: usize = 255;
+const MAX_CODE_VERSION: usize = 40;
 /// Items waiting to be sent, in all (count and bytes); past either, new items are dropped.
 const QUEUE_ITEMS: usize = 256;
 const QUEUE_BYTES: usize = 8 << 20;
@@ -286,7 +290,7 @@ pub fn item(src: Source, event: &Event) -> Value {
     }
     let environment = str_attr(src.resource, "deployment.environment.name").unwrap_or(src.environment);
     let mut data = json!({
-        "environment": environment,
+        "environment": clamp(environment, MAX_ENVIRONMENT),
         "body": body,
         "level": "error",
         "platform": "browser",
@@ -303,10 +307,10 @@ pub fn item(src: Source, event: &Event) -> Value {
         data["uuid"] = occurrence_id(span, src.event_index, event).into();
     }
     if let Some(v) = str_attr(src.resource, "service.version") {
-        data["code_version"] = v.into();
+        data["code_version"] = clamp(v, MAX_CODE_VERSION).into();
     }
     if let Some(span) = src.span.filter(|s| !s.name.is_empty()) {
-        data["context"] = span.name.clone().into();
+        data["context"] = clamp(&span.name, MAX_CONTEXT).into();
     }
     let url =
         ["url.full", "page.url"].iter().find_map(|k| str_attr(span_attrs, k).or_else(|| str_attr(src.resource, k)));
@@ -314,6 +318,16 @@ pub fn item(src: Source, event: &Event) -> Value {
         data["request"] = json!({ "url": url });
     }
     json!({ "data": data })
+}
+
+/// At most `max` bytes of `s`, cut between characters (the client sets these fields; Rollbar
+/// counts characters, and `max` bytes are never more than `max` characters).
+fn clamp(s: &str, max: usize) -> &str {
+    let mut end = s.len().min(max);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
 }
 
 /// The payload as JSON bytes, cut to `max` bytes if it can be (see the module's notes on
@@ -748,6 +762,27 @@ mod tests {
         for absent in ["code_version", "request", "timestamp", "uuid", "context"] {
             assert!(item["data"].get(absent).is_none(), "{absent}");
         }
+    }
+
+    #[test]
+    fn fields_are_clamped_to_the_item_api_lengths() {
+        let resource = [
+            kv("service.name", "frontend"),
+            kv("service.version", &"v".repeat(500)),
+            kv("deployment.environment.name", &"é".repeat(2500)),
+        ];
+        let mut s = span(vec![]);
+        s.name = "n".repeat(254) + "€€";
+        let event = exception(STACK, 1_700_000_000_000_000_000);
+        let item =
+            item(Source { resource: &resource, span: Some(&s), event_index: 0, environment: "production" }, &event);
+        let d = &item["data"];
+        assert_eq!(d["environment"], "é".repeat(127), "255 bytes at most, cut between characters");
+        assert_eq!(d["context"], "n".repeat(254), "a 3-byte character does not fit in the last byte");
+        assert_eq!(d["code_version"], "v".repeat(40));
+        let fallback = "x".repeat(300);
+        let item = super::item(Source { environment: &fallback, ..Source::default() }, &event);
+        assert_eq!(item["data"]["environment"], "x".repeat(255), "the configured one too");
     }
 
     #[test]

@@ -132,6 +132,8 @@ fn check(v: &Value, problems: &mut Vec<String>) {
     need(d["environment"].as_str().is_some_and(|e| !e.is_empty() && e.len() <= 255), "environment: 1-255 chars");
     need(["critical", "error", "warning", "info", "debug"].contains(&d["level"].as_str().unwrap_or("")), "level");
     need(d["timestamp"].is_u64(), "timestamp: integer seconds");
+    need(d["context"].as_str().is_none_or(|c| c.len() <= 255), "context: up to 255 chars");
+    need(d["code_version"].as_str().is_none_or(|c| c.len() <= 40), "code_version: up to 40 chars");
     need(d["platform"] == "browser" && d["language"] == "javascript", "platform browser, language javascript");
     need(d["fingerprint"].as_str().is_some_and(|f| !f.is_empty() && f.len() <= 40), "fingerprint: up to 40 chars");
     need(d["uuid"].as_str().is_none_or(|u| !u.is_empty() && u.len() <= 36), "uuid: up to 36 chars");
@@ -380,6 +382,8 @@ async fn without_a_token_nothing_is_sent() {
 fn the_stand_in_catches_payloads_off_the_documented_shape() {
     for (bad, want) in [
         (serde_json::json!({ "data": { "environment": "" } }), "environment: 1-255 chars"),
+        (serde_json::json!({ "data": { "context": "c".repeat(256) } }), "context: up to 255 chars"),
+        (serde_json::json!({ "data": { "code_version": "1".repeat(41) } }), "code_version: up to 40 chars"),
         (serde_json::json!({ "data": { "body": { "trace": { "frames": [] } } } }), "trace.frames: not empty"),
         (serde_json::json!({ "access_token": "x", "data": {} }), "the token travels in the header only"),
         (serde_json::json!({ "data": { "body": { "message": {}, "trace": {} } } }), "body: exactly one kind"),
