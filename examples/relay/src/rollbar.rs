@@ -55,8 +55,10 @@ const DEDUP_WINDOW: Duration = Duration::from_secs(600);
 /// Longest pause after a 429 (rollbar.js: `MAX_RATE_LIMIT_INTERVAL`), and without the header.
 const MAX_PAUSE_SECS: u64 = 60;
 const DEFAULT_PAUSE_SECS: u64 = 10;
-/// Tries per item (a 429, a 5xx or a network error is tried again).
+/// Tries per item when Rollbar answers 5xx or cannot be reached (429s do not count).
 const MAX_TRIES: u32 = 3;
+/// Pauses for Rollbar's rate limit (429) per item; after the last, the item is given up.
+const MAX_PAUSES: u32 = 10;
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Rollbar's answer is read up to this many bytes (for the log).
 const MAX_RESPONSE_BYTES: usize = 4 << 10;
@@ -79,7 +81,7 @@ pub struct Counters {
     pub sent: AtomicU64,
     /// Items dropped: the queue was full.
     pub dropped: AtomicU64,
-    /// Items Rollbar refused, or that failed every try.
+    /// Items Rollbar refused, that failed every try, or that met the rate limit [`MAX_PAUSES`] times.
     pub failed: AtomicU64,
     /// 429 answers (each pauses the sender).
     pub rate_limited: AtomicU64,
@@ -552,8 +554,9 @@ impl Sender {
         let c = &self.shared.counters;
         while let Some(payload) = stop.next(&mut rx).await {
             self.shared.queued_bytes.fetch_sub(payload.len(), Relaxed);
-            for tries in 1..=MAX_TRIES {
-                let (why, wait) = match self.post(payload.clone()).await {
+            let (mut tries, mut pauses) = (0, 0);
+            loop {
+                match self.post(payload.clone()).await {
                     Sent::Ok => {
                         c.sent.fetch_add(1, Relaxed);
                         break;
@@ -565,19 +568,26 @@ impl Sender {
                     }
                     Sent::RateLimited(pause) => {
                         c.rate_limited.fetch_add(1, Relaxed);
+                        pauses += 1;
                         tracing::warn!(pause_secs = pause.as_secs(), "Rollbar rate limit (429); pausing");
-                        // Paused even after the last try: the next item would be refused too.
+                        // Paused even when giving up: the next item would be refused too.
                         // Items arriving meanwhile wait on the bounded queue (or are dropped).
                         tokio::time::sleep(pause).await;
-                        ("HTTP 429".to_owned(), None)
+                        if pauses == MAX_PAUSES {
+                            c.failed.fetch_add(1, Relaxed);
+                            tracing::warn!(pauses, "gave up on a Rollbar item: rate limited {pauses} times");
+                            break;
+                        }
                     }
-                    Sent::Retry(why) => (why, Some(Duration::from_secs(1 << tries))),
-                };
-                if tries == MAX_TRIES {
-                    c.failed.fetch_add(1, Relaxed);
-                    tracing::warn!(tries, "gave up on a Rollbar item: {why}");
-                } else if let Some(wait) = wait {
-                    tokio::time::sleep(wait).await;
+                    Sent::Retry(why) => {
+                        tries += 1;
+                        if tries == MAX_TRIES {
+                            c.failed.fetch_add(1, Relaxed);
+                            tracing::warn!(tries, "gave up on a Rollbar item: {why}");
+                            break;
+                        }
+                        tokio::time::sleep(Duration::from_secs(1 << tries)).await;
+                    }
                 }
             }
         }

@@ -335,6 +335,33 @@ async fn a_429_pauses_the_sender_for_the_remaining_seconds() {
     .expect("bounded");
 }
 
+/// 429s do not count toward the three tries: the first item is refused for the rate limit ten
+/// times and tried again each time; then it is given up (counted as failed) and the second item
+/// goes out.
+#[tokio::test]
+async fn rate_limited_items_are_tried_again_up_to_ten_pauses() {
+    tokio::time::timeout(Duration::from_secs(40), async {
+        let rollbar = Rollbar::start((0..10).map(|_| Answer::RateLimited(1)).collect()).await;
+        let relay = Relay::start(with_rollbar(&rollbar)).await;
+        assert_eq!(post_json(&relay.traces(), &batch(11)).await.status, 200);
+        let sent = "canopy_relay_rollbar_items_total{outcome=\"sent\"}";
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while metric(&relay, sent).await == 0 {
+            let got = rollbar.got().len();
+            assert!(Instant::now() < deadline, "nothing sent after {got} posts");
+            tokio::time::sleep(Duration::from_millis(50)).await; // poll interval (bounded above)
+        }
+        let got = rollbar.got();
+        assert_eq!(got.len(), 11, "ten 429s for the first item, then the second item");
+        assert!(got[..10].iter().all(|g| g.body == got[0].body), "the first item, ten times");
+        assert_ne!(got[10].body["data"]["uuid"], got[0].body["data"]["uuid"]);
+        assert_eq!(metric(&relay, "canopy_relay_rollbar_rate_limited_total").await, 10);
+        assert_eq!(metric(&relay, "canopy_relay_rollbar_items_total{outcome=\"failed\"}").await, 1);
+    })
+    .await
+    .expect("bounded");
+}
+
 #[tokio::test]
 async fn a_slow_rollbar_never_slows_ingest() {
     tokio::time::timeout(Duration::from_secs(20), async {
