@@ -35,6 +35,7 @@ enum Allowed {
 }
 
 impl Allowed {
+    /// An entry, kept as browsers write `Origin` (see [`ascii_origin`]).
     fn parse(o: &str) -> Result<Allowed, ConfigError> {
         if o == "*" {
             return Ok(Allowed::Any);
@@ -43,17 +44,27 @@ impl Allowed {
             let why = "it must look like https://app.example.com (or https://*.example.com, or *)";
             return Err(ConfigError::Origin { origin: o.to_owned(), why });
         };
-        let bad = |why: &'static str| Err(ConfigError::Origin { origin: o.to_owned(), why });
-        if rest.is_empty() || rest.contains('/') {
-            return bad("an origin is scheme://host[:port], nothing after");
+        let bad = |why: &'static str| ConfigError::Origin { origin: o.to_owned(), why };
+        if rest.is_empty() || rest.contains(['/', '\\', '?', '#']) {
+            return Err(bad("an origin is scheme://host[:port], nothing after"));
         }
+        if rest.contains('@') {
+            return Err(bad("an origin has no user name or password"));
+        }
+        let invalid = || bad("the host or port is not valid");
         match rest.strip_prefix("*.") {
             Some(suffix) if !suffix.contains('*') && suffix.contains('.') => {
-                Ok(Allowed::Subdomains { scheme: scheme.to_owned(), suffix: format!(".{suffix}") })
+                // The suffix as browsers write it: a label in the wildcard's place, taken off again.
+                let label = format!("{scheme}://wildcard");
+                let origin = ascii_origin(&format!("{label}.{suffix}")).ok_or_else(invalid)?;
+                let suffix = origin.strip_prefix(label.as_str()).ok_or_else(invalid)?;
+                Ok(Allowed::Subdomains { scheme: scheme.to_owned(), suffix: suffix.to_owned() })
             }
-            Some(_) => bad("a wildcard must be followed by a domain with a dot, as in https://*.example.com"),
-            None if rest.contains('*') => bad("a wildcard may only be the first label, as in https://*.example.com"),
-            None => Ok(Allowed::Exact(o.to_owned())),
+            Some(_) => Err(bad("a wildcard must be followed by a domain with a dot, as in https://*.example.com")),
+            None if rest.contains('*') => {
+                Err(bad("a wildcard may only be the first label, as in https://*.example.com"))
+            }
+            None => ascii_origin(o).map(Allowed::Exact).ok_or_else(invalid),
         }
     }
 
@@ -72,6 +83,20 @@ impl Allowed {
             }),
         }
     }
+}
+
+/// `scheme://host[:port]` as browsers send it in `Origin`, its ASCII serialization: lowercase,
+/// the default port left out, an internationalised host in punycode (`https://bücher.example:443`
+/// is `https://xn--bcher-kva.example`). `None` unless `o` is an http(s) origin and nothing more.
+fn ascii_origin(o: &str) -> Option<String> {
+    let url = url::Url::parse(o).ok()?;
+    let more = !url.username().is_empty()
+        || url.password().is_some()
+        || url.path() != "/"
+        || url.query().is_some()
+        || url.fragment().is_some();
+    let origin = url.origin();
+    (!more && origin.is_tuple()).then(|| origin.ascii_serialization())
 }
 
 /// The CORS policy.
@@ -207,5 +232,49 @@ mod tests {
         assert!(Cors::new(&[], &["bad header".into()]).is_err());
         let extra = Cors::new(&[], &["X-Tenant".into()]).unwrap();
         assert_eq!(extra.allow_headers, "content-type, content-encoding, x-canopy-sent-at, x-tenant");
+    }
+
+    /// Browsers send `Origin` as the origin's ASCII serialization: lowercase, no default port,
+    /// an internationalised host in punycode. Entries written otherwise match it all the same.
+    #[test]
+    fn entries_match_the_origin_browsers_send() {
+        let entries = [
+            "https://app.example.com:443",
+            "http://LOCALHOST:80",
+            "https://Admin.Example.COM",
+            "https://bücher.example",
+            "http://[::1]:80/",
+            "https://*.Bücher.example:443",
+            "http://*.test.local:80",
+        ];
+        let cors = Cors::new(&entries.map(String::from), &[]).unwrap();
+        for (origin, want) in [
+            ("https://app.example.com", true),
+            ("https://app.example.com:443", false), // browsers never send it so
+            ("http://localhost", true),
+            ("https://admin.example.com", true),
+            ("https://xn--bcher-kva.example", true),
+            ("http://[::1]", true),
+            ("https://shop.xn--bcher-kva.example", true),
+            ("https://xn--bcher-kva.example.evil.com", false),
+            ("http://a.test.local", true),
+            ("http://a.test.local:8080", false),
+        ] {
+            assert_eq!(cors.allows(origin, None), want, "{origin}");
+        }
+        for (bad, why) in [
+            ("https://app.example.com/app", "nothing after"),
+            ("https://app.example.com?x=1", "nothing after"),
+            ("https://app.example.com#top", "nothing after"),
+            ("https://user:pw@app.example.com", "user name"),
+            ("https://user@*.example.com", "user name"),
+            ("ftp://app.example.com", "must look like"),
+            ("https://app.example.com:99999", "host or port"),
+            ("https://exa mple.com", "host or port"),
+            ("https://*.exa mple.com", "host or port"),
+        ] {
+            let err = Cors::new(&[bad.into()], &[]).err().unwrap_or_else(|| panic!("{bad} is refused at startup"));
+            assert!(err.to_string().contains(why), "{bad}: {err}");
+        }
     }
 }

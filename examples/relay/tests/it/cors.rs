@@ -1,6 +1,8 @@
 //! CORS and the sendBeacon fallback.
 
 use crate::support::*;
+use axum::body::Body;
+use axum::http::Request;
 use canopy_relay::Config;
 
 async fn relay_for(up: &Upstream, extra_headers: &[&str]) -> Relay {
@@ -161,4 +163,31 @@ async fn wildcard_origins_work_and_other_patterns_are_refused() {
     let bad = Config { allowed_origins: vec!["https://app.*.com".into()], ..local() };
     let err = canopy_relay::AppState::new(bad).err().expect("refused at startup");
     assert!(err.to_string().contains("wildcard"), "{err}");
+}
+
+/// `CANOPY_ALLOWED_ORIGINS` entries with the default port spelled out, uppercase or an
+/// internationalised host match the `Origin` browsers send (its ASCII serialization).
+#[tokio::test]
+async fn entries_match_origins_as_browsers_send_them() {
+    let allowed =
+        ["https://App.Example.com:443", "http://localhost:80", "https://bücher.example", "https://*.bücher.example"];
+    let app = App::new(Config { allowed_origins: allowed.map(String::from).to_vec(), ..local() });
+    for origin in [
+        "https://app.example.com",
+        "http://localhost",
+        "https://xn--bcher-kva.example",
+        "https://shop.xn--bcher-kva.example",
+    ] {
+        let req = Request::post("/v1/traces")
+            .header("content-type", "application/json")
+            .header("origin", origin)
+            .body(Body::from(GOLDEN))
+            .unwrap();
+        let res = app.send(req).await;
+        assert_eq!((res.status, res.header("access-control-allow-origin")), (200, Some(origin)), "{}", res.message());
+    }
+    for bad in ["https://app.example.com/app", "https://app.example.com?x=1", "https://u@app.example.com"] {
+        let config = Config { allowed_origins: vec![bad.into()], ..local() };
+        assert!(canopy_relay::AppState::new(config).is_err(), "{bad} is refused at startup");
+    }
 }
