@@ -414,10 +414,12 @@ impl Config {
         if self.store {
             lines.push(format!("viewer: http://{admin}/"));
         }
-        if self.allowed_origins.is_empty() {
+        // Blank entries (`CANOPY_ALLOWED_ORIGINS=`, `a,,b`) allow nothing: CORS skips them too.
+        let origins: Vec<&str> = self.allowed_origins.iter().map(|o| o.trim()).filter(|o| !o.is_empty()).collect();
+        if origins.is_empty() {
             lines.push("allowed origins: none besides the relay's own (set CANOPY_ALLOWED_ORIGINS)".into());
         } else {
-            lines.push(format!("allowed origins: {}", self.allowed_origins.join(", ")));
+            lines.push(format!("allowed origins: {}", origins.join(", ")));
         }
         let who = if self.public_viewer { "anyone (--public-viewer)" } else { "direct loopback requests only" };
         let token = if self.metrics_token.is_some() { "; /metrics also with its bearer token" } else { "" };
@@ -542,6 +544,17 @@ mod tests {
 
         let collector = config(&["--upstream", "http://collector:4318/v1/traces"]).unwrap();
         assert!(collector.upstream.unwrap().api_key.is_none(), "an upstream without a key");
+    }
+
+    #[test]
+    fn allowed_origins_in_the_banner() {
+        let none = "allowed origins: none besides the relay's own (set CANOPY_ALLOWED_ORIGINS)";
+        for args in [&[][..], &["--allowed-origins", ""], &["--allowed-origins", " , "]] {
+            let c = config(args).unwrap();
+            assert!(c.describe().contains(none), "{args:?}: {}", c.describe());
+        }
+        let c = config(&["--allowed-origins", "https://a.example, ,https://*.b.example"]).unwrap();
+        assert!(c.describe().contains("allowed origins: https://a.example, https://*.b.example\n"), "{}", c.describe());
     }
 
     #[test]
