@@ -8,7 +8,7 @@
 
 import * as raw from "./canopy_web.js";
 import { Boundary as B } from "./canopy_web.js";
-import { errorParts, listenErrors, markRecorded } from "./error.js";
+import { errorParts, markRecorded } from "./error.js";
 
 let memory = null;
 let words = null;
@@ -516,9 +516,7 @@ export function getActiveSpan() {
 /** Starts Canopy (see `CanopyConfig`). Throws one Error listing every problem in the config. */
 export function init(config) {
   raw.init(config);
-  const captures = raw.__captures();
-  if (stopErrors === null && captures & B.CaptureErrors) stopErrors = listenErrors(recordUncaught);
-  if (stopConsole === null && captures & B.CaptureConsole) stopConsole = captureConsole();
+  if (stopConsole === null && raw.__captures() & B.CaptureConsole) stopConsole = captureConsole();
   const vitals = raw.__webVitals();
   if (vitals !== undefined && !vitalsLoaded) {
     // A separate module, loaded only when on (a bundler makes it a chunk of its own, or inlines
@@ -530,7 +528,6 @@ export function init(config) {
 
 let vitalsLoaded = false;
 
-let stopErrors = null;
 let stopConsole = null;
 
 /** Writes a log record (`severity`: OpenTelemetry's SeverityNumber) with the ids of `span`, else
@@ -588,9 +585,13 @@ function consoleBody(args) {
       if (i >= args.length) return spec;
       const v = args[i++];
       if (c === "c") return "";
-      if (c === "d" || c === "i") return typeof v === "symbol" ? "NaN" : String(parseInt(v, 10));
-      if (c === "f") return typeof v === "symbol" ? "NaN" : String(parseFloat(v));
-      return consoleText(v);
+      try {
+        if (c === "d" || c === "i") return typeof v === "symbol" ? "NaN" : String(parseInt(v, 10));
+        if (c === "f") return typeof v === "symbol" ? "NaN" : String(parseFloat(v));
+      } catch (_) {
+        return "NaN"; // a value whose conversion throws
+      }
+      return consoleText(v); // %s, %o, %O: an object as JSON, an Error with its stack
     });
   }
   let text = args.length > 0 ? consoleText(first) : "";
@@ -629,10 +630,6 @@ function captureConsole() {
 
 /** An uncaught error or unhandled rejection: Rust records it as a failure (exception event +
  *  error status) on the active span, or on a short `exception` span where none is active. */
-function recordUncaught(type, message, stack, rejection, page) {
-  if (memory !== null) raw.__uncaught(type, message, stack, rejection, page);
-}
-
 /** Sends everything queued; resolves when each batch has had an attempt. */
 export function forceFlush() {
   return memory === null ? Promise.resolve() : raw.forceFlush();
@@ -640,10 +637,6 @@ export function forceFlush() {
 
 /** Flushes, then stops: later spans are not recorded. `init` may be called again afterwards. */
 export function shutdown() {
-  if (stopErrors !== null) {
-    stopErrors();
-    stopErrors = null;
-  }
   if (stopConsole !== null) {
     stopConsole();
     stopConsole = null;

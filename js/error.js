@@ -49,9 +49,9 @@ export function markRecorded(e) {
   } catch (_) {}
 }
 
-/** Calls `onError(type, message, stack, unhandledRejection, pageUrl)` for the page's uncaught errors and
- *  unhandled promise rejections, once per listener set-up, skipping errors already recorded.
- *  Returns a function that stops it. */
+/** Calls `onError([type, message, stack, unhandledRejection, pageUrl])` for the page's uncaught
+ *  errors and unhandled promise rejections, once per listener set-up, skipping errors already
+ *  recorded. Returns a function that stops it. */
 export function listenErrors(onError) {
   const g = globalThis;
   if (typeof g.addEventListener !== "function") return () => {};
@@ -63,7 +63,7 @@ export function listenErrors(onError) {
       // The page's address without its query and fragment (they can hold tokens).
       let page;
       try { page = g.location ? g.location.origin + g.location.pathname : undefined; } catch (_) {}
-      onError(type, message, stack, rejection, page);
+      onError([type, message, stack, rejection, page]);
     } catch (_) {}
   };
   // A script error has its Error in `error`; a cross-origin one only a message.

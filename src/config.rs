@@ -205,7 +205,8 @@ pub struct Config {
     /// when that ends in `/v1/traces` (see [`Config::logs_endpoint`]).
     pub logs_endpoint: Option<String>,
     /// Also record the page's `console.debug/log/info/warn/error` calls as log records
-    /// (default off).
+    /// (default off). The npm package's JavaScript API does the wrapping: a Rust app that calls
+    /// `canopy_web::init` itself logs through `Tracer::log` or the `tracing` layer instead.
     pub capture_console: bool,
     /// Cross-origin URLs that get `traceparent`/`tracestate` (same-origin ones always do).
     pub propagate_trace_header_cors_urls: Vec<UrlPattern>,
@@ -216,7 +217,9 @@ pub struct Config {
     /// Record long animation frames (long tasks where that API is missing) over
     /// [`defaults::LONG_FRAME_MS`] as spans with their longest script's attribution.
     pub long_animation_frames: bool,
-    /// Record Web Vitals with their attribution ([`crate::vitals`]).
+    /// Record Web Vitals with their attribution ([`crate::vitals`]). They come from Google's
+    /// `web-vitals` npm library, which the npm package's JavaScript API loads: a Rust app that
+    /// calls `canopy_web::init` itself, without the npm package, gets none.
     pub web_vitals: bool,
     /// Record a `routeChange` span when the URL changes through the History API
     /// (`pushState`/`replaceState`/`popstate`) or a hash change.

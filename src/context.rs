@@ -21,6 +21,11 @@ local! {
     static BEFORE: Cell<Option<fn()>> = Cell::new(None);
 }
 
+local! {
+    /// True while that hook runs (it does not run inside itself).
+    static RUNNING: Cell<bool> = Cell::new(false);
+}
+
 /// Sets what runs before the current span is read or a span entered: the browser edge's
 /// "take interactions whose dispatch is over off the stack", so no reader (the JavaScript API,
 /// the Rust API, the `tracing` layer, a log record, an uncaught error) sees a stale one. It does
@@ -31,14 +36,11 @@ pub(crate) fn before_read(f: Option<fn()>) {
 }
 
 fn settle() {
-    if let Some(f) = BEFORE.with(|b| b.take()) {
-        f();
-        BEFORE.with(|b| {
-            // `f` may have replaced itself (an uninstall); keep what it set.
-            if b.get().is_none() {
-                b.set(Some(f));
-            }
-        });
+    if let Some(f) = BEFORE.with(Cell::get) {
+        if !RUNNING.with(|r| r.replace(true)) {
+            f();
+            RUNNING.with(|r| r.set(false));
+        }
     }
 }
 
@@ -118,6 +120,15 @@ mod tests {
             let _ = current();
             truncate(1);
         }
+        fn uninstalling() {
+            RUNS.with(|r| r.set(r.get() + 1));
+            before_read(None);
+        }
+        before_read(Some(uninstalling));
+        let _ = current();
+        let _ = current();
+        assert_eq!(RUNS.with(Cell::get), 1, "a hook that uninstalls itself stays uninstalled");
+        RUNS.with(|r| r.set(0));
         before_read(Some(hook));
         let depth = push(cx(4));
         assert_eq!(RUNS.with(Cell::get), 1, "push runs it (the stack was empty)");

@@ -274,21 +274,21 @@ mod tests {
         let mut h = Hold::default();
         assert_eq!(h.take(), None, "nothing reported");
         // web-vitals with reportAllChanges: 120, then 300 (delta 180) before the page is hidden.
-        h.report("INP".into(), report(120.0, 120.0, "v5-1"));
-        h.report("INP".into(), report(300.0, 180.0, "v5-1"));
+        h.report("INP".into(), report(120.0, 120.0, "v6-1"));
+        h.report("INP".into(), report(300.0, 180.0, "v6-1"));
         let (metric, first) = h.take().expect("the latest at the first hide");
         assert_eq!(metric, "INP");
         assert_eq!(number(first.first()), Some(300.0));
         assert_eq!(first[1], Some(Value::I64(300)), "the first recorded: delta is the value");
         assert_eq!(h.take(), None, "recorded once");
         // Shown again, a slower interaction: 420; recorded at the next hide with delta 120.
-        h.report("INP".into(), report(420.0, 120.0, "v5-1"));
+        h.report("INP".into(), report(420.0, 120.0, "v6-1"));
         assert_eq!(h.take().unwrap().1[1], Some(Value::I64(120)));
         // The same value again (a report with nothing new) records nothing.
-        h.report("INP".into(), report(420.0, 0.0, "v5-1"));
+        h.report("INP".into(), report(420.0, 0.0, "v6-1"));
         assert_eq!(h.take(), None);
         // A new metric instance (a back/forward cache restore): its delta is its value.
-        h.report("INP".into(), report(64.0, 64.0, "v5-2"));
+        h.report("INP".into(), report(64.0, 64.0, "v6-2"));
         assert_eq!(h.take().unwrap().1[1], Some(Value::I64(64)));
         // A report without a value is not recorded.
         h.report("INP".into(), vec![None; 3]);

@@ -12,9 +12,9 @@
 //!   requests and spans its handlers start synchronously are its children (and those of
 //!   microtasks the browser runs between two of its listeners, which only its handlers can have
 //!   queued). It ends when the dispatch does. Nothing after the dispatch is guessed: the span
-//!   leaves the current-span stack when the dispatch is over, at the latest when the next span
-//!   starts or a context is entered (a handler that stopped propagation skipped the last
-//!   listener: [`settle`]). An interaction the browser fires as a consequence of the one before
+//!   leaves the current-span stack when the dispatch is over, at the latest when the current
+//!   span is next read or a context entered, by any API (a handler that stopped propagation
+//!   skipped the last listener: [`settle`]), or at the 0 ms timer after it. An interaction the browser fires as a consequence of the one before
 //!   (a submit button's click, then the form's `submit` with that button as its submitter;
 //!   Enter in a text field, then the default button's keyboard `click` and the `submit`) is a
 //!   child of that one: [`crate::instrument::interaction`].
@@ -201,6 +201,7 @@ fn interaction_name(kind: &str, tag: &str, id: Option<&str>) -> String {
 /// `anchor`: what a later event of the same action names (a click's control, an Enter key
 /// press's form); `follows`: what this one names (a submit's submitter, a keyboard click's form).
 fn on_begin(event: JsValue, kind: String, tag: String, id: Option<String>, anchor: JsValue, follows: JsValue) {
+    // First, so the interaction before this one has ended and set `last`, read below.
     settle();
     let (seq, parent) = AUTO.with(|s| {
         let mut s = s.borrow_mut();
@@ -281,10 +282,16 @@ pub fn with_interaction<R>(id: crate::ids::SpanId, f: impl FnOnce(&mut Span) -> 
 /// interaction never parents anything, whichever API asks.
 pub fn settle() {
     loop {
-        let top = AUTO.with(|s| s.borrow().active.last().map(|a| a.event.clone()));
-        match top {
-            Some(e) if dispatched(&e) => finish(&e),
-            _ => return,
+        // `dispatched` only reads the event. A state already borrowed (a caller up the stack is
+        // changing it) has nothing to settle now.
+        let over = AUTO.with(|s| {
+            let s = s.try_borrow().ok()?;
+            let a = s.active.last()?;
+            dispatched(&a.event).then(|| a.event.clone())
+        });
+        match over {
+            Some(e) => finish(&e),
+            None => return,
         }
     }
 }

@@ -27,8 +27,8 @@ pub fn init_js(config: CanopyConfig) -> Result<(), JsError> {
     }
 }
 
-/// What the JS API is to capture: `Boundary.CaptureErrors` (uncaught errors, recorded through
-/// `__start`/`__fail`) and `Boundary.CaptureConsole` (`console.*` calls, through `__log`) bits.
+/// What the JS API is to capture: the `Boundary.CaptureConsole` bit (`console.*` calls, through
+/// `__log`). (The page's uncaught errors are listened for by `init` itself.)
 #[wasm_bindgen(js_name = __captures)]
 pub fn captures() -> u32 {
     super::captures()

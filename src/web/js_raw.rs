@@ -44,8 +44,6 @@ pub enum Boundary {
     FlagTraceState = 0x200,
     /// The handle meaning "the attributes of the next span, event or link".
     Pending = 0x7FFF_FFFF,
-    /// `__captures` bit: record the page's uncaught errors.
-    CaptureErrors = 0x1000,
     /// `__captures` bit: record the page's `console.*` calls as logs.
     CaptureConsole = 0x2000,
     /// Links read from one `startSpan` options array, at most (a span keeps at most its link
@@ -350,7 +348,6 @@ pub fn fail(handle: f64, kind: Option<String>, message: Option<String>, stack: O
 /// failure (exception event + error status) on the current span when one is active and still
 /// live (an interaction whose handler threw, say; nothing when that span is not sampled), else on
 /// a short `exception` span of its own.
-#[wasm_bindgen(js_name = __uncaught)]
 pub fn uncaught(
     kind: Option<String>,
     message: Option<String>,

@@ -51,12 +51,42 @@ local! {
     static NOOP: RefCell<Option<Tracer>> = RefCell::new(None);
 }
 local! {
-    /// What the JavaScript API listens for while running: [`CAPTURE_ERRORS`] | [`CAPTURE_CONSOLE`].
+    /// What the JavaScript API listens for while running: [`CAPTURE_CONSOLE`].
     static CAPTURE: core::cell::Cell<u32> = core::cell::Cell::new(0);
 }
 
-/// [`captures`] bit: the page's uncaught errors and unhandled rejections (`captureErrors`).
-pub const CAPTURE_ERRORS: u32 = js_raw::Boundary::CaptureErrors as u32;
+#[wasm_bindgen(module = "/js/error.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = listenErrors)]
+    fn listen_errors(on_error: &Function) -> Function;
+}
+
+/// `[type, message, stack, unhandledRejection, pageUrl]` (see `js/error.js`).
+type UncaughtCb = dyn Fn(js_sys::Array);
+
+local! {
+    /// The page's uncaught-error and unhandled-rejection listener while `captureErrors` is on:
+    /// the function that removes it, and the callback it calls.
+    static ERRORS: RefCell<Option<(Function, Closure<UncaughtCb>)>> = RefCell::new(None);
+}
+
+/// Listens for the page's uncaught errors and unhandled rejections (`on`), or stops: the same
+/// for the JavaScript API and for Rust apps.
+fn listen_for_errors(on: bool) {
+    let old = ERRORS.with(|e| e.borrow_mut().take());
+    if let Some((stop, _)) = old {
+        let _ = stop.call0(&JsValue::UNDEFINED);
+    }
+    if on {
+        let cb = Closure::<UncaughtCb>::new(|a: js_sys::Array| {
+            let s = |i| a.get(i).as_string();
+            js_raw::uncaught(s(0), s(1), s(2), a.get(3).is_truthy(), s(4));
+        });
+        let stop = listen_errors(cb.as_ref().unchecked_ref());
+        ERRORS.with(|e| *e.borrow_mut() = Some((stop, cb)));
+    }
+}
+
 /// [`captures`] bit: the page's `console.*` calls as log records (`captureConsole`).
 pub const CAPTURE_CONSOLE: u32 = js_raw::Boundary::CaptureConsole as u32;
 
@@ -135,8 +165,8 @@ pub fn init(config: Config) -> Result<Tracer, ConfigError> {
     }
     SDK.with(|s| *s.borrow_mut() = Some(Sdk { tracer: tracer.clone() }));
     instrument::install(&config);
-    let capture = u32::from(config.capture_errors) * CAPTURE_ERRORS
-        + u32::from(config.capture_console && config.logs_endpoint().is_some()) * CAPTURE_CONSOLE;
+    listen_for_errors(config.capture_errors);
+    let capture = u32::from(config.capture_console && config.logs_endpoint().is_some()) * CAPTURE_CONSOLE;
     CAPTURE.with(|c| c.set(capture));
     auto::install(&config);
     WEB_VITALS.with(|c| c.set(config.web_vitals));
@@ -174,14 +204,18 @@ pub fn force_flush() -> Promise {
 /// Stops recording and patching at once, flushes what was recorded, then calls `done`; `init`
 /// may run again afterwards.
 pub fn shutdown_then(done: Function) {
+    if SDK.with(|s| s.borrow().is_some()) {
+        // What is known of INP so far (held until the page is hidden) goes with the last export,
+        // through the running tracer.
+        vitals::on_hide();
+    }
     let Some(sdk) = SDK.with(|s| s.borrow_mut().take()) else {
         let _ = done.call0(&JsValue::UNDEFINED);
         return;
     };
     instrument::uninstall();
     auto::uninstall();
-    // What is known of INP so far (held until the page is hidden) goes with the last export.
-    vitals::on_hide();
+    listen_for_errors(false);
     page_load::expect(false);
     CAPTURE.with(|c| c.set(0));
     WEB_VITALS.with(|c| c.set(false));

@@ -106,7 +106,8 @@ export interface CanopyConfig {
    * Web Vitals (LCP, INP, CLS, FCP, TTFB) with their attribution, from Google's `web-vitals`
    * library (loaded only when on), as Honeycomb's web SDK records them: a span per report named
    * after the metric, with `lcp.value`, `lcp.rating`, `lcp.element`, `inp.input_delay`, … (default
-   * true). Reported when final or when the page is hidden, as that library does.
+   * true). Reported when final or when the page is hidden, as that library does; INP is held
+   * and recorded at page hide (or `shutdown`) with its value then.
    */
   webVitals?: boolean;
   /**
