@@ -208,3 +208,28 @@ async fn rust_api_exports_a_correct_tree_to_a_real_endpoint() {
     assert_eq!(load.2, "", "root");
     JsFuture::from(canopy_web::web::shutdown()).await.unwrap();
 }
+
+#[wasm_bindgen_test]
+async fn rust_init_records_the_pages_uncaught_errors() {
+    start_sdk("rust-errors");
+    // What the browser does for an error no code caught: an `error` event on the window.
+    let fire = Function::new_no_args(
+        "const e = new TypeError('uncaught from a rust-initialised page'); \
+         window.dispatchEvent(new ErrorEvent('error', { error: e, message: e.message }));",
+    );
+    fire.call0(&JsValue::UNDEFINED).unwrap();
+    JsFuture::from(canopy_web::web::shutdown()).await.unwrap();
+    let spans = received_spans().await;
+    let with_it = spans.iter().find(|s| {
+        s["events"].as_array().is_some_and(|evs| {
+            evs.iter().any(|e| {
+                e["attributes"].as_array().is_some_and(|a| {
+                    a.iter().any(|kv| kv["value"]["stringValue"] == "uncaught from a rust-initialised page")
+                })
+            })
+        })
+    });
+    let span = with_it.expect("an exception event with the error's message");
+    assert_eq!(span["name"], "exception");
+    assert_eq!(span["status"]["code"], 2, "error status");
+}
