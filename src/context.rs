@@ -44,6 +44,37 @@ fn settle() {
     }
 }
 
+local! {
+    /// Runs after Rust code makes a span current with a guard (see [`after_guarded_push`]).
+    static AFTER_PUSH: Cell<Option<fn()>> = Cell::new(None);
+}
+
+/// Sets what runs after Rust code makes a span current with a guard ([`enter`]: `in_span`,
+/// `in_scope`, [`with_span_context`]; the `tracing` layer's enter): the browser edge's check, at
+/// the next microtask, that no such entry is left on the stack. A panic in wasm32 does not
+/// unwind, so the guard never pops its span, which would parent everything after it; a
+/// `tracing` guard held across an `.await` is not current between polls either. (The JavaScript
+/// API's entries are popped by its own `finally`.)
+#[cfg_attr(any(not(target_arch = "wasm32"), feature = "js-api"), allow(dead_code))]
+pub(crate) fn after_guarded_push(f: Option<fn()>) {
+    AFTER_PUSH.with(|a| a.set(f));
+}
+
+/// [`push`], by a guard's owner (see [`after_guarded_push`]).
+pub(crate) fn push_guarded(cx: SpanContext) -> usize {
+    let depth = push(cx);
+    if let Some(f) = AFTER_PUSH.with(Cell::get) {
+        f();
+    }
+    depth
+}
+
+/// Keeps the `n` oldest entries of the stack and drops the others.
+#[cfg_attr(any(not(target_arch = "wasm32"), feature = "js-api"), allow(dead_code))]
+pub(crate) fn keep(n: usize) {
+    STACK.with(|s| s.borrow_mut().truncate(n));
+}
+
 /// The current span's context, if a callback is running inside one.
 pub fn current() -> Option<SpanContext> {
     settle();
@@ -51,7 +82,8 @@ pub fn current() -> Option<SpanContext> {
 }
 
 /// Runs `f` with `cx` as the current span, restoring the previous state afterwards, also when
-/// `f` panics.
+/// `f` panics (where a panic unwinds; in a wasm32 page, where it does not, Canopy's browser
+/// edge takes `cx` off at the next microtask).
 pub fn with_span_context<R>(cx: SpanContext, f: impl FnOnce() -> R) -> R {
     let _guard = enter(cx);
     f()
@@ -59,7 +91,7 @@ pub fn with_span_context<R>(cx: SpanContext, f: impl FnOnce() -> R) -> R {
 
 /// Makes `cx` current until the guard is dropped.
 pub(crate) fn enter(cx: SpanContext) -> Guard {
-    Guard { depth: push(cx) }
+    Guard { depth: push_guarded(cx) }
 }
 
 /// Pushes `cx`; returns the depth to pass to [`truncate`] when its callback returns.

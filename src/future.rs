@@ -88,7 +88,8 @@ impl<F: Future> Future for InSpanFuture<F> {
         // there is no `Drop` impl, and `InSpanFuture` is `Unpin` only when `F` is. `cx` is
         // only read.
         let this = unsafe { self.get_unchecked_mut() };
-        // Taken off again when the guard drops: on return and on unwind.
+        // Taken off again when the guard drops: on return and on unwind (a wasm32 panic does
+        // not unwind: see `context::after_guarded_push`).
         let _current = crate::context::enter(this.cx.clone());
         unsafe { Pin::new_unchecked(&mut this.inner) }.poll(cx)
     }

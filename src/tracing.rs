@@ -347,7 +347,7 @@ where
     fn on_enter(&self, id: &Id, ctx: Context<'_, S>) {
         let Some(key) = key_of(id, &ctx) else { return };
         if let Some(cx) = context_of(key) {
-            let depth = crate::context::push(cx);
+            let depth = crate::context::push_guarded(cx);
             with_live(key, |l| l.entered.push(depth));
         }
     }

@@ -277,6 +277,13 @@ pub fn with_interaction<R>(id: crate::ids::SpanId, f: impl FnOnce(&mut Span) -> 
     })
 }
 
+/// How many entries of the current-span stack the interactions being dispatched hold (the
+/// depth of the innermost; 0 when none is).
+#[cfg_attr(feature = "js-api", allow(dead_code))]
+pub fn dispatching_depth() -> usize {
+    AUTO.with(|s| s.try_borrow().map_or(usize::MAX, |s| s.active.last().map_or(0, |a| a.depth)))
+}
+
 /// Takes interactions whose dispatch is over off the current-span stack. Runs before the
 /// current span is read and before a context is entered (`context::before_read`), so a stale
 /// interaction never parents anything, whichever API asks.

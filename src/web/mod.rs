@@ -87,6 +87,48 @@ fn listen_for_errors(on: bool) {
     }
 }
 
+/// Rust apps: a span that Rust code made current with a guard and that is still on the stack
+/// when a microtask runs (no Rust or JavaScript of the task that entered it runs any more) was
+/// left by a panic (wasm32 does not unwind) or by a guard held across an `.await`; it is taken
+/// off, so it parents nothing after. The interactions being dispatched stay (microtasks run
+/// between two of their listeners). The npm package has no such guards: its JavaScript API's
+/// `finally` pops what it pushes.
+#[cfg(not(feature = "js-api"))]
+mod stale {
+    use super::{RefCell, auto, pipeline};
+    use core::cell::Cell;
+    use wasm_bindgen::JsCast;
+    use wasm_bindgen::prelude::*;
+
+    local! {
+        /// The check, queued at most once at a time.
+        static CHECK: RefCell<Option<Closure<dyn Fn()>>> = RefCell::new(None);
+    }
+    local! {
+        static QUEUED: Cell<bool> = Cell::new(false);
+    }
+
+    /// Queues the check for the next microtask (see [`crate::context::after_guarded_push`]).
+    pub fn queue() {
+        if QUEUED.with(|q| q.replace(true)) {
+            return;
+        }
+        let cb = CHECK.with(|c| {
+            c.borrow_mut()
+                .get_or_insert_with(|| {
+                    Closure::new(|| {
+                        QUEUED.with(|q| q.set(false));
+                        crate::context::keep(auto::dispatching_depth());
+                    })
+                })
+                .as_ref()
+                .unchecked_ref::<JsValue>()
+                .clone()
+        });
+        pipeline::soon(&cb);
+    }
+}
+
 /// [`captures`] bit: the page's `console.*` calls as log records (`captureConsole`).
 pub const CAPTURE_CONSOLE: u32 = js_raw::Boundary::CaptureConsole as u32;
 
@@ -166,6 +208,8 @@ pub fn init(config: Config) -> Result<Tracer, ConfigError> {
     SDK.with(|s| *s.borrow_mut() = Some(Sdk { tracer: tracer.clone() }));
     instrument::install(&config);
     listen_for_errors(config.capture_errors);
+    #[cfg(not(feature = "js-api"))]
+    crate::context::after_guarded_push(Some(stale::queue));
     let capture = u32::from(config.capture_console && config.logs_endpoint().is_some()) * CAPTURE_CONSOLE;
     CAPTURE.with(|c| c.set(capture));
     auto::install(&config);

@@ -53,7 +53,7 @@ extern "C" {
     fn is_offline() -> bool;
     #[wasm_bindgen(js_name = isLeaving)]
     fn is_leaving() -> bool;
-    fn soon(cb: &JsValue);
+    pub(crate) fn soon(cb: &JsValue);
     #[wasm_bindgen(js_name = takeStored)]
     fn take_stored(key: &str) -> Vec<String>;
     fn store(key: &str, docs: Vec<String>, max_bytes: f64);

@@ -10,6 +10,10 @@ pub mod auto {
 
     pub fn install(_: &Config) {}
     pub fn uninstall() {}
+    #[cfg_attr(feature = "js-api", allow(dead_code))]
+    pub fn dispatching_depth() -> usize {
+        0
+    }
     pub fn with_interaction<R>(_: crate::ids::SpanId, _: impl FnOnce(&mut crate::span::Span) -> R) -> Option<R> {
         None
     }

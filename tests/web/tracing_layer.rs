@@ -62,3 +62,20 @@ async fn instrumented_async_fns_give_fetches_their_span_across_awaits() {
     }
     JsFuture::from(canopy_web::web::shutdown()).await.unwrap();
 }
+
+#[wasm_bindgen_test]
+async fn a_span_left_current_by_a_guard_that_never_dropped_is_taken_off_at_the_next_microtask() {
+    let _sdk = start_sdk("stale-guard");
+    let _subscriber = tracing::subscriber::set_default(tracing_subscriber::registry().with(CanopyLayer::new()));
+    let entered = tracing::info_span!("left-current").entered();
+    let stale = current().expect("entered: current");
+    // What a panic leaves in wasm32, which does not unwind: the guard never drops.
+    core::mem::forget(entered);
+    assert_eq!(current(), Some(stale.clone()), "still current in this task");
+    JsFuture::from(Promise::resolve(&JsValue::NULL)).await.unwrap();
+    assert_eq!(current(), None, "taken off once the task is over");
+    let after = canopy_web::tracer().start("after-the-stale-guard");
+    assert_ne!(after.span_context().trace_id, stale.trace_id, "a new trace, not the stale span's child");
+    drop(after);
+    JsFuture::from(canopy_web::web::shutdown()).await.unwrap();
+}
