@@ -300,7 +300,9 @@ async fn an_existing_group_is_used_and_the_stream_defaults_to_canopy_relay() {
     }
     let events = read_back(&cw, group, "canopy-relay", 3000, &relay).await;
     assert_eq!(events.len(), 3000);
-    assert!(events.windows(2).all(|w| w[0].timestamp() <= w[1].timestamp()));
+    // (No order across the three posts here: they share one PutLogEvents call only when they
+    // arrive within the sender's 500 ms gathering window, which a loaded machine can miss. The
+    // sorting is tested by batch.rs's unit tests and log_records_reach_cloudwatch_logs_sorted….)
     assert!(
         events.iter().all(|e| e.message().unwrap().starts_with(r#"{"trace_id":"4bf92f3577b34da6a3ce929d0e0e4736""#))
     );
