@@ -628,8 +628,6 @@ function captureConsole() {
   };
 }
 
-/** An uncaught error or unhandled rejection: Rust records it as a failure (exception event +
- *  error status) on the active span, or on a short `exception` span where none is active. */
 /** Sends everything queued; resolves when each batch has had an attempt. */
 export function forceFlush() {
   return memory === null ? Promise.resolve() : raw.forceFlush();

@@ -271,7 +271,7 @@ mod tests {
 
     #[test]
     fn the_hold_records_the_latest_report_with_its_delta_since_the_last_recorded() {
-        let mut h = Hold::default();
+        let mut h = Hold::new();
         assert_eq!(h.take(), None, "nothing reported");
         // web-vitals with reportAllChanges: 120, then 300 (delta 180) before the page is hidden.
         h.report("INP".into(), report(120.0, 120.0, "v6-1"));

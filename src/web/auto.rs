@@ -14,10 +14,11 @@
 //!   queued). It ends when the dispatch does. Nothing after the dispatch is guessed: the span
 //!   leaves the current-span stack when the dispatch is over, at the latest when the current
 //!   span is next read or a context entered, by any API (a handler that stopped propagation
-//!   skipped the last listener: [`settle`]), or at the 0 ms timer after it. An interaction the browser fires as a consequence of the one before
-//!   (a submit button's click, then the form's `submit` with that button as its submitter;
-//!   Enter in a text field, then the default button's keyboard `click` and the `submit`) is a
-//!   child of that one: [`crate::instrument::interaction`].
+//!   skipped the last listener: [`settle`]), or at the 0 ms timer after it. An interaction the
+//!   browser fires as a consequence of the one before (a submit button's click, then the form's
+//!   `submit` with that button as its submitter; Enter in a text field, then the default
+//!   button's keyboard `click` and the `submit`) is a child of that one:
+//!   [`crate::instrument::interaction`].
 //! - **Long animation frames** (`longAnimationFrames`): see [`on_frame`].
 
 #[allow(unused_imports)]

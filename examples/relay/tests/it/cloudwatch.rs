@@ -418,11 +418,8 @@ async fn a_batch_answered_503_and_sent_again_reaches_cloudwatch_once() {
         })
         .collect()
     };
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !messages().iter().any(|m| m.contains(r#""body":"marker""#)) {
-        assert!(Instant::now() < deadline, "{:?}\n{}", operations(&aws), relay.said());
-        tokio::time::sleep(Duration::from_millis(50)).await; // poll interval (bounded above)
-    }
+    let marker = || std::future::ready(messages().iter().any(|m| m.contains(r#""body":"marker""#)));
+    until(20, marker, || format!("{:?}\n{}", operations(&aws), relay.said())).await;
     let copies = messages().iter().filter(|m| m.contains(r#""body":"sent again""#)).count();
     assert_eq!(copies, 1, "{:?}", messages());
     assert_eq!(otlp.received().len(), 3, "the upstream got the batch twice, then the marker");

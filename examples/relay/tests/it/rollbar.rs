@@ -345,12 +345,12 @@ async fn rate_limited_items_are_tried_again_up_to_ten_pauses() {
         let relay = Relay::start(with_rollbar(&rollbar)).await;
         assert_eq!(post_json(&relay.traces(), &batch(11)).await.status, 200);
         let sent = "canopy_relay_rollbar_items_total{outcome=\"sent\"}";
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while metric(&relay, sent).await == 0 {
-            let got = rollbar.got().len();
-            assert!(Instant::now() < deadline, "nothing sent after {got} posts");
-            tokio::time::sleep(Duration::from_millis(50)).await; // poll interval (bounded above)
-        }
+        until(
+            30,
+            || async { metric(&relay, sent).await > 0 },
+            || format!("nothing sent after {} posts", rollbar.got().len()),
+        )
+        .await;
         let got = rollbar.got();
         assert_eq!(got.len(), 11, "ten 429s for the first item, then the second item");
         assert!(got[..10].iter().all(|g| g.body == got[0].body), "the first item, ten times");

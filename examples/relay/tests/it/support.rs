@@ -378,13 +378,21 @@ pub async fn viewer_in_chromium(script: &str, relay: &Relay, trace: &str, args: 
 
 /// Waits until `f` is true, up to 5 s.
 pub async fn eventually(mut f: impl FnMut() -> bool) {
-    for _ in 0..500 {
-        if f() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
+    until(5, || std::future::ready(f()), || String::from("condition")).await;
+}
+
+/// Waits until `cond()` resolves to true, polling every 10 ms, up to `secs` seconds; then
+/// panics with `what()` (the state worth seeing).
+pub async fn until<F: std::future::Future<Output = bool>>(
+    secs: u64,
+    mut cond: impl FnMut() -> F,
+    what: impl FnOnce() -> String,
+) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    while !cond().await {
+        assert!(tokio::time::Instant::now() < deadline, "not met within {secs} s: {}", what());
+        tokio::time::sleep(Duration::from_millis(10)).await; // the poll interval
     }
-    panic!("condition not met within 5 s");
 }
 
 /// The relay's router, driven without a socket (`tower::ServiceExt::oneshot`, as axum's testing
