@@ -206,31 +206,57 @@ export function soon(cb) {
  *  while the `visibilitychange` listener after it ran whole), so this listener only takes note
  *  and calls nothing. A page still here a task later (a `pagehide` dispatched by a script) is
  *  hidden then, as for a tab switch; a page unloaded without that `visibilitychange` is hidden
- *  at `unload`. */
+ *  at `unload`. Firefox can stop the `visibilitychange` listener too (closing a tab under load,
+ *  mid-way through the export's encoding, measured) and still run the listeners after it: a
+ *  hide that did not return is called again once its listener is over, and at `unload` (Rust
+ *  records a hide before it sends: one stopped while encoding is done again whole, one stopped
+ *  later sends nothing twice). */
 export function listen(onHide, onShow, onOnline) {
   const g = globalThis;
-  const unload = () => { if (leaving) { leaving = false; onHide(true); } };
+  // True from a hide's start until it returns: still true after one that was stopped (or threw).
+  let stopped = false;
+  const hide = (l) => {
+    stopped = true;
+    try {
+      onHide(l);
+      stopped = false;
+    } catch (_) {}
+  };
+  // A listener's hide. A stopped one is done again once the listener is over (a microtask, the
+  // only chance for a page kept for back/forward) and, failing that, at `unload`.
+  const hideNow = (l) => {
+    soon(() => { if (stopped) hide(l); });
+    hide(l);
+  };
+  const unload = () => {
+    if (leaving || stopped) {
+      leaving = false;
+      hide(true);
+    }
+  };
   try {
     if (g.document) {
       g.document.addEventListener("visibilitychange", () => {
         if (g.document.visibilityState !== "hidden") return onShow();
         const l = leaving;
         leaving = false;
-        onHide(l);
+        hideNow(l);
       });
     }
     if (typeof g.addEventListener === "function") {
       g.addEventListener("pagehide", (e) => {
-        if (!g.document || g.document.visibilityState !== "visible") return onHide(true);
-        leaving = true;
-        // A browser that skips that `visibilitychange` (older WebKit) still fires `unload` when
-        // the page is not kept for back/forward (added now, it cannot keep the page out of it;
-        // removed again if the page is still here a task later).
+        // A browser that skips the `visibilitychange` below (older WebKit) still fires `unload`
+        // when the page is not kept for back/forward, as every browser does after a hide that
+        // was stopped (added now, it cannot keep the page out of it; removed again if the page
+        // is still here a task later).
         if (!e.persisted) g.addEventListener("unload", unload, { once: true });
+        const visible = g.document && g.document.visibilityState === "visible";
+        if (visible) leaving = true;
         setTimeout(() => {
           g.removeEventListener("unload", unload);
-          if (leaving) { leaving = false; onHide(false); }
+          if (leaving) { leaving = false; hideNow(false); }
         }, 0);
+        if (!visible) hideNow(true);
       });
       g.addEventListener("pageshow", (e) => { if (e.persisted) onShow(); });
       g.addEventListener("online", () => onOnline());

@@ -75,6 +75,16 @@ impl BatchQueue {
         self.spans.is_empty()
     }
 
+    /// The spans waiting, oldest first, left where they are.
+    pub fn spans(&self) -> Vec<&SpanData> {
+        self.spans.iter().map(|s| &**s).collect()
+    }
+
+    /// Spans dropped since [`BatchQueue::take_dropped`] was last called.
+    pub fn dropped(&self) -> u64 {
+        self.dropped
+    }
+
     /// Spans dropped since the last call (and resets the count).
     pub fn take_dropped(&mut self) -> u64 {
         core::mem::take(&mut self.dropped)

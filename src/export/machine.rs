@@ -119,6 +119,8 @@ pub struct HidePlan {
     pub send: Vec<(String, &'static [Via])>,
     /// Documents to store for the next page load.
     pub store: Vec<String>,
+    /// The keepalive budget used once `send` has left (bytes, requests).
+    budget: (usize, usize),
 }
 
 /// What the edge should tell the user about a finished request (it words it, once).
@@ -521,57 +523,70 @@ impl Exporter {
     /// without keepalive dies with the page, so its document is stored too (sent again on the
     /// next load: at least once, rather than lost; a duplicate if it did arrive). From then on
     /// every span or log record queued asks for this again ([`Wake::Hide`]).
+    ///
+    /// In two steps, which the edge takes apart: [`Exporter::hide_plan`], then
+    /// [`Exporter::hidden`].
     pub fn on_hide(&mut self, offline: bool, leaving: bool) -> HidePlan {
+        let plan = self.hide_plan(offline, leaving);
+        self.hidden(offline, leaving, &plan);
+        plan
+    }
+
+    /// What a page hide sends now and what it stores for the next load ([`Exporter::on_hide`]).
+    /// Changes nothing: Firefox closing a tab can stop a listener mid-call, and a hide stopped
+    /// before [`Exporter::hidden`] is planned again, whole, by the next listener.
+    pub fn hide_plan(&self, offline: bool, leaving: bool) -> HidePlan {
         let mut plan = HidePlan::default();
-        // Everything queued leaves (or is stored) now: nothing is left of a flush.
-        self.flush_left = (0, 0);
-        self.flush_tail = false;
         if leaving && self.page != Page::Gone {
             if let Some((d, 0)) = &self.in_flight {
                 plan.store.push(d.body.clone());
             }
         }
-        self.page = if leaving { Page::Gone } else { Page::Here };
-        self.trust_keepalive = leaving && !offline;
         let mut fresh: Vec<String> = Vec::new();
-        for d in core::mem::take(&mut self.docs) {
-            if d.failed { plan.store.push(d.body) } else { fresh.push(d.body) }
+        for d in &self.docs {
+            if d.failed { plan.store.push(d.body.clone()) } else { fresh.push(d.body.clone()) }
         }
-        self.attempt = 0;
-        let mut spans = Vec::with_capacity(self.queue.len());
-        loop {
-            let b = self.queue.take_batch();
-            if b.is_empty() {
-                break;
-            }
-            spans.extend(b);
-        }
-        let dropped = self.queue.take_dropped() + core::mem::take(&mut self.lost);
+        let spans = self.queue.spans();
+        let dropped = self.queue.dropped() + self.lost;
         if !spans.is_empty() || dropped > 0 {
             fresh.extend(self.encoder.encode_split(&spans, dropped, HIDE_DOC_BYTES).into_iter().map(|(b, _)| b));
         }
-        let logs = core::mem::take(&mut self.logs);
-        fresh.extend(self.encoder.encode_logs_split(&logs, HIDE_DOC_BYTES).into_iter().map(|(b, _)| b));
-        self.deadline = None;
+        fresh.extend(self.encoder.encode_logs_split(&self.logs, HIDE_DOC_BYTES).into_iter().map(|(b, _)| b));
         const BEACON_FIRST: &[Via] = &[Via::Beacon, Via::Keepalive];
         const KEEPALIVE_ONLY: &[Via] = &[Via::Keepalive];
         let ways = if self.beacon_ok { BEACON_FIRST } else { KEEPALIVE_ONLY };
+        let (mut bytes, mut count) = (self.keepalive_bytes, self.keepalive_count);
         for body in fresh {
             let size = body.len();
             // Beacons and keepalive requests share the browser's budget, in bytes and in
             // requests (a page's listeners after the hide may each send one, [`Wake::Hide`]).
-            if offline
-                || self.keepalive_bytes + size > KEEPALIVE_BUDGET_BYTES
-                || self.keepalive_count >= KEEPALIVE_MAX_REQUESTS
-            {
+            if offline || bytes + size > KEEPALIVE_BUDGET_BYTES || count >= KEEPALIVE_MAX_REQUESTS {
                 plan.store.push(body);
                 continue;
             }
-            self.keepalive_bytes += size;
-            self.keepalive_count += 1;
+            bytes += size;
+            count += 1;
             plan.send.push((body, ways));
         }
+        plan.budget = (bytes, count);
         plan
+    }
+
+    /// Records a page hide planned by [`Exporter::hide_plan`] (and carried out): what it sent
+    /// or stored leaves the exporter, and nothing is left of a flush.
+    pub fn hidden(&mut self, offline: bool, leaving: bool, plan: &HidePlan) {
+        self.flush_left = (0, 0);
+        self.flush_tail = false;
+        self.page = if leaving { Page::Gone } else { Page::Here };
+        self.trust_keepalive = leaving && !offline;
+        self.docs.clear();
+        self.attempt = 0;
+        while !self.queue.take_batch().is_empty() {}
+        self.queue.take_dropped();
+        self.lost = 0;
+        self.logs.clear();
+        self.deadline = None;
+        (self.keepalive_bytes, self.keepalive_count) = plan.budget;
     }
 
     /// The page is shown again (bfcache, tab switched back): what page hide sent has long left
@@ -898,6 +913,41 @@ mod tests {
         assert_eq!(spans_in(&plan.send[0].0), 2);
         assert_eq!(plan.send[0].1, &[Via::Beacon, Via::Keepalive], "beacon first: delivered at quit too");
         assert_eq!(e.pending_spans(), 0);
+    }
+
+    #[test]
+    fn a_hide_stopped_before_it_is_recorded_is_planned_again_whole() {
+        let mut e = exporter(1, true);
+        e.on_end(span(1));
+        e.next_action(0.0, false);
+        e.on_response(0.0, 0, None, 0, 0.5); // network error: a document waits for a retry
+        e.on_end(span(2));
+        e.on_end(span(3));
+        e.on_log(log(1));
+        // Firefox stops the first hide's listener mid-way: planned, nothing recorded.
+        let waiting = e.pending_spans();
+        let first = e.hide_plan(false, true);
+        assert_eq!(e.pending_spans(), waiting, "planning takes nothing");
+        let again = e.hide_plan(false, true);
+        assert_eq!(first, again, "the next listener's hide sends the same");
+        assert_eq!(again.store.len(), 1, "the failed document");
+        let sent: usize = again.send.iter().map(|(b, _)| spans_in(b)).sum();
+        assert_eq!(sent, 2);
+        assert!(again.send.iter().any(|(b, _)| super::super::otlp_json::is_logs(b)), "and the log record");
+        e.hidden(false, true, &again);
+        let after = e.hide_plan(false, true);
+        assert!(after.send.is_empty() && after.store.is_empty(), "recorded: nothing twice");
+        assert_eq!(e.pending_spans(), 0);
+        // The budget the recorded hide used holds for what is sent after it.
+        for i in 0..KEEPALIVE_MAX_REQUESTS {
+            e.on_end(span(i as u8));
+            let p = e.on_hide(false, true);
+            if p.send.is_empty() {
+                assert_eq!(p.store.len(), 1, "over the request budget: stored");
+                return;
+            }
+        }
+        panic!("the keepalive request budget never ran out");
     }
 
     #[test]

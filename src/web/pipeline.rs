@@ -408,10 +408,20 @@ impl Pipeline {
         platform::warn(&m);
     }
 
-    /// Page hide: carries out the exporter's plan.
+    /// Page hide: carries out the exporter's plan. Firefox closing a tab can stop this mid-call
+    /// (seen while it encodes) and run the page's next listener; the edge then calls it again
+    /// (see `listen` in js/transport.js). So it plans under a shared borrow and records the hide before anything is sent: a hide
+    /// stopped while planning changed nothing and the next one sends everything, and one
+    /// stopped later never sends a document twice. A borrow that a stopped call left held makes
+    /// the steps that need it skip, never panic.
     fn on_hide(&self, leaving: bool) {
-        let plan = self.machine.borrow_mut().on_hide(is_offline(), leaving);
-        let mut keep = plan.store;
+        let offline = is_offline();
+        let Ok(mut plan) = self.machine.try_borrow().map(|m| m.hide_plan(offline, leaving)) else { return };
+        // Refused only while a stopped hide's planning holds its borrow: that one sent nothing.
+        if let Ok(mut m) = self.machine.try_borrow_mut() {
+            m.hidden(offline, leaving, &plan);
+        }
+        let mut keep = core::mem::take(&mut plan.store);
         for (body, ways) in plan.send {
             let sent = ways.iter().any(|via| match via {
                 Via::Beacon => beacon(self.url_for(&body), &body),
@@ -426,8 +436,10 @@ impl Pipeline {
         }
         // Everything queued has left or is stored: a flush waiting on it is answered (one with a
         // request still out, when that ends).
-        if self.machine.borrow().settled(platform::perf_now_ms()) {
-            self.machine.borrow_mut().end_flush();
+        let Ok(mut m) = self.machine.try_borrow_mut() else { return };
+        if m.settled(platform::perf_now_ms()) {
+            m.end_flush();
+            drop(m);
             self.resolve_waiters();
         }
     }
