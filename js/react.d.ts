@@ -13,6 +13,7 @@ export interface TraceProviderProps {
   /**
    * The longest time children wait for Canopy to start, in milliseconds (default 3000). Until it
    * runs, spans are kept and recorded later, but requests are not traced; 0 renders at once.
+   * Children hydrated from server-rendered HTML render at once, whatever this says.
    */
   waitMillis?: number;
 }

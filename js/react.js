@@ -6,7 +6,7 @@
 // provider's own effects, are traced), and it stops a tick after the last provider unmounts.
 // React.StrictMode's unmount-and-remount of effects happens within one commit, so it never
 // reaches that tick: there is one init, one fetch wrapper and one export pipeline.
-import { Component, Fragment, createElement, useCallback, useEffect, useLayoutEffect, useRef, useState } from "react";
+import { Component, Fragment, createElement, useCallback, useEffect, useLayoutEffect, useRef, useState, useSyncExternalStore } from "react";
 import { forceFlush, getActiveSpan, init, isRunning, shutdown, startActiveSpan, startSpan, withSpan } from "./index.js";
 import { wasRecorded } from "./error.js";
 
@@ -46,6 +46,10 @@ function release() {
   }, 0);
 }
 
+const noChanges = () => () => {};
+const onClient = () => false;
+const onServer = () => true;
+
 /**
  * Starts Canopy with `config` (read once, when the first provider mounts) and stops it, after a
  * flush, when the last provider unmounts. Children are rendered once Canopy runs, so that their
@@ -53,10 +57,14 @@ function release() {
  * `fallback` (default nothing) until then. If Canopy cannot start, children render untraced.
  */
 export function TraceProvider({ config, children, fallback = null, waitMillis = 3000 }) {
+  // True when rendering on the server and while hydrating what the server rendered (React reads
+  // the server snapshot for both): the children are there already, so they are kept, not
+  // swapped for `fallback` (which would not match the server's HTML).
+  const fromServer = useSyncExternalStore(noChanges, onClient, onServer);
   const [shown, setShown] = useState(() => {
     if (!inBrowser) return true; // server rendering: nothing to trace
     ensureStarted(config);
-    return isRunning() || !(waitMillis > 0);
+    return fromServer || isRunning() || !(waitMillis > 0);
   });
   const configRef = useRef(config);
   useEffect(() => {

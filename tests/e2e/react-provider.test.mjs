@@ -270,6 +270,27 @@ test("useTracedCallback: a stable callback whose span parents the fetch and, aft
   await page.context().close();
 });
 
+// Server rendering (Next.js, renderToString): the provider renders its children on the server, and
+// hydration must find them, not the fallback, whatever waitMillis says (a mismatch made React throw
+// the server's HTML away, or with the provider at the root, show the page twice).
+test("children rendered by the server are hydrated at once, with no mismatch", async () => {
+  const wasmPath = `/${outName}/canopy_web_bg.wasm`;
+  const page = await open({ routes: { [wasmPath]: async (route) => { await new Promise((r) => setTimeout(r, 400)); await route.continue(); } } });
+  // What react-dom/server renders for the same tree on a server.
+  await page.evaluate(() => window.harness.hydrate("early", '<p id="early">early</p>'));
+  await page.waitForFunction(() => window.earlyRunning !== undefined, null, { timeout: WAIT_MS });
+  assert.equal(await page.evaluate(() => window.earlyRunning), false, "hydrated before Canopy ran");
+  await page.waitForFunction(() => window.canopy.isRunning(), null, { timeout: WAIT_MS });
+  assert.deepEqual(await page.evaluate(() => window.hydrationErrors), [], "no hydration error");
+  assert.equal(await page.evaluate(() => document.getElementById("root").innerHTML), '<p id="early">early</p>', "the server's HTML, once");
+  assert.deepEqual(page.log.filter((m) => m.type === "error" || m.type === "pageerror"), []);
+  // The spans the hydrated children started before Canopy ran are kept (and leave before the
+  // page closes, so that the next test does not count them).
+  await page.evaluate(() => window.canopy.forceFlush());
+  await until(() => named(receivedSpans(h.sink), "early").filter((s) => attr(s, "running") === false).length >= 2, "the hydrated children's spans");
+  await page.context().close();
+});
+
 test("children wait for Canopy (fallback meanwhile); with waitMillis 0 they render at once and early spans are kept", async () => {
   const slowWasm = async (route) => {
     await new Promise((r) => setTimeout(r, 400));

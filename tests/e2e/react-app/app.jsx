@@ -2,7 +2,7 @@
 // tests/e2e/react-provider.test.mjs with esbuild (React's development build, so StrictMode
 // really mounts, unmounts and remounts every effect). The test drives it through window.harness.
 import { StrictMode, useEffect, useRef, useState } from "react";
-import { createRoot } from "react-dom/client";
+import { createRoot, hydrateRoot } from "react-dom/client";
 import * as canopy from "canopy-web";
 import { TraceErrorBoundary, TraceProvider, useTracedCallback, useTracer } from "canopy-web/react";
 
@@ -130,6 +130,23 @@ window.harness = {
           <Scenario />
         </TraceProvider>
       </StrictMode>,
+    );
+  },
+  /** Hydrates `html`, what a server rendered for the same tree (the provider renders its
+   *  children there). React's recoverable errors (a hydration mismatch) go to hydrationErrors. */
+  hydrate(name, html, props = {}) {
+    const Scenario = scenarios[name];
+    const container = document.getElementById("root");
+    container.innerHTML = html;
+    window.hydrationErrors = [];
+    root = hydrateRoot(
+      container,
+      <StrictMode>
+        <TraceProvider config={config} fallback={<p id="waiting">starting</p>} {...props}>
+          <Scenario />
+        </TraceProvider>
+      </StrictMode>,
+      { onRecoverableError: (e) => window.hydrationErrors.push(String(e && e.message || e)) },
     );
   },
   unmount() {
