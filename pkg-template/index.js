@@ -143,7 +143,12 @@ function startNow(config) {
       console.error(`${message}\n(init ignored: Canopy is already running)`);
       return true;
     }
-    console.error(`${message}\n(tracing is off)`);
+    // Anything else was thrown part-way by the page's environment (a patched addEventListener,
+    // no DOM): what the failed init installed is taken down again, nothing is left half-on.
+    try {
+      api.shutdown();
+    } catch (_) {}
+    console.error(`${message.startsWith("canopy:") ? message : `canopy: init failed: ${message}`}\n(tracing is off)`);
     if (phase === "starting") stopStarting();
     return false;
   }

@@ -297,6 +297,42 @@ test("a bad config: init resolves false and logs why; the API stays a no-op; a g
   await page.context().close();
 });
 
+// A page whose environment throws part-way through init (here a patched addEventListener that
+// refuses `popstate`, as the route listener asks for it after fetch is wrapped): init resolves
+// false and takes down what it installed. It used to leave fetch wrapped and an export pipeline
+// running (in Node, retrying forever) while saying tracing was off.
+test("an init that throws part-way leaves nothing installed", async () => {
+  const page = await entryPage();
+  const r = await page.evaluate(async (endpoint) => {
+    const c = window.canopy;
+    const native = window.fetch;
+    const add = window.addEventListener;
+    window.addEventListener = function (type, ...rest) {
+      if (type === "popstate") throw new TypeError("popstate refused by the page");
+      return add.call(this, type, ...rest);
+    };
+    const ok = await c.init({ serviceName: "half", endpoint, documentLoad: false });
+    window.addEventListener = add;
+    c.startSpan("after-failed-init").end();
+    await c.forceFlush();
+    const unpatched = window.fetch === native;
+    const again = await c.init({ serviceName: "whole", endpoint, documentLoad: false, longAnimationFrames: false });
+    c.startSpan("after-good-init").end();
+    await c.forceFlush();
+    return { ok, unpatched, again, running: c.isRunning() };
+  }, `${h.base}/v1/traces`);
+  assert.equal(r.ok, false, "init resolves false");
+  assert.ok(r.unpatched, "fetch is not left wrapped");
+  const logged = errors(page);
+  assert.equal(logged.length, 1, `one error: ${logged.join(" | ")}`);
+  assert.match(logged[0], /^canopy: .*popstate refused by the page/);
+  assert.match(logged[0], /tracing is off/);
+  assert.equal(r.again, true, "a later init starts");
+  const spans = await spansUntil((s) => s.some((x) => x.name === "after-good-init"), "the good span");
+  assert.deepEqual(spans.map((s) => s.name), ["after-good-init"], "nothing from the failed init");
+  await page.context().close();
+});
+
 test("a .wasm that cannot load: init resolves false, logs once, the page keeps working", async () => {
   const page = await entryPage({ routes: { "/pkg/canopy_web_bg.wasm": (route) => route.abort("connectionrefused") } });
   const r = await page.evaluate(async (endpoint) => {
