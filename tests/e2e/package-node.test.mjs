@@ -1,7 +1,7 @@
 // The package outside a browser, resolved by Node as a test runner or a server render resolves it
 // (package.json's exports, with and without the "development" condition), each import in a child
 // process of its own: the entries import where TextDecoder and TextEncoder are missing (Jest's
-// jsdom environment).
+// jsdom environment), and each entry's .wasm export is the .wasm its glue links with.
 // Run: node --test tests/e2e/package-node.test.mjs   (after `make pkg`)
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
@@ -89,5 +89,15 @@ for (const development of [false, true]) {
       assert.equal(r.running, false);
       assert.match(r.stderr, /canopy: could not load canopy_web_bg\.wasm, so tracing is off/, `${entry}: init says why`);
     }
+  });
+
+  test(`each entry loads the .wasm its package.json export names (README: import wasmUrl from "canopy-web/canopy_web_bg.wasm"; load(wasmUrl))${label}`, async () => {
+    // The import module names the build (scripts/minify-names.mjs): a glue refuses another
+    // build's .wasm, so the .wasm export must follow the entry's condition.
+    const main = await check(development, "load", "canopy-web", "canopy-web/canopy_web_bg.wasm");
+    assert.deepEqual([main.resolved, main.wasm, main.loaded], development ? ["dev/index.js", "dev/canopy_web_bg.wasm", true] : ["index.js", "canopy_web_bg.wasm", true]);
+    // The core entry has no development build: one .wasm either way.
+    const core = await check(development, "load", "canopy-web/core", "canopy-web/core/canopy_web_bg.wasm");
+    assert.deepEqual([core.resolved, core.wasm, core.loaded], ["core/index.js", "core/canopy_web_bg.wasm", true]);
   });
 }
