@@ -31,6 +31,9 @@ node scripts/minify-names.mjs tools/node_modules/.bin/wasm-opt pkg/core/canopy_w
 # Short ASCII strings out of wasm (a traceparent) read by a loop instead of TextDecoder, in every
 # build's glue (scripts/short-strings.mjs says why).
 node scripts/short-strings.mjs pkg/canopy_web.js pkg/dev/canopy_web.js pkg/core/canopy_web.js
+# Every build's glue makes its TextDecoder and TextEncoder only where they exist, so importing the
+# package never throws (Jest's jsdom has neither; scripts/guard-text-coders.mjs says why).
+node scripts/guard-text-coders.mjs pkg/canopy_web.js pkg/dev/canopy_web.js pkg/core/canopy_web.js
 # Then, production only, binaryen's control-flow rewrite (flatten + rereloop) and monomorphizing
 # with -Oz around them: about 0.7 KB gzip less for each .wasm than -Oz alone (BENCHMARKS.md).
 for f in pkg/canopy_web_bg.wasm pkg/core/canopy_web_bg.wasm; do
