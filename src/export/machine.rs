@@ -575,17 +575,12 @@ impl Exporter {
     /// Records a page hide planned by [`Exporter::hide_plan`] (and carried out): what it sent
     /// or stored leaves the exporter, and nothing is left of a flush.
     pub fn hidden(&mut self, offline: bool, leaving: bool, plan: &HidePlan) {
-        self.flush_left = (0, 0);
-        self.flush_tail = false;
-        self.page = if leaving { Page::Gone } else { Page::Here };
-        self.trust_keepalive = leaving && !offline;
-        self.docs.clear();
-        self.attempt = 0;
-        while !self.queue.take_batch().is_empty() {}
+        self.clear();
         self.queue.take_dropped();
         self.lost = 0;
-        self.logs.clear();
-        self.deadline = None;
+        self.attempt = 0;
+        self.page = if leaving { Page::Gone } else { Page::Here };
+        self.trust_keepalive = leaving && !offline;
         (self.keepalive_bytes, self.keepalive_count) = plan.budget;
     }
 
@@ -608,7 +603,7 @@ impl Exporter {
         }
     }
 
-    /// Drops everything (shutdown after the final flush).
+    /// Drops everything (shutdown after the final flush; a page hide, which has taken it).
     pub fn clear(&mut self) {
         self.flush_left = (0, 0);
         self.flush_tail = false;
