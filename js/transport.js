@@ -196,6 +196,15 @@ export function soon(cb) {
   Promise.resolve().then(cb);
 }
 
+/** The page hide of `listen`'s listeners, with their retry (set by `listen`). */
+let hideAgain = null;
+
+/** The page hide again once the running code returns: what the page's own listeners end after
+ *  Canopy's hide leaves as a listener's hide does. */
+export function hideSoon() {
+  soon(() => { if (hideAgain !== null) hideAgain(true); });
+}
+
 /** Calls `onHide(leaving)` when the page is hidden (a tab switch: false) or goes away (true),
  *  `onShow` when it is shown again, and `onOnline` when it comes online.
  *
@@ -228,6 +237,7 @@ export function listen(onHide, onShow, onOnline) {
     soon(() => { if (stopped) hide(l); });
     hide(l);
   };
+  hideAgain = hideNow;
   const unload = () => {
     if (leaving || stopped) {
       leaving = false;

@@ -143,8 +143,9 @@ function startNow(config) {
       console.error(`${message}\n(init ignored: Canopy is already running)`);
       return true;
     }
-    // Anything else was thrown part-way by the page's environment (a patched addEventListener,
-    // no DOM): what the failed init installed is taken down again, nothing is left half-on.
+    // A bad config installed nothing; anything else was thrown part-way by the page's
+    // environment (a patched addEventListener, no DOM), and what the failed init installed is
+    // taken down again: nothing is left half-on.
     try {
       api.shutdown();
     } catch (_) {}

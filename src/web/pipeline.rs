@@ -54,6 +54,8 @@ extern "C" {
     #[wasm_bindgen(js_name = isLeaving)]
     fn is_leaving() -> bool;
     pub(crate) fn soon(cb: &JsValue);
+    #[wasm_bindgen(js_name = hideSoon)]
+    fn hide_later();
     #[wasm_bindgen(js_name = takeStored)]
     fn take_stored(key: &str) -> Vec<String>;
     fn store(key: &str, docs: Vec<String>, max_bytes: f64);
@@ -107,7 +109,9 @@ impl SpanProcessor for PipelineProcessor {
     fn on_end(&self, mut span: Box<SpanData>) {
         super::session::stamp(&mut span.attributes, span.end_time);
         if let Some(p) = current() {
-            let wake = p.machine.borrow_mut().on_end(span);
+            // Refused only after a page hide stopped mid-way (see `on_hide`) left its borrow: the
+            // page is going away, and a span there must not trap into the page's code.
+            let Ok(wake) = p.machine.try_borrow_mut().map(|mut m| m.on_end(span)) else { return };
             p.wake(wake);
         }
     }
@@ -115,7 +119,7 @@ impl SpanProcessor for PipelineProcessor {
     fn on_log(&self, mut log: LogData) {
         if let Some(p) = current().filter(|p| p.logs_endpoint.is_some()) {
             super::session::stamp(&mut log.attributes, log.time);
-            let wake = p.machine.borrow_mut().on_log(log);
+            let Ok(wake) = p.machine.try_borrow_mut().map(|mut m| m.on_log(log)) else { return };
             p.wake(wake);
         }
     }
@@ -267,16 +271,11 @@ impl Pipeline {
     fn wake(self: &Rc<Self>, wake: Wake) {
         match wake {
             Wake::Unchanged => {}
-            // Once the code that ended it returns: what one listener ends leaves together.
+            // Once the code that ended it returns: what one listener ends leaves together, by
+            // the page hide's own path (which a stopped listener does not lose either).
             Wake::Hide => {
                 if !self.hide_soon.replace(true) {
-                    let me = Rc::downgrade(self);
-                    soon(&super::timer::once_fn(move || {
-                        if let Some(p) = me.upgrade() {
-                            p.hide_soon.set(false);
-                            p.on_hide(true);
-                        }
-                    }));
+                    hide_later();
                 }
             }
             Wake::Now => self.timer.arm(0.0),
@@ -415,6 +414,7 @@ impl Pipeline {
     /// stopped later never sends a document twice. A borrow that a stopped call left held makes
     /// the steps that need it skip, never panic.
     fn on_hide(&self, leaving: bool) {
+        self.hide_soon.set(false);
         let offline = is_offline();
         let Ok(mut plan) = self.machine.try_borrow().map(|m| m.hide_plan(offline, leaving)) else { return };
         // Refused only while a stopped hide's planning holds its borrow: that one sent nothing.

@@ -124,6 +124,34 @@ for (const browser of browsers()) describe(browser, () => {
     });
   }
 
+  // What the page's own listener ends after Canopy's hide leaves by the same path, retry included:
+  // here the second hide (the late span's) is the one stopped.
+  test("page close: a late listener's page hide stopped mid-way is done again, its span once", async () => {
+    const page = await h.page();
+    await page.evaluate(() => {
+      window.canopy.init({ serviceName: "late-stopped", batch: { scheduledDelayMillis: 600000 } });
+      window.canopy.startSpan("queued").end();
+      document.addEventListener("visibilitychange", () => {
+        if (document.visibilityState === "hidden") window.canopy.startSpan("late").end();
+      });
+      const online = Object.getOwnPropertyDescriptor(Navigator.prototype, "onLine");
+      let hiddenReads = 0;
+      Object.defineProperty(Navigator.prototype, "onLine", {
+        configurable: true,
+        get() {
+          if (document.visibilityState === "hidden" && ++hiddenReads === 2) throw new Error("the late hide is stopped here");
+          return online.get.call(this);
+        },
+      });
+    });
+    const context = page.context();
+    await page.close();
+    const names = () => spansOf(h.sink.received).map((s) => s.name);
+    await waitFor("the queued and the late span", () => names().includes("queued") && names().includes("late"), 10000);
+    assert.deepEqual(names().sort(), ["late", "queued"], "each once");
+    await context.close();
+  });
+
   // A page's own listeners added after init run after Canopy's, which has sent what was queued:
   // what they end still leaves (these were lost before).
   for (const how of ["navigation", "page close"]) {
