@@ -54,7 +54,8 @@ const onServer = () => true;
  * Starts Canopy with `config` (read once, when the first provider mounts) and stops it, after a
  * flush, when the last provider unmounts. Children are rendered once Canopy runs, so that their
  * first requests are traced, or after `waitMillis` (default 3000; 0 renders them at once) with
- * `fallback` (default nothing) until then. If Canopy cannot start, children render untraced.
+ * `fallback` (default nothing) until then; children hydrated from server-rendered HTML render at
+ * once. If Canopy cannot start, children render untraced.
  */
 export function TraceProvider({ config, children, fallback = null, waitMillis = 3000 }) {
   // True when rendering on the server and while hydrating what the server rendered (React reads

@@ -80,6 +80,11 @@ impl BatchQueue {
         self.spans.iter().map(|s| &**s).collect()
     }
 
+    /// Takes every span waiting.
+    pub fn take_all(&mut self) -> VecDeque<Box<SpanData>> {
+        core::mem::take(&mut self.spans)
+    }
+
     /// Spans dropped since [`BatchQueue::take_dropped`] was last called.
     pub fn dropped(&self) -> u64 {
         self.dropped

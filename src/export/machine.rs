@@ -533,8 +533,8 @@ impl Exporter {
     }
 
     /// What a page hide sends now and what it stores for the next load ([`Exporter::on_hide`]).
-    /// Changes nothing: Firefox closing a tab can stop a listener mid-call, and a hide stopped
-    /// before [`Exporter::hidden`] is planned again, whole, by the next listener.
+    /// Changes nothing and calls nothing: Firefox closing a tab can stop a listener mid-call, and
+    /// a hide stopped before [`Exporter::hidden`] is planned again, whole, when the edge retries.
     pub fn hide_plan(&self, offline: bool, leaving: bool) -> HidePlan {
         let mut plan = HidePlan::default();
         if leaving && self.page != Page::Gone {
@@ -572,16 +572,18 @@ impl Exporter {
         plan
     }
 
-    /// Records a page hide planned by [`Exporter::hide_plan`] (and carried out): what it sent
-    /// or stored leaves the exporter, and nothing is left of a flush.
-    pub fn hidden(&mut self, offline: bool, leaving: bool, plan: &HidePlan) {
-        self.clear();
+    /// Records a page hide planned by [`Exporter::hide_plan`]: what it sends or stores leaves
+    /// the exporter, and nothing is left of a flush. Returns what it took, for the caller to
+    /// drop once the exporter is no longer borrowed (freeing it is the long part).
+    pub fn hidden(&mut self, offline: bool, leaving: bool, plan: &HidePlan) -> Taken {
+        let taken = self.take_all();
         self.queue.take_dropped();
         self.lost = 0;
         self.attempt = 0;
         self.page = if leaving { Page::Gone } else { Page::Here };
         self.trust_keepalive = leaving && !offline;
         (self.keepalive_bytes, self.keepalive_count) = plan.budget;
+        taken
     }
 
     /// The page is shown again (bfcache, tab switched back): what page hide sent has long left
@@ -603,15 +605,29 @@ impl Exporter {
         }
     }
 
-    /// Drops everything (shutdown after the final flush; a page hide, which has taken it).
+    /// Drops everything (shutdown after the final flush).
     pub fn clear(&mut self) {
+        self.take_all();
+    }
+
+    /// Takes everything waiting out; nothing is left of a flush.
+    fn take_all(&mut self) -> Taken {
         self.flush_left = (0, 0);
         self.flush_tail = false;
-        self.docs.clear();
-        self.logs.clear();
-        while !self.queue.take_batch().is_empty() {}
         self.deadline = None;
+        Taken {
+            _spans: self.queue.take_all(),
+            _docs: core::mem::take(&mut self.docs),
+            _logs: core::mem::take(&mut self.logs),
+        }
     }
+}
+
+/// What [`Exporter::hidden`] took out: dropping it frees the spans, documents and log records.
+pub struct Taken {
+    _spans: VecDeque<Box<SpanData>>,
+    _docs: VecDeque<Doc>,
+    _logs: Vec<LogData>,
 }
 
 #[cfg(test)]
@@ -929,7 +945,7 @@ mod tests {
         let sent: usize = again.send.iter().map(|(b, _)| spans_in(b)).sum();
         assert_eq!(sent, 2);
         assert!(again.send.iter().any(|(b, _)| super::super::otlp_json::is_logs(b)), "and the log record");
-        e.hidden(false, true, &again);
+        drop(e.hidden(false, true, &again));
         let after = e.hide_plan(false, true);
         assert!(after.send.is_empty() && after.store.is_empty(), "recorded: nothing twice");
         assert_eq!(e.pending_spans(), 0);

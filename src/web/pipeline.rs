@@ -409,18 +409,22 @@ impl Pipeline {
 
     /// Page hide: carries out the exporter's plan. Firefox closing a tab can stop this mid-call
     /// (seen while it encodes) and run the page's next listener; the edge then calls it again
-    /// (see `listen` in js/transport.js). So it plans under a shared borrow and records the hide before anything is sent: a hide
-    /// stopped while planning changed nothing and the next one sends everything, and one
-    /// stopped later never sends a document twice. A borrow that a stopped call left held makes
-    /// the steps that need it skip, never panic.
+    /// (see `listen` in js/transport.js). So it plans without holding a borrow and records the
+    /// hide before anything is sent: a hide stopped while planning changed nothing and the next
+    /// one sends everything, and one stopped later never sends a document twice. A borrow that
+    /// a stopped call left held makes the steps that need it skip, never panic.
     fn on_hide(&self, leaving: bool) {
         self.hide_soon.set(false);
         let offline = is_offline();
-        let Ok(mut plan) = self.machine.try_borrow().map(|m| m.hide_plan(offline, leaving)) else { return };
-        // Refused only while a stopped hide's planning holds its borrow: that one sent nothing.
-        if let Ok(mut m) = self.machine.try_borrow_mut() {
-            m.hidden(offline, leaving, &plan);
-        }
+        // SAFETY: no borrow is taken while planning, so a hide stopped there leaves none behind.
+        // `try_borrow_unguarded` refuses while a mutable borrow is out, and `hide_plan` calls no
+        // JavaScript, so nothing can borrow the exporter mutably until it returns.
+        let Ok(mut plan) = (unsafe { self.machine.try_borrow_unguarded() }).map(|m| m.hide_plan(offline, leaving))
+        else {
+            return;
+        };
+        // Freed once the exporter is no longer borrowed (a stop while freeing leaks memory only).
+        let _taken = self.machine.try_borrow_mut().map(|mut m| m.hidden(offline, leaving, &plan));
         let mut keep = core::mem::take(&mut plan.store);
         for (body, ways) in plan.send {
             let sent = ways.iter().any(|via| match via {
