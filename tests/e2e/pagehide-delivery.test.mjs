@@ -97,8 +97,11 @@ for (const browser of browsers()) describe(browser, () => {
   // close in ten with the two cores busy. Stopped here by a throw from `navigator.onLine`, which the
   // hide reads first. Stopped once, the hide is done again when its listener is over; stopped twice
   // (that retry too), at `unload` (a page kept for back/forward gets no `unload`: the navigation
-  // case stops once).
-  for (const [how, stops] of [["navigation", 1], ["page close", 1], ["page close", 2]]) {
+  // case stops once). Twice in Chromium only: Firefox closing a tab sometimes drops a beacon sent
+  // that late (seen with beacons as markers: the retry at `unload` ran, its 50 spans never came,
+  // in 1 of 10 closes; 2 of 8 runs of this test), which no page can help.
+  const cases = [["navigation", 1], ["page close", 1], ...(browser === "chromium" ? [["page close", 2]] : [])];
+  for (const [how, stops] of cases) {
     test(`${how}: a page hide stopped ${stops === 1 ? "once" : "twice"} mid-way is done again, every span once`, async () => {
       const page = await h.page();
       await queueSpans(page, "stopped");
