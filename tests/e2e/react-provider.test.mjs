@@ -275,10 +275,17 @@ test("useTracedCallback: a stable callback whose span parents the fetch and, aft
 // the server's HTML away, or with the provider at the root, show the page twice).
 test("children rendered by the server are hydrated at once, with no mismatch", async () => {
   const wasmPath = `/${outName}/canopy_web_bg.wasm`;
-  const page = await open({ routes: { [wasmPath]: async (route) => { await new Promise((r) => setTimeout(r, 400)); await route.continue(); } } });
+  // The .wasm is held back until the children have mounted: no timing decides the test.
+  let release;
+  const held = new Promise((r) => { release = r; });
+  const page = await open({ routes: { [wasmPath]: async (route) => { await held; await route.continue(); } } });
   // What react-dom/server renders for the same tree on a server.
   await page.evaluate(() => window.harness.hydrate("early", '<p id="early">early</p>'));
-  await page.waitForFunction(() => window.earlyRunning !== undefined, null, { timeout: WAIT_MS });
+  try {
+    await page.waitForFunction(() => window.earlyRunning !== undefined, null, { timeout: WAIT_MS });
+  } finally {
+    release();
+  }
   assert.equal(await page.evaluate(() => window.earlyRunning), false, "hydrated before Canopy ran");
   await page.waitForFunction(() => window.canopy.isRunning(), null, { timeout: WAIT_MS });
   assert.deepEqual(await page.evaluate(() => window.hydrationErrors), [], "no hydration error");

@@ -389,9 +389,10 @@ pub async fn until<F: std::future::Future<Output = bool>>(
     what: impl FnOnce() -> String,
 ) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    let mut poll = tokio::time::interval(Duration::from_millis(10));
     while !cond().await {
         assert!(tokio::time::Instant::now() < deadline, "not met within {secs} s: {}", what());
-        tokio::time::sleep(Duration::from_millis(10)).await; // the poll interval
+        poll.tick().await;
     }
 }
 
