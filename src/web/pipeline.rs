@@ -14,14 +14,14 @@ use super::platform;
 use super::timer::Timer;
 use crate::config::Config;
 use crate::export::SpanProcessor;
-use crate::export::machine::{Action, Exporter, Notice, Via, Wake};
+use crate::export::machine::{Action, Exporter, HidePlan, Notice, Via, Wake};
 use crate::export::otlp_json::{Encoder, is_logs, push_u64};
 use crate::export::retry;
 use crate::log_data::LogData;
 use crate::resource::Resource;
 use crate::span_data::SpanData;
 use alloc::rc::{Rc, Weak};
-use core::cell::RefCell;
+use core::cell::{Cell, RefCell};
 use js_sys::{Function, Object, Reflect};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
@@ -88,7 +88,10 @@ pub struct Pipeline {
     waiters: RefCell<Vec<Function>>,
     warned: RefCell<Vec<u16>>,
     /// A page-hide send is queued as a microtask ([`Wake::Hide`]).
-    hide_soon: core::cell::Cell<bool>,
+    hide_soon: Cell<bool>,
+    /// What a recorded page hide has still to send or store (see `on_hide`): here, not in a
+    /// local, so that a hide stopped part-way leaves the rest to the next one.
+    outbox: Cell<HidePlan>,
 }
 
 /// The handle the tracer holds.
@@ -194,7 +197,8 @@ pub fn start(config: &Config, resource: &Resource, fetch: Function) {
         }),
         waiters: RefCell::new(Vec::new()),
         warned: RefCell::new(Vec::new()),
-        hide_soon: core::cell::Cell::new(false),
+        hide_soon: Cell::new(false),
+        outbox: Cell::new(HidePlan::default()),
     });
     // `init` runs once until `shutdown`, which retires the pipeline: a current one is left only
     // by a start without that; it is retired the same way rather than dropped with its spans.
@@ -411,33 +415,28 @@ impl Pipeline {
     /// (seen while it encodes) and run the page's next listener; the edge then calls it again
     /// (see `listen` in js/transport.js). So it plans without holding a borrow and records the
     /// hide before anything is sent: a hide stopped while planning changed nothing and the next
-    /// one sends everything, and one stopped later never sends a document twice. A borrow that
-    /// a stopped call left held makes the steps that need it skip, never panic.
+    /// one sends everything, and one stopped later never sends a document twice. What the
+    /// recorded plan has still to send waits in the outbox, each document leaving it only once
+    /// sent: a hide stopped while sending leaves the rest to the next one (only a stop between
+    /// a send and its removal could send one twice). A borrow that a stopped call left held
+    /// makes the steps that need it skip, never panic.
     fn on_hide(&self, leaving: bool) {
         self.hide_soon.set(false);
+        // What a hide stopped part-way left.
+        self.send_outbox();
         let offline = is_offline();
         // SAFETY: no borrow is taken while planning, so a hide stopped there leaves none behind.
         // `try_borrow_unguarded` refuses while a mutable borrow is out, and `hide_plan` calls no
         // JavaScript, so nothing can borrow the exporter mutably until it returns.
-        let Ok(mut plan) = (unsafe { self.machine.try_borrow_unguarded() }).map(|m| m.hide_plan(offline, leaving))
-        else {
-            return;
-        };
-        // Freed once the exporter is no longer borrowed (a stop while freeing leaks memory only).
-        let _taken = self.machine.try_borrow_mut().map(|mut m| m.hidden(offline, leaving, &plan));
-        let mut keep = core::mem::take(&mut plan.store);
-        for (body, ways) in plan.send {
-            let sent = ways.iter().any(|via| match via {
-                Via::Beacon => beacon(self.url_for(&body), &body),
-                Via::Keepalive => send_keepalive(&self.fetch, self.url_for(&body), &body, &self.headers),
-            });
-            if !sent {
-                keep.push(body);
-            }
-        }
-        if !keep.is_empty() {
-            store(STORAGE_KEY, keep, STORAGE_MAX_BYTES);
-        }
+        let plan = unsafe { self.machine.try_borrow_unguarded() }.map(|m| m.hide_plan(offline, leaving));
+        // Freed once the exporter is no longer borrowed and everything has left (a stop while
+        // freeing leaks memory only).
+        let _taken = plan.ok().and_then(|plan| {
+            let taken = self.machine.try_borrow_mut().ok()?.hidden(offline, leaving, &plan);
+            self.outbox.set(plan);
+            Some(taken)
+        });
+        self.send_outbox();
         // Everything queued has left or is stored: a flush waiting on it is answered (one with a
         // request still out, when that ends).
         let Ok(mut m) = self.machine.try_borrow_mut() else { return };
@@ -445,6 +444,34 @@ impl Pipeline {
             m.end_flush();
             drop(m);
             self.resolve_waiters();
+        }
+    }
+
+    /// Sends what the outbox holds, each document leaving it once sent, and stores what no way
+    /// took.
+    fn send_outbox(&self) {
+        loop {
+            let mut out = self.outbox.take();
+            let next = out.send.last().cloned();
+            self.outbox.set(out);
+            let Some((body, ways)) = next else { break };
+            let sent = ways.iter().any(|via| match via {
+                Via::Beacon => beacon(self.url_for(&body), &body),
+                Via::Keepalive => send_keepalive(&self.fetch, self.url_for(&body), &body, &self.headers),
+            });
+            out = self.outbox.take();
+            out.send.pop();
+            if !sent {
+                out.store.push(body);
+            }
+            self.outbox.set(out);
+        }
+        let out = self.outbox.take();
+        let keep = out.store.clone();
+        self.outbox.set(out);
+        if !keep.is_empty() {
+            store(STORAGE_KEY, keep, STORAGE_MAX_BYTES);
+            self.outbox.take();
         }
     }
 }

@@ -111,11 +111,16 @@ for (const browser of browsers()) describe(browser, () => {
     await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(() => requestIdleCallback(r, { timeout: 1000 })))));
     const session = await pageSession(page);
     const context = page.context();
+    const closedAt = Date.now();
     await page.close();
     const want = browser === "chromium" ? ["LCP", "CLS"] : ["LCP"];
     const mine = (n) => named(n).some((s) => attr(s, "session.id") === session);
+    // On failure: each of the page's requests, how it came and when, against the close.
+    const requests = () => [...new Set(receivedSpans(h.sink).filter((s) => attr(s, "session.id") === session).map((s) => s.request))]
+      .map((r) => `[${received([r]).join(", ")}] by ${/sent_at=/.test(r.query) ? "beacon" : "fetch"} sent ${r.sentAt - closedAt} ms from the close`);
+    const received = (reqs) => receivedSpans({ received: reqs }).map((s) => s.name);
     await waitFor(`${want.join(" and ")} from the closed page`, () => want.every(mine), 10000,
-      () => `; got ${receivedSpans(h.sink).filter((s) => attr(s, "session.id") === session).map((s) => s.name).join(", ") || "nothing"}`);
+      () => `; got ${requests().join("; ") || "nothing"}`);
     await context.close();
   });
 
