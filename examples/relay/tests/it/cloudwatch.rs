@@ -340,11 +340,8 @@ async fn throttled_calls_are_retried_with_backoff() {
     assert_eq!(post_json(&relay.url("/v1/logs"), &body).await.status, 200, "ingest does not wait on AWS");
     assert!(t.elapsed() < Duration::from_secs(2));
     let sent = "canopy_relay_cloudwatch_events_total{outcome=\"sent\"}";
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while relay.metric(sent).await == 0 {
-        assert!(Instant::now() < deadline, "not sent within 30 s: {:?}\n{}", operations(&up), relay.said());
-        tokio::time::sleep(Duration::from_millis(100)).await; // poll interval (bounded above)
-    }
+    until(30, || async { relay.metric(sent).await > 0 }, || format!("sent: {:?}\n{}", operations(&up), relay.said()))
+        .await;
     assert_eq!(operations(&up), ["PutLogEvents"; 5]);
     assert_eq!(relay.metric("canopy_relay_cloudwatch_calls_total").await, 2, "the SDK's 3 attempts, then ours");
     assert!(relay.said().contains("PutLogEvents failed, retrying"), "{}", relay.said());
@@ -365,20 +362,13 @@ async fn a_missing_group_is_created_and_bad_calls_are_not_retried() {
     let relay = RelayProcess::with_endpoint(&endpoint, &[("CANOPY_CLOUDWATCH_LOG_GROUP", "g")]);
     let body = request(vec![record(now_ms(), None, "first")]);
     assert_eq!(post_json(&relay.url("/v1/logs"), &body).await.status, 200);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while operations(&up).len() < 4 {
-        assert!(Instant::now() < deadline, "{:?}\n{}", operations(&up), relay.said());
-        tokio::time::sleep(Duration::from_millis(50)).await; // poll interval (bounded above)
-    }
+    until(20, || async { operations(&up).len() >= 4 }, || format!("{:?}\n{}", operations(&up), relay.said())).await;
     assert_eq!(operations(&up), ["PutLogEvents", "CreateLogGroup", "CreateLogStream", "PutLogEvents"]);
 
     up.push([aws_error("InvalidParameterException")]);
     assert_eq!(post_json(&relay.url("/v1/logs"), &body).await.status, 200);
     let failed = "canopy_relay_cloudwatch_events_total{outcome=\"failed\"}";
-    while relay.metric(failed).await == 0 {
-        assert!(Instant::now() < deadline, "{:?}\n{}", operations(&up), relay.said());
-        tokio::time::sleep(Duration::from_millis(50)).await; // poll interval (bounded above)
-    }
+    until(20, || async { relay.metric(failed).await > 0 }, || format!("{:?}\n{}", operations(&up), relay.said())).await;
     assert_eq!(operations(&up).len(), 5, "no retry: {:?}", operations(&up));
     assert!(relay.said().contains("gave up on a PutLogEvents call"), "{}", relay.said());
 }
