@@ -219,7 +219,7 @@ export function hideSoon() {
  *  mid-way through the export's encoding, measured) and still run the listeners after it: a
  *  hide that did not return is called again once its listener is over, and at `unload` (Rust
  *  records a hide before it sends: one stopped while encoding is done again whole, one stopped
- *  while sending sends the rest, keeping what it sent). */
+ *  while sending sends what has not left: at least once, a copy when stopped right after a send). */
 export function listen(onHide, onShow, onOnline) {
   const g = globalThis;
   // True from a hide's start until it returns: still true after one that was stopped (or threw).

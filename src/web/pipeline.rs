@@ -100,7 +100,9 @@ pub struct PipelineProcessor;
 impl SpanProcessor for PipelineProcessor {
     fn force_flush(&self) {
         if let Some(p) = current() {
-            p.machine.borrow_mut().flush();
+            if let Some(mut m) = p.machine() {
+                m.flush();
+            }
             p.step();
         }
     }
@@ -255,10 +257,19 @@ pub fn stop() {
 }
 
 impl Pipeline {
+    /// The exporter, unless a call that Firefox stopped mid-way (closing a tab, see `on_hide`)
+    /// left it borrowed: then nothing is exported any more, and what needs it skips instead of
+    /// panicking into the page's code.
+    fn machine(&self) -> Option<core::cell::RefMut<'_, Exporter>> {
+        self.machine.try_borrow_mut().ok()
+    }
+
     /// Sends everything queued; `done` is called once it has all had an attempt.
     fn flush(&self, done: Function) {
         self.waiters.borrow_mut().push(done);
-        self.machine.borrow_mut().flush();
+        if let Some(mut m) = self.machine() {
+            m.flush();
+        }
         // A task later: a span the page ends right after asking (an XHR's, whose loadend
         // listener runs after the page's own) is queued by then and leaves with the flush.
         self.timer.arm(0.0);
@@ -267,7 +278,9 @@ impl Pipeline {
     /// Drops what is queued and answers the flush callers.
     fn stop(&self) {
         self.timer.clear();
-        self.machine.borrow_mut().clear();
+        if let Some(mut m) = self.machine() {
+            m.clear();
+        }
         self.resolve_waiters();
     }
 
@@ -285,8 +298,9 @@ impl Pipeline {
             Wake::Now => self.timer.arm(0.0),
             Wake::AfterDelay => {
                 let now = platform::perf_now_ms();
-                let at = self.machine.borrow_mut().start_delay(now);
-                self.timer.arm(at - now);
+                if let Some(at) = self.machine().map(|mut m| m.start_delay(now)) {
+                    self.timer.arm(at - now);
+                }
             }
         }
     }
@@ -303,7 +317,10 @@ impl Pipeline {
     /// comes next): no request starts then, and a keepalive request's failure is its delivery.
     fn note_leaving(&self) {
         if is_leaving() {
-            self.machine.borrow_mut().on_leave(is_offline());
+            let offline = is_offline();
+            if let Some(mut m) = self.machine() {
+                m.on_leave(offline);
+            }
         }
     }
 
@@ -311,9 +328,14 @@ impl Pipeline {
     fn step(&self) {
         let now = platform::perf_now_ms();
         self.note_leaving();
-        let action = self.machine.borrow_mut().next_action(now, is_offline());
+        let offline = is_offline();
+        let Some(action) = self.machine().map(|mut m| m.next_action(now, offline)) else {
+            // Nothing can be sent any more (see `machine`): a flush is not left waiting.
+            self.resolve_waiters();
+            return;
+        };
         if self.debug {
-            let trees = self.machine.borrow_mut().take_log();
+            let trees = self.machine().map(|mut m| m.take_log()).unwrap_or_default();
             for tree in trees {
                 platform::log(&tree);
             }
@@ -322,7 +344,7 @@ impl Pipeline {
             Action::Send { keepalive } => {
                 // A copy, so no borrow is held while JavaScript runs (a page's own fetch wrapper
                 // may end a span synchronously, which comes back here).
-                let body = self.machine.borrow().in_flight().map(|d| d.body.clone());
+                let body = self.machine().and_then(|m| m.in_flight().map(|d| d.body.clone()));
                 if let Some(body) = body {
                     post(
                         &self.fetch,
@@ -339,9 +361,10 @@ impl Pipeline {
             Action::WaitUntil(t) => self.timer.arm(t - now),
             Action::Busy | Action::Idle => {}
         }
-        if self.machine.borrow().settled(now) || is_offline() {
+        if let Some(mut m) = self.machine().filter(|m| offline || m.settled(now)) {
             // Answered: what is left of the flush (paused, offline) waits as usual.
-            self.machine.borrow_mut().end_flush();
+            m.end_flush();
+            drop(m);
             self.resolve_waiters();
         }
     }
@@ -350,7 +373,7 @@ impl Pipeline {
         let ra = retry_after.and_then(|v| retry::parse_retry_after(&v, js_sys::Date::now()));
         let now = platform::perf_now_ms();
         self.note_leaving();
-        let notice = self.machine.borrow_mut().on_response(now, status, ra, rejected as u64, random());
+        let notice = self.machine().and_then(|mut m| m.on_response(now, status, ra, rejected as u64, random()));
         if let Some(n) = notice {
             self.warn(n, message.as_deref());
         }
@@ -412,14 +435,13 @@ impl Pipeline {
     }
 
     /// Page hide: carries out the exporter's plan. Firefox closing a tab can stop this mid-call
-    /// (seen while it encodes) and run the page's next listener; the edge then calls it again
-    /// (see `listen` in js/transport.js). So it plans without holding a borrow and records the
-    /// hide before anything is sent: a hide stopped while planning changed nothing and the next
-    /// one sends everything, and one stopped later never sends a document twice. What the
-    /// recorded plan has still to send waits in the outbox, each document leaving it only once
-    /// sent: a hide stopped while sending leaves the rest to the next one (only a stop between
-    /// a send and its removal could send one twice). A borrow that a stopped call left held
-    /// makes the steps that need it skip, never panic.
+    /// (seen while it encodes and around `sendBeacon`) and run the page's next listener; the
+    /// edge then calls it again (see `listen` in js/transport.js). So it plans without holding
+    /// a borrow and records the hide before anything is sent: a hide stopped while planning
+    /// changed nothing, and the next one plans everything again. What the recorded plan sends
+    /// waits in the outbox until sent (`send_outbox`), so a hide stopped while sending leaves
+    /// the rest to the next one. A borrow that a stopped call left held makes the steps that
+    /// need it skip, never panic.
     fn on_hide(&self, leaving: bool) {
         self.hide_soon.set(false);
         // What a hide stopped part-way left.
@@ -447,8 +469,12 @@ impl Pipeline {
         }
     }
 
-    /// Sends what the outbox holds, each document leaving it once sent, and stores what no way
-    /// took.
+    /// Sends what the outbox holds and stores what no way took. A document leaves the outbox
+    /// once sent: a hide stopped before (Firefox closing a tab stops one inside `sendBeacon`,
+    /// before the beacon has left: measured) leaves it to the next hide. One stopped right
+    /// after the send (measured too) sends it again, byte for byte, which the relay drops as a
+    /// copy: at least once rather than lost. Likewise a stop while it stores can store a
+    /// document twice. Called by page hides and shows only, never from inside its own sends.
     fn send_outbox(&self) {
         loop {
             let mut out = self.outbox.take();
@@ -493,13 +519,19 @@ fn ensure_listeners() {
         });
         let show = Closure::<dyn Fn()>::new(|| {
             for p in every() {
-                p.machine.borrow_mut().on_show();
+                // What a hide stopped part-way, its retries too, left.
+                p.send_outbox();
+                if let Some(mut m) = p.machine() {
+                    m.on_show();
+                }
                 p.step();
             }
         });
         let online = Closure::<dyn Fn()>::new(|| {
             for p in every() {
-                p.machine.borrow_mut().on_online();
+                if let Some(mut m) = p.machine() {
+                    m.on_online();
+                }
                 p.step();
             }
         });

@@ -37,10 +37,22 @@ function tally(received) {
 const show = (t) => `fetch ${t.fetch.requests} req / ${t.fetch.spans} spans, beacon ${t.beacon.requests} req / ${t.beacon.spans} spans` +
   (t.other.requests ? `, other ${t.other.requests} req / ${t.other.spans} spans` : "");
 
+/** The sink of the running suite, which a timeout describes. */
+let sinkNow = null;
+
+/** What the sink got: each request's means and count (spans, log records). */
+function arrivals(sink) {
+  if (!sink || sink.attempts.length === 0) return "nothing";
+  return sink.attempts.map((a) => {
+    const logs = (a.body.resourceLogs || []).flatMap((rl) => rl.scopeLogs.flatMap((sl) => sl.logRecords)).length;
+    return `${/sent_at=/.test(a.query) ? "beacon" : "fetch"} ${spansOf([a]).length} spans${logs ? ` ${logs} logs` : ""}`;
+  }).join("; ");
+}
+
 async function waitFor(what, cond, ms) {
   const deadline = Date.now() + ms;
   while (!cond()) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${typeof what === "function" ? what() : what}`);
+    if (Date.now() > deadline) assert.fail(`timed out waiting for ${typeof what === "function" ? what() : what}; the sink got: ${arrivals(sinkNow)}`);
     await new Promise((r) => setTimeout(r, 25));
   }
 }
@@ -53,16 +65,33 @@ async function queueSpans(page, prefix) {
   }, { n: N, prefix });
 }
 
-/** Asserts every one of the N spans `${prefix}-i` arrived exactly once. */
-function assertAllOnce(received, prefix) {
-  const names = spansOf(received).map((s) => s.name).filter((n) => n.startsWith(`${prefix}-`));
+/** The requests, each document once. Firefox closing a tab can stop Canopy's page hide right
+ *  after a `sendBeacon` (measured), and the hide done again sends that document again, byte for
+ *  byte: at least once, rather than lost when the stop comes inside `sendBeacon`, before the beacon
+ *  has left (measured too); the relay drops such a copy. In Firefox a copy is allowed, and only a
+ *  copy: a span in two different documents is still counted twice. In Chromium, none. */
+function documents(received, browser) {
+  const seen = new Set();
+  const once = received.filter((r) => {
+    const key = JSON.stringify(r.body);
+    return !seen.has(key) && seen.add(key);
+  });
+  if (browser !== "firefox") assert.equal(once.length, received.length, "no document sent twice");
+  return once;
+}
+
+const logsOf = (reqs) => reqs.flatMap((r) => (r.body.resourceLogs || []).flatMap((rl) => rl.scopeLogs.flatMap((sl) => sl.logRecords)));
+
+/** Asserts every one of the N spans `${prefix}-i` arrived exactly once (see `documents`). */
+function assertAllOnce(received, prefix, browser) {
+  const names = spansOf(documents(received, browser)).map((s) => s.name).filter((n) => n.startsWith(`${prefix}-`));
   assert.equal(new Set(names).size, N, `all ${N} spans arrived (got ${new Set(names).size})`);
   assert.equal(names.length, N, "none twice");
 }
 
 for (const browser of browsers()) describe(browser, () => {
   let h;
-  before(async () => { h = await launch(browser); });
+  before(async () => { h = await launch(browser); sinkNow = h.sink; });
   after(async () => { await h?.close(); });
   beforeEach(() => { h.sink.reset(); });
 
@@ -72,7 +101,7 @@ for (const browser of browsers()) describe(browser, () => {
     assert.equal(h.sink.attempts.length, 0, "nothing sent before the page goes away");
     await page.goto(`${h.base}/tests/e2e/pages/api.html?next`);
     await waitFor(`${N} spans after navigation`, () => spansOf(h.sink.received).length >= N, 10000);
-    assertAllOnce(h.sink.received, "nav");
+    assertAllOnce(h.sink.received, "nav", browser);
     console.log(`pagehide-delivery ${browser} navigation: ${spansOf(h.sink.received).length}/${N} spans; ${show(tally(h.sink.received))}`);
     await page.context().close();
   });
@@ -87,7 +116,7 @@ for (const browser of browsers()) describe(browser, () => {
     const context = page.context();
     await page.close();
     await waitFor(`${N} spans after the page closed`, () => spansOf(h.sink.received).length >= N, 10000);
-    assertAllOnce(h.sink.received, "close");
+    assertAllOnce(h.sink.received, "close", browser);
     console.log(`pagehide-delivery ${browser} page close: ${spansOf(h.sink.received).length}/${N} spans; ${show(tally(h.sink.received))}`);
     await context.close();
   });
@@ -124,25 +153,28 @@ for (const browser of browsers()) describe(browser, () => {
       if (how === "navigation") await page.goto(`${h.base}/tests/e2e/pages/api.html?next`);
       else await page.close();
       await waitFor(`${N} spans after the ${how}`, () => spansOf(h.sink.received).length >= N, 10000);
-      assertAllOnce(h.sink.received, "stopped");
+      assertAllOnce(h.sink.received, "stopped", browser);
       await context.close();
     });
   }
 
-  // Stopped later, while it sends: the hide has recorded what it sends, so the document it was
-  // sending waits in the pipeline's outbox for the hide done again (it was lost before). Stopped
-  // here by a throw from the text decoding that hands the export document to the send (a stop
-  // outside any of Canopy's own try/catch, as Firefox's is).
+  // Stopped later, while it sends: the hide has recorded what it sends, so the documents it has
+  // not sent wait in the pipeline's outbox for the hide done again (they were lost before), and
+  // the one it has sent is not sent again. The page ends a log record too, so the hide sends two
+  // documents (logs go first); it is stopped by a throw from the text decoding that hands the
+  // second to the send, in the generated glue, which no code of Canopy's between the listener and
+  // the send catches. A marker beacon shows the stop happened.
   for (const how of ["navigation", "page close"]) {
-    test(`${how}: a page hide stopped while it sends is done again, every span once`, async () => {
+    test(`${how}: a page hide stopped while it sends is done again, every span and log record once`, async () => {
       const page = await h.page();
       await queueSpans(page, "sending");
       await page.evaluate(() => {
+        window.canopy.log.info("sending-log");
         const decode = TextDecoder.prototype.decode;
-        let armed = 1;
+        let documents = 0;
         TextDecoder.prototype.decode = function (bytes, ...rest) {
-          if (armed > 0 && document.visibilityState === "hidden" && bytes && bytes.length > 64 && bytes[0] === 0x7b) {
-            armed--;
+          if (document.visibilityState === "hidden" && bytes && bytes.length > 64 && bytes[0] === 0x7b && ++documents === 2) {
+            navigator.sendBeacon("/v1/traces?marker=stopped", "{}");
             throw new Error("the hide is stopped here");
           }
           return decode.call(this, bytes, ...rest);
@@ -151,8 +183,12 @@ for (const browser of browsers()) describe(browser, () => {
       const context = page.context();
       if (how === "navigation") await page.goto(`${h.base}/tests/e2e/pages/api.html?next`);
       else await page.close();
-      await waitFor(`${N} spans after the ${how}`, () => spansOf(h.sink.received).length >= N, 10000);
-      assertAllOnce(h.sink.received, "sending");
+      const logs = () => h.sink.received.flatMap((r) => (r.body.resourceLogs || []).flatMap((rl) => rl.scopeLogs.flatMap((sl) => sl.logRecords)));
+      await waitFor(`${N} spans and the log record after the ${how}`, () => spansOf(h.sink.received).length >= N && logs().length > 0, 10000);
+      assert.ok(h.sink.attempts.some((a) => a.query === "?marker=stopped"), "the hide was stopped while it sent");
+      assertAllOnce(h.sink.received, "sending", browser);
+      assert.deepEqual(logsOf(documents(h.sink.received, browser)).map((l) => l.body.stringValue), ["sending-log"], "the log record once");
+      if (browser === "chromium") assert.equal(logs().length, 1, "the document sent before the stop is not sent again");
       await context.close();
     });
   }
@@ -180,8 +216,8 @@ for (const browser of browsers()) describe(browser, () => {
     const context = page.context();
     await page.close();
     const names = () => spansOf(h.sink.received).map((s) => s.name);
-    await waitFor("the queued and the late span", () => names().includes("queued") && names().includes("late"), 10000);
-    assert.deepEqual(names().sort(), ["late", "queued"], "each once");
+    await waitFor(() => `the queued and the late span (got ${names().join(", ") || "nothing"})`, () => names().includes("queued") && names().includes("late"), 10000);
+    assert.deepEqual(spansOf(documents(h.sink.received, browser)).map((s) => s.name).sort(), ["late", "queued"], "each once");
     await context.close();
   });
 
@@ -208,9 +244,9 @@ for (const browser of browsers()) describe(browser, () => {
       const want = ["late-queued", "late-pagehide", "late-visibilitychange-1", "late-visibilitychange-2"];
       const logs = () => h.sink.received.flatMap((r) => (r.body.resourceLogs || []).flatMap((rl) => rl.scopeLogs.flatMap((sl) => sl.logRecords)));
       await waitFor("the spans and the log record", () => want.every((n) => spansOf(h.sink.received).some((s) => s.name === n)) && logs().length > 0, 10000);
-      const names = spansOf(h.sink.received).map((s) => s.name);
-      assert.deepEqual([...names].sort(), [...want].sort(), "each once");
-      assert.deepEqual(logs().map((l) => l.body.stringValue), ["late-log"]);
+      const once = documents(h.sink.received, browser);
+      assert.deepEqual(spansOf(once).map((s) => s.name).sort(), [...want].sort(), "each once");
+      assert.deepEqual(logsOf(once).map((l) => l.body.stringValue), ["late-log"]);
       console.log(`pagehide-delivery ${browser} ${how}, late listeners: ${show(tally(h.sink.received))}`);
       await context.close();
     });
