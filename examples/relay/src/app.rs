@@ -56,6 +56,8 @@ pub struct Relay {
     pub xray: Option<crate::xray::XRay>,
     /// Sends log records to CloudWatch Logs (`CANOPY_CLOUDWATCH_LOG_GROUP`).
     pub cloudwatch: Option<crate::cloudwatch::CloudWatch>,
+    /// Requests delivered recently, whose copies are not forwarded again.
+    pub copies: crate::copies::Copies,
 }
 
 /// The client's address for budgets: the peer, or the configured header's (set by
@@ -99,6 +101,7 @@ impl AppState {
                 .as_ref()
                 .map(|c| crate::cloudwatch::CloudWatch::start(c, metrics.cloudwatch.clone()))
                 .transpose()?,
+            copies: crate::copies::Copies::default(),
             limiter: RateLimiter::new(config.rate_limit, u64::from(config.rate_burst)),
             span_budget: RateLimiter::new(config.client_span_rate, config.client_span_burst),
             byte_budget: RateLimiter::new(config.client_byte_rate, config.client_byte_burst),

@@ -148,19 +148,33 @@ async fn handle<R: Received>(app: &AppState, parts: &Parts, body: Body) -> Resul
     let processing = app.in_flight.clone().try_acquire_owned().map_err(|_| Reject::Busy)?;
     let offset = sent_at.and_then(|s| skew::offset_ms(s, now_ms, config.skew_threshold_ms));
     let state = app.clone();
+    let signal = R::SIGNAL;
     // One blocking task from the body to the upstream payload, so that at most one decoded
-    // request per core exists at a time.
-    let (n, payload) = on_cpu(app, move || process::<R>(&state, ip, kind, &raw, offset)).await??;
+    // request per core exists at a time. A copy of a delivered request is answered as
+    // delivered, and nothing else is done with it (see `copies.rs`).
+    let (copy, processed) = on_cpu(app, move || {
+        let copy = state.copies.key(signal, &raw);
+        if state.copies.is_copy(copy) {
+            state.metrics.copies.fetch_add(1, Relaxed);
+            return Ok((copy, None));
+        }
+        process::<R>(&state, ip, kind, &raw, offset).map(|p| (copy, Some(p)))
+    })
+    .await??;
     drop(charged);
     client.release();
     // Processed: waiting on the upstream takes none of this machine's processing slots (a slow
     // upstream let 8 addresses hold all 64 of them), only payload bytes of their own budget.
     drop(processing);
-    let signal = R::SIGNAL;
+    let Some((n, payload)) = processed else {
+        return Ok(success(kind.format, signal, None));
+    };
     if n == 0 {
         return Ok(success(kind.format, signal, None));
     }
     let (Some(fwd), Some(payload)) = (&app.forwarder, payload) else {
+        // Kept and handed to the exporters beside the upstream, already.
+        app.copies.delivered(copy);
         return Ok(success(kind.format, signal, None));
     };
     let (m, items) = (app.metrics.items(signal), signal.items());
@@ -172,6 +186,7 @@ async fn handle<R: Received>(app: &AppState, parts: &Parts, body: Body) -> Resul
     };
     match fwd.send(signal, payload.clone()).await {
         Outcome::Delivered(partial) => {
+            app.copies.delivered(copy);
             export_forwarded::<R>(app, payload).await;
             let rejected = partial.as_ref().map_or(0, |p| p.rejected_spans.clamp(0, n as i64) as u64);
             m.forwarded.fetch_add(n as u64 - rejected, Relaxed);

@@ -47,6 +47,8 @@ pub struct Metrics {
     requests: Box<[AtomicU64]>,
     pub spans: ItemCounters,
     pub logs: ItemCounters,
+    /// Export requests that repeated one already delivered, byte for byte (see `copies.rs`).
+    pub copies: AtomicU64,
     /// Upstream attempts by outcome.
     pub upstream_ok: AtomicU64,
     pub upstream_retryable: AtomicU64,
@@ -68,6 +70,7 @@ impl Default for Metrics {
             requests: (0..600).map(|_| AtomicU64::new(0)).collect(),
             spans: ItemCounters::default(),
             logs: ItemCounters::default(),
+            copies: AtomicU64::new(0),
             upstream_ok: AtomicU64::new(0),
             upstream_retryable: AtomicU64::new(0),
             upstream_failed: AtomicU64::new(0),
@@ -118,6 +121,10 @@ impl Metrics {
         }
         self.spans.render(o, "spans", "Spans");
         self.logs.render(o, "log_records", "Log records");
+        let help =
+            "Export requests that repeated one already delivered, answered as delivered and not forwarded again.";
+        header(o, "canopy_relay_copies_total", "counter", help);
+        let _ = writeln!(o, "canopy_relay_copies_total {}", self.copies.load(Relaxed));
         header(o, "canopy_relay_upstream_attempts_total", "counter", "Upstream attempts, by outcome.");
         for (outcome, c) in
             [("ok", &self.upstream_ok), ("retryable", &self.upstream_retryable), ("failed", &self.upstream_failed)]

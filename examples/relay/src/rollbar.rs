@@ -20,10 +20,10 @@
 use crate::config::Secret;
 use crate::error::ConfigError;
 use crate::model::{Event, ExportTraceServiceRequest, KeyValue, Span, Value as Attr};
+use crate::recent::Recent;
 use axum::http::{HeaderMap, HeaderValue, header};
 use bytes::Bytes;
 use serde_json::{Map, Value, json};
-use std::collections::{HashSet, VecDeque};
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
@@ -412,37 +412,11 @@ fn browser_time(span: &Span, event: &Event) -> i128 {
     i128::from(event.time_unix_nano) - i128::from(skew_ms.unwrap_or(0)) * 1_000_000
 }
 
-/// Keys seen within [`DEDUP_WINDOW`], at most [`DEDUP_KEYS`].
-#[derive(Default)]
-struct Seen {
-    keys: HashSet<Key>,
-    order: VecDeque<(Key, Instant)>,
-}
-
-impl Seen {
-    /// Whether `key` is new (and remembers it).
-    fn first(&mut self, key: Key, now: Instant) -> bool {
-        while let Some((k, at)) = self.order.front() {
-            if self.order.len() < DEDUP_KEYS && now.saturating_duration_since(*at) < DEDUP_WINDOW {
-                break;
-            }
-            self.keys.remove(k);
-            self.order.pop_front();
-        }
-        if self.keys.contains(&key) {
-            return false;
-        }
-        self.keys.insert(key.clone());
-        self.order.push_back((key, now));
-        true
-    }
-}
-
 struct Shared {
     counters: Arc<Counters>,
     /// Bytes of the payloads on the queue.
     queued_bytes: AtomicUsize,
-    seen: Mutex<Seen>,
+    seen: Mutex<Recent<Key>>,
 }
 
 /// The handle ingest holds: finds exceptions and queues their items; a task sends them.
@@ -470,7 +444,8 @@ impl Rollbar {
             .map_err(|_| ConfigError::HeaderValue("ROLLBAR_ACCESS_TOKEN"))?;
         token.set_sensitive(true);
         headers.insert(TOKEN_HEADER, token);
-        let shared = Arc::new(Shared { counters, queued_bytes: AtomicUsize::new(0), seen: Mutex::default() });
+        let seen = Mutex::new(Recent::new(DEDUP_KEYS, DEDUP_WINDOW));
+        let shared = Arc::new(Shared { counters, queued_bytes: AtomicUsize::new(0), seen });
         let (tx, rx) = mpsc::channel(QUEUE_ITEMS);
         let sender = Sender {
             client,
@@ -867,17 +842,6 @@ mod tests {
         assert_eq!(cut["data"]["body"]["trace"]["exception"]["message"].as_str().unwrap().chars().count(), 255);
         assert_eq!(cut["data"]["body"]["trace"]["frames"].as_array().unwrap().len(), 2);
         assert!(out.len() > 100);
-    }
-
-    #[test]
-    fn dedup_forgets_after_its_window() {
-        let mut seen = Seen::default();
-        let t0 = Instant::now();
-        let key = "a".to_owned();
-        assert!(seen.first(key.clone(), t0));
-        assert!(!seen.first(key.clone(), t0 + Duration::from_secs(1)), "an SDK retry");
-        assert!(seen.first("b".to_owned(), t0), "another exception");
-        assert!(seen.first(key, t0 + DEDUP_WINDOW + Duration::from_secs(1)), "window over");
     }
 
     #[test]

@@ -295,8 +295,8 @@ async fn an_existing_group_is_used_and_the_stream_defaults_to_canopy_relay() {
     let now = now_ms();
     let records: Vec<Value> =
         (0..1000).map(|i| record(now - 1000 + i, Some("4bf92f3577b34da6a3ce929d0e0e4736"), "x")).collect();
-    for _ in 0..3 {
-        assert_eq!(post_json(&relay.url("/v1/logs"), &request(records.clone())).await.status, 200);
+    for i in 0..3 {
+        assert_eq!(post_json(&relay.url("/v1/logs"), &again(&request(records.clone()), i)).await.status, 200);
     }
     let events = read_back(&cw, group, "canopy-relay", 3000, &relay).await;
     assert_eq!(events.len(), 3000);
@@ -366,7 +366,7 @@ async fn a_missing_group_is_created_and_bad_calls_are_not_retried() {
     assert_eq!(operations(&up), ["PutLogEvents", "CreateLogGroup", "CreateLogStream", "PutLogEvents"]);
 
     up.push([aws_error("InvalidParameterException")]);
-    assert_eq!(post_json(&relay.url("/v1/logs"), &body).await.status, 200);
+    assert_eq!(post_json(&relay.url("/v1/logs"), &again(&body, 1)).await.status, 200);
     let failed = "canopy_relay_cloudwatch_events_total{outcome=\"failed\"}";
     until(20, || async { relay.metric(failed).await > 0 }, || format!("{:?}\n{}", operations(&up), relay.said())).await;
     assert_eq!(operations(&up).len(), 5, "no retry: {:?}", operations(&up));

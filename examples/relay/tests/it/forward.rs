@@ -320,8 +320,8 @@ async fn the_key_never_comes_back_whole_or_in_part() {
     ]);
     let relay = Relay::start(forwarding(&up, Some(KEY))).await;
     let prefix = &KEY[..7]; // "hc-test": any part of the key
-    for want in [400, 200, 200] {
-        let res = post_json(&relay.traces(), GOLDEN).await;
+    for (i, want) in [400, 200, 200].into_iter().enumerate() {
+        let res = post_json(&relay.traces(), &again(GOLDEN, i)).await;
         assert_eq!(res.status, want);
         let body = String::from_utf8_lossy(&res.body);
         assert!(!body.contains(prefix), "part of the key came back: {body}");
@@ -367,4 +367,36 @@ async fn tee_keeps_the_viewer_while_forwarding() {
     assert_eq!(up.received().len(), 1);
     let list = get(&relay.url("/api/traces")).await.json();
     assert_eq!(list["traces"][0]["spanCount"], 4);
+}
+
+/// The SDK delivers at least once: Firefox closing a tab can repeat a page-hide beacon, and a
+/// lost response repeats an export. A copy of a delivered request, byte for byte, is answered
+/// as delivered and not forwarded again, whichever way it comes (the beacon's `text/plain` and
+/// `?sent_at=`, or a fetch). One the upstream did not take (503 to the client) is still new when
+/// the client sends it again.
+#[tokio::test]
+async fn a_copy_of_a_delivered_request_is_answered_and_not_forwarded_again() {
+    let up = Upstream::start().await;
+    let relay = Relay::start(forwarding(&up, Some(KEY))).await;
+    let start = now_ms();
+    let doc = sdk_batch("4bf92f3577b34da6a3ce929d0e0e4736", 3, start);
+    assert_eq!(post_json(&relay.traces(), &doc).await.status, 200);
+    let beacon = format!("{}?sent_at={}", relay.traces(), now_ms());
+    let res = post(&beacon, "text/plain;charset=UTF-8", &[], doc.clone()).await;
+    assert_eq!(res.status, 200, "{}", res.message());
+    assert_eq!(res.json(), serde_json::json!({}), "answered as delivered");
+    assert_eq!(up.received().len(), 1, "the copy is not forwarded");
+    let other = sdk_batch("4bf92f3577b34da6a3ce929d0e0e4736", 3, start + 1);
+    assert_eq!(post_json(&relay.traces(), &other).await.status, 200);
+    assert_eq!(up.received().len(), 2, "another document is");
+
+    up.push([Reply::RetryAfter(429, 30)]);
+    let later = sdk_batch("4bf92f3577b34da6a3ce929d0e0e4736", 2, start + 2);
+    assert_eq!(post_json(&relay.traces(), &later).await.status, 503);
+    assert_eq!(post_json(&relay.traces(), &later).await.status, 200, "sent again after the 503");
+    assert_eq!(up.received().len(), 4, "and forwarded");
+
+    let metrics = String::from_utf8(get(&relay.url("/metrics")).await.body).unwrap();
+    assert!(metrics.contains("canopy_relay_copies_total 1\n"), "{metrics}");
+    assert!(metrics.contains("canopy_relay_spans_forwarded_total 8\n"), "{metrics}");
 }

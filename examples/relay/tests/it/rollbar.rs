@@ -252,13 +252,16 @@ async fn exceptions_reach_rollbar_in_the_documented_shape() {
         assert_ne!(got[0].body["data"]["uuid"], got[1].body["data"]["uuid"], "two occurrences");
 
         // The SDK retries the batch, its clock now an hour behind (so the relay corrects the
-        // times): no second item.
+        // times): no second item. Byte for byte the same, the relay takes it for a copy; with
+        // other bytes (a space), Rollbar's own check finds the same exceptions.
         let sent_at = (now_ms() - 3_600_000).to_string();
-        assert_eq!(
-            post(&relay.traces(), "application/json", &[("x-canopy-sent-at", &sent_at)], sent.clone()).await.status,
-            200
-        );
-        assert_eq!(metric(&relay, "canopy_relay_rollbar_items_total{outcome=\"duplicate\"}").await, 2);
+        for (i, copies, duplicates) in [(0, 1, 0), (1, 1, 2)] {
+            let body = again(&sent, i);
+            let res = post(&relay.traces(), "application/json", &[("x-canopy-sent-at", &sent_at)], body).await;
+            assert_eq!(res.status, 200);
+            assert_eq!(metric(&relay, "canopy_relay_copies_total").await, copies);
+            assert_eq!(metric(&relay, "canopy_relay_rollbar_items_total{outcome=\"duplicate\"}").await, duplicates);
+        }
         assert_eq!(metric(&relay, "canopy_relay_rollbar_items_total{outcome=\"queued\"}").await, 2);
     })
     .await
@@ -301,7 +304,7 @@ async fn exceptions_with_one_time_on_one_span_are_distinct_items() {
         let classes: Vec<&str> =
             got.iter().map(|g| g.body["data"]["body"]["trace"]["exception"]["class"].as_str().unwrap()).collect();
         assert_eq!(classes, ["TypeError", "RangeError", "TypeError"]);
-        assert_eq!(post_json(&relay.traces(), &sent).await.status, 200);
+        assert_eq!(post_json(&relay.traces(), &again(&sent, 1)).await.status, 200);
         assert_eq!(metric(&relay, "canopy_relay_rollbar_items_total{outcome=\"duplicate\"}").await, 3);
         assert_eq!(metric(&relay, "canopy_relay_rollbar_items_total{outcome=\"queued\"}").await, 3);
     })
