@@ -60,6 +60,9 @@ pub enum Reject {
     /// 503: every processing slot is taken.
     #[error("the relay is busy; try again shortly")]
     Busy,
+    /// 503: the same request, byte for byte, is being delivered (see `copies.rs`).
+    #[error("the same request is being delivered; try again shortly")]
+    InFlight,
     /// 503: the upstream did not take the data within the forward budget.
     #[error("upstream unavailable; retry in {secs} s")]
     UpstreamUnavailable { secs: u64 },
@@ -103,7 +106,7 @@ impl Reject {
             | Reject::TooManyInFlight { .. }
             | Reject::OverShare { .. } => StatusCode::TOO_MANY_REQUESTS,
             Reject::HeadTooLarge { .. } => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-            Reject::Busy | Reject::UpstreamUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Reject::Busy | Reject::InFlight | Reject::UpstreamUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Reject::UpstreamRefused { status } if status.is_client_error() || status.is_server_error() => *status,
             Reject::UpstreamRefused { .. } => StatusCode::BAD_GATEWAY,
             Reject::Internal => StatusCode::INTERNAL_SERVER_ERROR,
@@ -115,7 +118,7 @@ impl Reject {
         let secs = match self {
             Reject::RateLimited { secs, .. } | Reject::OverBudget { secs, .. } => *secs,
             Reject::UpstreamUnavailable { secs } => *secs,
-            Reject::TooManyInFlight { .. } | Reject::OverShare { .. } | Reject::Busy => 1,
+            Reject::TooManyInFlight { .. } | Reject::OverShare { .. } | Reject::Busy | Reject::InFlight => 1,
             _ => return None,
         };
         Some(secs.max(1))

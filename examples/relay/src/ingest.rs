@@ -3,6 +3,7 @@
 
 use crate::app::{AppState, ClientIp};
 use crate::config::Secret;
+use crate::copies::Seen;
 use crate::decode::{self, BodyKind, Format};
 use crate::error::{Encoding, Reject};
 use crate::forward::{self, Outcome};
@@ -152,13 +153,16 @@ async fn handle<R: Received>(app: &AppState, parts: &Parts, body: Body) -> Resul
     // One blocking task from the body to the upstream payload, so that at most one decoded
     // request per core exists at a time. A copy of a delivered request is answered as
     // delivered, and nothing else is done with it (see `copies.rs`).
-    let (copy, processed) = on_cpu(app, move || {
-        let copy = state.copies.key(signal, &raw);
-        if state.copies.is_copy(copy) {
-            state.metrics.copies.fetch_add(1, Relaxed);
-            return Ok((copy, None));
-        }
-        process::<R>(&state, ip, kind, &raw, offset).map(|p| (copy, Some(p)))
+    let processed = on_cpu(app, move || {
+        let claim = match state.copies.check(signal, &raw) {
+            Seen::New(claim) => claim,
+            Seen::Copy => {
+                state.metrics.copies.fetch_add(1, Relaxed);
+                return Ok(None);
+            }
+            Seen::InFlight => return Err(Reject::InFlight),
+        };
+        process::<R>(&state, ip, kind, &raw, offset).map(|p| Some((claim, p)))
     })
     .await??;
     drop(charged);
@@ -166,7 +170,7 @@ async fn handle<R: Received>(app: &AppState, parts: &Parts, body: Body) -> Resul
     // Processed: waiting on the upstream takes none of this machine's processing slots (a slow
     // upstream let 8 addresses hold all 64 of them), only payload bytes of their own budget.
     drop(processing);
-    let Some((n, payload)) = processed else {
+    let Some((claim, (n, payload))) = processed else {
         return Ok(success(kind.format, signal, None));
     };
     if n == 0 {
@@ -174,7 +178,7 @@ async fn handle<R: Received>(app: &AppState, parts: &Parts, body: Body) -> Resul
     }
     let (Some(fwd), Some(payload)) = (&app.forwarder, payload) else {
         // Kept and handed to the exporters beside the upstream, already.
-        app.copies.delivered(copy);
+        claim.delivered();
         return Ok(success(kind.format, signal, None));
     };
     let (m, items) = (app.metrics.items(signal), signal.items());
@@ -186,7 +190,7 @@ async fn handle<R: Received>(app: &AppState, parts: &Parts, body: Body) -> Resul
     };
     match fwd.send(signal, payload.clone()).await {
         Outcome::Delivered(partial) => {
-            app.copies.delivered(copy);
+            claim.delivered();
             export_forwarded::<R>(app, payload).await;
             let rejected = partial.as_ref().map_or(0, |p| p.rejected_spans.clamp(0, n as i64) as u64);
             m.forwarded.fetch_add(n as u64 - rejected, Relaxed);

@@ -28,7 +28,7 @@ impl<K: Hash + Eq + Clone> Recent<K> {
         if self.contains(&key, now) {
             return false;
         }
-        if self.order.len() == self.max {
+        if self.order.len() >= self.max {
             self.order.pop_front().map(|(k, _)| self.keys.remove(&k));
         }
         self.keys.insert(key.clone());

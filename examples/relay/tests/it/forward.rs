@@ -400,3 +400,22 @@ async fn a_copy_of_a_delivered_request_is_answered_and_not_forwarded_again() {
     assert!(metrics.contains("canopy_relay_copies_total 1\n"), "{metrics}");
     assert!(metrics.contains("canopy_relay_spans_forwarded_total 8\n"), "{metrics}");
 }
+
+/// A copy that comes while the first is still being delivered (Firefox's repeated beacon comes
+/// right after the first) waits for its outcome: 503 and `Retry-After: 1`, then a copy.
+#[tokio::test]
+async fn a_copy_while_the_first_is_delivered_is_told_to_retry_shortly() {
+    let up = Upstream::start().await;
+    up.push([Reply::Delay(Duration::from_millis(800))]);
+    let relay = Relay::start(forwarding(&up, Some(KEY))).await;
+    let doc = sdk_batch("4bf92f3577b34da6a3ce929d0e0e4736", 3, now_ms());
+    let (url, first) = (relay.traces(), doc.clone());
+    let slow = tokio::spawn(async move { post_json(&url, &first).await.status });
+    until(5, || async { up.received().len() == 1 }, || "the first at the upstream".into()).await;
+    let res = post_json(&relay.traces(), &doc).await;
+    assert_eq!((res.status, res.header("retry-after")), (503, Some("1")), "{}", res.message());
+    assert!(res.message().contains("being delivered"), "{}", res.message());
+    assert_eq!(slow.await.unwrap(), 200);
+    assert_eq!(post_json(&relay.traces(), &doc).await.status, 200, "then a copy");
+    assert_eq!(up.received().len(), 1, "forwarded once");
+}

@@ -117,7 +117,7 @@ async fn a_slow_upstream_holds_no_processing_slot() {
     let slow = tokio::spawn(async move { post_json(&url, GOLDEN).await.status });
     eventually(|| up.received().len() == 1).await;
     let t = Instant::now();
-    let res = post_json(&relay.traces(), GOLDEN).await;
+    let res = post_json(&relay.traces(), &again(GOLDEN, 1)).await;
     assert_eq!(res.status, 200, "{}", res.message());
     assert!(t.elapsed() < Duration::from_millis(600), "not behind the slow forward: {:?}", t.elapsed());
     assert_eq!(slow.await.unwrap(), 200);
@@ -135,11 +135,12 @@ async fn payloads_waiting_on_the_upstream_are_bounded() {
     let url = relay.traces();
     let slow = tokio::spawn(async move { post_json(&url, GOLDEN).await.status });
     eventually(|| up.received().len() == 1).await;
-    let res = post_json(&relay.traces(), GOLDEN).await;
+    let res = post_json(&relay.traces(), &again(GOLDEN, 1)).await;
     assert_eq!((res.status, res.header("retry-after")), (503, Some("1")), "{}", res.message());
     assert!(res.message().contains("busy"));
     assert_eq!(slow.await.unwrap(), 200);
-    assert_eq!(post_json(&relay.traces(), GOLDEN).await.status, 200, "free again");
+    assert_eq!(post_json(&relay.traces(), &again(GOLDEN, 2)).await.status, 200, "free again");
+    assert_eq!(up.received().len(), 2);
 }
 
 #[tokio::test]

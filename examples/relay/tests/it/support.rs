@@ -335,13 +335,13 @@ pub async fn into_res(res: reqwest::Response) -> Res {
     Res { status: res.status().as_u16(), headers: res.headers().clone(), body: res.bytes().await.unwrap().to_vec() }
 }
 
-/// An SDK-shaped OTLP JSON batch: one trace, a root and `n - 1` children, starting `start_ms`.
 /// `doc` as the `i`th request of its own: the same document with `i` spaces after it, so the
 /// relay does not take it for a copy of one it delivered (see `copies.rs`).
 pub fn again(doc: &str, i: usize) -> String {
     format!("{doc}{}", " ".repeat(i))
 }
 
+/// An SDK-shaped OTLP JSON batch: one trace, a root and `n - 1` children, starting `start_ms`.
 pub fn sdk_batch(trace_id: &str, n: usize, start_ms: i64) -> String {
     let ns = |ms: i64| (ms as u64 * 1_000_000).to_string();
     let spans: Vec<String> = (0..n)
