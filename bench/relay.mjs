@@ -113,9 +113,22 @@ function getJson(url) {
   });
 }
 
-/** Closed-loop load: `conns` connections, each POSTing the next body when its previous request
- *  answered; warm-up, then `seconds` measured. Latency per request in ms. */
-async function load(url, bodies, headersOf, conns, seconds, onWindow) {
+/** Request `i`'s body: `bodies` in rotation. */
+const rotation = (bodies) => (i) => bodies[i % bodies.length];
+
+/** Request `i`'s body: the gzip `bodies` in rotation, each copy with `i` in its gzip header's
+ *  MTIME (which decompression ignores), so no two requests are the same bytes: as in real
+ *  traffic, and the relay drops a request that repeats a delivered one byte for byte. */
+const uniqueGzip = (bodies) => (i) => {
+  const b = Buffer.from(bodies[i % bodies.length]);
+  b.writeUInt32LE(i >>> 0, 4);
+  return b;
+};
+
+/** Closed-loop load: `conns` connections, each POSTing body `bodyOf(n)` for its next request `n`
+ *  when its previous request answered; warm-up, then `seconds` measured. Latency per request in
+ *  ms. */
+async function load(url, bodyOf, headersOf, conns, seconds, onWindow) {
   const agent = new Agent({ keepAlive: true, maxSockets: conns });
   const u = new URL(url);
   let next = 0, stop = false, measuring = false;
@@ -135,7 +148,7 @@ async function load(url, bodies, headersOf, conns, seconds, onWindow) {
   const worker = async () => {
     while (!stop) {
       const counted = measuring;
-      const r = await one(bodies[next++ % bodies.length]);
+      const r = await one(bodyOf(next++));
       if (r.status >= 200 && r.status < 300) allOk++;
       if (!counted || !measuring) continue; // only requests sent and answered inside the window
       if (r.status >= 200 && r.status < 300) { ok++; lat.push(r.ms); } else if (r.status) { bad++; statuses[r.status] = (statuses[r.status] || 0) + 1; } else failed++;
@@ -208,11 +221,11 @@ export async function measureRelay({ log, relayBin, nullBin, venv, work }) {
   try {
     const sink = await start(process.execPath, [join(here, "otlp_sink.mjs")], { env: env0, logFile: join(work, "sink.log"), re: /listening on (http:\/\/127\.0\.0\.1:\d+)/ });
     procs.push(sink.proc);
-    const run = async (name, target, path, bodyList, headersOf, pid) => {
+    const run = async (name, target, path, bodyOf, headersOf, pid) => {
       const c0 = await sinkCounts(sink.url);
       const l0 = loadavg()[0];
       const cpu = { server: [0, 0], sink: [0, 0] };
-      const r = await load(`${target}${path}`, bodyList, headersOf, RELAY_CONNECTIONS, RELAY_SECONDS,
+      const r = await load(`${target}${path}`, bodyOf, headersOf, RELAY_CONNECTIONS, RELAY_SECONDS,
         () => [cpuSeconds(pid), cpuSeconds(sink.proc.pid)]);
       // What reached the sink: wait for the servers' batches to drain (Flask's processor sends every
       // 5 s); `stopped` counts again once the server has exited (its last batch goes at shutdown).
@@ -244,7 +257,7 @@ export async function measureRelay({ log, relayBin, nullBin, venv, work }) {
       logFile: join(work, "relay.log"), re: /listening on (http:\/\/127\.0\.0\.1:\d+)/,
     });
     procs.push(relay.proc);
-    out.rows.relay = await run("Canopy relay", relay.url, "/v1/traces", bodies.otlpGz,
+    out.rows.relay = await run("Canopy relay", relay.url, "/v1/traces", uniqueGzip(bodies.otlpGz),
       () => ({ "content-type": "application/json", "content-encoding": "gzip", "x-canopy-sent-at": String(Date.now()) }), relay.proc.pid);
     await kill(relay.proc);
     await out.rows.relay.stopped();
@@ -254,7 +267,7 @@ export async function measureRelay({ log, relayBin, nullBin, venv, work }) {
     if (nullBin) {
       const idle = await start(nullBin, ["127.0.0.1:0"], { env: env0, logFile: join(work, "null.log"), re: /listening on (http:\/\/127\.0\.0\.1:\d+)/ });
       procs.push(idle.proc);
-      out.rows.ceiling = await run("ceiling: an axum server that only reads each request and answers 200", idle.url, "/v1/traces", bodies.otlpGz,
+      out.rows.ceiling = await run("ceiling: an axum server that only reads each request and answers 200", idle.url, "/v1/traces", uniqueGzip(bodies.otlpGz),
         () => ({ "content-type": "application/json", "content-encoding": "gzip", "x-canopy-sent-at": String(Date.now()) }), idle.proc.pid);
       await kill(idle.proc);
       delete out.rows.ceiling.stopped;
@@ -278,7 +291,7 @@ export async function measureRelay({ log, relayBin, nullBin, venv, work }) {
       const bootEnd = Date.now() + 30000;
       if (key === "flask") while ((srv.output().match(/Booting worker/g) || []).length < GUNICORN_WORKERS && Date.now() < bootEnd) await sleep(200);
       await sleep(1500);
-      out.rows[key] = await run(name, srv.url, "/api/send-trace", bodies.seed, () => ({ "content-type": "application/json" }), srv.proc.pid);
+      out.rows[key] = await run(name, srv.url, "/api/send-trace", rotation(bodies.seed), () => ({ "content-type": "application/json" }), srv.proc.pid);
       await kill(srv.proc);
       await out.rows[key].stopped();
       out.logBytes[key] = statSync(logFile).size;
@@ -299,7 +312,7 @@ export function reportRelay(x, command) {
     `Their output (the \`print\`s, the request log) goes to a file, as a container's log (${fmt(x.logBytes.flask / 1048576, 1)} and ${fmt(x.logBytes.flaskDev / 1048576, 1)} MB in this run). ` +
     "Canopy's relay: `canopy-relay` built with `cargo build --release`, run with `CANOPY_RATE_LIMIT=0 CANOPY_CLIENT_SPAN_RATE=0 CANOPY_CLIENT_BYTE_RATE=0 CANOPY_MAX_IN_FLIGHT_PER_CLIENT=0` (the load generator is one client IP, so its per-client limits are off), `CANOPY_QUIET=1` and `CANOPY_UPSTREAM` (it decodes, validates, skew-checks, re-encodes as gzip protobuf and forwards). " +
     "All send to the same OTLP sink (`bench/otlp_sink.mjs`, a Node process answering 200 at once), which counts the spans that arrive.", "");
-  L.push(`**Load, the same for each:** the same ${x.spans} spans per request (32 page batches from \`examples/relay/bench/make_bodies.py\`, in rotation), in each one's format: to the relay as \`canopy-web\` sends them (OTLP/HTTP JSON, gzip: ${fmt(x.otlpGzBytes)} B a request, ${fmt(x.otlpJsonBytes)} B unzipped, with attributes), ` +
+  L.push(`**Load, the same for each:** the same ${x.spans} spans per request (32 page batches from \`examples/relay/bench/make_bodies.py\`, in rotation), in each one's format: to the relay as \`canopy-web\` sends them (OTLP/HTTP JSON, gzip: ${fmt(x.otlpGzBytes)} B a request, ${fmt(x.otlpJsonBytes)} B unzipped, with attributes; each request's gzip header carries its own MTIME, so no two are the same bytes, as in real traffic: the relay drops a byte-for-byte copy of a delivered request), ` +
     `to Flask as the write-up's \`reportSpan()\` posts them (a JSON list of \`_spanContext\`, \`duration\`, \`startTime\`, \`endTime\`, \`name\`, \`parentSpanId\`: ${fmt(x.seedBytes)} B, no attributes, so less work for Flask). ` +
     `${x.conns} keep-alive connections from the bench's Node process, each sending its next request when the last one answered, ${fmt(x.seconds)} s measured after 2 s of warm-up; everything on 127.0.0.1 and on the same 2 cores (load generator, server, sink, and whatever else runs on the machine). ` +
     `*Server CPU* is the server's processes' user + system time during the measured seconds (from /proc). ${command}`, "");

@@ -49,7 +49,7 @@ scenario() {
   awk -v n="$name" -v r="$requests" -v s="$seconds" -v sp="$spans" -v p50="$p50_ms" -v p90="$p90_ms" -v p99="$p99_ms" \
     -v mx="$max_ms" -v e="$errors_status" -v o="$errors_other" \
     'BEGIN { printf "| %s | %d | %.0f | %.0f | %.2f | %.2f | %.2f | %.1f | %d (+%d socket) |\n", n, r, r*sp/s, r/s, p50, p90, p99, mx, e, o }'
-  curl -s "$relay/metrics" | grep -E '^canopy_relay_(spans_(received|forwarded)_total|requests_total)' >&2 || true
+  curl -s "$relay/metrics" | grep -E '^canopy_relay_(spans_(received|forwarded)_total|requests_total|copies_total)' >&2 || true
   kill "$pid"
   wait "$pid" 2>/dev/null || true
 }
