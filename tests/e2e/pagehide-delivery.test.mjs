@@ -20,6 +20,7 @@ const QUIT_RUNS = Math.max(1, Number(process.env.CANOPY_QUIT_RUNS) || 1);
 // After the browser has quit, how long to keep counting arrivals (stops early once all are in).
 const QUIT_GRACE_MS = 3000;
 
+const logsOf = (reqs) => reqs.flatMap((r) => (r.body.resourceLogs || []).flatMap((rl) => rl.scopeLogs.flatMap((sl) => sl.logRecords)));
 const spansOf = (reqs) => reqs.flatMap((r) => (r.body.resourceSpans || []).flatMap((rs) => rs.scopeSpans.flatMap((ss) => ss.spans)));
 
 /** The requests a sink accepted, split by means: fetch (JSON) or beacon (text/plain + ?sent_at=). */
@@ -44,7 +45,7 @@ let sinkNow = null;
 function arrivals(sink) {
   if (!sink || sink.attempts.length === 0) return "nothing";
   return sink.attempts.map((a) => {
-    const logs = (a.body.resourceLogs || []).flatMap((rl) => rl.scopeLogs.flatMap((sl) => sl.logRecords)).length;
+    const logs = logsOf([a]).length;
     return `${/sent_at=/.test(a.query) ? "beacon" : "fetch"} ${spansOf([a]).length} spans${logs ? ` ${logs} logs` : ""}`;
   }).join("; ");
 }
@@ -80,7 +81,6 @@ function documents(received, browser) {
   return once;
 }
 
-const logsOf = (reqs) => reqs.flatMap((r) => (r.body.resourceLogs || []).flatMap((rl) => rl.scopeLogs.flatMap((sl) => sl.logRecords)));
 
 /** Asserts every one of the N spans `${prefix}-i` arrived exactly once (see `documents`). */
 function assertAllOnce(received, prefix, browser) {
@@ -183,7 +183,7 @@ for (const browser of browsers()) describe(browser, () => {
       const context = page.context();
       if (how === "navigation") await page.goto(`${h.base}/tests/e2e/pages/api.html?next`);
       else await page.close();
-      const logs = () => h.sink.received.flatMap((r) => (r.body.resourceLogs || []).flatMap((rl) => rl.scopeLogs.flatMap((sl) => sl.logRecords)));
+      const logs = () => logsOf(h.sink.received);
       await waitFor(`${N} spans and the log record after the ${how}`, () => spansOf(h.sink.received).length >= N && logs().length > 0, 10000);
       assert.ok(h.sink.attempts.some((a) => a.query === "?marker=stopped"), "the hide was stopped while it sent");
       assertAllOnce(h.sink.received, "sending", browser);
@@ -242,7 +242,7 @@ for (const browser of browsers()) describe(browser, () => {
       if (how === "navigation") await page.goto(`${h.base}/tests/e2e/pages/api.html?next`);
       else await page.close();
       const want = ["late-queued", "late-pagehide", "late-visibilitychange-1", "late-visibilitychange-2"];
-      const logs = () => h.sink.received.flatMap((r) => (r.body.resourceLogs || []).flatMap((rl) => rl.scopeLogs.flatMap((sl) => sl.logRecords)));
+      const logs = () => logsOf(h.sink.received);
       await waitFor("the spans and the log record", () => want.every((n) => spansOf(h.sink.received).some((s) => s.name === n)) && logs().length > 0, 10000);
       const once = documents(h.sink.received, browser);
       assert.deepEqual(spansOf(once).map((s) => s.name).sort(), [...want].sort(), "each once");
