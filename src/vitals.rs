@@ -141,18 +141,36 @@ pub fn interaction_window(metric: &str, values: &[Option<Value>]) -> Option<(f64
     Some((num(3)?, num(0)? + num(1)? + num(2)?))
 }
 
-/// Whether `metric`'s reports are held until the page is hidden ([`Hold`]) instead of recorded
-/// as they come. INP: `web-vitals` by default reports it only when the page is hidden, and then
-/// loses an interaction whose event entries are still waiting for its idle callback (its
-/// `visibilitychange` listener reports before that callback's listener processes them: a slow
-/// click on a link that navigates away had no INP, measured in Chromium and Firefox with
-/// `web-vitals` 6 alone). So Canopy asks `web-vitals` for every change of INP
-/// (`reportAllChanges`), holds the latest, and records it at page hide.
-pub fn held(metric: &str) -> bool {
-    metric == "INP"
+/// The metrics whose reports Canopy holds ([`Hold`]) and records at its own page hide, each
+/// with its slot in [`HOLDS`] order. `web-vitals` records both at a page hide in a listener of
+/// its own, and that is where each was lost:
+/// - INP: it reports INP only when the page is hidden, and then loses an interaction whose event
+///   entries are still waiting for its idle callback (its `visibilitychange` listener reports
+///   before that callback's listener processes them: a slow click on a link that navigates away
+///   had no INP, measured in Chromium and Firefox with `web-vitals` 6 alone).
+/// - LCP: it reports LCP at the first input or when the page is hidden, from a `visibilitychange`
+///   listener of its own; Firefox closing a tab can stop that listener (as it stops Canopy's, see
+///   `js/transport.js`), and the page's LCP was never reported.
+///
+/// So Canopy asks `web-vitals` for every change of these (`reportAllChanges`) and holds the
+/// latest; LCP is also asked for as usual, and that final report (at the first input) is
+/// recorded when it comes ([`final_report`]). What is held and not recorded yet is recorded at
+/// Canopy's page hide, which is retried when stopped.
+pub const HOLDS: [&str; 2] = ["INP", "LCP"];
+
+/// The [`HOLDS`] slot of `metric`, or `None` for a metric recorded as reported.
+pub fn held(metric: &str) -> Option<usize> {
+    HOLDS.iter().position(|m| *m == metric)
 }
 
-/// The latest report of the [held](held) metric (there is one, INP), recorded at page hide.
+/// Whether `metric`'s usual (final) report is asked for beside every change: LCP, whose final
+/// report comes at the first input, long before a page hide. (INP's would come only at the page
+/// hide, where `web-vitals` can miss an interaction: see [`HOLDS`].)
+pub fn final_report(metric: &str) -> bool {
+    metric == "LCP"
+}
+
+/// The latest report of a [held](held) metric, recorded at page hide (or at its final report).
 ///
 /// A report is [`fields`]' values for its metric. The one recorded has its `delta` made relative
 /// to the report recorded before it of the same metric instance (same `id`), as `web-vitals`
@@ -182,6 +200,19 @@ impl Hold {
     /// A new report of `metric`: it replaces the one held.
     pub fn report(&mut self, metric: String, values: Vec<Option<Value>>) {
         self.latest = Some((metric, values));
+    }
+
+    /// The usual (final) report of a metric that is also asked for every change (LCP): records
+    /// what is held, which is the same value from the request for every change (the two requests
+    /// are two metric instances in `web-vitals`, each with its own `id` and deltas: the hold
+    /// follows the one of every change, so a final report that comes after the page hide
+    /// recorded the value is not a second one). Its own values are held only when nothing was
+    /// held or recorded before.
+    pub fn finish(&mut self, metric: String, values: Vec<Option<Value>>) -> Option<(String, Vec<Option<Value>>)> {
+        if self.latest.is_none() && self.recorded.is_none() {
+            self.latest = Some((metric, values));
+        }
+        self.take()
     }
 
     /// At page hide: the report to record now (its metric and values), if one came since the
@@ -263,10 +294,38 @@ mod tests {
     }
 
     #[test]
-    fn only_inp_is_held() {
+    fn inp_and_lcp_are_held_and_lcp_also_has_its_final_report() {
         for (metric, _) in METRICS {
-            assert_eq!(held(metric), *metric == "INP", "{metric}");
+            let hold = matches!(*metric, "INP" | "LCP");
+            assert_eq!(held(metric).is_some(), hold, "{metric}");
+            assert_eq!(final_report(metric), *metric == "LCP", "{metric}");
         }
+        assert_ne!(held("INP"), held("LCP"), "a slot each");
+    }
+
+    #[test]
+    fn lcp_is_recorded_once_by_whichever_comes_first_its_final_report_or_the_page_hide() {
+        // Every change (1200, then 2500), then the final report at the first input (web-vitals'
+        // other metric instance: another id): recorded then, once, with the held report's id;
+        // the page hide after it has nothing new.
+        let mut h = Hold::new();
+        h.report("LCP".into(), report(1200.0, 1200.0, "v6-all"));
+        h.report("LCP".into(), report(2500.0, 1300.0, "v6-all"));
+        let (_, values) = h.finish("LCP".into(), report(2500.0, 2500.0, "v6-final")).expect("the final report");
+        assert_eq!(number(values.first()), Some(2500.0));
+        assert_eq!(values[1], Some(Value::I64(2500)), "the first recorded: delta is the value");
+        assert_eq!(values[2], Some(Value::from("v6-all")));
+        assert_eq!(h.take(), None, "the page hide after it");
+        // No final report (web-vitals' own hide listener stopped): the page hide records the
+        // latest change, and a final report that still comes later is not recorded again.
+        let mut h = Hold::new();
+        h.report("LCP".into(), report(1800.0, 1800.0, "v6-all"));
+        assert_eq!(number(h.take().expect("at the page hide").1.first()), Some(1800.0));
+        assert_eq!(h.finish("LCP".into(), report(1800.0, 1800.0, "v6-final")), None, "the late final report");
+        // A final report with nothing held before it (none of every change came) is recorded.
+        let mut h = Hold::new();
+        assert!(h.finish("LCP".into(), report(900.0, 900.0, "v6-final")).is_some());
+        assert_eq!(h.take(), None);
     }
 
     #[test]

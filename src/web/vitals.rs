@@ -6,54 +6,67 @@ use crate::prelude::*;
 
 use super::{convert, platform};
 use crate::attribute::Value;
-use crate::vitals::{Hold, METRICS, attributes, fields, held, interaction_window};
+use crate::vitals::{HOLDS, Hold, METRICS, attributes, fields, final_report, held, interaction_window};
 use core::cell::RefCell;
 use js_sys::Array;
 use wasm_bindgen::prelude::*;
 
 local! {
-    /// INP's latest report, recorded at page hide ([`crate::vitals::held`]).
-    static HOLD: RefCell<Hold> = RefCell::new(Hold::new());
+    /// The latest report of each [held](crate::vitals::HOLDS) metric, recorded at page hide.
+    static HOLD: RefCell<[Hold; HOLDS.len()]> = RefCell::new([Hold::new(), Hold::new()]);
 }
 
 /// The metrics to report and the fields to read for each, as
 /// `[[name, [field, …], allChanges], …]` (`allChanges`: ask `web-vitals` for every change, a
-/// [held](crate::vitals::held) metric), or `undefined` when `webVitals` is off (the JavaScript
-/// API then does not load the library).
+/// [held](crate::vitals::held) metric; LCP is asked for both ways), or `undefined` when
+/// `webVitals` is off (the JavaScript API then does not load the library).
 #[wasm_bindgen(js_name = __webVitals)]
 pub fn wanted() -> JsValue {
     if !super::web_vitals() {
         return JsValue::UNDEFINED;
     }
-    METRICS
-        .iter()
-        .map(|(name, fields)| {
-            let f: Array = fields.iter().map(|(field, _)| JsValue::from_str(field)).collect();
-            Array::of3(&JsValue::from_str(name), &f, &JsValue::from_bool(held(name)))
-        })
-        .collect::<Array>()
-        .into()
+    let out = Array::new();
+    for (name, fields) in METRICS {
+        let f: Array = fields.iter().map(|(field, _)| JsValue::from_str(field)).collect();
+        let held = held(name).is_some();
+        // A held metric with a final report is asked for twice: every change, then as usual.
+        for all in [held, false].iter().take(1 + (held && final_report(name)) as usize) {
+            out.push(&Array::of3(&JsValue::from_str(name), &f, &JsValue::from_bool(*all)));
+        }
+    }
+    out.into()
 }
 
-/// One report of a metric: `values` are the fields [`wanted`] named, in order.
+/// One report of a metric: `values` are the fields [`wanted`] named, in order; `all_changes`:
+/// the report came from the request for every change.
 #[wasm_bindgen(js_name = __vital)]
-pub fn vital(name: String, values: Array) {
+pub fn vital(name: String, values: Array, all_changes: bool) {
     if !super::web_vitals() || fields(&name).is_none() {
         return;
     }
     let values: Vec<_> = values.iter().map(|v| convert::attr_value(&v)).collect();
-    if held(&name) {
-        HOLD.with(|h| h.borrow_mut().report(name, values));
-    } else {
+    let Some(slot) = held(&name) else { return record(name, values) };
+    let now = HOLD.with(|h| {
+        let hold = &mut h.borrow_mut()[slot];
+        if all_changes {
+            hold.report(name, values);
+            None
+        } else {
+            hold.finish(name, values)
+        }
+    });
+    if let Some((name, values)) = now {
         record(name, values);
     }
 }
 
-/// The page is being hidden: records the held report, before the page-hide export takes what
-/// is queued.
+/// The page is being hidden: records what is held, before the page-hide export takes what is
+/// queued.
 pub fn on_hide() {
-    if let Some((name, values)) = HOLD.with(|h| h.borrow_mut().take()) {
-        record(name, values);
+    for slot in 0..HOLDS.len() {
+        if let Some((name, values)) = HOLD.with(|h| h.borrow_mut()[slot].take()) {
+            record(name, values);
+        }
     }
 }
 

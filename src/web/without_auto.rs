@@ -51,7 +51,7 @@ pub mod vitals {
 
     /// Never called (no metrics are asked for).
     #[wasm_bindgen(js_name = __vital)]
-    pub fn vital(_name: JsValue, _values: JsValue) {}
+    pub fn vital(_name: JsValue, _values: JsValue, _all_changes: JsValue) {}
 
     /// Nothing is held.
     pub fn on_hide() {}

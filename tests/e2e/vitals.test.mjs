@@ -34,6 +34,18 @@ for (const browser of browsers()) describe(browser, () => {
     document.dispatchEvent(new Event("visibilitychange"));
   });
 
+  /** Waits until web-vitals is loaded (a dynamic import after init) and has had its buffered
+   *  entries, and the browser has made its LCP entry (Firefox under load makes it late: then
+   *  web-vitals has nothing to report as the page goes hidden). */
+  async function lcpReported(page) {
+    await page.waitForFunction(() => performance.getEntriesByType("resource").some((e) => /web-vitals/.test(e.name)), null, { timeout: 10000 });
+    await page.evaluate(() => new Promise((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error("no largest-contentful-paint entry in 10 s")), 10000);
+      new PerformanceObserver((l, o) => { o.disconnect(); clearTimeout(t); resolve(); }).observe({ type: "largest-contentful-paint", buffered: true });
+    }));
+    await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(() => requestIdleCallback(r, { timeout: 1000 })))));
+  }
+
   /** Flushes until every one of `names` has a span (bounded). */
   async function spansFor(page, names) {
     for (let i = 0; i < 50 && !names.every((n) => named(n).length > 0); i++) await page.evaluate(() => window.canopy.forceFlush());
@@ -100,15 +112,7 @@ for (const browser of browsers()) describe(browser, () => {
         document.getElementById("slot").style.height = "120px";
       }));
     }
-    // web-vitals is loaded (a dynamic import after init) and has had its buffered entries, and
-    // the browser has made its LCP entry (Firefox under load makes it late: then web-vitals has
-    // nothing to report as the page goes hidden).
-    await page.waitForFunction(() => performance.getEntriesByType("resource").some((e) => /web-vitals/.test(e.name)), null, { timeout: 10000 });
-    await page.evaluate(() => new Promise((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error("no largest-contentful-paint entry in 10 s")), 10000);
-      new PerformanceObserver((l, o) => { o.disconnect(); clearTimeout(t); resolve(); }).observe({ type: "largest-contentful-paint", buffered: true });
-    }));
-    await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(() => requestIdleCallback(r, { timeout: 1000 })))));
+    await lcpReported(page);
     const session = await pageSession(page);
     const context = page.context();
     const closedAt = Date.now();
@@ -122,6 +126,53 @@ for (const browser of browsers()) describe(browser, () => {
     await waitFor(`${want.join(" and ")} from the closed page`, () => want.every(mine), 10000,
       () => `; got ${requests().join("; ") || "nothing"}`);
     await context.close();
+  });
+
+  /** Set before the page's scripts run: web-vitals' own `visibilitychange` listeners do nothing,
+   *  as when Firefox stops them closing a tab (it stops a page's listeners mid-way under load);
+   *  counts them in `window.__stopped`. */
+  const WEB_VITALS_HIDE_STOPPED = `window.__stopped = 0;
+    const add = EventTarget.prototype.addEventListener;
+    EventTarget.prototype.addEventListener = function (type, fn, opts) {
+      if (type === "visibilitychange" && /web-vitals/.test(new Error().stack)) { window.__stopped++; fn = () => {}; }
+      return add.call(this, type, fn, opts);
+    };`;
+
+  test("LCP is recorded by Canopy's own page hide when web-vitals' hide listener never runs (Firefox can stop it at a tab close)", async () => {
+    const page = await open("", WEB_VITALS_HIDE_STOPPED);
+    const session = await pageSession(page);
+    await lcpReported(page);
+    assert.ok(await page.evaluate(() => window.__stopped) > 0, "web-vitals' hide listeners were stopped");
+    await hide(page);
+    const mine = () => named("LCP").filter((s) => attr(s, "session.id") === session);
+    for (let i = 0; i < 50 && mine().length === 0; i++) await page.evaluate(() => window.canopy.forceFlush());
+    const lcp = mine();
+    assert.equal(lcp.length, 1, `the page's LCP, once; got ${receivedSpans(h.sink).filter((s) => attr(s, "session.id") === session).map((s) => s.name).join(", ")}`);
+    assert.ok(attr(lcp[0], "lcp.value") >= 400, `LCP waits for the slow image (${attr(lcp[0], "lcp.value")} ms)`);
+    assert.equal(attr(lcp[0], "lcp.delta"), attr(lcp[0], "lcp.value"), "the page's only LCP: its delta is its value");
+    assert.equal(attr(lcp[0], "lcp.element"), "#hero");
+    await page.context().close();
+  });
+
+  test("LCP is recorded at the first input, as web-vitals reports it, and not again at the page hide", async () => {
+    const page = await open();
+    const session = await pageSession(page);
+    await lcpReported(page);
+    const mine = () => named("LCP").filter((s) => attr(s, "session.id") === session);
+    // web-vitals takes the first input as LCP's end, and reports it when the page is next idle.
+    await page.click("#intro");
+    for (let i = 0; i < 50 && mine().length === 0; i++) {
+      await page.evaluate(() => new Promise((r) => requestIdleCallback(r, { timeout: 1000 })));
+      await page.evaluate(() => window.canopy.forceFlush());
+    }
+    assert.equal(mine().length, 1, "recorded at the first input, with the page still visible");
+    // A span queued before the hide leaves in the page hide's export, with what the hide records.
+    await page.evaluate(() => window.canopy.startSpan("before-hide").end());
+    await hide(page);
+    await waitFor("the page hide's export", () => named("before-hide").some((s) => attr(s, "session.id") === session), 10000);
+    assert.equal(mine().length, 1, "not again at the page hide");
+    assert.ok(attr(mine()[0], "lcp.value") >= 400);
+    await page.context().close();
   });
 
   test("a slow click on a link that navigates away gives its INP, with no wait for the page to be idle", async () => {
