@@ -98,14 +98,19 @@ function viteDepsFallback() {
   return dir + BUILD + "canopy_web_bg.wasm";
 }
 
-/** Why the .wasm did not load, in words a user can act on. */
+/** Why the .wasm did not load, in words a user can act on, and what to log with them (the
+ *  error itself in a browser; outside one, such as a server render or a test runner in Node,
+ *  its message: the stack and cause of Node's failed `fetch` of a file: URL say nothing more). */
 function loadFailure(e) {
   const text = String((e && e.message) || e);
   if (/Content Security Policy|CSP|unsafe-eval/i.test(text)) {
-    return "canopy: the page's Content-Security-Policy blocks WebAssembly, so tracing is off. " +
-      "Allow it with 'wasm-unsafe-eval' in script-src, e.g. Content-Security-Policy: script-src 'self' 'wasm-unsafe-eval'.";
+    return ["canopy: the page's Content-Security-Policy blocks WebAssembly, so tracing is off. " +
+      "Allow it with 'wasm-unsafe-eval' in script-src, e.g. Content-Security-Policy: script-src 'self' 'wasm-unsafe-eval'.", e];
   }
-  return "canopy: could not load canopy_web_bg.wasm, so tracing is off:";
+  if (typeof document === "undefined" && typeof importScripts !== "function") {
+    return [`canopy: could not load canopy_web_bg.wasm, so tracing is off (not a browser): ${text}`];
+  }
+  return ["canopy: could not load canopy_web_bg.wasm, so tracing is off:", e];
 }
 
 /**
@@ -125,7 +130,7 @@ export function init(config) {
     () => (gen === generation ? startNow(config) : false),
     (e) => {
       if (gen !== generation) return false;
-      console.error(loadFailure(e), e);
+      console.error(...loadFailure(e));
       stopStarting();
       return false;
     },

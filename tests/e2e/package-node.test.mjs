@@ -88,6 +88,9 @@ for (const development of [false, true]) {
       assert.equal(r.init, false, `${entry}: init resolves false`);
       assert.equal(r.running, false);
       assert.match(r.stderr, /canopy: could not load canopy_web_bg\.wasm, so tracing is off/, `${entry}: init says why`);
+      // In one line, and why: not Node's stack and cause for its fetch.
+      assert.match(r.stderr, /so tracing is off \(not a browser\): \S/, `${entry}: and why`);
+      assert.equal(r.stderr.trim().split("\n").length, 1, `${entry}: one line; got:\n${r.stderr}`);
     }
   });
 
