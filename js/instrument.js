@@ -197,7 +197,17 @@ export function uninstallFetch(g, state) {
   } catch (_) {}
 }
 
-/** Wraps `XMLHttpRequest.prototype.open/send/setRequestHeader`. Returns the state or why not. */
+const hasOwn = (o, k) => Object.prototype.hasOwnProperty.call(o, k);
+
+/** Puts the wrapper of `addEventListener` on `proto` where it inherits the method (one of its
+ *  own, another library's, is left alone, and the page's `readystatechange` listeners are then
+ *  not looked for). */
+function wrapAdd(proto, wrappers) {
+  if (!hasOwn(proto, "addEventListener")) proto.addEventListener = wrappers.addEventListener;
+}
+
+/** Wraps `XMLHttpRequest.prototype.open/send/setRequestHeader`, and `addEventListener` (see
+ *  `wrapAdd`). Returns the state or why not. */
 export function installXhr(g, hooks) {
   const X = g.XMLHttpRequest;
   if (typeof X !== "function") return "no XMLHttpRequest in this environment";
@@ -212,12 +222,17 @@ export function installXhr(g, hooks) {
         if (proto[name] === existing[name]) proto[name] = existing.wrappers[name];
       } catch (_) {}
     }
+    wrapAdd(proto, existing.wrappers);
     return existing;
   }
-  const state = { hooks, open: proto.open, send: proto.send, setRequestHeader: proto.setRequestHeader, info: new WeakMap(), live: new WeakMap() };
+  const state = { hooks, open: proto.open, send: proto.send, setRequestHeader: proto.setRequestHeader, info: new WeakMap(), live: new WeakMap(), listened: new WeakSet() };
   // info: what `open` was given, until the request is sent; live: the request in flight, with
-  // its span's id, the hooks that started it and how it failed.
-  const { open, send, setRequestHeader, info, live } = state;
+  // its span's id, the hooks that started it and how it failed; listened: the objects the page
+  // gave a `readystatechange` listener of its own (with addEventListener).
+  const { open, send, setRequestHeader, info, live, listened } = state;
+  // The inherited addEventListener, looked up on each call: one that something puts on
+  // EventTarget later (zone.js) is called too.
+  const addOf = () => Object.getPrototypeOf(proto).addEventListener;
   const end = (xhr, r, status) => {
     if (r.done) return;
     r.done = true;
@@ -246,10 +261,10 @@ export function installXhr(g, hooks) {
       const r = this.readyState === 4 ? live.get(this) : undefined;
       if (r) end(this, r, this.status);
     }]];
-  // A page's `onreadystatechange` runs before `load` is even made: with one set, the request's
-  // first DONE `readystatechange` gives the time instead (`send` adds this listener only then:
-  // that event fires three or more times a request, and listening to it measurably adds to every
-  // request's time).
+  // A page's `onreadystatechange`, or a `readystatechange` listener it added, runs before `load`
+  // is even made: with one, the request's first DONE `readystatechange` gives the time instead
+  // (this listener is added only then: that event fires three or more times a request, and
+  // listening to it measurably adds to every request's time).
   const done = outcome(undefined);
   // Method definitions: the same names and lengths as the native methods, and not constructors.
   const wrappers = {
@@ -322,8 +337,9 @@ export function installXhr(g, hooks) {
           // unless that names a session already.
           if (started[4] !== undefined && !namesSession(i.baggage ?? "")) setRequestHeader.call(this, "baggage", started[4]);
         }
-        for (const [type, f] of listeners) this.addEventListener(type, f, true);
-        if (typeof this.onreadystatechange === "function") this.addEventListener("readystatechange", done, true);
+        const add = addOf();
+        for (const [type, f] of listeners) add.call(this, type, f, true);
+        if (typeof this.onreadystatechange === "function" || listened.has(this)) add.call(this, "readystatechange", done, true);
       } catch (_) {}
       try {
         return send.apply(this, arguments);
@@ -335,11 +351,25 @@ export function installXhr(g, hooks) {
         throw e;
       }
     },
+    // The page's own `readystatechange` listener (see `done`): noted for `send`; for a request
+    // already in flight, `done` goes first now (a capture listener runs before the page's at
+    // the target).
+    addEventListener(type, listener) {
+      const add = addOf();
+      try {
+        if (type === "readystatechange") {
+          listened.add(this);
+          if (live.has(this)) add.call(this, type, done, true);
+        }
+      } catch (_) {}
+      return add.apply(this, arguments);
+    },
   };
   try {
     proto.open = wrappers.open;
     proto.setRequestHeader = wrappers.setRequestHeader;
     proto.send = wrappers.send;
+    wrapAdd(proto, wrappers);
     Object.defineProperty(proto, XHR_STATE, { value: state, configurable: true });
   } catch (e) {
     return "XMLHttpRequest could not be patched: " + e;
@@ -358,7 +388,9 @@ export function uninstallXhr(g, state) {
     for (const name of ["open", "send", "setRequestHeader"]) {
       if (proto[name] === state.wrappers[name]) proto[name] = state[name];
     }
-    if (proto.open === state.open && proto.send === state.send && proto.setRequestHeader === state.setRequestHeader) {
+    // Ours taken away, the inherited one is there again.
+    if (proto.addEventListener === state.wrappers.addEventListener) delete proto.addEventListener;
+    if (proto.open === state.open && proto.send === state.send && proto.setRequestHeader === state.setRequestHeader && !hasOwn(proto, "addEventListener")) {
       delete proto[XHR_STATE];
     }
   } catch (_) {}
