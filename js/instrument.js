@@ -200,10 +200,15 @@ export function uninstallFetch(g, state) {
 const hasOwn = (o, k) => Object.prototype.hasOwnProperty.call(o, k);
 
 /** Puts the wrapper of `addEventListener` on `proto` where it inherits the method (one of its
- *  own, another library's, is left alone, and the page's `readystatechange` listeners are then
- *  not looked for). */
+ *  own, such as a fake XMLHttpRequest's in tests, is left alone, and the page's
+ *  `readystatechange` listeners are then not looked for). Never throws: where it cannot be
+ *  defined (a frozen prototype), the rest of the instrumentation goes on without it. */
 function wrapAdd(proto, wrappers) {
-  if (!hasOwn(proto, "addEventListener")) proto.addEventListener = wrappers.addEventListener;
+  try {
+    if (!hasOwn(proto, "addEventListener")) {
+      Object.defineProperty(proto, "addEventListener", { value: wrappers.addEventListener, writable: true, enumerable: true, configurable: true });
+    }
+  } catch (_) {}
 }
 
 /** Wraps `XMLHttpRequest.prototype.open/send/setRequestHeader`, and `addEventListener` (see
@@ -227,12 +232,10 @@ export function installXhr(g, hooks) {
   }
   const state = { hooks, open: proto.open, send: proto.send, setRequestHeader: proto.setRequestHeader, info: new WeakMap(), live: new WeakMap(), listened: new WeakSet() };
   // info: what `open` was given, until the request is sent; live: the request in flight, with
-  // its span's id, the hooks that started it and how it failed; listened: the objects the page
-  // gave a `readystatechange` listener of its own (with addEventListener).
+  // its span's id, the hooks that started it and how it failed; listened: the objects given a
+  // `readystatechange` listener with addEventListener (by the page, or by a library such as an
+  // error monitor that listens to every request: those requests then listen too).
   const { open, send, setRequestHeader, info, live, listened } = state;
-  // The inherited addEventListener, looked up on each call: one that something puts on
-  // EventTarget later (zone.js) is called too.
-  const addOf = () => Object.getPrototypeOf(proto).addEventListener;
   const end = (xhr, r, status) => {
     if (r.done) return;
     r.done = true;
@@ -263,8 +266,9 @@ export function installXhr(g, hooks) {
     }]];
   // A page's `onreadystatechange`, or a `readystatechange` listener it added, runs before `load`
   // is even made: with one, the request's first DONE `readystatechange` gives the time instead
-  // (this listener is added only then: that event fires three or more times a request, and
-  // listening to it measurably adds to every request's time).
+  // (its time stamp, whichever listener runs first; this listener is added only then: that event
+  // fires three or more times a request, and listening to it measurably adds to every request's
+  // time).
   const done = outcome(undefined);
   // Method definitions: the same names and lengths as the native methods, and not constructors.
   const wrappers = {
@@ -337,9 +341,8 @@ export function installXhr(g, hooks) {
           // unless that names a session already.
           if (started[4] !== undefined && !namesSession(i.baggage ?? "")) setRequestHeader.call(this, "baggage", started[4]);
         }
-        const add = addOf();
-        for (const [type, f] of listeners) add.call(this, type, f, true);
-        if (typeof this.onreadystatechange === "function" || listened.has(this)) add.call(this, "readystatechange", done, true);
+        for (const [type, f] of listeners) this.addEventListener(type, f, true);
+        if (typeof this.onreadystatechange === "function" || listened.has(this)) this.addEventListener("readystatechange", done, true);
       } catch (_) {}
       try {
         return send.apply(this, arguments);
@@ -351,11 +354,11 @@ export function installXhr(g, hooks) {
         throw e;
       }
     },
-    // The page's own `readystatechange` listener (see `done`): noted for `send`; for a request
-    // already in flight, `done` goes first now (a capture listener runs before the page's at
-    // the target).
+    // A `readystatechange` listener (see `done`): noted for `send`, and a request already in
+    // flight listens now. The inherited method is looked up on each call: one that something
+    // puts on EventTarget later (zone.js) is called too.
     addEventListener(type, listener) {
-      const add = addOf();
+      const add = Object.getPrototypeOf(proto).addEventListener;
       try {
         if (type === "readystatechange") {
           listened.add(this);
@@ -390,7 +393,7 @@ export function uninstallXhr(g, state) {
     }
     // Ours taken away, the inherited one is there again.
     if (proto.addEventListener === state.wrappers.addEventListener) delete proto.addEventListener;
-    if (proto.open === state.open && proto.send === state.send && proto.setRequestHeader === state.setRequestHeader && !hasOwn(proto, "addEventListener")) {
+    if (proto.open === state.open && proto.send === state.send && proto.setRequestHeader === state.setRequestHeader && proto.addEventListener !== state.wrappers.addEventListener) {
       delete proto[XHR_STATE];
     }
   } catch (_) {}

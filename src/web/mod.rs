@@ -249,8 +249,8 @@ pub fn force_flush() -> Promise {
 /// may run again afterwards.
 pub fn shutdown_then(done: Function) {
     if SDK.with(|s| s.borrow().is_some()) {
-        // What is known of INP so far (held until the page is hidden) goes with the last export,
-        // through the running tracer.
+        // What is known of INP and LCP so far (held until the page is hidden, LCP until its
+        // final report) goes with the last export, through the running tracer.
         vitals::on_hide();
     }
     let Some(sdk) = SDK.with(|s| s.borrow_mut().take()) else {
