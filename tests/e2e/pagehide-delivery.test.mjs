@@ -131,30 +131,52 @@ for (const browser of browsers()) describe(browser, () => {
   // in 1 of 10 closes; 2 of 8 runs of this test), which no page can help.
   const cases = [["navigation", 1], ["page close", 1], ...(browser === "chromium" ? [["page close", 2]] : [])];
   for (const [how, stops] of cases) {
+    // Firefox's page close: up to 3 closes, each with spans of its own. A close of which nothing
+    // at all arrived is Firefox dropping the late beacon (above: 2 of 8 runs, and a clean-clone
+    // CI run failed this way), not a hide that was not done again, and the next close is tried;
+    // a close that delivers checks everything; anything else (some spans, a span twice) fails at
+    // once. A hide never done again loses every close, so this still fails.
+    const tries = browser === "firefox" && how === "page close" ? 3 : 1;
     test(`${how}: a page hide stopped ${stops === 1 ? "once" : "twice"} mid-way is done again, every span once`, async () => {
-      const page = await h.page();
-      await queueSpans(page, "stopped");
-      await page.evaluate((stops) => {
-        const online = Object.getOwnPropertyDescriptor(Navigator.prototype, "onLine");
-        let armed = stops;
-        Object.defineProperty(Navigator.prototype, "onLine", {
-          configurable: true,
-          get() {
-            if (armed > 0 && document.visibilityState === "hidden") {
-              armed--;
-              throw new Error("the hide is stopped here");
-            }
-            return online.get.call(this);
-          },
-        });
-      }, stops);
-      assert.equal(h.sink.attempts.length, 0, "nothing sent before the page goes away");
-      const context = page.context();
-      if (how === "navigation") await page.goto(`${h.base}/tests/e2e/pages/api.html?next`);
-      else await page.close();
-      await waitFor(`${N} spans after the ${how}`, () => spansOf(h.sink.received).length >= N, 10000);
-      assertAllOnce(h.sink.received, "stopped", browser);
-      await context.close();
+      const dropped = [];
+      for (let t = 0; t < tries; t++) {
+        const label = `stopped${t}`;
+        const mine = () => spansOf(h.sink.received).filter((s) => s.name.startsWith(`${label}-`)).length;
+        const page = await h.page();
+        await queueSpans(page, label);
+        await page.evaluate((stops) => {
+          const online = Object.getOwnPropertyDescriptor(Navigator.prototype, "onLine");
+          let armed = stops;
+          Object.defineProperty(Navigator.prototype, "onLine", {
+            configurable: true,
+            get() {
+              if (armed > 0 && document.visibilityState === "hidden") {
+                armed--;
+                throw new Error("the hide is stopped here");
+              }
+              return online.get.call(this);
+            },
+          });
+        }, stops);
+        assert.equal(mine(), 0, "nothing sent before the page goes away");
+        const context = page.context();
+        if (how === "navigation") await page.goto(`${h.base}/tests/e2e/pages/api.html?next`);
+        else await page.close();
+        try {
+          await waitFor(`${N} spans after the ${how}`, () => mine() >= N, 10000);
+        } catch (e) {
+          await context.close();
+          if (t + 1 < tries && mine() === 0) {
+            dropped.push(arrivals(h.sink));
+            continue;
+          }
+          throw e;
+        }
+        assertAllOnce(h.sink.received, label, browser);
+        await context.close();
+        if (dropped.length) console.log(`pagehide-delivery ${browser} ${how} stopped once: delivered on close ${t + 1}; nothing of the closes before (${dropped.join(" | ")})`);
+        return;
+      }
     });
   }
 
