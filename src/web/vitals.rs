@@ -29,12 +29,14 @@ pub fn wanted() -> JsValue {
     for (name, fields) in METRICS {
         let f: Array = fields.iter().map(|(field, _)| JsValue::from_str(field)).collect();
         let held = held(name).is_some();
+        let ask = |all: bool| out.push(&Array::of3(&JsValue::from_str(name), &f, &JsValue::from_bool(all)));
+        ask(held);
         // A held metric with a final report is asked for twice: every change first, then as
         // usual. The order matters: `web-vitals` calls back in the order it was asked, so at the
         // first input (and at a back/forward cache restore) the report of every change is held
         // before the usual one records it (`Hold::finish`).
-        for all in [held, false].iter().take(1 + (held && final_report(name)) as usize) {
-            out.push(&Array::of3(&JsValue::from_str(name), &f, &JsValue::from_bool(*all)));
+        if held && final_report(name) {
+            ask(false);
         }
     }
     out.into()

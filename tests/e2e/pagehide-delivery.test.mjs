@@ -81,7 +81,6 @@ function documents(received, browser) {
   return once;
 }
 
-
 /** Asserts every one of the N spans `${prefix}-i` arrived exactly once (see `documents`). */
 function assertAllOnce(received, prefix, browser) {
   const names = spansOf(documents(received, browser)).map((s) => s.name).filter((n) => n.startsWith(`${prefix}-`));
